@@ -1,3 +1,4 @@
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 //! rdplay renews the local account of every PC of a LAN from one declarative playbook.
 //!
 //! The modules mirror the pipeline:
