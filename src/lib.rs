@@ -11,11 +11,18 @@
 //! - [`render`]: typst sheets to PDF and PNG, with the QR code of the MAC.
 //! - [`secret`]: the redacting [`secret::Secret`] type, password hashing.
 //! - [`facts`]: what a PC reports about itself.
+//! - [`run`]: the run itself: every PC's pipeline, concurrently, and the outcome.
+//! - [`text`]: making untrusted text inert for terminals and logs.
 //! - [`cli`]: clap commands, progress and output.
 
 pub mod cli;
 pub mod facts;
 pub mod inventory;
+pub mod plan;
 pub mod playbook;
 pub mod render;
+pub mod run;
 pub mod secret;
+pub mod ssh;
+pub mod tasks;
+pub mod text;

@@ -6,6 +6,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod output;
+pub mod progress;
+mod scan;
+mod setup;
+
+pub use setup::{controller_key, init_logging, private_dir};
+
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
     /// Everything succeeded.
@@ -35,6 +42,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Renew every PC of the playbook's range (or show what would change with --check).
+    Run(crate::run::RunArgs),
+    /// List the addresses of the range that answer on the SSH port.
+    Scan(scan::ScanArgs),
     /// Validate a playbook and show what it would target.
     Validate(crate::playbook::cli::ValidateArgs),
     /// Print the playbook's JSON Schema.
@@ -55,8 +66,14 @@ pub enum Command {
 
 /// Runs rdplay with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
+    // Started by ssh as its askpass program at first contact: answer and leave.
+    if let Some(code) = crate::ssh::askpass::client_main() {
+        return code;
+    }
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Run(args) => crate::run::command(args, &cli.log),
+        Command::Scan(args) => scan::run(args),
         Command::Validate(args) => crate::playbook::cli::validate(args),
         Command::Schema(args) => crate::playbook::cli::schema(args),
         Command::Init(args) => crate::playbook::cli::init(args),

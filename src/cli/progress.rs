@@ -1,0 +1,78 @@
+//! Live progress on stderr: PCs per step and how many are done or failed. Hidden when stderr is not a
+//! terminal (CI, logs), where the log lines say the same.
+
+use crate::tasks::StepKind;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+
+/// Counts PCs per step and draws them on one line.
+pub struct Progress {
+    bar: ProgressBar,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    in_step: std::collections::HashMap<&'static str, usize>,
+    done: usize,
+    failed: usize,
+}
+
+impl Progress {
+    /// A bar for `total` PCs.
+    pub fn new(total: usize, quiet: bool) -> Progress {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(total as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} PCs  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Progress {
+            bar,
+            counts: Mutex::new(Counts::default()),
+        }
+    }
+
+    /// A PC entered `step` (and left the one it was in).
+    pub fn enter(&self, step: StepKind) {
+        if let Ok(mut c) = self.counts.lock() {
+            *c.in_step.entry(step.name()).or_default() += 1;
+            self.draw(&c);
+        }
+    }
+
+    /// A PC finished.
+    pub fn finished(&self, ok: bool) {
+        if let Ok(mut c) = self.counts.lock() {
+            if ok {
+                c.done += 1;
+            } else {
+                c.failed += 1;
+            }
+            self.bar.inc(1);
+            self.draw(&c);
+        }
+    }
+
+    fn draw(&self, c: &Counts) {
+        let steps: Vec<String> = ["exchange", "sftp", "exec", "inventory", "render"]
+            .iter()
+            .map(|s| format!("{s} {}", c.in_step.get(s).copied().unwrap_or(0)))
+            .collect();
+        self.bar.set_message(format!(
+            "entered: {}  | done {} failed {}",
+            steps.join(" · "),
+            c.done,
+            c.failed
+        ));
+    }
+
+    /// Removes the bar before the final table is printed.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,66 @@
+//! What a command sets up before it works: private directories, the controller's key, logging.
+
+use std::path::{Path, PathBuf};
+
+/// Creates `dir` (and parents) with mode 0700, or tightens an existing one to 0700.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Returns the controller's public key line, generating an ed25519 key pair at `identity` (0600, no
+/// passphrase, in a 0700 directory) when there is none yet.
+pub fn controller_key(identity: &Path) -> std::io::Result<String> {
+    let public = PathBuf::from(format!("{}.pub", identity.display()));
+    if !identity.exists() {
+        if let Some(dir) = identity.parent() {
+            private_dir(dir)?;
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+            .arg(format!("rdplay@{}", host.trim()))
+            .arg("-f")
+            .arg(identity)
+            .stdin(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(format!("ssh-keygen exited with {status}")));
+        }
+    }
+    let key = std::fs::read_to_string(&public)?;
+    let key = key.trim().to_string();
+    if !key.starts_with("ssh-") {
+        return Err(std::io::Error::other(format!("{} is not an OpenSSH public key", public.display())));
+    }
+    Ok(key)
+}
+
+/// Sets up tracing: human lines on stderr at the chosen level, and, when given, the run's log file
+/// (0600) at debug level. Secrets never reach either: they are a type that prints as `********`.
+pub fn init_logging(args: &super::LogArgs, playbook_level: crate::playbook::LogLevel, file: Option<&Path>) {
+    use tracing_subscriber::prelude::*;
+    let level = args.effective_level(playbook_level);
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level));
+    let file_layer = file.and_then(|path| {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .ok()?;
+        Some(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(f))
+                .with_ansi(false)
+                .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level)),
+        )
+    });
+    let _ = tracing_subscriber::registry().with(stderr).with(file_layer).try_init();
+}

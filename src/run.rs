@@ -1,0 +1,632 @@
+//! `rdplay run`: load the playbook, scan, and renew every reachable PC concurrently, each PC isolated
+//! (its failure, hang or timeout never stops or slows the others), then print the outcome.
+
+use crate::inventory::{Inventory, PcOutcome, RunId};
+use crate::playbook::Playbook;
+use crate::render::{PcSheet, Renderer, UserSheet};
+use crate::secret::{Secret, hash_password};
+use crate::ssh::SshSettings;
+use crate::ssh::askpass::AskpassServer;
+use crate::tasks::exchange::Admin;
+use crate::tasks::exec::Change;
+use crate::tasks::scan::{PortState, Reachable};
+use crate::tasks::{StepError, StepKind, exchange, exec, render, sftp};
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How one PC ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    pub ip: Ipv4Addr,
+    pub mac: Option<String>,
+    pub hostname: Option<String>,
+    pub request: Option<String>,
+    pub old: Vec<String>,
+    pub new: Option<String>,
+    pub result: Result<Done, StepError>,
+    pub duration: Duration,
+}
+
+/// A PC renewed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Done {
+    pub first_contact: bool,
+    pub sheets: Vec<PathBuf>,
+}
+
+/// What every PC's pipeline shares.
+pub(crate) struct Ctx {
+    pub pb: Playbook,
+    pub inventory: Inventory,
+    pub run: RunId,
+    pub ssh: SshSettings,
+    pub admin_password: Option<Secret>,
+    pub askpass: Option<AskpassServer>,
+    pub controller_key: String,
+    pub renderer: Arc<Renderer>,
+    /// Usernames taken fleet-wide (inventory) or chosen in this run.
+    pub reserved: Mutex<HashSet<String>>,
+    pub progress: crate::cli::progress::Progress,
+    /// Sheets rendered in this run, for the batch files.
+    pub sheets: Mutex<Vec<(UserSheet, PcSheet)>>,
+}
+
+/// Renews one PC through every step; never panics, never blocks another PC.
+pub(crate) async fn renew_pc(ctx: Arc<Ctx>, pc: Reachable) -> Outcome {
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        ip: pc.ip,
+        mac: Some(pc.mac.to_string()),
+        hostname: None,
+        request: None,
+        old: Vec::new(),
+        new: None,
+        result: Err(StepError::new(StepKind::Exchange, "not started")),
+        duration: Duration::ZERO,
+    };
+    outcome.result = renew_steps(&ctx, pc, &mut outcome).await;
+    outcome.duration = started.elapsed();
+    let (ok, step, reason) = match &outcome.result {
+        Ok(_) => (true, None, None),
+        Err(e) => (false, Some(e.step.name().to_string()), Some(e.reason.clone())),
+    };
+    if let Err(e) = ctx
+        .inventory
+        .outcome(
+            ctx.run,
+            PcOutcome {
+                mac: outcome.mac.clone(),
+                ip: outcome.ip,
+                step,
+                ok,
+                reason,
+                duration: outcome.duration,
+            },
+        )
+        .await
+    {
+        tracing::error!(ip = %outcome.ip, "could not record the outcome: {e}");
+    }
+    ctx.progress.finished(ok);
+    outcome
+}
+
+async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<Done, StepError> {
+    let pb = &ctx.pb;
+    let timeout = pb.connection.step_timeout;
+    let inv_err = |what: &str, e: crate::inventory::InventoryError| {
+        StepError::new(StepKind::Inventory, format!("{what}: {e}"))
+    };
+    let known = ctx.inventory.pc(pc.mac.as_str()).map_err(|e| inv_err("reading the PC", e))?;
+    outcome.hostname = known.as_ref().and_then(|k| k.hostname.clone());
+
+    // exchange
+    ctx.progress.enter(StepKind::Exchange);
+    let admin = Admin {
+        user: &pb.exchange.admin_user,
+        password: ctx.admin_password.as_ref(),
+        askpass: ctx.askpass.as_ref(),
+        controller_key: &ctx.controller_key,
+    };
+    let pinned = known.as_ref().and_then(|k| k.host_key.clone());
+    let trusted = exchange::exchange(&ctx.ssh, &admin, &ctx.inventory, pc, pinned, timeout).await?;
+    let first_contact = trusted.first_contact;
+
+    // sftp
+    ctx.progress.enter(StepKind::Sftp);
+    let uploaded = sftp::upload(&ctx.ssh, trusted, exec::HELPER, timeout).await?;
+    outcome.hostname = Some(uploaded.hostname.clone());
+    let pc = uploaded.trusted.pc.clone();
+    ctx.inventory
+        .seen(crate::inventory::PcSeen {
+            mac: pc.mac.as_str().to_string(),
+            ip: pc.ip,
+            hostname: Some(uploaded.hostname.clone()),
+        })
+        .await
+        .map_err(|e| inv_err("recording the PC", e))?;
+
+    // plan the change: request number, accounts to delete, new name, password
+    let planned = plan_change(ctx, &uploaded).await;
+    let (request, change, password) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            cleanup(&uploaded).await;
+            uploaded.master.close().await;
+            return Err(e);
+        }
+    };
+    outcome.request = Some(request.clone());
+    outcome.old = change.delete.clone();
+    outcome.new = Some(change.create.clone());
+    if let Err(e) = crate::tasks::inventory::intend(
+        &ctx.inventory,
+        ctx.run,
+        &uploaded,
+        &request,
+        &change.create,
+        &change.delete,
+    )
+    .await
+    {
+        cleanup(&uploaded).await;
+        uploaded.master.close().await;
+        return Err(e);
+    }
+
+    // exec
+    ctx.progress.enter(StepKind::Exec);
+    let renewed = match exec::renew(uploaded, &change, timeout).await {
+        Ok(r) => r,
+        Err((up, e)) => {
+            up.master.close().await;
+            return Err(e);
+        }
+    };
+    drop(change);
+
+    // inventory
+    ctx.progress.enter(StepKind::Inventory);
+    let recorded = crate::tasks::inventory::record(&ctx.inventory, ctx.run, &renewed, &request).await;
+    let report = renewed.report.clone();
+    renewed.uploaded.master.close().await;
+    recorded?;
+    outcome.hostname = Some(report.facts.hostname.clone());
+
+    // render
+    ctx.progress.enter(StepKind::Render);
+    let date = jiff::Zoned::now().date().to_string();
+    let user = UserSheet {
+        username: report.created.clone().unwrap_or_default(),
+        password,
+        request: request.clone(),
+        date: date.clone(),
+        site: pb.site.clone(),
+        hostname: report.facts.hostname.clone(),
+        ip: pc.ip.to_string(),
+        mac: pc.mac.to_string(),
+        shell: pb.account.shell.clone(),
+        facts: report.facts.clone(),
+    };
+    let qr = crate::playbook::render_qr(&pb.output.qr, &pc.mac.to_string(), &pc.ip, &report.facts.hostname)
+        .map_err(|e| StepError::new(StepKind::Render, format!("QR content: {e}")))?;
+    let pc_sheet = PcSheet {
+        hostname: report.facts.hostname.clone(),
+        ip: pc.ip.to_string(),
+        mac: pc.mac.to_string(),
+        qr,
+        request: request.clone(),
+        date,
+        site: pb.site.clone(),
+        username: user.username.clone(),
+        facts: report.facts.clone(),
+    };
+    let formats = crate::playbook::render_formats(&pb.output.formats);
+    let mut deleted = report.deleted.clone();
+    deleted.extend(report.absent.iter().cloned());
+    let (user, pc_sheet, sheets) = render::render(
+        Arc::clone(&ctx.renderer),
+        &ctx.inventory,
+        &pb.output.dir,
+        &formats,
+        user,
+        pc_sheet,
+        &deleted,
+    )
+    .await?;
+    if pb.output.batch
+        && let Ok(mut all) = ctx.sheets.lock()
+    {
+        all.push((user, pc_sheet));
+    }
+    Ok(Done {
+        first_contact,
+        sheets,
+    })
+}
+
+/// Chooses what exec will do: the accounts recorded for this PC, a new unique name, a fresh password.
+async fn plan_change(
+    ctx: &Ctx,
+    up: &sftp::Uploaded,
+) -> Result<(String, Change, Secret), StepError> {
+    let pb = &ctx.pb;
+    let pc = &up.trusted.pc;
+    let inv_err = |what: &str, e: crate::inventory::InventoryError| {
+        StepError::new(StepKind::Inventory, format!("{what}: {e}"))
+    };
+    let records = ctx
+        .inventory
+        .accounts_to_remove(pc.mac.as_str())
+        .map_err(|e| inv_err("reading the recorded accounts", e))?;
+    let delete: Vec<String> = records.iter().map(|a| a.username.clone()).collect();
+    let request = ctx
+        .inventory
+        .next_request(ctx.run)
+        .await
+        .map_err(|e| inv_err("allocating a request number", e))?;
+    let vars = crate::playbook::NameVars {
+        site: pb.site.clone(),
+        index: pc.index,
+        ip: pc.ip,
+        hostname: up.hostname.clone(),
+        mac: pc.mac.to_string(),
+        request: request.clone(),
+        date: jiff::Zoned::now().date(),
+    };
+    let create = reserve_name(ctx, &vars, &delete)?;
+    let password = pb.password.generate();
+    let hash = hash_password(&password).map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
+    let change = Change {
+        delete,
+        create,
+        hash,
+        shell: pb.account.shell.clone(),
+        home_base: pb.account.home_base.display().to_string(),
+        groups: pb.account.groups.clone(),
+    };
+    Ok((request, change, password))
+}
+
+/// Renders the pattern until it gives a name no other PC holds (random parts are re-drawn); a pattern that
+/// keeps colliding fails this PC before any change.
+fn reserve_name(
+    ctx: &Ctx,
+    vars: &crate::playbook::NameVars,
+    own: &[String],
+) -> Result<String, StepError> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let name = ctx
+            .pb
+            .account
+            .username(vars)
+            .map_err(|e| StepError::new(StepKind::Exec, format!("naming pattern: {e}")))?;
+        let mut reserved = ctx
+            .reserved
+            .lock()
+            .map_err(|_| StepError::new(StepKind::Exec, "name reservation lock poisoned"))?;
+        if !reserved.contains(&name) && !own.contains(&name) {
+            reserved.insert(name.clone());
+            return Ok(name);
+        }
+        last = name;
+    }
+    Err(StepError::new(
+        StepKind::Exec,
+        format!("the naming pattern keeps giving {last}, which another PC already has: add a per-PC variable (index, mac, hostname) or random digits"),
+    ))
+}
+
+async fn cleanup(up: &sftp::Uploaded) {
+    let _ = up
+        .master
+        .run("cleanup", "rm", &["-rf", &up.workdir], b"", 1024, Duration::from_secs(10))
+        .await;
+}
+
+/// Maps scan results to the PCs to renew and the outcomes of the addresses that cannot be renewed.
+pub(crate) fn triage(
+    inventory: &Inventory,
+    addresses: &[Ipv4Addr],
+    results: Vec<crate::tasks::scan::ScanResult>,
+) -> (Vec<Reachable>, Vec<Outcome>, usize) {
+    let mut reachable = Vec::new();
+    let mut failed = Vec::new();
+    let mut skipped = 0;
+    for r in results {
+        let index = addresses.iter().position(|a| *a == r.ip).map_or(0, |p| p as u32 + 1);
+        let known = inventory.pc_by_ip(r.ip).ok().flatten();
+        let fail = |reason: String| Outcome {
+            ip: r.ip,
+            mac: known.as_ref().map(|k| k.mac.clone()),
+            hostname: known.as_ref().and_then(|k| k.hostname.clone()),
+            request: None,
+            old: Vec::new(),
+            new: None,
+            result: Err(StepError::new(StepKind::Scan, reason)),
+            duration: Duration::ZERO,
+        };
+        match (r.state, r.mac) {
+            (PortState::Open, Some(mac)) => reachable.push(Reachable { ip: r.ip, mac, index }),
+            (PortState::Open, None) => failed.push(fail(
+                "port open but no MAC in the neighbour table (is the PC on this LAN?)".into(),
+            )),
+            (state, _) if known.is_some() => failed.push(fail(format!(
+                "unreachable: a PC recorded at this address did not answer ({})",
+                state.word()
+            ))),
+            _ => skipped += 1,
+        }
+    }
+    (reachable, failed, skipped)
+}
+
+/// `rdplay run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The playbook to run.
+    pub playbook: PathBuf,
+    /// Show what would change, changing nothing (exit 2 when changes are pending).
+    #[arg(long)]
+    pub check: bool,
+    /// Only these PCs: IPs, hostnames, MACs, or `@failed` (the PCs that failed in the last run).
+    /// Repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub limit: Vec<String>,
+    /// How many PCs at once (overrides the playbook's `connection.forks`).
+    #[arg(long)]
+    pub forks: Option<usize>,
+    /// Output format of `--check`.
+    #[arg(long, value_enum, default_value_t = crate::plan::PlanFormat::Text)]
+    pub format: crate::plan::PlanFormat,
+}
+
+/// Which addresses `--limit` keeps; hostnames and MACs are matched through the inventory and the scan.
+pub(crate) struct Limit {
+    ips: HashSet<Ipv4Addr>,
+    macs: HashSet<String>,
+    names: HashSet<String>,
+    active: bool,
+}
+
+impl Limit {
+    pub(crate) fn new(inventory: &Inventory, items: &[String]) -> Result<Limit, String> {
+        let mut limit = Limit {
+            ips: HashSet::new(),
+            macs: HashSet::new(),
+            names: HashSet::new(),
+            active: !items.is_empty(),
+        };
+        for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            if item == "@failed" {
+                for pc in inventory.failed_in_last_run().map_err(|e| e.to_string())? {
+                    if let Some(mac) = pc.mac {
+                        limit.macs.insert(mac);
+                    }
+                    limit.ips.insert(pc.ip);
+                }
+            } else if let Ok(ip) = item.parse::<Ipv4Addr>() {
+                limit.ips.insert(ip);
+            } else if let Some(mac) = crate::tasks::scan::Mac::parse(item) {
+                limit.macs.insert(mac.to_string());
+            } else {
+                limit.names.insert(item.to_string());
+            }
+        }
+        // Hostnames and MACs recorded in the inventory name their last address too.
+        for pc in inventory.pcs().map_err(|e| e.to_string())? {
+            if limit.macs.contains(&pc.mac) || pc.hostname.as_ref().is_some_and(|h| limit.names.contains(h)) {
+                limit.ips.insert(pc.ip);
+                limit.macs.insert(pc.mac.clone());
+            }
+        }
+        Ok(limit)
+    }
+
+    /// Whether scanning `ip` can matter.
+    pub(crate) fn may_scan(&self, ip: Ipv4Addr) -> bool {
+        !self.active || self.ips.contains(&ip) || !self.macs.is_empty() || !self.names.is_empty()
+    }
+
+    /// Whether a scanned PC is selected.
+    pub(crate) fn keeps(&self, ip: Ipv4Addr, mac: Option<&str>) -> bool {
+        !self.active || self.ips.contains(&ip) || mac.is_some_and(|m| self.macs.contains(m))
+    }
+}
+
+/// Runs `rdplay run` (or `--check`) and returns the exit code.
+pub fn command(args: RunArgs, log: &crate::cli::LogArgs) -> u8 {
+    use crate::cli::exit;
+    let pb = match Playbook::load(&args.playbook) {
+        Ok(pb) => pb,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    if args.check {
+        crate::cli::init_logging(log, pb.logging.level, None);
+        return runtime.block_on(crate::plan::check(pb, args));
+    }
+    match runtime.block_on(execute(pb, args, log)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// A reason the run as a whole could not go on (as opposed to one PC failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{0}")]
+    Render(#[from] crate::render::RenderError),
+    #[error("{0}")]
+    Playbook(#[from] crate::playbook::PlaybookError),
+    #[error("--limit: {0}")]
+    Limit(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Io { what, source }
+}
+
+async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Result<u8, RunError> {
+    use crate::cli::exit;
+    let started = Instant::now();
+    crate::cli::private_dir(&pb.state_dir).map_err(io(format!("creating {}", pb.state_dir.display())))?;
+    let (inventory, _lock) = Inventory::open_for_run(&pb.inventory.path)?;
+    let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+    let run_dir = pb.state_dir.join("runs").join(&stamp);
+    crate::cli::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;
+    let log_file = pb.logging.file.clone().unwrap_or_else(|| run_dir.join("rdplay.log"));
+    crate::cli::init_logging(log, pb.logging.level, Some(&log_file));
+    tracing::info!(playbook = %pb.path.display(), "run started");
+
+    let controller_key = crate::cli::controller_key(&pb.connection.identity)
+        .map_err(io(format!("preparing the controller key {}", pb.connection.identity.display())))?;
+    let ssh_dir = tempfile::Builder::new()
+        .prefix("rdplay-")
+        .tempdir()
+        .map_err(io("creating the private ssh directory"))?;
+    let ssh = SshSettings {
+        user: pb.connection.user.clone(),
+        port: pb.target.port,
+        identity: pb.connection.identity.clone(),
+        connect_timeout: pb.connection.connect_timeout,
+        control_persist: pb.connection.control_persist,
+        use_ssh_config: pb.connection.ssh_config,
+        run_dir: ssh_dir.path().to_path_buf(),
+    };
+    let run = inventory.begin_run(&pb.path, &pb.digest).await?;
+
+    // scan
+    let limit = Limit::new(&inventory, &args.limit).map_err(RunError::Limit)?;
+    let all = pb.target.addresses();
+    let to_scan: Vec<Ipv4Addr> = all.iter().copied().filter(|ip| limit.may_scan(*ip)).collect();
+    let scan_timeout = pb.connection.connect_timeout.min(Duration::from_millis(1500));
+    let results = crate::tasks::scan::scan(&to_scan, pb.target.port, scan_timeout, 256).await;
+    let results: Vec<_> = results
+        .into_iter()
+        .filter(|r| limit.keeps(r.ip, r.mac.as_ref().map(|m| m.as_str())))
+        .collect();
+    let (reachable, mut outcomes, skipped) = triage(&inventory, &all, results);
+    tracing::info!(reachable = reachable.len(), unreachable = outcomes.len(), skipped, "scan done");
+
+    // first contact needs the admin password: read it once, before any progress bar
+    let needs_contact = reachable.iter().any(|pc| {
+        inventory
+            .pc(pc.mac.as_str())
+            .ok()
+            .flatten()
+            .and_then(|r| r.host_key)
+            .is_none()
+    });
+    let (admin_password, askpass) = if needs_contact {
+        let password = pb.exchange.password.read()?;
+        let server = AskpassServer::start(ssh_dir.path(), password.clone())
+            .map_err(io("starting the askpass server"))?;
+        (Some(password), Some(server))
+    } else {
+        (None, None)
+    };
+
+    let renderer = Arc::new(Renderer::new(
+        pb.output.user_sheet.as_deref(),
+        pb.output.pc_sheet.as_deref(),
+    )?);
+    crate::cli::private_dir(&pb.output.dir).map_err(io(format!("creating {}", pb.output.dir.display())))?;
+    let reserved = inventory.usernames_in_use()?;
+    let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
+    let ctx = Arc::new(Ctx {
+        progress: crate::cli::progress::Progress::new(reachable.len(), log.quiet),
+        pb,
+        inventory: inventory.clone(),
+        run,
+        ssh,
+        admin_password,
+        askpass,
+        controller_key,
+        renderer,
+        reserved: Mutex::new(reserved),
+        sheets: Mutex::new(Vec::new()),
+    });
+
+    // every PC on its own task, at most `forks` at once
+    let slots = Arc::new(tokio::sync::Semaphore::new(forks));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut pending: std::collections::HashMap<tokio::task::Id, Reachable> = Default::default();
+    for pc in reachable {
+        let ctx = Arc::clone(&ctx);
+        let slots = Arc::clone(&slots);
+        let this = pc.clone();
+        let handle = tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            renew_pc(ctx, pc).await
+        });
+        pending.insert(handle.id(), this);
+    }
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            joined = tasks.join_next_with_id() => match joined {
+                Some(Ok((id, outcome))) => { pending.remove(&id); outcomes.push(outcome); }
+                Some(Err(e)) => {
+                    if let Some(pc) = pending.remove(&e.id()) {
+                        outcomes.push(stopped(&pc, if e.is_panic() { "internal error (panic): please report it" } else { "interrupted" }));
+                    }
+                }
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                tracing::warn!("interrupted: stopping every PC (the journal keeps what was begun)");
+                tasks.abort_all();
+            }
+        }
+    }
+    ctx.progress.finish();
+
+    // batch files for printing
+    let batch = ctx.sheets.lock().map(|s| s.clone()).unwrap_or_default();
+    let out_dir = ctx.pb.output.dir.clone();
+    if ctx.pb.output.batch && !batch.is_empty() {
+        let renderer = Arc::clone(&ctx.renderer);
+        let dir = out_dir.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let (users, pcs): (Vec<UserSheet>, Vec<PcSheet>) = batch.into_iter().unzip();
+            renderer.user_batch(&users, &dir.join("users.pdf"))?;
+            renderer.pc_batch(&pcs, &dir.join("pcs.pdf"))
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("batch files: {e}"),
+            Err(e) => tracing::error!("batch files: {e}"),
+        }
+    }
+    let summary = inventory.finish_run(run).await;
+    if let Err(e) = &summary {
+        tracing::error!("closing the run in the inventory: {e}");
+    }
+    outcomes.sort_by_key(|o| o.ip);
+    crate::cli::output::print_run(&outcomes, skipped, &run_dir, &log_file, &out_dir, started.elapsed());
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let done = outcomes.len() - failed;
+    tracing::info!(done, failed, skipped, "run finished");
+    Ok(if interrupted || failed > 0 {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+fn stopped(pc: &Reachable, reason: &str) -> Outcome {
+    Outcome {
+        ip: pc.ip,
+        mac: Some(pc.mac.to_string()),
+        hostname: None,
+        request: None,
+        old: Vec::new(),
+        new: None,
+        result: Err(StepError::new(StepKind::Exec, reason)),
+        duration: Duration::ZERO,
+    }
+}

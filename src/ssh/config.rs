@@ -1,0 +1,87 @@
+//! The ssh settings rdplay passes to every connection, and the ssh config file that carries them.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How to reach PCs: filled from the playbook's `connection` section by the caller.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// Account for managed sessions (root by default).
+    pub user: String,
+    /// SSH port.
+    pub port: u16,
+    /// The controller's private key.
+    pub identity: PathBuf,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// ControlPersist for masters.
+    pub control_persist: Duration,
+    /// Honour the operator's `~/.ssh/config`.
+    pub use_ssh_config: bool,
+    /// A private (0700) directory for this run: control sockets, per-PC known_hosts, the config file.
+    pub run_dir: PathBuf,
+}
+
+impl SshSettings {
+    /// The `known_hosts` line for `ip` and an OpenSSH public key (`type base64`).
+    pub fn known_hosts_line(&self, ip: Ipv4Addr, key: &str) -> String {
+        if self.port == 22 {
+            format!("{ip} {key}\n")
+        } else {
+            format!("[{ip}]:{} {key}\n", self.port)
+        }
+    }
+
+    /// Writes the per-PC known_hosts file holding only the key pinned for that PC and returns its path.
+    pub fn pinned_known_hosts(&self, ip: Ipv4Addr, keys: &str) -> std::io::Result<PathBuf> {
+        let path = self.run_dir.join(format!("known_hosts-{ip}"));
+        let mut text = String::new();
+        for key in keys.lines().filter(|l| !l.trim().is_empty()) {
+            text.push_str(&self.known_hosts_line(ip, key.trim()));
+        }
+        write_private(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// Writes rdplay's ssh config file for this run and returns its path. It comes first, so its
+    /// settings win; the operator's `~/.ssh/config` is included after it when allowed.
+    pub fn write_config_file(&self) -> std::io::Result<PathBuf> {
+        let path = self.run_dir.join("ssh_config");
+        let mut text = String::from(
+            "# Written by rdplay for one run.\n\
+             Host *\n  \
+             GlobalKnownHostsFile /dev/null\n  \
+             HashKnownHosts no\n  \
+             CheckHostIP no\n  \
+             ServerAliveInterval 5\n  \
+             ServerAliveCountMax 3\n  \
+             UpdateHostKeys no\n  \
+             LogLevel ERROR\n",
+        );
+        if self.use_ssh_config
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            let user_config = Path::new(&home).join(".ssh/config");
+            if user_config.exists() {
+                text.push_str(&format!("Include {}\n", user_config.display()));
+            }
+        }
+        write_private(&path, text.as_bytes())?;
+        Ok(path)
+    }
+}
+
+/// Creates or replaces `path` with mode 0600.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

@@ -1,0 +1,229 @@
+//! Exec: run the uploaded helper — close sessions and delete the recorded accounts, create the new one
+//! from a hash on stdin, collect facts — and validate what it reports.
+
+use super::sftp::Uploaded;
+use super::{StepError, StepKind};
+use crate::facts::Facts;
+use crate::secret::Secret;
+use crate::ssh::{Master, RemoteOutput};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The remote helper, POSIX sh, compiled into the binary.
+pub const HELPER: &str = include_str!("helper.sh");
+
+/// A PC's report is at most this big; more is hostile or broken.
+pub const REPORT_CAP: usize = 256 * 1024;
+
+/// What exec must do on one PC.
+#[derive(Debug)]
+pub struct Change {
+    /// Accounts recorded for this PC that must go (never root, never uid < 1000: checked here and remotely).
+    pub delete: Vec<String>,
+    /// The new account.
+    pub create: String,
+    /// Its password hash (sha512-crypt), for `chpasswd -e` on stdin.
+    pub hash: Secret,
+    /// Login shell.
+    pub shell: String,
+    /// Directory under which its home is made.
+    pub home_base: String,
+    /// Supplementary groups.
+    pub groups: Vec<String>,
+}
+
+/// The helper's JSON report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// `renew` or `probe`.
+    pub mode: String,
+    /// Accounts deleted.
+    pub deleted: Vec<String>,
+    /// Accounts to delete that were not on the PC.
+    pub absent: Vec<String>,
+    /// Accounts to delete that were present before (with their home and process count).
+    pub present: Vec<Present>,
+    /// The account created.
+    pub created: Option<String>,
+    /// The PC's facts.
+    pub facts: Facts,
+}
+
+/// An account present on the PC, as the helper saw it before acting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Present {
+    pub name: String,
+    pub home: String,
+    pub processes: u32,
+}
+
+/// The result of exec on one PC.
+pub struct Renewed {
+    pub uploaded: Uploaded,
+    pub report: Report,
+}
+
+/// The parameters the helper reads on stdin (one `key=value` per line). Carries the hash: never logged.
+pub fn renew_params(change: &Change) -> Secret {
+    let mut p = String::from("mode=renew\n");
+    for d in &change.delete {
+        p.push_str(&format!("delete={d}\n"));
+    }
+    p.push_str(&format!("create={}\n", change.create));
+    p.push_str(&format!("hash={}\n", change.hash.expose()));
+    p.push_str(&format!("shell={}\n", change.shell));
+    p.push_str(&format!("home_base={}\n", change.home_base));
+    if !change.groups.is_empty() {
+        p.push_str(&format!("groups={}\n", change.groups.join(",")));
+    }
+    Secret::new(p)
+}
+
+/// Refuses names the helper must never be asked to delete or create (defence in depth: the helper checks too).
+pub fn check_names(change: &Change) -> Result<(), StepError> {
+    for name in change.delete.iter().chain(std::iter::once(&change.create)) {
+        let valid = !name.is_empty()
+            && name.len() <= 32
+            && !name.starts_with('-')
+            && name != "root"
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(StepError::new(
+                StepKind::Exec,
+                format!("refusing to handle account name {:?}", crate::text::inert(name, 40)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the helper in renew mode and removes its directory whatever happens.
+pub async fn renew(up: Uploaded, change: &Change, timeout: Duration) -> Result<Renewed, (Uploaded, StepError)> {
+    if let Err(e) = check_names(change) {
+        return Err((up, e));
+    }
+    let params = renew_params(change);
+    let script = format!(
+        "sh {dir}/helper.sh; rc=$?; rm -rf {dir}; exit $rc",
+        dir = up.workdir
+    );
+    let result = up
+        .master
+        .run("helper", "sh", &["-c", &script], params.expose().as_bytes(), REPORT_CAP, timeout)
+        .await;
+    match result {
+        Ok(out) => match parse_report(&out, "renew") {
+            Ok(report) => Ok(Renewed { uploaded: up, report }),
+            Err(e) => Err((up, e)),
+        },
+        Err(e) => {
+            // The helper may still hold its directory: remove it through a fresh channel.
+            let _ = up
+                .master
+                .run("cleanup", "rm", &["-rf", &up.workdir], b"", 1024, Duration::from_secs(10))
+                .await;
+            Err((up, StepError::new(StepKind::Exec, e.to_string())))
+        }
+    }
+}
+
+/// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): for `--check`.
+pub async fn probe(master: &Master, delete: &[String], timeout: Duration) -> Result<Report, StepError> {
+    let mut params = String::from("mode=probe\n");
+    for d in delete {
+        params.push_str(&format!("delete={d}\n"));
+    }
+    let script = format!(
+        "RDPLAY_PARAMS={}\n{}",
+        crate::ssh::shell_quote(&params),
+        HELPER
+    );
+    let out = master
+        .run("probe", "sh", &["-s"], script.as_bytes(), REPORT_CAP, timeout)
+        .await
+        .map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
+    parse_report(&out, "probe")
+}
+
+/// Validates the helper's output: exit code, size, UTF-8 (lossy), JSON shape, mode.
+pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError> {
+    match out.code {
+        Some(0) => {}
+        Some(3) => return Err(StepError::new(StepKind::Exec, format!("the PC refused: {}", out.reason()))),
+        Some(code) => {
+            return Err(StepError::new(
+                StepKind::Exec,
+                format!("helper exited with {code}: {}", out.reason()),
+            ));
+        }
+        None => return Err(StepError::new(StepKind::Exec, "helper was killed by a signal")),
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Report = serde_json::from_str(text.trim()).map_err(|e| {
+        StepError::new(
+            StepKind::Exec,
+            format!("the PC's report is not what rdplay expects ({e})"),
+        )
+    })?;
+    if report.mode != mode {
+        return Err(StepError::new(StepKind::Exec, "the PC's report is for another mode"));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(code: i32, stdout: &[u8]) -> RemoteOutput {
+        RemoteOutput { code: Some(code), stdout: stdout.to_vec(), stderr: b"rdplay-helper: refused: x\n".to_vec() }
+    }
+
+    #[test]
+    fn hostile_reports_are_errors_not_panics() {
+        for bad in [
+            &b""[..],
+            b"\xff\xfe\x00garbage",
+            b"{\"mode\":\"renew\"}",
+            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[],\"created\":null,\"facts\":{\"hostname\":\"x\",\"extra\":1}}",
+            b"[1,2,3]",
+        ] {
+            assert!(parse_report(&out(0, bad), "renew").is_err());
+        }
+        assert!(parse_report(&out(3, b""), "renew").unwrap_err().to_string().contains("refused"));
+    }
+
+    #[test]
+    fn params_carry_the_hash_but_never_print_it() {
+        let change = Change {
+            delete: vec!["OLD1".into()],
+            create: "NEW1".into(),
+            hash: Secret::new("$6$salt$hash"),
+            shell: "/bin/bash".into(),
+            home_base: "/home".into(),
+            groups: vec![],
+        };
+        let p = renew_params(&change);
+        assert!(p.expose().contains("hash=$6$salt$hash\n"));
+        assert!(!format!("{p:?} {p}").contains("salt"));
+    }
+
+    #[test]
+    fn root_and_odd_names_are_refused() {
+        for bad in ["root", "-rf", "a b", "", "x;y"] {
+            let change = Change {
+                delete: vec![bad.into()],
+                create: "NEW1".into(),
+                hash: Secret::new("$6$x"),
+                shell: "/bin/bash".into(),
+                home_base: "/home".into(),
+                groups: vec![],
+            };
+            assert!(check_names(&change).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#!/bin/sh
+# rdplay's remote helper: POSIX sh, runs as root on the PC, reads its parameters on stdin.
+#
+# Parameters, one per line (no secrets in argv or the environment):
+#   mode=renew|probe       renew changes the PC; probe only reads
+#   delete=NAME            an account rdplay recorded for this PC (zero or more lines)
+#   create=NAME            the new account (renew only)
+#   hash=CRYPT             its password hash, given to `chpasswd -e` on stdin (renew only)
+#   shell=PATH, home_base=DIR, groups=G1,G2
+# Output: one JSON document on stdout; diagnostics on stderr. Exit 0 on success, 3 when refused,
+# 4 when a step failed.
+set -u
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+umask 077
+
+mode=probe deletes="" create="" hash="" shell=/bin/bash home_base=/home groups=""
+if [ -n "${RDPLAY_PARAMS:-}" ]; then params=$RDPLAY_PARAMS; else params=$(cat); fi
+nl='
+'
+old_ifs=$IFS
+IFS=$nl
+set -f
+for line in $params; do
+    case $line in
+        mode=*) mode=${line#mode=} ;;
+        delete=*) deletes="$deletes ${line#delete=}" ;;
+        create=*) create=${line#create=} ;;
+        hash=*) hash=${line#hash=} ;;
+        shell=*) shell=${line#shell=} ;;
+        home_base=*) home_base=${line#home_base=} ;;
+        groups=*) groups=${line#groups=} ;;
+        '') ;;
+        *) echo "rdplay-helper: unknown parameter line" >&2; exit 3 ;;
+    esac
+done
+IFS=$old_ifs
+set +f
+params=""
+
+fail() { echo "rdplay-helper: $*" >&2; exit 4; }
+refuse() { echo "rdplay-helper: refused: $*" >&2; exit 3; }
+
+# A name rdplay may handle: Linux account name characters only.
+valid_name() {
+    case $1 in
+        ''|-*|*[!a-zA-Z0-9._-]*) return 1 ;;
+    esac
+    return 0
+}
+
+uid_of() { getent passwd "$1" | cut -d: -f3; }
+
+# JSON string: control characters dropped, backslash and quote escaped.
+js() {
+    printf '"%s"' "$(printf '%s' "$1" | tr '\t\n\r' '   ' | tr -d '\000-\037\177' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+}
+jsn() { if [ -n "$1" ]; then js "$1"; else printf null; fi; }
+num() { case $1 in ''|*[!0-9]*) printf null ;; *) printf '%s' "$1" ;; esac; }
+
+# 1. Check every account to delete before touching any.
+for u in $deletes; do
+    valid_name "$u" || refuse "invalid account name"
+    [ "$u" = root ] && refuse "$u is root"
+    uid=$(uid_of "$u")
+    [ -z "$uid" ] && continue
+    case $uid in *[!0-9]*) refuse "$u has a non-numeric uid" ;; esac
+    [ "$uid" -lt 1000 ] && refuse "$u has uid $uid < 1000"
+    [ "$uid" -ge 60000 ] && refuse "$u has uid $uid >= 60000 (a system account)"
+done
+if [ "$mode" = renew ]; then
+    valid_name "$create" || refuse "invalid new account name"
+    [ -n "$(uid_of "$create")" ] && refuse "$create already exists and is not an account rdplay recorded for this PC"
+    case $hash in '$'*) ;; *) refuse "missing password hash" ;; esac
+fi
+
+# 2. Close sessions and delete (renew), or count what would go (probe).
+deleted="" absent="" present=""
+for u in $deletes; do
+    if [ -z "$(uid_of "$u")" ]; then absent="$absent$(js "$u")," ; continue; fi
+    procs=$(pgrep -u "$u" 2>/dev/null | wc -l)
+    home=$(getent passwd "$u" | cut -d: -f6)
+    present="$present{\"name\":$(js "$u"),\"home\":$(js "$home"),\"processes\":$(num "$procs")},"
+    [ "$mode" = renew ] || continue
+    if command -v loginctl >/dev/null 2>&1; then loginctl terminate-user "$u" >/dev/null 2>&1; fi
+    tries=0
+    while pgrep -u "$u" >/dev/null 2>&1; do
+        pkill -KILL -u "$u" >/dev/null 2>&1
+        tries=$((tries + 1))
+        [ $tries -gt 50 ] && fail "processes of $u survive SIGKILL"
+        sleep 0.1
+    done
+    userdel -r "$u" >/dev/null 2>&1
+    rc=$?
+    # 12: the home directory could not be removed (e.g. it did not exist); the account is gone.
+    [ $rc -ne 0 ] && [ $rc -ne 12 ] && fail "userdel $u exited with $rc"
+    [ -n "$(uid_of "$u")" ] && fail "$u still exists after userdel"
+    deleted="$deleted$(js "$u"),"
+done
+
+# 3. Create the new account; the hash goes to chpasswd on stdin (printf is a shell builtin).
+if [ "$mode" = renew ]; then
+    set -- -m -d "$home_base/$create" -s "$shell"
+    [ -n "$groups" ] && set -- "$@" -G "$groups"
+    useradd "$@" "$create" >/dev/null 2>&1 || fail "useradd $create failed"
+    printf '%s:%s\n' "$create" "$hash" | chpasswd -e >/dev/null 2>&1 || { userdel -r "$create" >/dev/null 2>&1; fail "chpasswd failed"; }
+    hash=""
+fi
+
+# 4. Facts.
+os=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | head -n1 | tr -d '"')
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
+cores=$(grep -c '^processor' /proc/cpuinfo 2>/dev/null)
+mem=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null)
+up=$(cut -d. -f1 /proc/uptime 2>/dev/null)
+dmi() { [ -r "/sys/class/dmi/id/$1" ] && head -c 200 "/sys/class/dmi/id/$1" 2>/dev/null; }
+disks=""
+for d in /sys/block/*; do
+    [ -e "$d" ] || continue
+    n=${d##*/}
+    case $n in loop*|ram*|zram*|dm-*|sr*|fd*) continue ;; esac
+    sz=$(cat "$d/size" 2>/dev/null)
+    model=$(head -c 200 "$d/device/model" 2>/dev/null)
+    disks="$disks{\"name\":$(js "$n"),\"size_bytes\":$(( ${sz:-0} * 512 )),\"model\":$(jsn "$model")},"
+done
+ifaces=""
+for i in /sys/class/net/*; do
+    [ -e "$i" ] || continue
+    n=${i##*/}
+    [ "$n" = lo ] && continue
+    mac=$(cat "$i/address" 2>/dev/null)
+    addrs=""
+    for a in $(ip -o addr show dev "$n" 2>/dev/null | awk '{print $4}' 2>/dev/null); do
+        addrs="$addrs$(js "$a"),"
+    done
+    ifaces="$ifaces{\"name\":$(js "$n"),\"mac\":$(jsn "$mac"),\"addresses\":[${addrs%,}]},"
+done
+users=""
+for u in $( (who 2>/dev/null | cut -d' ' -f1; ps -eo user= 2>/dev/null) | sort -u); do
+    uid=$(uid_of "$u")
+    case $uid in ''|*[!0-9]*) continue ;; esac
+    [ "$uid" -ge 1000 ] && [ "$uid" -lt 60000 ] && users="$users$(js "$u"),"
+done
+
+printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"facts":{' \
+    "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")"
+printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
+    "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$(uname -r)")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
+printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \
+    "${disks%,}" "${ifaces%,}" "$(jsn "$(dmi sys_vendor)")" "$(jsn "$(dmi product_name)")" "$(jsn "$(dmi product_serial)")" "$(num "$up")" "${users%,}"

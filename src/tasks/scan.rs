@@ -1,0 +1,167 @@
+//! Scan: which addresses of the range have an SSH port open, and their MACs.
+//!
+//! A TCP connect to the port on every address, all at once (bounded), with a short timeout; the MAC then
+//! comes from the controller's neighbour (ARP) table, which the connection filled. Read-only.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// A MAC address in lower-case colon form (`08:00:27:ea:fa:15`): the identity of a PC.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mac(String);
+
+impl Mac {
+    /// Parses `aa:bb:cc:dd:ee:ff` (any case, `:` or `-`); refuses anything else and the all-zero MAC.
+    pub fn parse(s: &str) -> Option<Mac> {
+        let parts: Vec<&str> = s.trim().split([':', '-']).collect();
+        let ok = parts.len() == 6
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+        let mac = parts.join(":").to_ascii_lowercase();
+        (ok && mac != "00:00:00:00:00:00").then_some(Mac(mac))
+    }
+
+    /// The colon form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used in file names: hex digits without colons.
+    pub fn bare(&self) -> String {
+        self.0.replace(':', "")
+    }
+}
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one address answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortState {
+    /// The port accepted a connection.
+    Open,
+    /// The address answered but refused the port.
+    Closed,
+    /// Nothing answered within the timeout.
+    Silent,
+}
+
+impl PortState {
+    /// The word shown by `rdplay scan`.
+    pub fn word(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Silent => "no-answer",
+        }
+    }
+}
+
+/// One address's scan result.
+#[derive(Debug, Clone)]
+pub struct ScanResult {
+    pub ip: Ipv4Addr,
+    pub state: PortState,
+    pub mac: Option<Mac>,
+}
+
+/// Connects to `port` on every address (at most `concurrency` at once) and reads the MACs.
+pub async fn scan(
+    addresses: &[Ipv4Addr],
+    port: u16,
+    timeout: Duration,
+    concurrency: usize,
+) -> Vec<ScanResult> {
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, &ip) in addresses.iter().enumerate() {
+        let limit = limit.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await;
+            (n, ip, probe(ip, port, timeout).await)
+        });
+    }
+    let mut states = vec![None; addresses.len()];
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((n, ip, state)) = joined {
+            states[n] = Some((ip, state));
+        }
+    }
+    let neighbours = neighbours();
+    states
+        .into_iter()
+        .flatten()
+        .map(|(ip, state)| ScanResult {
+            ip,
+            state,
+            mac: neighbours.get(&ip).cloned(),
+        })
+        .collect()
+}
+
+async fn probe(ip: Ipv4Addr, port: u16, timeout: Duration) -> PortState {
+    let addr = SocketAddr::from((ip, port));
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_stream)) => PortState::Open,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => PortState::Closed,
+        _ => PortState::Silent,
+    }
+}
+
+/// The controller's IPv4 neighbour table (`/proc/net/arp` of this network namespace): complete entries only.
+pub fn neighbours() -> HashMap<Ipv4Addr, Mac> {
+    let text = std::fs::read_to_string("/proc/net/arp").unwrap_or_default();
+    parse_arp(&text)
+}
+
+fn parse_arp(text: &str) -> HashMap<Ipv4Addr, Mac> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let ip = f.first()?.parse().ok()?;
+            let flags = u32::from_str_radix(f.get(2)?.trim_start_matches("0x"), 16).ok()?;
+            // 0x2: ATF_COM, the entry is complete.
+            (flags & 0x2 != 0).then_some(())?;
+            Some((ip, Mac::parse(f.get(3)?)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_forms() {
+        assert_eq!(Mac::parse("08-00-27-EA-FA-15").unwrap().as_str(), "08:00:27:ea:fa:15");
+        assert_eq!(Mac::parse("08:00:27:ea:fa:15").unwrap().bare(), "080027eafa15");
+        assert!(Mac::parse("00:00:00:00:00:00").is_none());
+        assert!(Mac::parse("08:00:27:ea:fa").is_none());
+        assert!(Mac::parse("08:00:27:ea:fa:1g").is_none());
+    }
+
+    #[test]
+    fn arp_table_complete_entries_only() {
+        let t = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                 10.213.0.2       0x1         0x2         6a:1f:00:aa:bb:cc     *        br0\n\
+                 10.213.0.9       0x1         0x0         00:00:00:00:00:00     *        br0\n";
+        let n = parse_arp(t);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[&"10.213.0.2".parse().unwrap()].as_str(), "6a:1f:00:aa:bb:cc");
+    }
+}
+
+/// A PC that answered on the SSH port, with its identity.
+#[derive(Debug, Clone)]
+pub struct Reachable {
+    pub ip: Ipv4Addr,
+    pub mac: Mac,
+    /// 1-based position of the address in the playbook's range (the `index` of the naming pattern).
+    pub index: u32,
+}

@@ -1,0 +1,93 @@
+//! Sftp: open the PC's master, make a private work directory (`mktemp -d`, 0700) and upload the helper.
+
+use super::exchange::Trusted;
+use super::{StepError, StepKind};
+use crate::ssh::{Master, SshSettings};
+use std::time::Duration;
+
+/// A PC with its master open and the helper uploaded to `workdir/helper.sh`.
+pub struct Uploaded {
+    pub trusted: Trusted,
+    pub master: Master,
+    /// The PC's hostname, as `uname -n` says.
+    pub hostname: String,
+    /// The private work directory (`/tmp/rdplay.XXXXXXXX`), removed by exec.
+    pub workdir: String,
+}
+
+/// Connects with the pinned key, creates the work directory and uploads `helper`.
+pub async fn upload(
+    settings: &SshSettings,
+    trusted: Trusted,
+    helper: &str,
+    timeout: Duration,
+) -> Result<Uploaded, StepError> {
+    let ip = trusted.pc.ip;
+    let fail = |e: crate::ssh::SshError| StepError::new(StepKind::Sftp, e.to_string());
+    let known_hosts = settings
+        .pinned_known_hosts(ip, &trusted.host_keys)
+        .map_err(|e| StepError::new(StepKind::Sftp, format!("writing known_hosts: {e}")))?;
+    let master = Master::connect(settings, ip, &known_hosts).await.map_err(fail)?;
+    let out = master
+        .run(
+            "mktemp",
+            "sh",
+            &["-c", "uname -n && mktemp -d /tmp/rdplay.XXXXXXXX"],
+            b"",
+            4096,
+            timeout,
+        )
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            master.close().await;
+            return Err(fail(e));
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let (hostname, workdir) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    if out.code != Some(0) || !valid_workdir(workdir) || hostname.is_empty() {
+        master.close().await;
+        return Err(StepError::new(
+            StepKind::Sftp,
+            format!("could not make a private work directory: {}", out.reason()),
+        ));
+    }
+    let hostname = crate::text::inert(hostname, 64);
+    let workdir = workdir.to_string();
+    if let Err(e) = master
+        .upload(&format!("{workdir}/helper.sh"), helper.as_bytes(), timeout)
+        .await
+    {
+        let _ = master
+            .run("cleanup", "rm", &["-rf", &workdir], b"", 1024, Duration::from_secs(10))
+            .await;
+        master.close().await;
+        return Err(fail(e));
+    }
+    Ok(Uploaded {
+        trusted,
+        master,
+        hostname,
+        workdir,
+    })
+}
+
+/// Only a directory that `mktemp -d /tmp/rdplay.XXXXXXXX` can make is ever removed.
+fn valid_workdir(dir: &str) -> bool {
+    dir.strip_prefix("/tmp/rdplay.")
+        .is_some_and(|rest| rest.len() == 8 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_mktemp_dirs_are_accepted() {
+        assert!(super::valid_workdir("/tmp/rdplay.Ab3dE5gH"));
+        assert!(!super::valid_workdir("/"));
+        assert!(!super::valid_workdir("/tmp/rdplay.Ab3dE5gH/../../etc"));
+        assert!(!super::valid_workdir("/tmp/rdplay.a b"));
+    }
+}
