@@ -91,7 +91,7 @@ impl Playbook {
                 let before = &bytes[..e.valid_up_to()];
                 let line = before.iter().filter(|b| **b == b'\n').count() + 1;
                 let source = Source::new(display, "");
-                let mut d = source.diagnostic(
+                let d = source.diagnostic(
                     format!(
                         "the playbook is not UTF-8 text (byte {} of line {line})",
                         e.valid_up_to() + 1
@@ -99,19 +99,28 @@ impl Playbook {
                     None,
                     Some("save it as UTF-8".into()),
                 );
-                d.message = d.message.replace("\n", " ");
                 return Err(PlaybookError::Invalid(vec![d]));
             }
         };
-        let source = Source::new(display, text);
+        if let Some((line, column)) = too_deep(text) {
+            let source = Source::new(display, text);
+            let d = source.diagnostic(
+                format!("the playbook nests `[` and `{{` more than {MAX_FLOW_DEPTH} deep"),
+                Some(source.at(line, column)),
+                Some("a playbook needs a few levels; write lists and mappings out".into()),
+            );
+            return Err(PlaybookError::Invalid(vec![d]));
+        }
         let raw: RawPlaybook = match serde_yaml_ng::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                return Err(PlaybookError::Invalid(vec![serde_diagnostic(
-                    &e, &source, text,
-                )]));
+                let source = Source::new(display, text);
+                let d = serde_diagnostic(&e, &source, text);
+                return Err(PlaybookError::Invalid(vec![d]));
             }
         };
+        // Only now, the text being sound YAML, walk it for the place of every value.
+        let source = Source::indexed(display, text);
         let mut checker = Checker {
             source: &source,
             dir: &dir,
@@ -123,6 +132,51 @@ impl Playbook {
             _ => Err(PlaybookError::Invalid(checker.problems)),
         }
     }
+}
+
+/// The deepest `[`/`{` nesting accepted. libyaml's scanner takes time quadratic in this depth
+/// (100,000 levels: about a minute), so deeper text is refused before it is parsed.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting first exceeds [`MAX_FLOW_DEPTH`] (1-based line and column), skipping
+/// quoted text and comments. An approximation of YAML's rules is enough: it only has to
+/// refuse absurd nesting, and no real playbook comes near the limit.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+            if quote == Some('\'') && depth == 0 {
+                quote = None;
+            }
+        } else if comment {
+        } else if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' | '\'' if depth > 0 || previous.is_whitespace() || previous == ':' => {
+                    quote = Some(c)
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    None
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, PlaybookError> {
@@ -172,8 +226,21 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, source: &Source, text: &str) -> Di
         None => full.clone(),
     };
     let location = e.location().map(|l| source.at(l.line(), l.column()));
+    for (rust, human) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+    ] {
+        message = message.replace(rust, human);
+    }
     let mut help = None;
-    if let Some((word, choices)) = suggest::parse_unknown(&message) {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        message = "the playbook is empty".into();
+        help = Some("run `rdplay init DIR` for a commented starter playbook".into());
+    } else if let Some((word, choices)) = suggest::parse_unknown(&message) {
         help = Some(
             match suggest::closest(&word, choices.iter().map(String::as_str)) {
                 Some(best) => format!("did you mean `{best}`?"),
@@ -338,13 +405,15 @@ impl Checker<'_> {
             }
             RawPasswordSource::Env(name) => {
                 if !is_env_name(name) {
-                    // Never echo the value: it may be the password itself.
-                    self.problem(
+                    // Never echo the value, nor its line: it may be the password itself.
+                    let mut d = self.source.at_value(
                         "exchange.password.env",
                         "exchange.password.env must be the *name* of an environment variable \
                          (letters, digits and `_`)",
                         Some("e.g. `env: RDPLAY_ADMIN_PASSWORD`; never put the password itself in the playbook".into()),
                     );
+                    d.line_text = None;
+                    self.problems.push(d);
                 }
                 PasswordSource::Env(name.clone())
             }

@@ -41,8 +41,6 @@ pub(crate) struct Source {
     file: String,
     lines: Vec<String>,
     nodes: HashMap<String, Node>,
-    /// Length of the scalar starting at (line, column), for underlining serde's locations.
-    scalars: HashMap<(usize, usize), usize>,
 }
 
 fn location(span: &Span) -> Location {
@@ -68,14 +66,19 @@ fn child(path: &str, segment: &str) -> String {
 }
 
 impl Source {
-    /// Indexes `text`; `file` is how the playbook is named in messages.
+    /// The text's lines, without the index of values (enough to show serde's errors);
+    /// `file` is how the playbook is named in messages.
     pub(crate) fn new(file: &str, text: &str) -> Source {
-        let mut source = Source {
+        Source {
             file: file.to_string(),
             lines: text.lines().map(str::to_string).collect(),
             nodes: HashMap::new(),
-            scalars: HashMap::new(),
-        };
+        }
+    }
+
+    /// The text's lines and the place of every value, to run once serde has accepted the text.
+    pub(crate) fn indexed(file: &str, text: &str) -> Source {
+        let mut source = Source::new(file, text);
         source.index(text);
         source
     }
@@ -95,7 +98,6 @@ impl Source {
                     }
                 }
                 Event::Scalar(value, ..) => {
-                    self.scalars.insert((loc.line, loc.column), loc.len);
                     if let Some(Frame {
                         kind: Kind::Map { key: key @ None },
                         ..
@@ -200,11 +202,23 @@ impl Source {
         location: Option<Location>,
         help: Option<String>,
     ) -> Diagnostic {
-        let location = location.filter(|l| l.line >= 1);
+        let location = location.filter(|l| l.line >= 1).map(|l| Location {
+            len: l.len.min(80),
+            ..l
+        });
         Diagnostic {
             file: self.file.clone(),
             message: message.into(),
-            line_text: location.and_then(|l| self.lines.get(l.line - 1).cloned()),
+            line_text: location.and_then(|l| {
+                // A very long line is cut a little after the column shown.
+                let text = self.lines.get(l.line - 1)?;
+                let keep = (l.column + 40).max(200);
+                Some(if text.chars().count() > keep {
+                    text.chars().take(keep).collect::<String>() + " …"
+                } else {
+                    text.clone()
+                })
+            }),
             location,
             help,
         }
@@ -221,9 +235,34 @@ impl Source {
     }
 
     /// Location for a serde_yaml_ng error position (1-based line and column), underlining
-    /// the scalar that starts there when there is one.
+    /// the plain or quoted scalar that starts there.
     pub(crate) fn at(&self, line: usize, column: usize) -> Location {
-        let len = self.scalars.get(&(line, column)).copied().unwrap_or(1);
+        let rest: Vec<char> = self
+            .lines
+            .get(line.wrapping_sub(1))
+            .map(|l| l.chars().skip(column.saturating_sub(1)).collect())
+            .unwrap_or_default();
+        let len = match rest.first() {
+            Some(q @ ('"' | '\'')) => rest[1..].iter().position(|c| c == q).map_or(1, |p| p + 2),
+            Some(_) => {
+                let end = rest
+                    .iter()
+                    .enumerate()
+                    .position(|(i, c)| {
+                        matches!(c, ',' | ']' | '}' | '#')
+                            || (*c == ':' && rest.get(i + 1).is_none_or(|n| *n == ' '))
+                    })
+                    .unwrap_or(rest.len());
+                rest[..end]
+                    .iter()
+                    .collect::<String>()
+                    .trim_end()
+                    .chars()
+                    .count()
+                    .max(1)
+            }
+            None => 1,
+        };
         Location { line, column, len }
     }
 }
@@ -258,7 +297,7 @@ target:
 
     #[test]
     fn values_are_indexed_by_path() {
-        let s = Source::new("pb.yml", DOC);
+        let s = Source::indexed("pb.yml", DOC);
         assert_eq!(s.value("site"), loc(1, 7, 2));
         assert_eq!(s.value("target.network"), loc(3, 12, 11));
         assert_eq!(s.value("target.ranges[1]"), loc(6, 7, 7));
@@ -267,15 +306,48 @@ target:
 
     #[test]
     fn defaulted_values_point_at_their_section_key() {
-        let s = Source::new("pb.yml", DOC);
+        let s = Source::indexed("pb.yml", DOC);
         assert_eq!(s.value("target.port"), loc(2, 1, 6));
         assert_eq!(s.value("target.ranges[7]"), loc(4, 3, 6));
         assert_eq!(s.value("nowhere.at.all"), s.value(""));
     }
 
     #[test]
+    fn serde_positions_underline_the_scalar_there() {
+        let s = Source::new(
+            "pb.yml",
+            "a:\n  rangs: [1]\n  b: \"x y\" # c\n  c: [pfd, png]\n",
+        );
+        assert_eq!(
+            s.at(2, 3),
+            Location {
+                line: 2,
+                column: 3,
+                len: 5
+            }
+        );
+        assert_eq!(
+            s.at(3, 6),
+            Location {
+                line: 3,
+                column: 6,
+                len: 5
+            }
+        );
+        assert_eq!(
+            s.at(4, 7),
+            Location {
+                line: 4,
+                column: 7,
+                len: 3
+            }
+        );
+        assert_eq!(s.at(9, 1).len, 1);
+    }
+
+    #[test]
     fn complex_keys_and_aliases_do_not_confuse_the_walk() {
-        let s = Source::new("pb.yml", "a: &x 1\n? [k]\n: v\nb: *x\nc: 3\n");
+        let s = Source::indexed("pb.yml", "a: &x 1\n? [k]\n: v\nb: *x\nc: 3\n");
         assert_eq!(s.value("c").map(|l| l.line), Some(5));
         assert_eq!(s.value("b").map(|l| l.line), Some(4));
     }
