@@ -36,8 +36,37 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "rdplay", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
+    /// Logging options, accepted before or after the subcommand.
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The global logging options: `--log-level` and `-v`/`-q`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LogArgs {
+    /// Log level, overriding the playbook's `logging.level`.
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<crate::playbook::LogLevel>,
+    /// More detail: each -v is one level more verbose.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less detail: each -q is one level quieter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+}
+
+impl LogArgs {
+    /// The level to log at: `--log-level`, else the playbook's (or `info` without one), moved
+    /// one level per `-v` (more verbose) or `-q` (quieter).
+    pub fn level(
+        &self,
+        playbook_level: Option<crate::playbook::LogLevel>,
+    ) -> crate::playbook::LogLevel {
+        let base = self.log_level.or(playbook_level).unwrap_or_default();
+        base.shifted(i32::from(self.verbose) - i32::from(self.quiet))
+    }
 }
 
 #[derive(Debug, Subcommand)]

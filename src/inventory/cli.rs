@@ -1,7 +1,383 @@
-//! `rdplay inventory list|show|export`.
+//! `rdplay inventory list|show|export`: read-only views of the inventory.
+//!
+//! Every text a PC supplied goes through [`for_terminal`] before it reaches the terminal.
+
+use super::export::{self, Snapshot};
+use super::inert::for_terminal;
+use super::model::{AccountRecord, PcRecord};
+use super::{Inventory, InventoryError, glpi};
+use crate::cli::exit;
+use jiff::Timestamp;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// `rdplay inventory ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum InventoryCommand {
-    /// List PCs and their managed accounts.
-    List,
+    /// List PCs: MAC, IP, hostname, managed account, last seen.
+    List(SourceArgs),
+    /// Show everything about one PC and its account history.
+    Show(ShowArgs),
+    /// Export the inventory as JSON, CSV (users and PCs) or GLPI inventory files.
+    Export(ExportArgs),
 }
-pub fn run(_cmd: InventoryCommand) -> u8 { eprintln!("error: inventory is not built yet"); 1 }
+
+/// Which inventory to read: the one a playbook names, or a database file.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "source", required = true, multiple = false)]
+pub struct SourceArgs {
+    /// Read the inventory this playbook names.
+    #[arg(long, value_name = "PLAYBOOK")]
+    pub playbook: Option<PathBuf>,
+    /// Read this inventory database.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+/// `rdplay inventory show PC`
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The PC: a MAC address, an IPv4 address or a hostname.
+    #[arg(value_name = "PC")]
+    pub pc: String,
+}
+
+/// `rdplay inventory export`
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The export format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Write into this directory (created 0700; files 0600): inventory.json, users.csv and pcs.csv, or
+    /// one <MAC>.json per PC for glpi. Without it, json and csv go to standard output.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object: `pcs` and `accounts`.
+    Json,
+    /// users.csv and pcs.csv, with formula-looking cells escaped.
+    Csv,
+    /// One GLPI agent inventory document per PC (needs -o DIR).
+    Glpi,
+}
+
+/// Runs an inventory command; returns the exit code.
+pub fn run(cmd: InventoryCommand) -> u8 {
+    let mut stdout = std::io::stdout().lock();
+    let result = match cmd {
+        InventoryCommand::List(source) => {
+            open(&source).and_then(|inv| list(&inv).map_err(|e| e.to_string()))
+        }
+        InventoryCommand::Show(args) => {
+            open(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
+        }
+        InventoryCommand::Export(args) => open(&args.source).and_then(|inv| export(&inv, &args)),
+    };
+    let written =
+        result.and_then(|text| stdout.write_all(text.as_bytes()).map_err(|e| e.to_string()));
+    match written {
+        Ok(()) => exit::OK,
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// The inventory database a playbook names.
+///
+/// Wiring point for the playbook module: this becomes
+/// `crate::playbook::Playbook::load(playbook)?.inventory.path` once that module lands.
+pub fn db_from_playbook(playbook: &Path) -> Result<PathBuf, String> {
+    Err(format!(
+        "cannot read the inventory path from {}: this build does not load playbooks yet; pass --db PATH",
+        playbook.display()
+    ))
+}
+
+fn open(source: &SourceArgs) -> Result<Inventory, String> {
+    let db = match (&source.db, &source.playbook) {
+        (Some(db), _) => db.clone(),
+        (None, Some(playbook)) => db_from_playbook(playbook)?,
+        (None, None) => return Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
+    };
+    Inventory::open_read_only(&db).map_err(|e| e.to_string())
+}
+
+/// The `list` table.
+pub fn list(inventory: &Inventory) -> Result<String, InventoryError> {
+    let snapshot = Snapshot::read(inventory)?;
+    if snapshot.pcs.is_empty() {
+        return Ok(format!(
+            "The inventory {} holds no PCs yet.\n",
+            inventory.path().display()
+        ));
+    }
+    let rows = snapshot
+        .pcs
+        .iter()
+        .map(|pc| {
+            vec![
+                pc.mac.clone(),
+                pc.ip.to_string(),
+                pc.hostname.clone().unwrap_or_else(|| "-".into()),
+                snapshot
+                    .managed_account(&pc.mac)
+                    .map(account_label)
+                    .unwrap_or_else(|| "-".into()),
+                when(pc.last_seen),
+            ]
+        })
+        .collect();
+    Ok(table(
+        &["MAC", "IP", "HOSTNAME", "ACCOUNT", "LAST SEEN"],
+        rows,
+        "",
+    ))
+}
+
+fn account_label(a: &AccountRecord) -> String {
+    match a.state {
+        super::AccountState::Live => a.username.clone(),
+        state => format!("{} ({state})", a.username),
+    }
+}
+
+/// The `show PC` report.
+pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError> {
+    let pc = inventory.find_pc(query)?;
+    let accounts = inventory.accounts_of(&pc.mac)?;
+    let outcomes = inventory.outcomes_of(&pc.mac, 10)?;
+    let mut out = format!("PC {}\n", pc.mac);
+    for (label, value) in pc_fields(&pc) {
+        let _ = writeln!(out, "  {label:<12} {}", for_terminal(&value));
+    }
+    out.push_str("\nAccounts (oldest first)\n");
+    if accounts.is_empty() {
+        out.push_str("  none\n");
+    } else {
+        let rows = accounts
+            .iter()
+            .map(|a| {
+                vec![
+                    a.username.clone(),
+                    a.state.to_string(),
+                    a.request.clone(),
+                    when(a.created_at),
+                    a.deleted_at.map(when).unwrap_or_else(|| "-".into()),
+                    sheets(a),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "USERNAME", "STATE", "REQUEST", "CREATED", "DELETED", "SHEETS",
+            ],
+            rows,
+            "  ",
+        ));
+    }
+    out.push_str("\nRecent outcomes (newest first)\n");
+    if outcomes.is_empty() {
+        out.push_str("  none\n");
+    } else {
+        let rows = outcomes
+            .iter()
+            .map(|o| {
+                vec![
+                    o.run.0.to_string(),
+                    o.step.clone(),
+                    if o.ok { "ok".into() } else { "failed".into() },
+                    format!("{:.1}s", o.duration_ms as f64 / 1000.0),
+                    when(o.at),
+                    o.reason.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["RUN", "STEP", "RESULT", "DURATION", "AT", "REASON"],
+            rows,
+            "  ",
+        ));
+    }
+    Ok(out)
+}
+
+fn sheets(a: &AccountRecord) -> String {
+    let all: Vec<String> = a
+        .user_sheet
+        .iter()
+        .chain(&a.pc_sheet)
+        .map(|p| p.display().to_string())
+        .collect();
+    if all.is_empty() {
+        "-".into()
+    } else {
+        all.join(", ")
+    }
+}
+
+fn pc_fields(pc: &PcRecord) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("IP address", pc.ip.to_string()),
+        (
+            "hostname",
+            pc.hostname.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("first seen", when(pc.first_seen)),
+        ("last seen", when(pc.last_seen)),
+    ];
+    for key in pc.host_key.iter().flat_map(|k| k.lines()) {
+        fields.push(("host key", key.to_owned()));
+    }
+    let Some(f) = &pc.facts else {
+        fields.push(("facts", "none yet (the PC was never renewed)".into()));
+        return fields;
+    };
+    let mut push = |label, value: Option<String>| {
+        if let Some(v) = value {
+            fields.push((label, v));
+        }
+    };
+    push("OS", f.os.clone());
+    push(
+        "kernel",
+        f.kernel.clone().map(|k| {
+            format!("{k} {}", f.arch.clone().unwrap_or_default())
+                .trim_end()
+                .to_owned()
+        }),
+    );
+    push(
+        "CPU",
+        f.cpu_model.clone().map(|m| match f.cpu_cores {
+            Some(n) => format!("{m} ({n} cores)"),
+            None => m,
+        }),
+    );
+    push("memory", f.memory_kib.map(|k| format!("{} MiB", k / 1024)));
+    for d in &f.disks {
+        let size = format!("{:.1} GB", d.size_bytes as f64 / 1e9);
+        push(
+            "disk",
+            Some(
+                format!("{} {size} {}", d.name, d.model.clone().unwrap_or_default())
+                    .trim_end()
+                    .to_owned(),
+            ),
+        );
+    }
+    for i in &f.interfaces {
+        let mac = i.mac.clone().unwrap_or_else(|| "-".into());
+        push(
+            "network",
+            Some(
+                format!("{} {mac} {}", i.name, i.addresses.join(" "))
+                    .trim_end()
+                    .to_owned(),
+            ),
+        );
+    }
+    let dmi: Vec<&str> = [&f.dmi_vendor, &f.dmi_model, &f.dmi_serial]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    push("hardware", (!dmi.is_empty()).then(|| dmi.join(" / ")));
+    push(
+        "uptime",
+        f.uptime_seconds
+            .map(|s| format!("{}d {}h {}m", s / 86400, s % 86400 / 3600, s % 3600 / 60)),
+    );
+    push(
+        "logged in",
+        (!f.logged_in.is_empty()).then(|| f.logged_in.join(", ")),
+    );
+    fields
+}
+
+fn export(inventory: &Inventory, args: &ExportArgs) -> Result<String, String> {
+    let snapshot = Snapshot::read(inventory).map_err(|e| e.to_string())?;
+    let files: Vec<(String, String)> = match args.format {
+        Format::Json => vec![("inventory.json".into(), export::json(&snapshot))],
+        Format::Csv => vec![
+            ("users.csv".into(), export::users_csv(&snapshot)),
+            ("pcs.csv".into(), export::pcs_csv(&snapshot)),
+        ],
+        Format::Glpi => {
+            if args.output.is_none() {
+                return Err(
+                    "--format glpi writes one file per PC: give the directory with -o DIR".into(),
+                );
+            }
+            snapshot
+                .pcs
+                .iter()
+                .map(|pc| {
+                    let doc = glpi::document(pc, &snapshot.accounts);
+                    (
+                        glpi::file_name(pc),
+                        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n",
+                    )
+                })
+                .collect()
+        }
+    };
+    match &args.output {
+        Some(dir) => {
+            let written = export::write_files(dir, &files).map_err(|e| e.to_string())?;
+            eprintln!("wrote {} file(s) into {}", written.len(), dir.display());
+            Ok(String::new())
+        }
+        None => Ok(files
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
+}
+
+/// A UTC time to the second, as shown in tables.
+fn when(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// Aligned columns; every cell is made terminal-safe first.
+fn table(headers: &[&str], rows: Vec<Vec<String>>, indent: &str) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| r.iter().map(|c| for_terminal(c).into_owned()).collect())
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = indent.to_owned();
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            let _ = write!(text, "{cell:<w$}");
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, &mut headers.iter().copied());
+    for row in &rows {
+        line(&mut out, &mut row.iter().map(String::as_str));
+    }
+    out
+}

@@ -1,18 +1,183 @@
 //! `rdplay validate`, `rdplay schema`, `rdplay init`.
+
+use super::{Playbook, PlaybookError, Renewal};
+use crate::cli::exit;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
+/// `rdplay validate PLAYBOOK`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// The playbook to validate.
     pub playbook: PathBuf,
 }
+
+/// `rdplay schema`.
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {}
+
+/// `rdplay init DIR`.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// Directory to write the starter playbook and templates into.
+    /// Directory to write the starter playbook and templates into (created if needed).
     pub dir: PathBuf,
 }
-pub fn validate(_args: ValidateArgs) -> u8 { eprintln!("error: validate is not built yet"); 1 }
-pub fn schema(_args: SchemaArgs) -> u8 { eprintln!("error: schema is not built yet"); 1 }
-pub fn init(_args: InitArgs) -> u8 { eprintln!("error: init is not built yet"); 1 }
+
+/// Loads the playbook and prints a summary (exit 0) or every problem (exit 1).
+pub fn validate(args: ValidateArgs) -> u8 {
+    let playbook = match Playbook::load(&args.playbook) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::FAILURE;
+        }
+    };
+    match compile_sheet_templates(&playbook) {
+        Ok(templates) => {
+            print!(
+                "{}",
+                summary(&args.playbook.display().to_string(), &playbook, &templates)
+            );
+            exit::OK
+        }
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            exit::FAILURE
+        }
+    }
+}
+
+/// What `rdplay validate` says about each sheet template: `(label, state)`.
+pub type TemplateReport = Vec<(&'static str, String)>;
+
+/// Checks the playbook's sheet templates and describes them for the summary.
+///
+/// Today this checks that each configured template is a readable UTF-8 file. The render area
+/// wires its typst compilation with sample data in here, so `validate` catches template
+/// errors before a run.
+pub fn compile_sheet_templates(playbook: &Playbook) -> Result<TemplateReport, Vec<String>> {
+    let mut report = Vec::new();
+    let mut problems = Vec::new();
+    for (label, path) in [
+        ("user sheet", &playbook.output.user_sheet),
+        ("PC sheet", &playbook.output.pc_sheet),
+    ] {
+        match path {
+            None => report.push((label, "built-in".to_string())),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(_) => report.push((label, format!("{} (found)", path.display()))),
+                Err(e) => problems.push(format!(
+                    "cannot read the {label} template {}: {e}",
+                    path.display()
+                )),
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(report)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The text `rdplay validate` prints for a valid playbook.
+pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
+    let addresses = p.target.addresses();
+    let ranges: Vec<String> = p.target.ranges.iter().map(|r| r.to_string()).collect();
+    let mut out = String::new();
+    let mut row = |label: &str, value: String| {
+        let _ = writeln!(out, "  {label:<18} {value}");
+    };
+    let excluded = if p.target.exclude.is_empty() {
+        String::new()
+    } else {
+        format!(", {} excluded", p.target.exclude.len())
+    };
+    row("site", p.site.clone());
+    row(
+        "network",
+        format!("{} ({}{excluded})", p.target.network, ranges.join(", ")),
+    );
+    row(
+        "addresses to scan",
+        format!("{}, port {}", addresses.len(), p.target.port),
+    );
+    row("example username", p.example_username.clone());
+    row(
+        "password",
+        format!(
+            "{} characters, {:.1} bits of entropy",
+            p.password.length,
+            p.password.entropy_bits()
+        ),
+    );
+    row(
+        "first contact",
+        format!(
+            "{} with sudo, password from {}",
+            p.exchange.admin_user, p.exchange.password
+        ),
+    );
+    row(
+        "renewal",
+        match p.renewal {
+            Renewal::Always => "always".to_string(),
+            Renewal::OlderThan(d) => format!(
+                "accounts older than {}",
+                super::duration::format_duration(d)
+            ),
+        },
+    );
+    row("forks", p.connection.forks.to_string());
+    row("state directory", p.state_dir.display().to_string());
+    row("inventory", p.inventory.path.display().to_string());
+    let formats: Vec<String> = p
+        .output
+        .formats
+        .iter()
+        .map(|f| format!("{f:?}").to_lowercase())
+        .collect();
+    let batch = if p.output.batch { "; batch file" } else { "" };
+    row(
+        "output",
+        format!("{} ({}{batch})", p.output.dir.display(), formats.join(", ")),
+    );
+    for (label, state) in templates {
+        row(label, state.clone());
+    }
+    let mut text = format!("{name}: valid\n{out}");
+    if let Err(e @ PlaybookError::PasswordFileMode { .. }) = p.exchange.password.check_permissions()
+    {
+        let _ = writeln!(text, "warning: {e}");
+    }
+    text
+}
+
+/// Prints the playbook's JSON Schema.
+pub fn schema(_args: SchemaArgs) -> u8 {
+    print!("{}", super::schema::schema_json());
+    exit::OK
+}
+
+/// Writes the starter files into DIR, refusing to overwrite any.
+pub fn init(args: InitArgs) -> u8 {
+    match super::init::init(&args.dir) {
+        Ok(written) => {
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            let playbook = args.dir.join("renew.yml");
+            println!(
+                "next: edit {0}, then run `rdplay validate {0}`",
+                playbook.display()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILURE
+        }
+    }
+}

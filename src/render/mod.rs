@@ -1,2 +1,353 @@
 //! Sheets: typst templates rendered in-process to PDF and PNG.
+//!
+//! The user sheet hands a person their account; the PC sheet labels a machine with the QR code
+//! of its MAC. Templates are typst files that non-developers edit (see `templates/README.md`);
+//! the built-in ones are compiled into the binary.
+//!
+//! A sheet's values reach its template only as data: the virtual file `data.json` (read with
+//! `json("data.json")`) and, when the data has a `qr` field, `qr.svg`. Nothing is pasted into
+//! typst source, so a hostname such as `#panic("x")` prints as written.
+//!
+//! This module owns the typst world ([`world`]), the QR code, sheet files and `rdplay preview`.
+//! It must not know about SSH or the inventory: the engine hands it [`UserSheet`] and
+//! [`PcSheet`] values and gets paths back.
+
 pub mod cli;
+mod compile;
+mod error;
+mod output;
+mod qr;
+mod world;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+pub use compile::PNG_DPI;
+pub use error::{RenderError, TemplateError};
+pub use output::remove_user_sheets;
+
+use compile::Compiled;
+use world::Template;
+
+/// Everything a user sheet shows. `password` is the account's new password, in clear on the sheet.
+#[derive(Debug, Clone)]
+pub struct UserSheet {
+    /// The new account's name, e.g. `USERSS006-1291`.
+    pub username: String,
+    /// The new account's password.
+    pub password: crate::secret::Secret,
+    /// The request (ticket) number the account was made for.
+    pub request: String,
+    /// The run's date, `YYYY-MM-DD`; also typst's `datetime.today()`.
+    pub date: String,
+    /// The site (school, office) from the playbook.
+    pub site: String,
+    /// The PC the account lives on.
+    pub hostname: String,
+    /// The PC's IP address.
+    pub ip: String,
+    /// The PC's MAC address, colon form.
+    pub mac: String,
+    /// The account's login shell.
+    pub shell: String,
+    /// What the PC reported about itself.
+    pub facts: crate::facts::Facts,
+}
+
+/// Everything a PC sheet (the label stuck on the machine) shows.
+#[derive(Debug, Clone)]
+pub struct PcSheet {
+    /// The PC's hostname.
+    pub hostname: String,
+    /// The PC's IP address.
+    pub ip: String,
+    /// The PC's MAC address, colon form; names the file (`pcs/<mac without colons>.pdf`).
+    pub mac: String,
+    /// The QR code's content (the MAC in colon form by default).
+    pub qr: String,
+    /// The request (ticket) number of the run.
+    pub request: String,
+    /// The run's date, `YYYY-MM-DD`.
+    pub date: String,
+    /// The site from the playbook.
+    pub site: String,
+    /// The account now on the PC.
+    pub username: String,
+    /// What the PC reported about itself.
+    pub facts: crate::facts::Facts,
+}
+
+/// An output format of a sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// PDF with the fonts embedded and a text layer.
+    Pdf,
+    /// PNG at [`PNG_DPI`].
+    Png,
+}
+
+impl Format {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::Png => "png",
+        }
+    }
+
+    /// The format named by a path's extension (`.pdf` or `.png`, any case).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "pdf" => Some(Format::Pdf),
+            "png" => Some(Format::Png),
+            _ => None,
+        }
+    }
+}
+
+/// Which of the two sheets a template draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The user sheet (account name and password).
+    User,
+    /// The PC sheet (label with the QR code of the MAC).
+    Pc,
+}
+
+impl Kind {
+    /// `user-sheet` or `pc-sheet`: the stem of the template and sample files.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Kind::User => "user-sheet",
+            Kind::Pc => "pc-sheet",
+        }
+    }
+
+    /// The built-in template's source.
+    pub fn builtin_template(self) -> &'static str {
+        match self {
+            Kind::User => USER_TEMPLATE,
+            Kind::Pc => PC_TEMPLATE,
+        }
+    }
+
+    /// The built-in sample data (JSON), holding every field a real run provides.
+    pub fn builtin_sample(self) -> &'static str {
+        match self {
+            Kind::User => USER_SAMPLE,
+            Kind::Pc => PC_SAMPLE,
+        }
+    }
+}
+
+const USER_TEMPLATE: &str = include_str!("../../templates/user-sheet.typ");
+const PC_TEMPLATE: &str = include_str!("../../templates/pc-sheet.typ");
+const USER_SAMPLE: &str = include_str!("../../templates/sample/user-sheet.json");
+const PC_SAMPLE: &str = include_str!("../../templates/sample/pc-sheet.json");
+const TEMPLATES_README: &str = include_str!("../../templates/README.md");
+
+static DEFAULT_FILES: [(&str, &str); 5] = [
+    ("templates/user-sheet.typ", USER_TEMPLATE),
+    ("templates/pc-sheet.typ", PC_TEMPLATE),
+    ("templates/sample/user-sheet.json", USER_SAMPLE),
+    ("templates/sample/pc-sheet.json", PC_SAMPLE),
+    ("templates/README.md", TEMPLATES_README),
+];
+
+/// The built-in templates, their sample data and guide, as `(path relative to the directory
+/// `rdplay init` writes into, contents)`.
+pub fn default_template_files() -> &'static [(&'static str, &'static str)] {
+    &DEFAULT_FILES
+}
+
+/// Renders sheets. Built once per run (templates parsed once, fonts loaded once per process)
+/// and shared by all threads: it is `Send + Sync`.
+pub struct Renderer {
+    user: Template,
+    pc: Template,
+}
+
+impl Renderer {
+    /// Loads the user and PC templates; `None` uses the built-in template compiled into rdplay.
+    pub fn new(
+        user_template: Option<&Path>,
+        pc_template: Option<&Path>,
+    ) -> Result<Renderer, RenderError> {
+        world::warm_up();
+        Ok(Renderer {
+            user: load_template(Kind::User, user_template)?,
+            pc: load_template(Kind::Pc, pc_template)?,
+        })
+    }
+
+    /// Writes `<out>/users/<username>.pdf|png`; returns the paths written.
+    pub fn user_sheet(
+        &self,
+        data: &UserSheet,
+        formats: &[Format],
+        out_dir: &Path,
+    ) -> Result<Vec<PathBuf>, RenderError> {
+        output::check_username(&data.username)?;
+        let compiled = self.compile_user(data, formats)?;
+        write_all(&out_dir.join("users"), &data.username, compiled)
+    }
+
+    /// Writes `<out>/pcs/<mac without colons>.pdf|png`; returns the paths written.
+    pub fn pc_sheet(
+        &self,
+        data: &PcSheet,
+        formats: &[Format],
+        out_dir: &Path,
+    ) -> Result<Vec<PathBuf>, RenderError> {
+        let stem = output::mac_stem(&data.mac)?;
+        let compiled = self.compile_pc(data, formats)?;
+        write_all(&out_dir.join("pcs"), &stem, compiled)
+    }
+
+    /// Writes one PDF of all `sheets`, in order, to `path` (e.g. `<out>/users.pdf`).
+    pub fn user_batch(&self, sheets: &[UserSheet], path: &Path) -> Result<(), RenderError> {
+        let documents = sheets
+            .par_iter()
+            .map(|sheet| self.compile_user(sheet, &[]).map(|c| c.document))
+            .collect::<Result<Vec<_>, _>>()?;
+        write_batch(&self.user, documents, path)
+    }
+
+    /// Writes one PDF of all PC `sheets`, in order, to `path` (e.g. `<out>/pcs.pdf`).
+    pub fn pc_batch(&self, sheets: &[PcSheet], path: &Path) -> Result<(), RenderError> {
+        let documents = sheets
+            .par_iter()
+            .map(|sheet| self.compile_pc(sheet, &[]).map(|c| c.document))
+            .collect::<Result<Vec<_>, _>>()?;
+        write_batch(&self.pc, documents, path)
+    }
+
+    /// Compiles both templates with the built-in sample data and exports them to PDF, writing
+    /// nothing (for `rdplay validate`).
+    pub fn check(&self) -> Result<(), RenderError> {
+        for (template, kind) in [(&self.user, Kind::User), (&self.pc, Kind::Pc)] {
+            let data: Value =
+                serde_json::from_str(kind.builtin_sample()).map_err(|e| RenderError::BadData {
+                    path: format!("<built-in>/sample/{}.json", kind.stem()).into(),
+                    reason: e.to_string(),
+                })?;
+            compile::compile(template, &data, &[Format::Pdf], None)?;
+        }
+        Ok(())
+    }
+
+    fn compile_user(&self, sheet: &UserSheet, formats: &[Format]) -> Result<Compiled, RenderError> {
+        let data = json!({
+            "username": sheet.username,
+            "password": sheet.password.expose(),
+            "request": sheet.request,
+            "date": sheet.date,
+            "site": sheet.site,
+            "hostname": sheet.hostname,
+            "ip": sheet.ip,
+            "mac": sheet.mac,
+            "shell": sheet.shell,
+            "facts": sheet.facts,
+        });
+        let compiled = compile::compile(&self.user, &data, formats, Some(sheet.password.expose()));
+        wipe(data);
+        compiled.inspect(|c| log_warnings(&self.user, c))
+    }
+
+    fn compile_pc(&self, sheet: &PcSheet, formats: &[Format]) -> Result<Compiled, RenderError> {
+        let data = json!({
+            "hostname": sheet.hostname,
+            "ip": sheet.ip,
+            "mac": sheet.mac,
+            "qr": sheet.qr,
+            "request": sheet.request,
+            "date": sheet.date,
+            "site": sheet.site,
+            "username": sheet.username,
+            "facts": sheet.facts,
+        });
+        compile::compile(&self.pc, &data, formats, None).inspect(|c| log_warnings(&self.pc, c))
+    }
+}
+
+/// Compiles any template with any data, for `rdplay preview`.
+pub(crate) fn preview(
+    template: &Path,
+    data: &Value,
+    format: Format,
+) -> Result<(Vec<u8>, Vec<String>), RenderError> {
+    world::warm_up();
+    let template = load_template(Kind::User, Some(template))?;
+    let mut compiled = compile::compile(&template, data, &[format], None)?;
+    let bytes = compiled
+        .files
+        .pop()
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default();
+    Ok((bytes, compiled.warnings))
+}
+
+pub(crate) use output::write_file;
+
+fn load_template(kind: Kind, path: Option<&Path>) -> Result<Template, RenderError> {
+    match path {
+        Some(path) => Template::from_path(path).map_err(|source| RenderError::ReadTemplate {
+            path: path.to_path_buf(),
+            source,
+        }),
+        None => {
+            let name = format!("{}.typ", kind.stem());
+            Ok(Template::new(
+                format!("<built-in>/{name}").into(),
+                &name,
+                kind.builtin_template().into(),
+                None,
+            ))
+        }
+    }
+}
+
+fn write_all(dir: &Path, stem: &str, compiled: Compiled) -> Result<Vec<PathBuf>, RenderError> {
+    output::create_dir(dir)?;
+    let mut paths = Vec::with_capacity(compiled.files.len());
+    for (format, bytes) in compiled.files {
+        let path = dir.join(format!("{stem}.{}", format.extension()));
+        output::write_file(&path, &bytes)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+fn write_batch(
+    template: &Template,
+    documents: Vec<typst::layout::PagedDocument>,
+    path: &Path,
+) -> Result<(), RenderError> {
+    let bytes = compile::batch_pdf(template, documents)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        output::create_dir(parent)?;
+    }
+    output::write_file(path, &bytes)
+}
+
+fn log_warnings(template: &Template, compiled: &Compiled) {
+    for warning in &compiled.warnings {
+        tracing::warn!(template = %template.display.display(), "{warning}");
+    }
+}
+
+/// Overwrites the strings of a JSON value (the password among them) before freeing it.
+fn wipe(value: Value) {
+    fn walk(value: Value) {
+        match value {
+            Value::String(s) => drop(crate::secret::Secret::new(s)),
+            Value::Array(items) => items.into_iter().for_each(walk),
+            Value::Object(map) => map.into_iter().for_each(|(_, v)| walk(v)),
+            _ => {}
+        }
+    }
+    walk(value);
+}

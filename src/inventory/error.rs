@@ -1,0 +1,162 @@
+//! The inventory's error type: every message says which file, what went wrong and what to do next.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the inventory. Messages never hold a password (none is stored).
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// Another process holds the run lock.
+    #[error(
+        "the inventory {path} is in use: another rdplay run holds its lock ({path}.lock); \
+         wait for that run to finish (a killed run releases the lock by itself)"
+    )]
+    Locked {
+        /// The inventory database.
+        path: PathBuf,
+    },
+    /// A file or directory could not be created, opened or written.
+    #[error(
+        "cannot {action} {path}: {source}; check that the directory exists and that you may write to it"
+    )]
+    Io {
+        /// What rdplay tried to do, e.g. "create the state directory".
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation.
+    #[error("inventory {path}: {source}")]
+    Sqlite {
+        /// The inventory database.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The file system refused write-ahead logging, which the crash safety relies on.
+    #[error(
+        "inventory {path}: SQLite could not switch to write-ahead logging (journal mode stays {mode}); \
+         put the inventory on a local file system"
+    )]
+    NoWal {
+        /// The inventory database.
+        path: PathBuf,
+        /// The journal mode SQLite kept.
+        mode: String,
+    },
+    /// A batch of writes could not be committed: none of its writes happened.
+    #[error(
+        "inventory {path}: could not commit to disk: {message}; nothing of this step was recorded"
+    )]
+    Commit {
+        /// The inventory database.
+        path: PathBuf,
+        /// SQLite's error, as text (it is reported to every write of the batch).
+        message: String,
+    },
+    /// The database was written by a newer rdplay.
+    #[error(
+        "the inventory {path} has schema version {found}, but this rdplay knows only up to {known}; \
+         use a newer rdplay"
+    )]
+    TooNew {
+        /// The inventory database.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: i64,
+        /// The newest schema version this build knows.
+        known: i64,
+    },
+    /// The database is older than this rdplay and a read-only opener cannot migrate it.
+    #[error(
+        "the inventory {path} has schema version {found}, older than this rdplay's {known}; \
+         the next `rdplay run` migrates it"
+    )]
+    NeedsMigration {
+        /// The inventory database.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: i64,
+        /// The schema version this build writes.
+        known: i64,
+    },
+    /// A stored value does not parse.
+    #[error(
+        "the inventory {path} holds an invalid {what}: {value:?}; was the file edited by hand?"
+    )]
+    Corrupt {
+        /// The inventory database.
+        path: PathBuf,
+        /// Which kind of value, e.g. "IP address".
+        what: &'static str,
+        /// The stored text.
+        value: String,
+    },
+    /// A MAC address not in lower-case colon form.
+    #[error("{value:?} is not a MAC address in lower-case colon form (like 52:54:00:12:34:56)")]
+    InvalidMac {
+        /// The rejected text.
+        value: String,
+    },
+    /// A write named an account the inventory does not hold in the needed state.
+    #[error("the inventory has no {expected} account {username:?}{}", on_mac(mac))]
+    UnknownAccount {
+        /// The account name.
+        username: String,
+        /// The PC, when the write named one.
+        mac: Option<String>,
+        /// The state the account should have been in.
+        expected: &'static str,
+    },
+    /// An intent named a username that is already a managed account.
+    #[error(
+        "the username {username:?} is already a managed account (on PC {mac}); \
+         managed usernames must be unique across the fleet"
+    )]
+    UsernameInUse {
+        /// The account name.
+        username: String,
+        /// The PC where it is in use.
+        mac: String,
+    },
+    /// `show PC` found nothing.
+    #[error(
+        "no PC in the inventory {path} matches {query:?} (give a MAC, an IP address or a hostname)"
+    )]
+    PcNotFound {
+        /// The inventory database.
+        path: PathBuf,
+        /// What the user asked for.
+        query: String,
+    },
+    /// `show PC` matched several PCs by hostname.
+    #[error("several PCs are named {query:?} ({}); give a MAC address instead", macs.join(", "))]
+    Ambiguous {
+        /// What the user asked for.
+        query: String,
+        /// The matching PCs.
+        macs: Vec<String>,
+    },
+    /// The writer thread stopped (it only stops when the process is ending).
+    #[error(
+        "inventory {path}: the writer thread has stopped; nothing more can be recorded in this run"
+    )]
+    WriterGone {
+        /// The inventory database.
+        path: PathBuf,
+    },
+    /// A write was attempted through a read-only inventory.
+    #[error("inventory {path} was opened read-only; only `rdplay run` records changes")]
+    ReadOnly {
+        /// The inventory database.
+        path: PathBuf,
+    },
+}
+
+fn on_mac(mac: &Option<String>) -> String {
+    match mac {
+        Some(mac) => format!(" on PC {mac}"),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,88 @@
+//! Making PC-supplied text inert: for terminals (control characters shown as escapes) and for
+//! spreadsheets (cells that would start a formula prefixed with `'`).
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// Shows `text` safely on a terminal: control characters (C0, DEL, C1) and the bidirectional overrides
+/// that reorder what a terminal shows are written as `\xNN` or `\u{NNNN}`; a backslash as `\\`, so the
+/// result is unambiguous. Text without any of them is returned as is.
+pub fn for_terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if needs_escape(c) {
+            let code = u32::from(c);
+            if code < 0x100 {
+                let _ = write!(out, "\\x{code:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{code:04x}}}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c == '\\'
+        || c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// One CSV cell: terminal-safe (see [`for_terminal`]), `'`-prefixed when it starts with `=`, `+`, `-`,
+/// `@`, tab or CR (which spreadsheets would run as a formula), and quoted when it holds `,`, `"` or a
+/// line break.
+pub fn csv_cell(text: &str) -> String {
+    // Tab and CR are escaped by `for_terminal` too; test the raw first character for the formula rule.
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let shown = for_terminal(text);
+    let mut cell = String::with_capacity(shown.len() + 3);
+    if formula {
+        cell.push('\'');
+    }
+    cell.push_str(&shown);
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_controls_only() {
+        assert_eq!(for_terminal("pc-01.lan"), "pc-01.lan");
+        assert!(matches!(for_terminal("pc-01"), Cow::Borrowed(_)));
+        assert_eq!(for_terminal("\u{1b}[31mred\u{0}"), "\\x1b[31mred\\x00");
+        assert_eq!(
+            for_terminal("a\tb\r\nc\u{7f}\u{9b}"),
+            "a\\x09b\\x0d\\x0ac\\x7f\\x9b"
+        );
+        assert_eq!(for_terminal("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(for_terminal("back\\slash"), "back\\\\slash");
+        assert_eq!(for_terminal("École"), "École");
+    }
+
+    #[test]
+    fn csv_cells_cannot_start_formulas() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\t=1"), "'\\x09=1");
+        assert_eq!(csv_cell("\r=1"), "'\\x0d=1");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("pc01"), "pc01");
+        assert_eq!(csv_cell(""), "");
+        assert_eq!(csv_cell("a=b"), "a=b");
+    }
+}

@@ -1,0 +1,63 @@
+//! MAC addresses: the identity of a PC in the inventory.
+
+use super::InventoryError;
+
+/// Checks that `value` is a MAC address in lower-case colon form (`52:54:00:12:34:56`) and returns it.
+pub fn validate_mac(value: &str) -> Result<&str, InventoryError> {
+    let bytes = value.as_bytes();
+    let well_formed = bytes.len() == 17
+        && bytes.iter().enumerate().all(|(i, b)| {
+            if i % 3 == 2 {
+                *b == b':'
+            } else {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(b)
+            }
+        });
+    if well_formed {
+        Ok(value)
+    } else {
+        Err(InventoryError::InvalidMac {
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// Turns what a user typed (any case, `-` or `:` separators) into the stored form, if it is a MAC at all.
+pub fn normalize_mac(value: &str) -> Option<String> {
+    let candidate = value.trim().to_ascii_lowercase().replace('-', ":");
+    validate_mac(&candidate).ok()?;
+    Some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_lower_case_colon_form() {
+        assert!(validate_mac("52:54:00:ab:cd:ef").is_ok());
+        for bad in [
+            "52:54:00:AB:CD:EF",
+            "52-54-00-ab-cd-ef",
+            "525400abcdef",
+            "52:54:00:ab:cd",
+            "52:54:00:ab:cd:ef:",
+            "52:54:00:ab:cd:eg",
+            "",
+            "52:54:00:ab:cd:e\u{1b}",
+        ] {
+            let err = validate_mac(bad).unwrap_err();
+            assert!(err.to_string().contains("lower-case colon form"), "{err}");
+        }
+    }
+
+    #[test]
+    fn normalizes_user_input() {
+        assert_eq!(
+            normalize_mac("52-54-00-AB-CD-EF").as_deref(),
+            Some("52:54:00:ab:cd:ef")
+        );
+        assert_eq!(normalize_mac("pc01"), None);
+        assert_eq!(normalize_mac("10.0.0.1"), None);
+    }
+}

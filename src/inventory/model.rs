@@ -1,0 +1,213 @@
+//! The records the inventory stores and the messages the engine sends it.
+
+use crate::facts::Facts;
+use jiff::Timestamp;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One run of `rdplay run`, as numbered by the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "run {}", self.0)
+    }
+}
+
+/// A PC the inventory knows, identified by its MAC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcRecord {
+    /// MAC address, lower-case colon form.
+    pub mac: String,
+    /// The address it was last seen at.
+    pub ip: Ipv4Addr,
+    /// Its hostname, as it reported it (untrusted text).
+    pub hostname: Option<String>,
+    /// The pinned SSH host key line(s), e.g. `ssh-ed25519 AAAA...`.
+    pub host_key: Option<String>,
+    /// The facts of its last renewal.
+    pub facts: Option<Facts>,
+    /// When rdplay first saw it.
+    pub first_seen: Timestamp,
+    /// When rdplay last saw it.
+    pub last_seen: Timestamp,
+}
+
+/// Where an account is in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountState {
+    /// The intent is recorded; the account may or may not exist on the PC yet.
+    Pending,
+    /// The account was created and its sheets written.
+    Live,
+    /// rdplay deleted it from the PC.
+    Deleted,
+}
+
+impl AccountState {
+    /// The word stored in SQLite and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Pending => "pending",
+            AccountState::Live => "live",
+            AccountState::Deleted => "deleted",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(AccountState::Pending),
+            "live" => Some(AccountState::Live),
+            "deleted" => Some(AccountState::Deleted),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AccountState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A managed account, past or present. The password is never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    /// The login name.
+    pub username: String,
+    /// The PC it belongs to.
+    pub mac: String,
+    /// The request number that created it (`REQ-YYYYMMDD-NNNNNN`).
+    pub request: String,
+    /// Its journal state.
+    pub state: AccountState,
+    /// When the intent to create it was recorded.
+    pub created_at: Timestamp,
+    /// When rdplay deleted it; `None` while pending or live.
+    pub deleted_at: Option<Timestamp>,
+    /// The user sheets (absolute paths), empty until written.
+    pub user_sheet: Vec<PathBuf>,
+    /// The PC sheets (absolute paths), empty until written.
+    pub pc_sheet: Vec<PathBuf>,
+}
+
+/// A PC named by a run's outcome: its MAC when it was learnt, always its address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PcRef {
+    /// MAC address, when the run got that far.
+    pub mac: Option<String>,
+    /// The address it was reached at.
+    pub ip: Ipv4Addr,
+}
+
+/// The engine saw a PC (after the scan or the first SSH contact).
+#[derive(Debug, Clone)]
+pub struct PcSeen {
+    /// MAC address, lower-case colon form.
+    pub mac: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its hostname, when known at this point.
+    pub hostname: Option<String>,
+}
+
+/// The journal entry written before any change on a PC.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The current run.
+    pub run: RunId,
+    /// The PC.
+    pub mac: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// The request number from [`super::Inventory::next_request`].
+    pub request: String,
+    /// The account about to be created.
+    pub new_username: String,
+    /// The accounts about to be deleted.
+    pub old_usernames: Vec<String>,
+}
+
+/// The PC reported success: old accounts are gone, the new one exists.
+#[derive(Debug, Clone)]
+pub struct Renewal {
+    /// The current run.
+    pub run: RunId,
+    /// The PC.
+    pub mac: String,
+    /// The request of the intent.
+    pub request: String,
+    /// The account that was created.
+    pub new_username: String,
+    /// The accounts that were deleted (recorded or adopted).
+    pub deleted: Vec<String>,
+    /// The hostname the PC reported.
+    pub hostname: String,
+    /// The facts the PC reported.
+    pub facts: Facts,
+}
+
+/// How one PC ended in a run.
+#[derive(Debug, Clone)]
+pub struct PcOutcome {
+    /// MAC address, when the run learnt it.
+    pub mac: Option<String>,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// The last step reached (`scan`, `exchange`, `sftp`, `exec`, `inventory`, `render`).
+    pub step: String,
+    /// Whether the PC ended renewed.
+    pub ok: bool,
+    /// Why it failed (never holds a password).
+    pub reason: Option<String>,
+    /// How long the PC took.
+    pub duration: Duration,
+}
+
+/// One recorded outcome, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRecord {
+    /// The run.
+    pub run: RunId,
+    /// The PC's MAC, when known.
+    pub mac: Option<String>,
+    /// The PC's address.
+    pub ip: Ipv4Addr,
+    /// The last step reached.
+    pub step: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Milliseconds it took.
+    pub duration_ms: u64,
+    /// When it was recorded.
+    pub at: Timestamp,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// The run.
+    pub run: RunId,
+    /// When it began.
+    pub started_at: Timestamp,
+    /// When it finished.
+    pub finished_at: Timestamp,
+    /// PCs whose outcome was a success.
+    pub ok: u32,
+    /// PCs whose outcome was a failure.
+    pub failed: u32,
+}
+
+/// Counters of the writer thread: how many writes went through how many commits (fsyncs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Writes applied.
+    pub writes: u64,
+    /// Transactions committed.
+    pub commits: u64,
+}

@@ -1,0 +1,570 @@
+//! [`Inventory`]: opening the store (with its lock), the reads, and the durable writes.
+
+use super::lock::RunLock;
+use super::model::{
+    AccountRecord, AccountState, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen,
+    Renewal, RunId, RunSummary, WriteStats,
+};
+use super::writer::{Op, Reply, Writer};
+use super::{InventoryError, normalize_mac, schema, validate_mac};
+use crate::facts::Facts;
+use rusqlite::{Connection, OpenFlags, Row};
+use std::collections::HashSet;
+use std::fs::{DirBuilder, OpenOptions};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The inventory: the SQLite store of PCs, accounts, requests and runs. Cheap to clone; `Send + Sync`.
+///
+/// Reads are synchronous (a few milliseconds at most); writes are `async` and return once their
+/// transaction is durably committed (WAL, `synchronous = FULL`).
+#[derive(Clone)]
+pub struct Inventory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    // Declared before `writer` so it closes first: the writer's connection, closing last, checkpoints
+    // the WAL and removes the -wal and -shm files.
+    reader: Option<Mutex<Connection>>,
+    writer: Option<Writer>,
+}
+
+const PC_COLUMNS: &str = "mac, ip, hostname, host_key, facts, first_seen, last_seen";
+const ACCOUNT_COLUMNS: &str =
+    "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet";
+
+impl Inventory {
+    /// Opens the inventory for a run: creates the state directory (0700) and the database (0600) when
+    /// missing, applies migrations, and takes the exclusive run lock (`<db>.lock`). A second opener gets
+    /// [`InventoryError::Locked`].
+    pub fn open_for_run(path: &Path) -> Result<(Inventory, RunLock), InventoryError> {
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| InventoryError::Io {
+                    action: "create the state directory",
+                    path: dir.to_owned(),
+                    source,
+                })?;
+        }
+        let lock = RunLock::acquire(path)?;
+        let io = |action, source| InventoryError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| io("create the inventory", e))?;
+        let mode = file
+            .metadata()
+            .map_err(|e| io("inspect the inventory", e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io("restrict the permissions (0600) of the inventory", e))?;
+        }
+        drop(file);
+        let sqlite = |source| InventoryError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(sqlite)?;
+        schema::configure_writer(&conn, path)?;
+        schema::migrate(&mut conn, path)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sqlite)?;
+        let writer = Writer::start(conn, path)?;
+        let inner = Inner {
+            path: path.to_owned(),
+            reader: Some(Mutex::new(reader)),
+            writer: Some(writer),
+        };
+        Ok((
+            Inventory {
+                inner: Arc::new(inner),
+            },
+            lock,
+        ))
+    }
+
+    /// Opens the inventory for reading only (`run --check`, `rdplay inventory`): creates nothing, takes
+    /// no lock; a missing file is an empty inventory.
+    pub fn open_read_only(path: &Path) -> Result<Inventory, InventoryError> {
+        let empty = || Inventory {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                reader: None,
+                writer: None,
+            }),
+        };
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(empty()),
+            Err(source) => {
+                return Err(InventoryError::Io {
+                    action: "read",
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+            Ok(_) => {}
+        }
+        let sqlite = |source| InventoryError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sqlite)?;
+        let found = schema::version(&conn, path)?;
+        if found == 0 {
+            return Ok(empty());
+        }
+        if found > schema::SCHEMA_VERSION {
+            return Err(InventoryError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: schema::SCHEMA_VERSION,
+            });
+        }
+        if found < schema::SCHEMA_VERSION {
+            return Err(InventoryError::NeedsMigration {
+                path: path.to_owned(),
+                found,
+                known: schema::SCHEMA_VERSION,
+            });
+        }
+        Ok(Inventory {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                reader: Some(Mutex::new(conn)),
+                writer: None,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// How many writes went through how many commits so far (each commit is one fsync).
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner
+            .writer
+            .as_ref()
+            .map(Writer::stats)
+            .unwrap_or_default()
+    }
+
+    // ---- reads ----
+
+    /// The PC with this MAC.
+    pub fn pc(&self, mac: &str) -> Result<Option<PcRecord>, InventoryError> {
+        validate_mac(mac)?;
+        Ok(self.pcs_where("mac = ?1", &[&mac])?.pop())
+    }
+
+    /// The PC last seen at this address.
+    pub fn pc_by_ip(&self, ip: Ipv4Addr) -> Result<Option<PcRecord>, InventoryError> {
+        let ip = ip.to_string();
+        Ok(self
+            .pcs_where("ip = ?1 ORDER BY last_seen DESC LIMIT 1", &[&ip])?
+            .pop())
+    }
+
+    /// Every PC, by MAC.
+    pub fn pcs(&self) -> Result<Vec<PcRecord>, InventoryError> {
+        self.pcs_where("1 ORDER BY mac", &[])
+    }
+
+    /// Finds a PC by what a user typed: a MAC (any case, `:` or `-`), an IPv4 address or a hostname.
+    pub fn find_pc(&self, query: &str) -> Result<PcRecord, InventoryError> {
+        let not_found = || InventoryError::PcNotFound {
+            path: self.path().to_owned(),
+            query: query.to_owned(),
+        };
+        if let Some(mac) = normalize_mac(query) {
+            return self.pc(&mac)?.ok_or_else(not_found);
+        }
+        if let Ok(ip) = query.trim().parse::<Ipv4Addr>() {
+            return self.pc_by_ip(ip)?.ok_or_else(not_found);
+        }
+        let mut found = self.pcs_where("hostname = ?1 ORDER BY mac", &[&query])?;
+        match found.len() {
+            0 => Err(not_found()),
+            1 => Ok(found.remove(0)),
+            _ => Err(InventoryError::Ambiguous {
+                query: query.to_owned(),
+                macs: found.into_iter().map(|pc| pc.mac).collect(),
+            }),
+        }
+    }
+
+    /// The accounts rdplay may (and must) delete on this PC: every account recorded for its MAC that is
+    /// not deleted, pending ones included (their creation may or may not have reached the PC).
+    pub fn accounts_to_remove(&self, mac: &str) -> Result<Vec<AccountRecord>, InventoryError> {
+        validate_mac(mac)?;
+        self.accounts_where("mac = ?1 AND state != 'deleted' ORDER BY id", &[&mac])
+    }
+
+    /// Every managed username not deleted (live or pending), fleet-wide.
+    pub fn usernames_in_use(&self) -> Result<HashSet<String>, InventoryError> {
+        Ok(self
+            .accounts_where("state != 'deleted'", &[])?
+            .into_iter()
+            .map(|a| a.username)
+            .collect())
+    }
+
+    /// Every account ever recorded, oldest first.
+    pub fn accounts(&self) -> Result<Vec<AccountRecord>, InventoryError> {
+        self.accounts_where("1 ORDER BY id", &[])
+    }
+
+    /// The accounts of one PC, oldest first.
+    pub fn accounts_of(&self, mac: &str) -> Result<Vec<AccountRecord>, InventoryError> {
+        validate_mac(mac)?;
+        self.accounts_where("mac = ?1 ORDER BY id", &[&mac])
+    }
+
+    /// The PCs that failed in the last run that recorded outcomes (for `--limit @failed`); for each PC,
+    /// its last outcome in that run counts. A run killed before it finished counts too.
+    pub fn failed_in_last_run(&self) -> Result<Vec<PcRef>, InventoryError> {
+        let outcomes = self.outcomes_where(
+            "run = (SELECT MAX(run) FROM outcomes) AND ok = 0
+             AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = outcomes.run
+                       AND COALESCE(p.mac, p.ip) = COALESCE(outcomes.mac, outcomes.ip))
+             ORDER BY id",
+            &[],
+        )?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| PcRef {
+                mac: o.mac,
+                ip: o.ip,
+            })
+            .collect())
+    }
+
+    /// The outcomes recorded for a PC, newest first, at most `limit`.
+    pub fn outcomes_of(&self, mac: &str, limit: u32) -> Result<Vec<OutcomeRecord>, InventoryError> {
+        validate_mac(mac)?;
+        self.outcomes_where("mac = ?1 ORDER BY id DESC LIMIT ?2", &[&mac, &limit])
+    }
+
+    fn with_reader<T>(
+        &self,
+        empty: T,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, InventoryError> {
+        let Some(reader) = &self.inner.reader else {
+            return Ok(empty);
+        };
+        let conn = reader
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        read(&conn).map_err(|source| InventoryError::Sqlite {
+            path: self.path().to_owned(),
+            source,
+        })
+    }
+
+    fn select<R>(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        row: impl Fn(&Row<'_>) -> rusqlite::Result<R>,
+    ) -> Result<Vec<R>, InventoryError> {
+        self.with_reader(Vec::new(), |conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(args, |r| row(r))?;
+            rows.collect()
+        })
+    }
+
+    fn pcs_where(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<PcRecord>, InventoryError> {
+        let sql = format!("SELECT {PC_COLUMNS} FROM pcs WHERE {filter}");
+        let raws = self.select(&sql, args, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        raws.into_iter()
+            .map(|(mac, ip, hostname, host_key, facts, first, last): RawPc| {
+                Ok(PcRecord {
+                    mac,
+                    ip: self.parse("IP address", &ip)?,
+                    hostname,
+                    host_key,
+                    facts: facts.map(|f| self.parse_facts(&f)).transpose()?,
+                    first_seen: self.parse("timestamp", &first)?,
+                    last_seen: self.parse("timestamp", &last)?,
+                })
+            })
+            .collect()
+    }
+
+    fn accounts_where(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<AccountRecord>, InventoryError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {filter}");
+        let raws = self.select(&sql, args, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?;
+        raws.into_iter()
+            .map(|(username, mac, request, state, created, deleted, user_sheet, pc_sheet): RawAccount| {
+                Ok(AccountRecord {
+                    username,
+                    mac,
+                    request,
+                    state: AccountState::parse(&state).ok_or_else(|| self.corrupt("account state", &state))?,
+                    created_at: self.parse("timestamp", &created)?,
+                    deleted_at: deleted.map(|d| self.parse("timestamp", &d)).transpose()?,
+                    user_sheet: self.parse_paths(&user_sheet)?,
+                    pc_sheet: self.parse_paths(&pc_sheet)?,
+                })
+            })
+            .collect()
+    }
+
+    fn outcomes_where(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<OutcomeRecord>, InventoryError> {
+        let sql = format!(
+            "SELECT run, mac, ip, step, ok, reason, duration_ms, at FROM outcomes WHERE {filter}"
+        );
+        let raws = self.select(&sql, args, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?;
+        raws.into_iter()
+            .map(
+                |(run, mac, ip, step, ok, reason, duration_ms, at): RawOutcome| {
+                    Ok(OutcomeRecord {
+                        run: RunId(run),
+                        mac,
+                        ip: self.parse("IP address", &ip)?,
+                        step,
+                        ok,
+                        reason,
+                        duration_ms: u64::try_from(duration_ms).unwrap_or(0),
+                        at: self.parse("timestamp", &at)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn corrupt(&self, what: &'static str, value: &str) -> InventoryError {
+        InventoryError::Corrupt {
+            path: self.path().to_owned(),
+            what,
+            value: value.to_owned(),
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        what: &'static str,
+        value: &str,
+    ) -> Result<T, InventoryError> {
+        value.parse().map_err(|_| self.corrupt(what, value))
+    }
+
+    fn parse_facts(&self, value: &str) -> Result<Facts, InventoryError> {
+        serde_json::from_str(value).map_err(|_| self.corrupt("facts document", value))
+    }
+
+    fn parse_paths(&self, value: &str) -> Result<Vec<PathBuf>, InventoryError> {
+        serde_json::from_str(value).map_err(|_| self.corrupt("list of sheet paths", value))
+    }
+
+    // ---- writes ----
+
+    async fn write(&self, op: Op) -> Result<Reply, InventoryError> {
+        let writer = self
+            .inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| InventoryError::ReadOnly {
+                path: self.path().to_owned(),
+            })?;
+        writer.call(op).await
+    }
+
+    /// Records the start of a run.
+    pub async fn begin_run(&self, playbook: &Path, digest: &str) -> Result<RunId, InventoryError> {
+        let playbook = std::path::absolute(playbook).unwrap_or_else(|_| playbook.to_owned());
+        let op = Op::BeginRun {
+            playbook: playbook.display().to_string(),
+            digest: digest.to_owned(),
+        };
+        match self.write(op).await? {
+            Reply::Run(run) => Ok(run),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Issues the next request number, `REQ-YYYYMMDD-NNNNNN` (UTC date; `NNNNNN` counts up across all
+    /// runs and never repeats).
+    pub async fn next_request(&self, run: RunId) -> Result<String, InventoryError> {
+        match self.write(Op::NextRequest { run }).await? {
+            Reply::Request(id) => Ok(id),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Records that a PC was seen: its address, its hostname when known, and the time.
+    pub async fn seen(&self, pc: PcSeen) -> Result<(), InventoryError> {
+        self.write(Op::Seen(pc)).await.map(drop)
+    }
+
+    /// Pins the PC's SSH host key line(s).
+    pub async fn pin_host_key(
+        &self,
+        mac: &str,
+        ip: Ipv4Addr,
+        key: &str,
+    ) -> Result<(), InventoryError> {
+        self.write(Op::PinHostKey {
+            mac: mac.to_owned(),
+            ip,
+            key: key.to_owned(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Journal step 1, before any change on the PC: the new account is recorded `pending`.
+    pub async fn intend(&self, intent: Intent) -> Result<(), InventoryError> {
+        self.write(Op::Intend(intent)).await.map(drop)
+    }
+
+    /// Journal step 2, after the PC reported success: the deleted accounts are marked so, the facts
+    /// stored. List in `deleted` every old account no longer on the PC (absent ones included).
+    pub async fn renewed(&self, renewal: Renewal) -> Result<(), InventoryError> {
+        self.write(Op::Renewed(renewal)).await.map(drop)
+    }
+
+    /// Journal step 3, after the sheets exist: the new account becomes `live` with its sheet paths.
+    pub async fn sheets_written(
+        &self,
+        username: &str,
+        user_sheet: Vec<PathBuf>,
+        pc_sheet: Vec<PathBuf>,
+    ) -> Result<(), InventoryError> {
+        self.write(Op::SheetsWritten {
+            username: username.to_owned(),
+            user_sheet,
+            pc_sheet,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Records how a PC ended in this run.
+    pub async fn outcome(&self, run: RunId, pc: PcOutcome) -> Result<(), InventoryError> {
+        self.write(Op::Outcome { run, pc }).await.map(drop)
+    }
+
+    /// Records the end of a run and returns its counts.
+    pub async fn finish_run(&self, run: RunId) -> Result<RunSummary, InventoryError> {
+        match self.write(Op::FinishRun { run }).await? {
+            Reply::Summary(summary) => Ok(summary),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    fn unexpected(&self) -> InventoryError {
+        InventoryError::WriterGone {
+            path: self.path().to_owned(),
+        }
+    }
+}
+
+type RawPc = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+type RawAccount = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+);
+type RawOutcome = (
+    i64,
+    Option<String>,
+    String,
+    String,
+    bool,
+    Option<String>,
+    i64,
+    String,
+);

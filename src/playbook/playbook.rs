@@ -1,0 +1,667 @@
+//! The validated playbook and its loader.
+//!
+//! Loading is: read at most [`MAX_PLAYBOOK_BYTES`], parse with serde_yaml_ng into the
+//! [`raw`](super::raw) model (syntax, unknown and duplicate keys, types; alias expansion is
+//! bounded by serde_yaml_ng's repetition limit), then check every value and collect every
+//! problem with its place in the file (see [`super::source`]).
+
+use super::account::{Account, FleetCheck, PatternError, check_fleet, check_name};
+use super::error::{Diagnostic, PlaybookError};
+use super::password::PasswordPolicy;
+use super::password_source::{PasswordSource, is_env_name};
+use super::raw::{RawPasswordSource, RawPlaybook, RawRenewal};
+use super::sections::{Connection, Exchange, InventoryConfig, Logging, Output, Renewal};
+use super::source::Source;
+use super::target::{HostRange, Invalid, Target, parse_hosts, parse_network};
+use super::{duration, suggest};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The largest playbook accepted, in bytes.
+pub const MAX_PLAYBOOK_BYTES: u64 = 1 << 20;
+
+/// A validated playbook: every default filled in, every path absolute (relative ones resolve
+/// against the playbook's directory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playbook {
+    /// Absolute path of the playbook file.
+    pub path: PathBuf,
+    /// sha256 of the file's bytes, in hex.
+    pub digest: String,
+    /// Site code, e.g. `SS`.
+    pub site: String,
+    /// Which addresses to scan.
+    pub target: Target,
+    /// SSH connection settings.
+    pub connection: Connection,
+    /// First contact.
+    pub exchange: Exchange,
+    /// The account to create.
+    pub account: Account,
+    /// When to renew.
+    pub renewal: Renewal,
+    /// How passwords are generated.
+    pub password: PasswordPolicy,
+    /// rdplay's state directory (default `<playbook dir>/.rdplay`).
+    pub state_dir: PathBuf,
+    /// The inventory.
+    pub inventory: InventoryConfig,
+    /// The sheets.
+    pub output: Output,
+    /// Logging.
+    pub logging: Logging,
+    /// A name the pattern renders for the first address (sample MAC and host name, random
+    /// parts drawn), shown by `rdplay validate`.
+    pub example_username: String,
+}
+
+impl Playbook {
+    /// Reads, parses and validates the playbook at `path`.
+    ///
+    /// Every problem is reported at once in [`PlaybookError::Invalid`], each with
+    /// `file:line:col`, the line and a caret.
+    pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
+        let bytes = read_capped(path)?;
+        let digest = sha256_hex(&bytes);
+        let display = path.display().to_string();
+        let absolute = std::path::absolute(path).map_err(|source| PlaybookError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let dir = absolute
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Self::from_text(&bytes, &display, absolute, dir, digest)
+    }
+
+    /// Validates playbook text as if it were the file `absolute` in `dir` (named `display` in
+    /// messages). [`Playbook::load`] is this plus reading the file.
+    pub fn from_text(
+        bytes: &[u8],
+        display: &str,
+        absolute: PathBuf,
+        dir: PathBuf,
+        digest: String,
+    ) -> Result<Playbook, PlaybookError> {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let before = &bytes[..e.valid_up_to()];
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let source = Source::new(display, "");
+                let d = source.diagnostic(
+                    format!(
+                        "the playbook is not UTF-8 text (byte {} of line {line})",
+                        e.valid_up_to() + 1
+                    ),
+                    None,
+                    Some("save it as UTF-8".into()),
+                );
+                return Err(PlaybookError::Invalid(vec![d]));
+            }
+        };
+        if let Some((line, column)) = too_deep(text) {
+            let source = Source::new(display, text);
+            let d = source.diagnostic(
+                format!("the playbook nests `[` and `{{` more than {MAX_FLOW_DEPTH} deep"),
+                Some(source.at(line, column)),
+                Some("a playbook needs a few levels; write lists and mappings out".into()),
+            );
+            return Err(PlaybookError::Invalid(vec![d]));
+        }
+        let raw: RawPlaybook = match serde_yaml_ng::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let source = Source::new(display, text);
+                let d = serde_diagnostic(&e, &source, text);
+                return Err(PlaybookError::Invalid(vec![d]));
+            }
+        };
+        // Only now, the text being sound YAML, walk it for the place of every value.
+        let source = Source::indexed(display, text);
+        let mut checker = Checker {
+            source: &source,
+            dir: &dir,
+            problems: Vec::new(),
+        };
+        let playbook = checker.playbook(raw, absolute, digest);
+        match playbook {
+            Some(p) if checker.problems.is_empty() => Ok(p),
+            _ => Err(PlaybookError::Invalid(checker.problems)),
+        }
+    }
+}
+
+/// The deepest `[`/`{` nesting accepted. libyaml's scanner takes time quadratic in this depth
+/// (100,000 levels: about a minute), so deeper text is refused before it is parsed.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting first exceeds [`MAX_FLOW_DEPTH`] (1-based line and column), skipping
+/// quoted text and comments. An approximation of YAML's rules is enough: it only has to
+/// refuse absurd nesting, and no real playbook comes near the limit.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+            if quote == Some('\'') && depth == 0 {
+                quote = None;
+            }
+        } else if comment {
+        } else if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' | '\'' if depth > 0 || previous.is_whitespace() || previous == ':' => {
+                    quote = Some(c)
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    None
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, PlaybookError> {
+    let err = |source| PlaybookError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let size = file.metadata().map_err(err)?.len();
+    if size > MAX_PLAYBOOK_BYTES {
+        return Err(PlaybookError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit: MAX_PLAYBOOK_BYTES,
+        });
+    }
+    let mut bytes = Vec::new();
+    // A file that grows while being read (or a device) is capped all the same.
+    file.take(MAX_PLAYBOOK_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(err)?;
+    if bytes.len() as u64 > MAX_PLAYBOOK_BYTES {
+        return Err(PlaybookError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: MAX_PLAYBOOK_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Turns a serde_yaml_ng error into a diagnostic: its message without the trailing position,
+/// the place, and a hint.
+fn serde_diagnostic(e: &serde_yaml_ng::Error, source: &Source, text: &str) -> Diagnostic {
+    let full = e.to_string();
+    let strip = regex::Regex::new(r" at (line \d+ column \d+|position \d+)").ok();
+    let mut message = match &strip {
+        Some(re) => re.replace_all(&full, "").into_owned(),
+        None => full.clone(),
+    };
+    let location = e.location().map(|l| source.at(l.line(), l.column()));
+    for (rust, human) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+    ] {
+        message = message.replace(rust, human);
+    }
+    let mut help = None;
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        message = "the playbook is empty".into();
+        help = Some("run `rdplay init DIR` for a commented starter playbook".into());
+    } else if let Some((word, choices)) = suggest::parse_unknown(&message) {
+        help = Some(
+            match suggest::closest(&word, choices.iter().map(String::as_str)) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None if choices.is_empty() => "this section takes no keys".to_string(),
+                None => format!("expected one of: {}", choices.join(", ")),
+            },
+        );
+    } else if let Some(rest) = message.split("missing field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or_default();
+        help = Some(format!(
+            "add `{field}:` here; see docs/PLAYBOOK.md for its forms"
+        ));
+    } else if message.contains("duplicate field") || message.contains("duplicate entry") {
+        help = Some("each key may appear once: remove one of the two".into());
+    } else if message.contains("repetition limit exceeded") {
+        message = "the playbook's aliases expand to too much data (an alias bomb?)".into();
+        help = Some("write the values out instead of repeating aliases".into());
+    } else if message.contains("recursion limit exceeded") {
+        message = "the playbook is nested too deeply".into();
+    } else if message.contains("did not match any variant of untagged enum Hosts") {
+        help = Some("write a host number (`7`), a range (`2-254`) or an address".into());
+    } else if message.contains("EOF while parsing a value")
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        message = "the playbook is empty".into();
+        help = Some("run `rdplay init DIR` for a commented starter playbook".into());
+    } else if message.contains("expected struct Playbook") {
+        help = Some("a playbook is a mapping of keys such as `site:` and `target:`".into());
+    }
+    source.diagnostic(message, location, help)
+}
+
+/// Resolves `path` against the playbook's directory; `~/` is the user's home.
+fn resolve(dir: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    dir.join(path)
+}
+
+/// Checks raw values one by one, collecting every problem.
+struct Checker<'a> {
+    source: &'a Source,
+    dir: &'a Path,
+    problems: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, path: &str, message: impl Into<String>, help: Option<String>) {
+        let d = self.source.at_value(path, message, help);
+        self.problems.push(d);
+    }
+
+    fn invalid(&mut self, path: &str, invalid: Invalid) {
+        self.problem(path, format!("{path}: {}", invalid.message), invalid.help);
+    }
+
+    fn duration(&mut self, path: &str, text: &str, fallback: u64) -> Duration {
+        match duration::parse_duration(text) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.problem(
+                    path,
+                    format!("{path} must be longer than 0"),
+                    Some(duration::DURATION_HELP.into()),
+                );
+                Duration::from_secs(fallback)
+            }
+            Err(e) => {
+                self.problem(
+                    path,
+                    format!("{path}: {e}"),
+                    Some(duration::DURATION_HELP.into()),
+                );
+                Duration::from_secs(fallback)
+            }
+        }
+    }
+
+    fn name(&mut self, path: &str, name: &str, what: &str) {
+        if let Err(reason) = check_name(name) {
+            self.problem(
+                path,
+                format!("{path}: `{name}` is not a valid {what}: {reason}"),
+                None,
+            );
+        }
+    }
+
+    fn absolute_unix(&mut self, path: &str, value: &str) {
+        if !value.starts_with('/') {
+            self.problem(
+                path,
+                format!("{path}: `{value}` must be an absolute path on the PCs"),
+                None,
+            );
+        }
+    }
+
+    fn existing_file(&mut self, path: &str, file: &Path, what: &str) {
+        if !file.is_file() {
+            self.problem(
+                path,
+                format!("{path}: the {what} {} does not exist", file.display()),
+                Some("relative paths are resolved against the playbook's directory".into()),
+            );
+        }
+    }
+
+    fn playbook(&mut self, raw: RawPlaybook, path: PathBuf, digest: String) -> Option<Playbook> {
+        let dir = self.dir.to_path_buf();
+        if !(1..=16).contains(&raw.site.len())
+            || !raw.site.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            self.problem(
+                "site",
+                format!("site: `{}` is not a site code", raw.site),
+                Some("use 1 to 16 letters or digits, e.g. `SS`".into()),
+            );
+        }
+
+        let target = self.target(&raw);
+
+        let c = &raw.connection;
+        self.name("connection.user", &c.user, "user name");
+        if !(1..=1024).contains(&c.forks) {
+            self.problem(
+                "connection.forks",
+                format!("connection.forks: {} is out of range", c.forks),
+                Some("use 1 to 1024 (default 50)".into()),
+            );
+        }
+        let state_dir = resolve(&dir, &raw.state_dir);
+        let connection = Connection {
+            user: c.user.clone(),
+            identity: c
+                .identity
+                .as_ref()
+                .map_or_else(|| state_dir.join("id_ed25519"), |p| resolve(&dir, p)),
+            known_hosts: c
+                .known_hosts
+                .as_ref()
+                .map_or_else(|| state_dir.join("known_hosts"), |p| resolve(&dir, p)),
+            connect_timeout: self.duration("connection.connect_timeout", &c.connect_timeout, 5),
+            step_timeout: self.duration("connection.step_timeout", &c.step_timeout, 120),
+            forks: c.forks,
+            control_persist: self.duration("connection.control_persist", &c.control_persist, 60),
+            ssh_config: c.ssh_config,
+        };
+
+        let e = &raw.exchange;
+        self.name("exchange.admin_user", &e.admin_user, "user name");
+        let password_source = match &e.password {
+            RawPasswordSource::File(p) => {
+                let file = resolve(&dir, p);
+                self.existing_file("exchange.password.file", &file, "admin password file");
+                PasswordSource::File(file)
+            }
+            RawPasswordSource::Env(name) => {
+                if !is_env_name(name) {
+                    // Never echo the value, nor its line: it may be the password itself.
+                    let mut d = self.source.at_value(
+                        "exchange.password.env",
+                        "exchange.password.env must be the *name* of an environment variable \
+                         (letters, digits and `_`)",
+                        Some("e.g. `env: RDPLAY_ADMIN_PASSWORD`; never put the password itself in the playbook".into()),
+                    );
+                    d.line_text = None;
+                    self.problems.push(d);
+                }
+                PasswordSource::Env(name.clone())
+            }
+            RawPasswordSource::Prompt => PasswordSource::Prompt,
+        };
+        let exchange = Exchange {
+            admin_user: e.admin_user.clone(),
+            password: password_source,
+            become_method: e.become_method,
+        };
+
+        let a = &raw.account;
+        self.absolute_unix("account.shell", &a.shell);
+        self.absolute_unix("account.home_base", &a.home_base);
+        for (i, group) in a.groups.iter().enumerate() {
+            self.name(&format!("account.groups[{i}]"), group, "group name");
+        }
+        if let Some(adopt) = &a.adopt
+            && let Err(e) = regex::Regex::new(&format!("^(?:{adopt})$"))
+        {
+            let first = e.to_string().lines().last().unwrap_or_default().to_string();
+            self.problem(
+                "account.adopt",
+                format!("account.adopt is not a valid regular expression: {first}"),
+                None,
+            );
+        }
+        let account = Account {
+            pattern: a.pattern.clone(),
+            shell: a.shell.clone(),
+            groups: a.groups.clone(),
+            home_base: PathBuf::from(&a.home_base),
+            adopt: a.adopt.clone(),
+        };
+        let example_username = match &target {
+            Some(t) if self.problems.iter().all(|p| !p.message.starts_with("site")) => {
+                self.pattern(&account, &raw.site, &t.addresses())
+            }
+            _ => String::new(),
+        };
+
+        let renewal = match &raw.renewal {
+            RawRenewal::Always => Renewal::Always,
+            RawRenewal::OlderThan(text) => {
+                Renewal::OlderThan(self.duration("renewal.older_than", text, 30 * 86_400))
+            }
+        };
+
+        let p = &raw.password;
+        let password = PasswordPolicy {
+            length: p.length,
+            min_upper: p.min_upper,
+            min_lower: p.min_lower,
+            min_digit: p.min_digit,
+            min_symbol: p.min_symbol,
+            symbols: p.symbols.clone(),
+            exclude_ambiguous: p.exclude_ambiguous,
+        };
+        for problem in password.problems() {
+            let at = format!("password.{}", problem.field.key());
+            self.problem(
+                &at,
+                format!("password.{}: {}", problem.field.key(), problem.message),
+                Some(problem.help),
+            );
+        }
+
+        let inventory = InventoryConfig {
+            path: raw
+                .inventory
+                .path
+                .as_ref()
+                .map_or_else(|| state_dir.join("inventory.db"), |p| resolve(&dir, p)),
+        };
+
+        let o = &raw.output;
+        let user_sheet = o.user_sheet.as_ref().map(|p| resolve(&dir, p));
+        let pc_sheet = o.pc_sheet.as_ref().map(|p| resolve(&dir, p));
+        if let Some(file) = &user_sheet {
+            self.existing_file("output.user_sheet", file, "user sheet template");
+        }
+        if let Some(file) = &pc_sheet {
+            self.existing_file("output.pc_sheet", file, "PC sheet template");
+        }
+        let mut formats = Vec::new();
+        for (i, f) in o.formats.iter().enumerate() {
+            if formats.contains(f) {
+                self.problem(
+                    &format!("output.formats[{i}]"),
+                    "output.formats: this format is listed twice",
+                    None,
+                );
+            } else {
+                formats.push(*f);
+            }
+        }
+        if formats.is_empty() {
+            self.problem(
+                "output.formats",
+                "output.formats is empty: no sheet would be written",
+                Some("use `[pdf]`, `[png]` or `[pdf, png]`".into()),
+            );
+        }
+        if let Some(t) = &target
+            && let Some(first) = t.addresses().first()
+        {
+            let vars = super::account::NameVars::sample(&raw.site, 1, *first);
+            let username = [("username", minijinja::Value::from("USERSS001-1234"))];
+            if let Err(e) = super::account::render_template(&o.qr, &vars, &username) {
+                self.pattern_problem("output.qr", "output.qr", &e, &["username"]);
+            }
+        }
+        let output = Output {
+            dir: resolve(&dir, &o.dir),
+            user_sheet,
+            pc_sheet,
+            formats,
+            batch: o.batch,
+            qr: o.qr.clone(),
+        };
+        let logging = Logging {
+            level: raw.logging.level,
+            file: raw.logging.file.as_ref().map(|p| resolve(&dir, p)),
+        };
+
+        Some(Playbook {
+            path,
+            digest,
+            site: raw.site,
+            target: target?,
+            connection,
+            exchange,
+            account,
+            renewal,
+            password,
+            state_dir,
+            inventory,
+            output,
+            logging,
+            example_username,
+        })
+    }
+
+    fn target(&mut self, raw: &RawPlaybook) -> Option<Target> {
+        let t = &raw.target;
+        let network = match parse_network(&t.network) {
+            Ok(n) => n,
+            Err(e) => {
+                self.invalid("target.network", e);
+                return None;
+            }
+        };
+        let mut ranges: Vec<HostRange> = Vec::new();
+        let items = t.ranges.to_vec();
+        let single = matches!(t.ranges, super::raw::OneOrMany::One(_));
+        for (i, item) in items.iter().enumerate() {
+            let path = if single {
+                "target.ranges".to_string()
+            } else {
+                format!("target.ranges[{i}]")
+            };
+            match parse_hosts(item, &network) {
+                Ok(r) => ranges.push(r),
+                Err(e) => self.invalid(&path, e),
+            }
+        }
+        if items.is_empty() {
+            match network.default_range() {
+                Some(r) => ranges.push(r),
+                None => self.problem(
+                    "target.network",
+                    format!("target.network: {network} has no default range of hosts"),
+                    Some("list the hosts under `ranges:`".into()),
+                ),
+            }
+        }
+        let mut exclude = Vec::new();
+        for (i, item) in t.exclude.iter().enumerate() {
+            match parse_hosts(item, &network) {
+                Ok(r) => exclude
+                    .extend((u32::from(r.first)..=u32::from(r.last)).map(std::net::Ipv4Addr::from)),
+                Err(e) => self.invalid(&format!("target.exclude[{i}]"), e),
+            }
+        }
+        if t.port == 0 {
+            self.problem(
+                "target.port",
+                "target.port: 0 is not a port",
+                Some("SSH's port is 22".into()),
+            );
+        }
+        let target = Target {
+            network,
+            ranges,
+            exclude,
+            port: t.port,
+        };
+        if target.ranges.is_empty() {
+            return None;
+        }
+        if target.addresses().is_empty() {
+            self.problem(
+                "target.exclude",
+                "target: every address of the ranges is excluded: nothing to scan",
+                Some("remove exclusions or widen `ranges`".into()),
+            );
+            return None;
+        }
+        Some(target)
+    }
+
+    /// Checks the naming pattern over the fleet; returns an example name.
+    fn pattern(
+        &mut self,
+        account: &Account,
+        site: &str,
+        addresses: &[std::net::Ipv4Addr],
+    ) -> String {
+        match check_fleet(account, site, addresses) {
+            FleetCheck::Unique { example } => example,
+            FleetCheck::Invalid(e) => {
+                self.pattern_problem("account.pattern", "account.pattern", &e, &[]);
+                String::new()
+            }
+            FleetCheck::NotUnique { message, help } => {
+                self.problem(
+                    "account.pattern",
+                    format!("account.pattern: {message}"),
+                    Some(help),
+                );
+                String::new()
+            }
+        }
+    }
+
+    fn pattern_problem(&mut self, path: &str, what: &str, e: &PatternError, extra: &[&str]) {
+        let help = match e {
+            PatternError::UnknownVariable { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            PatternError::UnknownVariable { .. } => {
+                let mut vars: Vec<&str> = super::account::PATTERN_VARIABLES.to_vec();
+                vars.extend(extra);
+                Some(format!("the variables are: {}", vars.join(", ")))
+            }
+            PatternError::InvalidName { .. } => Some(
+                "user names are 1 to 32 letters, digits, `_`, `.` or `-`, beginning with a letter or `_`".into(),
+            ),
+            PatternError::Render(_) => Some("see docs/PLAYBOOK.md, \"Naming pattern\"".into()),
+        };
+        self.problem(path, format!("{what}: {e}"), help);
+    }
+}

@@ -1,0 +1,567 @@
+//! The playbook exactly as written: the serde and JSON Schema model.
+//!
+//! These types only describe the YAML's shape (keys, types, defaults). Their doc comments are
+//! the descriptions an editor shows through the JSON Schema. Everything that needs a check
+//! beyond the shape (addresses, durations, the naming pattern, the password policy, files that
+//! must exist) happens when they become a [`super::Playbook`], so every problem is reported at
+//! once with its place in the file.
+
+use super::duration::DURATION_PATTERN;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// An rdplay playbook: which PCs to reach, how to reach them, and the account to renew on each.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Playbook")]
+#[schemars(title = "rdplay playbook")]
+pub struct RawPlaybook {
+    /// Site code: letters and digits, used by the naming pattern as `{{ site }}` (e.g. `SS`).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]{1,16}$"), example = &"SS")]
+    pub site: String,
+    /// Which addresses to scan for PCs.
+    pub target: RawTarget,
+    /// How rdplay's SSH connections behave.
+    #[serde(default)]
+    pub connection: RawConnection,
+    /// First contact: the admin account that installs rdplay's key on PCs that do not trust it yet.
+    pub exchange: RawExchange,
+    /// The account rdplay creates on each PC, and how it is named.
+    #[serde(default)]
+    pub account: RawAccount,
+    /// When an existing rdplay account is renewed.
+    #[serde(default)]
+    pub renewal: RawRenewal,
+    /// How the new account's password is generated.
+    #[serde(default)]
+    pub password: RawPasswordPolicy,
+    /// rdplay's own state: SSH key, known_hosts, inventory. Relative to the playbook's directory.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Where the inventory of PCs and accounts is kept.
+    #[serde(default)]
+    pub inventory: RawInventory,
+    /// The sheets handed to users and stuck on PCs.
+    #[serde(default)]
+    pub output: RawOutput,
+    /// What rdplay logs, and where.
+    #[serde(default)]
+    pub logging: RawLogging,
+}
+
+/// A host number inside the network (`7`), a range of them (`2-254`, or the older `2,254`),
+/// or full addresses (`192.168.122.7`, `192.168.122.2-192.168.122.40`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawHosts {
+    /// A host number: the offset from the network's address (the last octet in a /24).
+    Number(u32),
+    /// `A-B`, `A,B`, an address, or `ADDRESS-ADDRESS`.
+    Text(String),
+}
+
+/// One item or a list of them.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single item.
+    One(T),
+    /// Several items.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// The items as a list.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(t) => vec![t.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        OneOrMany::Many(Vec::new())
+    }
+}
+
+/// Which addresses to scan for PCs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Target")]
+pub struct RawTarget {
+    /// The network: CIDR (`192.168.122.0/24`, from /16 to /32) or the short form of a /24
+    /// (`192.168.122`).
+    #[schemars(
+        regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3}/[0-9]{1,2})?$"),
+        example = &"192.168.122.0/24"
+    )]
+    pub network: String,
+    /// Host ranges to scan, one or a list: `2-254`, `3,10` (same as `3-10`), `7`, or full
+    /// addresses. Default: every host from 2 to the last before broadcast (`2-254` in a /24).
+    /// In a flow list write `[3-10]`: `[3,10]` is the two hosts 3 and 10.
+    #[serde(default)]
+    pub ranges: OneOrMany<RawHosts>,
+    /// Addresses never to touch (the gateway, servers...): host numbers or full addresses.
+    #[serde(default)]
+    pub exclude: Vec<RawHosts>,
+    /// The SSH port of the PCs.
+    #[serde(default = "default_port")]
+    pub port: u16,
+}
+
+/// How rdplay's SSH connections behave.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Connection")]
+pub struct RawConnection {
+    /// The user rdplay logs in as once its key is installed.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// rdplay's private key (ed25519, generated when absent). Default: `<state_dir>/id_ed25519`.
+    #[serde(default)]
+    pub identity: Option<PathBuf>,
+    /// rdplay's own known_hosts, pinned at first contact. Default: `<state_dir>/known_hosts`.
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    /// How long to wait for a PC to accept a connection.
+    #[serde(default = "default_connect_timeout")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub connect_timeout: String,
+    /// How long one step on a PC (upload, renewal) may take before the PC is marked failed.
+    #[serde(default = "default_step_timeout")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub step_timeout: String,
+    /// How many PCs are worked on at once.
+    #[serde(default = "default_forks")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub forks: usize,
+    /// How long an idle SSH master connection stays open (OpenSSH ControlPersist).
+    #[serde(default = "default_control_persist")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub control_persist: String,
+    /// Whether to read `~/.ssh/config` (false: rdplay's options only).
+    #[serde(default = "default_true")]
+    pub ssh_config: bool,
+}
+
+/// First contact: the admin account that installs rdplay's key on PCs that do not trust it yet.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Exchange")]
+pub struct RawExchange {
+    /// The admin account present on every PC (e.g. a technician account).
+    pub admin_user: String,
+    /// Where its password comes from. Never the password itself.
+    pub password: RawPasswordSource,
+    /// How the admin becomes root: `sudo`, with the password on its standard input.
+    #[serde(default, rename = "become")]
+    pub become_method: Become,
+}
+
+/// Where the admin password comes from: never the password itself.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", rename = "PasswordSource")]
+pub enum RawPasswordSource {
+    /// A file holding the password (one trailing newline is ignored); it must be mode 0600.
+    File(PathBuf),
+    /// The *name* of an environment variable holding the password.
+    Env(String),
+    /// Ask on the terminal, without echo.
+    Prompt,
+}
+
+/// How the admin account becomes root.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Become {
+    /// `sudo -S`, the password written to its standard input.
+    #[default]
+    Sudo,
+}
+
+/// The account rdplay creates on each PC.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Account")]
+pub struct RawAccount {
+    /// The user name, a minijinja template. Variables: `site`, `index`, `ip`, `octet`,
+    /// `hostname`, `mac`, `request`, `date`, `date_compact`; functions `random_digits(n)` and
+    /// `random_letters(n)`; filter `pad(width)`. See docs/PLAYBOOK.md.
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+    /// The login shell.
+    #[serde(default = "default_shell")]
+    pub shell: String,
+    /// Supplementary groups (they must exist on the PCs).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The directory that holds home directories.
+    #[serde(default = "default_home_base")]
+    pub home_base: String,
+    /// A regular expression (whole name) for accounts made before rdplay that it may take over
+    /// and delete, e.g. `USERSS[0-9]{3}-[0-9]{4}`. Unset: only accounts in rdplay's inventory.
+    #[serde(default)]
+    pub adopt: Option<String>,
+}
+
+/// When an existing rdplay account is renewed: `always`, or `{ older_than: 30d }`.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", rename = "Renewal")]
+pub enum RawRenewal {
+    /// Every run renews every PC's account.
+    #[default]
+    Always,
+    /// Only accounts created longer ago than this (e.g. `30d`).
+    OlderThan(#[schemars(regex(pattern = DURATION_PATTERN))] String),
+}
+
+/// How the new account's password is generated (OS random source, uniform over every password
+/// the policy allows).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "PasswordPolicy")]
+pub struct RawPasswordPolicy {
+    /// Number of characters (at most 128). The policy must reach 80 bits of entropy.
+    #[serde(default = "default_length")]
+    pub length: usize,
+    /// At least this many upper-case letters.
+    #[serde(default = "default_one")]
+    pub min_upper: usize,
+    /// At least this many lower-case letters.
+    #[serde(default = "default_one")]
+    pub min_lower: usize,
+    /// At least this many digits.
+    #[serde(default = "default_one")]
+    pub min_digit: usize,
+    /// At least this many symbols from `symbols`.
+    #[serde(default = "default_one")]
+    pub min_symbol: usize,
+    /// The symbols that may appear (ASCII punctuation). Empty: no symbols at all.
+    #[serde(default = "default_symbols")]
+    pub symbols: String,
+    /// Leave out characters that are easily misread on paper: `0 O 1 l I |`.
+    #[serde(default = "default_true")]
+    pub exclude_ambiguous: bool,
+}
+
+/// Where the inventory of PCs and accounts is kept.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Inventory")]
+pub struct RawInventory {
+    /// The SQLite file. Default: `<state_dir>/inventory.db`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// The sheets handed to users and stuck on PCs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Output")]
+pub struct RawOutput {
+    /// Where sheets are written (0700 directories, 0600 files).
+    #[serde(default = "default_output_dir")]
+    pub dir: PathBuf,
+    /// A typst template for the user's sheet. Unset: the built-in one.
+    #[serde(default)]
+    pub user_sheet: Option<PathBuf>,
+    /// A typst template for the sheet stuck on the PC. Unset: the built-in one.
+    #[serde(default)]
+    pub pc_sheet: Option<PathBuf>,
+    /// The formats to write.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<Format>,
+    /// Also write one file with every sheet of the run, for printing.
+    #[serde(default = "default_true")]
+    pub batch: bool,
+    /// What the QR code on the sheets holds: a minijinja template over the naming variables
+    /// and `username`.
+    #[serde(default = "default_qr")]
+    pub qr: String,
+}
+
+/// A sheet format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// PDF, for printing.
+    Pdf,
+    /// PNG image.
+    Png,
+}
+
+/// What rdplay logs, and where.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Logging")]
+pub struct RawLogging {
+    /// The least severe level logged (`--log-level`, `-v` and `-q` override it).
+    #[serde(default)]
+    pub level: LogLevel,
+    /// Also log to this file. Unset: standard error only.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// A log level: the seed's five.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Everything, including each command sent to PCs (never passwords).
+    Debug,
+    /// Progress of each PC.
+    #[default]
+    Info,
+    /// Things that may need attention.
+    Warning,
+    /// Failures.
+    Error,
+    /// Only failures that stop the run.
+    Critical,
+}
+
+impl LogLevel {
+    /// The `tracing` level to filter at (`critical` maps to ERROR, tracing's highest).
+    pub fn as_tracing(&self) -> tracing::Level {
+        match self {
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Warning => tracing::Level::WARN,
+            LogLevel::Error | LogLevel::Critical => tracing::Level::ERROR,
+        }
+    }
+
+    /// The level `steps` more verbose (negative: quieter), clamped to the five levels.
+    pub fn shifted(self, steps: i32) -> LogLevel {
+        const ORDER: [LogLevel; 5] = [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warning,
+            LogLevel::Error,
+            LogLevel::Critical,
+        ];
+        let at = ORDER.iter().position(|l| *l == self).unwrap_or(1) as i32;
+        ORDER[(at - steps).clamp(0, 4) as usize]
+    }
+}
+
+impl Default for RawConnection {
+    fn default() -> Self {
+        RawConnection {
+            user: default_user(),
+            identity: None,
+            known_hosts: None,
+            connect_timeout: default_connect_timeout(),
+            step_timeout: default_step_timeout(),
+            forks: default_forks(),
+            control_persist: default_control_persist(),
+            ssh_config: true,
+        }
+    }
+}
+
+impl Default for RawAccount {
+    fn default() -> Self {
+        RawAccount {
+            pattern: default_pattern(),
+            shell: default_shell(),
+            groups: Vec::new(),
+            home_base: default_home_base(),
+            adopt: None,
+        }
+    }
+}
+
+impl Default for RawPasswordPolicy {
+    fn default() -> Self {
+        RawPasswordPolicy {
+            length: default_length(),
+            min_upper: 1,
+            min_lower: 1,
+            min_digit: 1,
+            min_symbol: 1,
+            symbols: default_symbols(),
+            exclude_ambiguous: true,
+        }
+    }
+}
+
+impl Default for RawOutput {
+    fn default() -> Self {
+        RawOutput {
+            dir: default_output_dir(),
+            user_sheet: None,
+            pc_sheet: None,
+            formats: default_formats(),
+            batch: true,
+            qr: default_qr(),
+        }
+    }
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        RawLogging {
+            level: LogLevel::Info,
+            file: None,
+        }
+    }
+}
+
+/// The default naming pattern: the seed's `USERSS006-1291`.
+pub const DEFAULT_PATTERN: &str = "USER{{ site }}{{ index | pad(3) }}-{{ random_digits(4) }}";
+/// The default symbol set: easy to type on QWERTY and AZERTY keyboards.
+pub const DEFAULT_SYMBOLS: &str = "!#%*+-=?@_";
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".rdplay")
+}
+fn default_port() -> u16 {
+    22
+}
+fn default_user() -> String {
+    "root".into()
+}
+fn default_connect_timeout() -> String {
+    "5s".into()
+}
+fn default_step_timeout() -> String {
+    "120s".into()
+}
+fn default_forks() -> usize {
+    50
+}
+fn default_control_persist() -> String {
+    "60s".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_pattern() -> String {
+    DEFAULT_PATTERN.into()
+}
+fn default_shell() -> String {
+    "/bin/bash".into()
+}
+fn default_home_base() -> String {
+    "/home".into()
+}
+fn default_length() -> usize {
+    16
+}
+fn default_one() -> usize {
+    1
+}
+fn default_symbols() -> String {
+    DEFAULT_SYMBOLS.into()
+}
+fn default_output_dir() -> PathBuf {
+    PathBuf::from("output")
+}
+fn default_formats() -> Vec<Format> {
+    vec![Format::Pdf]
+}
+fn default_qr() -> String {
+    "{{ mac }}".into()
+}
+
+// serde_yaml_ng reads enums from YAML tags (`!file admin.secret`), which nobody writes:
+// these read a bare word for a variant without a value (`prompt`) and a one-key mapping for
+// one with a value (`{ file: admin.secret }`).
+
+impl<'de> Deserialize<'de> for RawPasswordSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawPasswordSource;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`prompt`, `{ file: PATH }` or `{ env: VARIABLE_NAME }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "prompt" => Ok(RawPasswordSource::Prompt),
+                    other => Err(E::unknown_variant(other, &["prompt", "file", "env"])),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let value = match key.as_str() {
+                    "file" => RawPasswordSource::File(map.next_value()?),
+                    "env" => RawPasswordSource::Env(map.next_value()?),
+                    other => {
+                        return Err(serde::de::Error::unknown_variant(
+                            other,
+                            &["file", "env", "prompt"],
+                        ));
+                    }
+                };
+                only_one_key(&mut map, "`file` or `env`")?;
+                Ok(value)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawRenewal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawRenewal;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`always` or `{ older_than: 30d }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "always" => Ok(RawRenewal::Always),
+                    other => Err(E::unknown_variant(other, &["always", "older_than"])),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let value = match key.as_str() {
+                    "older_than" => RawRenewal::OlderThan(map.next_value()?),
+                    other => {
+                        return Err(serde::de::Error::unknown_variant(
+                            other,
+                            &["older_than", "always"],
+                        ));
+                    }
+                };
+                only_one_key(&mut map, "`older_than`")?;
+                Ok(value)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Refuses a second key in a one-key mapping.
+fn only_one_key<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    what: &str,
+) -> Result<(), A::Error> {
+    match map.next_key::<String>()? {
+        None => Ok(()),
+        Some(extra) => Err(serde::de::Error::custom(format!(
+            "give one key, {what}, not also `{extra}`"
+        ))),
+    }
+}

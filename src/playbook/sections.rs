@@ -1,0 +1,89 @@
+//! The smaller validated sections of a playbook: connection, exchange, renewal, inventory,
+//! output and logging. Every path in them is absolute.
+
+use super::account::{NameVars, PatternError, render_template};
+use super::password_source::PasswordSource;
+use super::raw::{Become, Format, LogLevel};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How rdplay's SSH connections behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// The user rdplay logs in as once its key is installed (default `root`).
+    pub user: String,
+    /// rdplay's private key (default `<state_dir>/id_ed25519`).
+    pub identity: PathBuf,
+    /// rdplay's own known_hosts (default `<state_dir>/known_hosts`).
+    pub known_hosts: PathBuf,
+    /// How long to wait for a PC to accept a connection (default 5 s).
+    pub connect_timeout: Duration,
+    /// How long one step on a PC may take (default 120 s).
+    pub step_timeout: Duration,
+    /// How many PCs are worked on at once (default 50).
+    pub forks: usize,
+    /// How long an idle master connection stays open (default 60 s).
+    pub control_persist: Duration,
+    /// Whether to read `~/.ssh/config` (default true).
+    pub ssh_config: bool,
+}
+
+/// First contact through an admin account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The admin account present on every PC.
+    pub admin_user: String,
+    /// Where its password comes from.
+    pub password: PasswordSource,
+    /// How it becomes root.
+    pub become_method: Become,
+}
+
+/// When an existing rdplay account is renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// On every run.
+    Always,
+    /// Only accounts created longer ago than this.
+    OlderThan(Duration),
+}
+
+/// Where the inventory is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryConfig {
+    /// The SQLite file (default `<state_dir>/inventory.db`).
+    pub path: PathBuf,
+}
+
+/// The sheets handed to users and stuck on PCs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Where sheets are written (default `<playbook dir>/output`).
+    pub dir: PathBuf,
+    /// The user sheet's template; `None`: the built-in one.
+    pub user_sheet: Option<PathBuf>,
+    /// The PC sheet's template; `None`: the built-in one.
+    pub pc_sheet: Option<PathBuf>,
+    /// Formats to write, each once (default `[pdf]`).
+    pub formats: Vec<Format>,
+    /// Whether to write one file with every sheet of the run.
+    pub batch: bool,
+    /// The QR code's content: a minijinja template over the naming variables and `username`.
+    pub qr: String,
+}
+
+impl Output {
+    /// Renders the QR content for one PC's new account.
+    pub fn qr_content(&self, vars: &NameVars, username: &str) -> Result<String, PatternError> {
+        render_template(&self.qr, vars, &[("username", username.into())])
+    }
+}
+
+/// What rdplay logs, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    /// The least severe level logged (default `info`).
+    pub level: LogLevel,
+    /// A log file besides standard error.
+    pub file: Option<PathBuf>,
+}

@@ -1,0 +1,268 @@
+//! The typst [`World`] of one sheet: embedded fonts, one template, its data, nothing else.
+//!
+//! Mirrors typst's own CLI (`crates/typst-cli/src/world.rs`), minus what a sheet must not have:
+//! no system fonts (the same output on every machine), no packages, no network, no clock (today
+//! is the sheet's date), and no file outside the template's directory.
+//!
+//! [`Template`] holds what does not change between sheets (the parsed template, files read from
+//! its directory); [`SheetWorld`] adds one sheet's data (`data.json`) and QR code (`qr.svg`) as
+//! virtual files. Fonts and the standard library are loaded once per process and shared.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, RwLock};
+
+use typst::diag::{FileError, FileResult};
+use typst::foundations::{Bytes, Datetime};
+use typst::syntax::{FileId, Source, VirtualPath};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World};
+
+/// The virtual file holding the sheet's data as JSON; templates read it with `json("data.json")`.
+pub const DATA_FILE: &str = "data.json";
+/// The virtual file holding the QR code of the sheet's `qr` field as SVG.
+pub const QR_FILE: &str = "qr.svg";
+
+/// The fonts shipped inside rdplay (typst-assets), parsed once per process.
+struct Fonts {
+    book: LazyHash<FontBook>,
+    fonts: Vec<Font>,
+}
+
+static FONTS: LazyLock<Fonts> = LazyLock::new(|| {
+    let fonts: Vec<Font> = typst_assets::fonts()
+        .flat_map(|data| Font::iter(Bytes::new(data)))
+        .collect();
+    Fonts {
+        book: LazyHash::new(FontBook::from_fonts(&fonts)),
+        fonts,
+    }
+});
+
+static LIBRARY: LazyLock<LazyHash<Library>> =
+    LazyLock::new(|| LazyHash::new(Library::builder().build()));
+
+/// Loads the fonts and the standard library now rather than during the first sheet.
+pub fn warm_up() {
+    LazyLock::force(&FONTS);
+    LazyLock::force(&LIBRARY);
+}
+
+/// A parsed template and the directory it may read files from.
+pub struct Template {
+    /// How errors name the template file (the path as given, or `<built-in>/NAME`).
+    pub display: PathBuf,
+    /// The directory files are read from; `None` for the built-in templates (no files at all).
+    root: Option<PathBuf>,
+    main: Source,
+    /// Files read from `root`, kept for the next sheets (a logo is read once per run).
+    files: RwLock<HashMap<FileId, FileResult<Bytes>>>,
+}
+
+impl Template {
+    /// A template from its text. `root` is the template's directory (already canonical).
+    pub fn new(display: PathBuf, name: &str, text: String, root: Option<PathBuf>) -> Template {
+        let main = Source::new(FileId::new(None, VirtualPath::new(name)), text);
+        Template {
+            display,
+            root,
+            main,
+            files: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Reads a template file; its directory becomes the only place it may read files from.
+    pub fn from_path(path: &Path) -> std::io::Result<Template> {
+        let text = std::fs::read_to_string(path)?;
+        let canonical = path.canonicalize()?;
+        let root = canonical.parent().map(Path::to_path_buf);
+        let name = canonical.file_name().map_or_else(
+            || "template.typ".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Ok(Template::new(path.to_path_buf(), &name, text, root))
+    }
+
+    /// The real path behind a file id, for error messages.
+    pub fn display_path(&self, id: FileId) -> PathBuf {
+        if id == self.main.id() {
+            return self.display.clone();
+        }
+        let base = self.display.parent().unwrap_or(Path::new(""));
+        base.join(id.vpath().as_rootless_path())
+    }
+
+    /// Reads a file of the template's directory, refusing anything that escapes it.
+    fn read(&self, id: FileId) -> FileResult<Bytes> {
+        if let Some(cached) = self
+            .files
+            .read()
+            .ok()
+            .and_then(|files| files.get(&id).cloned())
+        {
+            return cached;
+        }
+        let result = self.read_uncached(id);
+        if let Ok(mut files) = self.files.write() {
+            files.insert(id, result.clone());
+        }
+        result
+    }
+
+    fn read_uncached(&self, id: FileId) -> FileResult<Bytes> {
+        let vpath = id.vpath();
+        let Some(root) = &self.root else {
+            return Err(FileError::Other(Some(
+                "the built-in templates read no files; write them out with `rdplay init` to add a logo".into(),
+            )));
+        };
+        let path = vpath.resolve(root).ok_or(FileError::AccessDenied)?;
+        let real = path
+            .canonicalize()
+            .map_err(|e| FileError::from_io(e, &path))?;
+        // A symbolic link may point outside even when the path does not.
+        if !real.starts_with(root) {
+            return Err(FileError::AccessDenied);
+        }
+        if real.is_dir() {
+            return Err(FileError::IsDirectory);
+        }
+        std::fs::read(&real)
+            .map(Bytes::new)
+            .map_err(|e| FileError::from_io(e, &path))
+    }
+}
+
+/// One sheet's world: a template plus the sheet's data and QR code.
+pub struct SheetWorld<'a> {
+    template: &'a Template,
+    data: Bytes,
+    qr: Option<Bytes>,
+    today: Option<Datetime>,
+}
+
+impl<'a> SheetWorld<'a> {
+    /// `data` is the JSON served as `data.json`; `qr` the SVG served as `qr.svg`; `date` is
+    /// `YYYY-MM-DD` (typst's `datetime.today()` fails when it is not).
+    pub fn new(
+        template: &'a Template,
+        data: Vec<u8>,
+        qr: Option<String>,
+        date: Option<&str>,
+    ) -> Self {
+        SheetWorld {
+            template,
+            data: Bytes::new(data),
+            qr: qr.map(Bytes::from_string),
+            today: date.and_then(parse_date),
+        }
+    }
+
+    fn virtual_file(&self, id: FileId) -> Option<FileResult<Bytes>> {
+        if id.package().is_some() {
+            return Some(Err(FileError::Other(Some(
+                "packages are not available in rdplay sheets (no network): copy what you need beside the template"
+                    .into(),
+            ))));
+        }
+        let path = id.vpath().as_rootless_path();
+        if path == Path::new(DATA_FILE) {
+            Some(Ok(self.data.clone()))
+        } else if path == Path::new(QR_FILE) {
+            Some(self.qr.clone().ok_or_else(|| {
+                FileError::Other(Some(
+                    "this sheet has no QR code: its data has no `qr` field".into(),
+                ))
+            }))
+        } else {
+            None
+        }
+    }
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(date: &str) -> Option<Datetime> {
+    let mut parts = date.splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    Datetime::from_ymd(year, month, day)
+}
+
+impl World for SheetWorld<'_> {
+    fn library(&self) -> &LazyHash<Library> {
+        &LIBRARY
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        &FONTS.book
+    }
+
+    fn main(&self) -> FileId {
+        self.template.main.id()
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        if id == self.template.main.id() {
+            return Ok(self.template.main.clone());
+        }
+        let bytes = self.file(id)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| FileError::InvalidUtf8)?;
+        Ok(Source::new(id, text.into()))
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        match self.virtual_file(id) {
+            Some(result) => result,
+            None => self.template.read(id),
+        }
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        FONTS.fonts.get(index).cloned()
+    }
+
+    fn today(&self, _offset: Option<i64>) -> Option<Datetime> {
+        self.today
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_or_not() {
+        assert_eq!(parse_date("2025-11-24"), Datetime::from_ymd(2025, 11, 24));
+        assert_eq!(parse_date("2025-13-01"), None);
+        assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn files_outside_the_template_directory_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("tpl");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "outside").unwrap();
+        std::fs::write(inner.join("logo.txt"), "inside").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), inner.join("link.txt")).unwrap();
+        std::fs::write(inner.join("t.typ"), "x").unwrap();
+        let template = Template::from_path(&inner.join("t.typ")).unwrap();
+        let world = SheetWorld::new(&template, b"{}".to_vec(), None, None);
+        let id = |p: &str| FileId::new(None, VirtualPath::new(p));
+        assert_eq!(world.file(id("logo.txt")).unwrap().as_slice(), b"inside");
+        assert_eq!(world.file(id("/logo.txt")).unwrap().as_slice(), b"inside");
+        assert_eq!(world.file(id("link.txt")), Err(FileError::AccessDenied));
+        assert_eq!(
+            world.file(id("../secret.txt")),
+            Err(FileError::AccessDenied)
+        );
+        assert_eq!(world.file(id("data.json")).unwrap().as_slice(), b"{}");
+        assert!(world.file(id("qr.svg")).is_err());
+        assert!(matches!(
+            world.file(id("missing.png")),
+            Err(FileError::NotFound(_))
+        ));
+    }
+}

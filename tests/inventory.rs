@@ -1,0 +1,1224 @@
+//! The inventory against real SQLite files in temporary directories: schema, modes, lock, request
+//! numbers, the crash property of the journal, hostile PC text, exports, and write batching.
+
+use rdplay::facts::{Disk, Facts, Interface};
+use rdplay::inventory::{
+    AccountState, Intent, Inventory, InventoryError, PcOutcome, PcSeen, Renewal, RunId,
+    SCHEMA_VERSION, lock_path,
+};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MAC_A: &str = "52:54:00:00:00:0a";
+const MAC_B: &str = "52:54:00:00:00:0b";
+const IP_A: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 10);
+const IP_B: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 11);
+
+/// A temporary state directory on the target's disk (not tmpfs), so fsync costs what it costs.
+fn state_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn facts(hostname: &str, mac: &str, ip: Ipv4Addr) -> Facts {
+    Facts {
+        hostname: hostname.to_owned(),
+        os: Some("Debian GNU/Linux 12 (bookworm)".into()),
+        kernel: Some("6.1.0-25-amd64".into()),
+        arch: Some("x86_64".into()),
+        cpu_model: Some("Intel(R) Core(TM) i5-6500 CPU @ 3.20GHz".into()),
+        cpu_cores: Some(4),
+        memory_kib: Some(8_048_000),
+        disks: vec![Disk {
+            name: "sda".into(),
+            size_bytes: 256_060_514_304,
+            model: Some("SAMSUNG SSD".into()),
+        }],
+        interfaces: vec![Interface {
+            name: "eth0".into(),
+            mac: Some(mac.into()),
+            addresses: vec![format!("{ip}/24"), "fe80::5054:ff:fe00:a/64".into()],
+        }],
+        dmi_vendor: Some("Dell Inc.".into()),
+        dmi_model: Some("OptiPlex 7040".into()),
+        dmi_serial: Some("5XYZ123".into()),
+        uptime_seconds: Some(93_784),
+        logged_in: vec!["alice".into()],
+    }
+}
+
+/// The three journal steps of one PC, stopping after `stop` of them (1, 2 or 3).
+async fn renew(
+    inv: &Inventory,
+    run: RunId,
+    mac: &str,
+    ip: Ipv4Addr,
+    new: &str,
+    hostname: &str,
+    stop: u8,
+) -> String {
+    let old: Vec<String> = inv
+        .accounts_to_remove(mac)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.username)
+        .collect();
+    let request = inv.next_request(run).await.unwrap();
+    inv.seen(PcSeen {
+        mac: mac.into(),
+        ip,
+        hostname: None,
+    })
+    .await
+    .unwrap();
+    let intent = Intent {
+        run,
+        mac: mac.into(),
+        ip,
+        request: request.clone(),
+        new_username: new.into(),
+        old_usernames: old.clone(),
+    };
+    inv.intend(intent).await.unwrap();
+    if stop == 1 {
+        return request;
+    }
+    let renewal = Renewal {
+        run,
+        mac: mac.into(),
+        request: request.clone(),
+        new_username: new.into(),
+        deleted: old,
+        hostname: hostname.into(),
+        facts: facts(hostname, mac, ip),
+    };
+    inv.renewed(renewal).await.unwrap();
+    if stop == 2 {
+        return request;
+    }
+    let sheet = |kind: &str| PathBuf::from(format!("/srv/rdplay/sheets/{kind}-{new}.pdf"));
+    inv.sheets_written(new, vec![sheet("user")], vec![sheet("pc")])
+        .await
+        .unwrap();
+    request
+}
+
+fn to_remove(inv: &Inventory, mac: &str) -> Vec<(String, AccountState)> {
+    inv.accounts_to_remove(mac)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.username, a.state))
+        .collect()
+}
+
+fn user_version(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn inventory_is_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Inventory>();
+}
+
+#[tokio::test]
+async fn migrates_from_empty_and_reopens() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, lock) = Inventory::open_for_run(&db).unwrap();
+    assert!(inv.pcs().unwrap().is_empty());
+    assert!(inv.accounts().unwrap().is_empty());
+    let journal_mode = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .unwrap()
+    };
+    assert_eq!(journal_mode(), "wal", "write-ahead logging during a run");
+    drop((inv, lock));
+    assert_eq!(
+        journal_mode(),
+        "delete",
+        "a clean close leaves no -wal/-shm for readers to need"
+    );
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        tables,
+        ["accounts", "journal", "outcomes", "pcs", "requests", "runs"]
+    );
+    drop(conn);
+    // A second open applies nothing and keeps the data.
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv
+        .begin_run(Path::new("pb.yml"), "sha256:x")
+        .await
+        .unwrap();
+    renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+    drop((inv, _lock));
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    assert_eq!(inv.accounts().unwrap().len(), 1);
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
+}
+
+#[test]
+fn refuses_a_schema_from_a_newer_rdplay() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    drop(Inventory::open_for_run(&db).unwrap());
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = Inventory::open_for_run(&db).err().expect("refused");
+    assert!(
+        matches!(err, InventoryError::TooNew { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("use a newer rdplay"), "{err}");
+    let err = Inventory::open_read_only(&db).err().expect("refused");
+    assert!(matches!(err, InventoryError::TooNew { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn files_are_0600_in_a_0700_directory() {
+    let dir = state_dir();
+    let state = dir.path().join("state").join("rdplay");
+    let db = state.join("inventory.sqlite");
+    let (inv, lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 1).await;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&lock_path(&db)), 0o600);
+    assert_eq!(lock.path(), lock_path(&db));
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    assert!(wal.exists(), "WAL mode keeps a -wal file while open");
+    assert_eq!(mode(&wal), 0o600);
+    drop((inv, lock));
+    // An existing database with loose permissions is tightened.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _open = Inventory::open_for_run(&db).unwrap();
+    assert_eq!(mode(&db), 0o600);
+}
+
+#[tokio::test]
+async fn read_only_creates_nothing() {
+    let dir = state_dir();
+    let missing = dir.path().join("nowhere").join("inventory.sqlite");
+    let inv = Inventory::open_read_only(&missing).unwrap();
+    assert!(inv.pcs().unwrap().is_empty());
+    assert!(inv.accounts_to_remove(MAC_A).unwrap().is_empty());
+    assert!(inv.usernames_in_use().unwrap().is_empty());
+    assert!(!dir.path().join("nowhere").exists(), "no directory created");
+    let err = inv
+        .begin_run(Path::new("pb.yml"), "d")
+        .await
+        .err()
+        .expect("read-only");
+    assert!(matches!(err, InventoryError::ReadOnly { .. }), "{err}");
+
+    let db = dir.path().join("inventory.sqlite");
+    {
+        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+    }
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let inv = Inventory::open_read_only(&db).unwrap();
+    assert_eq!(inv.pcs().unwrap().len(), 1);
+    assert_eq!(
+        to_remove(&inv, MAC_A),
+        [("eleve-0001".into(), AccountState::Live)]
+    );
+    drop(inv);
+    assert_eq!(listing(), before, "a read-only open leaves no file behind");
+}
+
+#[tokio::test]
+async fn read_only_sees_a_run_in_progress() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 1).await;
+    let check = Inventory::open_read_only(&db).unwrap();
+    assert_eq!(
+        to_remove(&check, MAC_A),
+        [("eleve-0001".into(), AccountState::Pending)]
+    );
+}
+
+#[test]
+fn a_second_opener_is_refused_until_the_first_is_gone() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, lock) = Inventory::open_for_run(&db).unwrap();
+    let err = Inventory::open_for_run(&db).err().expect("locked");
+    assert!(
+        matches!(&err, InventoryError::Locked { path } if path == &db),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("another rdplay run holds its lock"),
+        "{err}"
+    );
+    // Readers are not blocked by the run lock.
+    assert!(Inventory::open_read_only(&db).is_ok());
+    drop(lock);
+    drop(inv);
+    assert!(Inventory::open_for_run(&db).is_ok());
+}
+
+fn has_flock() -> bool {
+    Command::new("flock")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_lock_is_a_flock_seen_by_other_processes() {
+    if !has_flock() {
+        panic!("this test needs flock(1) from util-linux");
+    }
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let lock_file = lock_path(&db);
+    let try_flock = || {
+        Command::new("flock")
+            .arg("-n")
+            .arg(&lock_file)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    let held = Inventory::open_for_run(&db).unwrap();
+    assert!(
+        !try_flock(),
+        "flock -n must fail while a run holds the lock"
+    );
+    drop(held);
+    assert!(try_flock(), "flock -n must succeed once the run is over");
+    // And the other way round: a lock held by another process refuses the run.
+    let mut holder = Command::new("flock")
+        .arg(&lock_file)
+        .arg("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Inventory::open_for_run(&db) {
+            Err(InventoryError::Locked { .. }) => break,
+            Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            other => panic!(
+                "expected the lock to be taken by flock(1): {:?}",
+                other.err()
+            ),
+        }
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
+const HELPER_ENV: &str = "RDPLAY_INVENTORY_TEST_HELPER_DB";
+const READY: &str = "crash-helper-ready";
+
+/// Not a test: the process that `kill_9_frees_the_lock_and_keeps_the_intent` kills. It opens the
+/// inventory for a run, records an intent, says it is ready and sleeps.
+#[tokio::test]
+#[ignore = "helper process for kill_9_frees_the_lock_and_keeps_the_intent"]
+async fn crash_helper() {
+    let Some(db) = std::env::var_os(HELPER_ENV) else {
+        eprintln!(
+            "crash_helper only runs as the child of kill_9_frees_the_lock_and_keeps_the_intent"
+        );
+        return;
+    };
+    let (inv, _lock) = Inventory::open_for_run(Path::new(&db)).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    renew(&inv, run, MAC_B, IP_B, "eleve-0099", "pc-b", 1).await;
+    // On a line of its own: libtest may already have printed `test crash_helper ... `.
+    println!("\n{READY}");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn kill_9_frees_the_lock_and_keeps_the_intent() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    {
+        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        renew(&inv, run, MAC_B, IP_B, "eleve-0001", "pc-b", 3).await;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HELPER_ENV, &db)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains(READY)),
+        "the helper never got ready"
+    );
+    let err = Inventory::open_for_run(&db)
+        .err()
+        .expect("the helper holds the lock");
+    assert!(matches!(err, InventoryError::Locked { .. }), "{err}");
+    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
+    child.wait().unwrap();
+    let (inv, _lock) = Inventory::open_for_run(&db).expect("a killed holder leaves no stuck lock");
+    assert_eq!(
+        to_remove(&inv, MAC_B),
+        [
+            ("eleve-0001".into(), AccountState::Live),
+            ("eleve-0099".into(), AccountState::Pending)
+        ],
+        "the intent committed before the kill survives it"
+    );
+}
+
+fn request_seq(request: &str) -> u64 {
+    let parts: Vec<&str> = request.split('-').collect();
+    assert_eq!(parts.len(), 3, "{request}");
+    assert_eq!(parts[0], "REQ");
+    assert_eq!(parts[1].len(), 8);
+    assert!(parts[1].bytes().all(|b| b.is_ascii_digit()), "{request}");
+    assert!(parts[2].len() >= 6, "{request}");
+    parts[2].parse().unwrap()
+}
+
+#[tokio::test]
+async fn request_numbers_are_unique_and_monotonic_across_runs() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let mut all = Vec::new();
+    for _ in 0..3 {
+        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        for _ in 0..4 {
+            all.push(inv.next_request(run).await.unwrap());
+        }
+        inv.finish_run(run).await.unwrap();
+    }
+    let seqs: Vec<u64> = all.iter().map(|r| request_seq(r)).collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<_>>(), "{all:?}");
+    assert_eq!(all[0].len(), "REQ-20250101-000001".len());
+    let today = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
+    assert!(all[11].contains(&today), "{}", all[11]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_requests_get_distinct_numbers() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    let first = inv.next_request(run).await.unwrap();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let inv = inv.clone();
+            tokio::spawn(async move { inv.next_request(run).await.unwrap() })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(request_seq(&t.await.unwrap()));
+    }
+    let distinct: HashSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(distinct.len(), 100);
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (request_seq(&first) + 1..=request_seq(&first) + 100).collect::<Vec<_>>()
+    );
+}
+
+/// The crash property at the data level: stop after each journal step, reopen as a new run would, and
+/// check what it would delete; then let that run converge to exactly one live account.
+#[tokio::test]
+async fn every_crash_point_leaves_the_accounts_to_remove_recorded() {
+    let expected: [(u8, &[(&str, AccountState)]); 3] = [
+        (
+            1,
+            &[
+                ("eleve-0001", AccountState::Live),
+                ("eleve-0002", AccountState::Pending),
+            ],
+        ),
+        (2, &[("eleve-0002", AccountState::Pending)]),
+        (3, &[("eleve-0002", AccountState::Live)]),
+    ];
+    for (stop, left) in expected {
+        let dir = state_dir();
+        let db = dir.path().join("inventory.sqlite");
+        {
+            let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+            let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+            renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+            inv.finish_run(run).await.unwrap();
+        }
+        {
+            // The crashing run: no finish_run, the process "dies" with the inventory dropped.
+            let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+            let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+            renew(&inv, run, MAC_A, IP_A, "eleve-0002", "pc-a", stop).await;
+        }
+        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let want: Vec<(String, AccountState)> =
+            left.iter().map(|(u, s)| (u.to_string(), *s)).collect();
+        assert_eq!(
+            to_remove(&inv, MAC_A),
+            want,
+            "after stopping at step {stop}"
+        );
+        let in_use = inv.usernames_in_use().unwrap();
+        assert_eq!(
+            in_use,
+            want.iter().map(|(u, _)| u.clone()).collect(),
+            "stop {stop}"
+        );
+
+        // The next normal run deletes every one of them and converges.
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        renew(&inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
+        assert_eq!(
+            to_remove(&inv, MAC_A),
+            [("eleve-0003".into(), AccountState::Live)],
+            "stop {stop}"
+        );
+        let deleted: Vec<_> = inv
+            .accounts_of(MAC_A)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.state == AccountState::Deleted)
+            .collect();
+        assert_eq!(deleted.len(), 2, "stop {stop}");
+        assert!(deleted.iter().all(|a| a.deleted_at.is_some()));
+    }
+}
+
+#[tokio::test]
+async fn the_journal_refuses_steps_out_of_order() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    // Sheets before the renewal: refused, the account stays pending.
+    let request = renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 1).await;
+    let err = inv
+        .sheets_written("eleve-0001", vec![], vec![])
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(
+            err,
+            InventoryError::UnknownAccount {
+                expected: "renewed",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        to_remove(&inv, MAC_A),
+        [("eleve-0001".into(), AccountState::Pending)]
+    );
+    // A renewal without an intent: refused.
+    let renewal = Renewal {
+        run,
+        mac: MAC_B.into(),
+        request: request.clone(),
+        new_username: "eleve-0002".into(),
+        deleted: vec![],
+        hostname: "pc-b".into(),
+        facts: Facts::default(),
+    };
+    let err = inv.renewed(renewal).await.err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("no intended account \"eleve-0002\" on PC 52:54:00:00:00:0b"),
+        "{err}"
+    );
+    // A username already managed elsewhere: refused.
+    let intent = Intent {
+        run,
+        mac: MAC_B.into(),
+        ip: IP_B,
+        request: inv.next_request(run).await.unwrap(),
+        new_username: "eleve-0001".into(),
+        old_usernames: vec![],
+    };
+    let err = inv.intend(intent).await.err().expect("refused");
+    assert!(
+        matches!(&err, InventoryError::UsernameInUse { mac, .. } if mac == MAC_A),
+        "{err}"
+    );
+    // A failed write in a batch does not undo the others.
+    assert!(inv.accounts_of(MAC_B).unwrap().is_empty());
+    assert_eq!(inv.accounts().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn macs_must_be_lower_case_colon_form() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    for bad in [
+        "52:54:00:00:00:0A",
+        "52-54-00-00-00-0a",
+        "52540000000a",
+        "x",
+    ] {
+        let err = inv
+            .seen(PcSeen {
+                mac: bad.into(),
+                ip: IP_A,
+                hostname: None,
+            })
+            .await
+            .err()
+            .expect("refused");
+        assert!(matches!(err, InventoryError::InvalidMac { .. }), "{err}");
+        assert!(inv.pc(bad).is_err());
+        assert!(inv.accounts_to_remove(bad).is_err());
+    }
+    assert!(inv.pcs().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn finds_pcs_by_mac_ip_or_hostname() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    inv.seen(PcSeen {
+        mac: MAC_A.into(),
+        ip: IP_A,
+        hostname: Some("pc-a".into()),
+    })
+    .await
+    .unwrap();
+    inv.seen(PcSeen {
+        mac: MAC_B.into(),
+        ip: IP_B,
+        hostname: Some("pc-b".into()),
+    })
+    .await
+    .unwrap();
+    inv.pin_host_key(MAC_A, IP_A, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA")
+        .await
+        .unwrap();
+    assert_eq!(inv.find_pc("52-54-00-00-00-0A").unwrap().mac, MAC_A);
+    assert_eq!(inv.find_pc("10.9.0.11").unwrap().mac, MAC_B);
+    assert_eq!(
+        inv.find_pc("pc-a").unwrap().host_key.as_deref(),
+        Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA")
+    );
+    assert_eq!(
+        inv.pc_by_ip(IP_A).unwrap().unwrap().hostname.as_deref(),
+        Some("pc-a")
+    );
+    assert!(inv.pc_by_ip(Ipv4Addr::new(10, 9, 0, 99)).unwrap().is_none());
+    assert!(matches!(
+        inv.find_pc("pc-z"),
+        Err(InventoryError::PcNotFound { .. })
+    ));
+    // A later `seen` without a hostname keeps the known one; a new address replaces the old.
+    inv.seen(PcSeen {
+        mac: MAC_B.into(),
+        ip: Ipv4Addr::new(10, 9, 0, 12),
+        hostname: None,
+    })
+    .await
+    .unwrap();
+    let b = inv.pc(MAC_B).unwrap().unwrap();
+    assert_eq!(
+        (b.hostname.as_deref(), b.ip),
+        (Some("pc-b"), Ipv4Addr::new(10, 9, 0, 12))
+    );
+    assert!(b.last_seen >= b.first_seen);
+    inv.seen(PcSeen {
+        mac: MAC_B.into(),
+        ip: IP_B,
+        hostname: Some("pc-a".into()),
+    })
+    .await
+    .unwrap();
+    let err = inv.find_pc("pc-a").err().expect("ambiguous");
+    assert!(
+        err.to_string()
+            .contains("52:54:00:00:00:0a, 52:54:00:00:00:0b"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn runs_count_outcomes_and_remember_failures() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let outcome = |mac: Option<&str>, ip, ok| PcOutcome {
+        mac: mac.map(str::to_owned),
+        ip,
+        step: if ok {
+            "render".into()
+        } else {
+            "exchange".into()
+        },
+        ok,
+        reason: (!ok).then(|| "connection refused".to_owned()),
+        duration: Duration::from_millis(1500),
+    };
+    let first = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    inv.outcome(first, outcome(Some(MAC_A), IP_A, true))
+        .await
+        .unwrap();
+    inv.outcome(first, outcome(None, IP_B, false))
+        .await
+        .unwrap();
+    let summary = inv.finish_run(first).await.unwrap();
+    assert_eq!((summary.ok, summary.failed), (1, 1));
+    assert!(summary.finished_at >= summary.started_at);
+    let failed = inv.failed_in_last_run().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!((failed[0].mac.as_deref(), failed[0].ip), (None, IP_B));
+
+    // A run killed half way still counts; a retry that succeeded is not a failure.
+    let second = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    assert!(second > first);
+    let c = Ipv4Addr::new(10, 9, 0, 13);
+    inv.outcome(second, outcome(Some(MAC_A), IP_A, false))
+        .await
+        .unwrap();
+    inv.outcome(second, outcome(Some(MAC_A), IP_A, true))
+        .await
+        .unwrap();
+    inv.outcome(second, outcome(None, c, false)).await.unwrap();
+    let failed = inv.failed_in_last_run().unwrap();
+    assert_eq!(failed.iter().map(|f| f.ip).collect::<Vec<_>>(), [c]);
+    let summary = inv.finish_run(second).await.unwrap();
+    assert_eq!((summary.ok, summary.failed), (1, 1));
+}
+
+/// 50 PCs renewed at once, each with its six journal writes: the writer must batch them into far fewer
+/// commits (fsyncs) than writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_pcs_share_commits() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    let before = inv.write_stats();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..50u8)
+        .map(|i| {
+            let inv = inv.clone();
+            tokio::spawn(async move {
+                let mac = format!("52:54:00:00:01:{i:02x}");
+                let ip = Ipv4Addr::new(10, 9, 1, i + 10);
+                renew(
+                    &inv,
+                    run,
+                    &mac,
+                    ip,
+                    &format!("eleve-{i:04}"),
+                    &format!("pc{i}"),
+                    3,
+                )
+                .await;
+                let outcome = PcOutcome {
+                    mac: Some(mac),
+                    ip,
+                    step: "render".into(),
+                    ok: true,
+                    reason: None,
+                    duration: Duration::from_millis(10),
+                };
+                inv.outcome(run, outcome).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let after = inv.write_stats();
+    let writes = after.writes - before.writes;
+    let commits = after.commits - before.commits;
+    eprintln!("50 PCs: {writes} writes in {commits} commits, {elapsed:?}");
+    assert_eq!(writes, 50 * 6);
+    assert!(
+        commits * 3 <= writes,
+        "{writes} writes in {commits} commits: not batched"
+    );
+    assert_eq!(inv.usernames_in_use().unwrap().len(), 50);
+    assert_eq!(inv.finish_run(run).await.unwrap().ok, 50);
+}
+
+fn rdplay(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rdplay"))
+        .args(args)
+        .output()
+        .expect("run rdplay")
+}
+
+/// A small fleet with fixed names: PC A renewed twice then caught mid-renewal (0001 deleted, 0003 live,
+/// 0004 pending), PC B renewed once, PC C only seen.
+async fn fleet(db: &Path, hostname_b: &str) {
+    let (inv, _lock) = Inventory::open_for_run(db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+    renew(&inv, run, MAC_B, IP_B, "eleve-0002", hostname_b, 3).await;
+    inv.pin_host_key(MAC_A, IP_A, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfakekey")
+        .await
+        .unwrap();
+    renew(&inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
+    renew(&inv, run, MAC_A, IP_A, "eleve-0004", "pc-a", 1).await;
+    let c = PcSeen {
+        mac: "52:54:00:00:00:0c".into(),
+        ip: Ipv4Addr::new(10, 9, 0, 12),
+        hostname: None,
+    };
+    inv.seen(c).await.unwrap();
+    inv.finish_run(run).await.unwrap();
+}
+
+fn redact(text: &str) -> String {
+    let mut out = String::new();
+    // Timestamps (RFC 3339 and table forms) and request dates vary between runs.
+    let mut rest = text;
+    while let Some(pos) = rest.find("20") {
+        let candidate = &rest[pos..];
+        let len = timestamp_len(candidate);
+        out.push_str(&rest[..pos]);
+        if len > 0 {
+            out.push_str("[TIME]");
+            rest = &candidate[len..];
+        } else if candidate.len() >= 8
+            && candidate[..8].bytes().all(|b| b.is_ascii_digit())
+            && out.ends_with("REQ-")
+        {
+            out.push_str("[DATE]");
+            rest = &candidate[8..];
+        } else {
+            out.push_str("20");
+            rest = &candidate[2..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Length of a `YYYY-MM-DD[T ]HH:MM:SS[.fff]Z` prefix, or 0.
+fn timestamp_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10))
+    {
+        return 0;
+    }
+    if !(matches!(b.get(10), Some(b'T' | b' '))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16))
+    {
+        return 0;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    if b.get(i) == Some(&b'Z') { i + 1 } else { 0 }
+}
+
+#[tokio::test]
+async fn json_export_field_names() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    fleet(&db, "pc-b").await;
+    let out = rdplay(&[
+        "inventory",
+        "export",
+        "--format",
+        "json",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let a = &doc["accounts"][0];
+    assert_eq!(a["deleted_at"].as_str().map(|_| "set"), Some("set"));
+    assert!(
+        doc["accounts"][1]["deleted_at"].is_null(),
+        "null while live"
+    );
+    insta::assert_snapshot!("json_export", redact(&text));
+}
+
+#[tokio::test]
+async fn list_and_show_output() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    fleet(&db, "pc-b").await;
+    let db = db.to_str().unwrap();
+    let list = rdplay(&["inventory", "list", "--db", db]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    insta::assert_snapshot!("list", redact(&String::from_utf8(list.stdout).unwrap()));
+    let show = rdplay(&["inventory", "show", "pc-a", "--db", db]);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    insta::assert_snapshot!("show", redact(&String::from_utf8(show.stdout).unwrap()));
+    let missing = rdplay(&["inventory", "show", "nope", "--db", db]);
+    assert_eq!(missing.status.code(), Some(1));
+    insta::assert_snapshot!(
+        "show_missing",
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .replace(db, "[DB]")
+    );
+}
+
+#[test]
+fn an_absent_inventory_lists_as_empty_and_is_not_created() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let out = rdplay(&["inventory", "list", "--db", db.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("holds no PCs yet")
+    );
+    assert!(!db.exists());
+    let out = rdplay(&["inventory", "list"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap usage error without --db or --playbook"
+    );
+}
+
+const HOSTILE: &str =
+    "=HYPERLINK(\"http://evil.example/\",\"\u{1b}[31mclick\u{1b}[0m\")\u{0}\u{9b}";
+
+#[tokio::test]
+async fn hostile_hostnames_are_stored_exactly_and_shown_inert() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    fleet(&db, HOSTILE).await;
+    let inv = Inventory::open_read_only(&db).unwrap();
+    let b = inv.pc(MAC_B).unwrap().unwrap();
+    assert_eq!(b.hostname.as_deref(), Some(HOSTILE), "stored byte for byte");
+    assert_eq!(b.facts.unwrap().hostname, HOSTILE);
+    let dbs = db.to_str().unwrap();
+    let raw_controls = |bytes: &[u8]| bytes.iter().any(|&b| b == 0x1b || b == 0 || b == 0x07);
+    let c1 = |text: &str| text.contains('\u{9b}');
+
+    for args in [
+        vec!["inventory", "list", "--db", dbs],
+        vec!["inventory", "show", MAC_B, "--db", dbs],
+    ] {
+        let out = rdplay(&args);
+        assert!(out.status.success());
+        assert!(
+            !raw_controls(&out.stdout),
+            "{args:?} printed a raw control character"
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!c1(&text) && text.contains("\\x1b[31mclick"), "{text}");
+    }
+
+    let out = rdplay(&["inventory", "export", "--format", "json", "--db", dbs]);
+    assert!(!raw_controls(&out.stdout));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["pcs"][1]["hostname"], HOSTILE,
+        "JSON keeps the exact value, escaped"
+    );
+
+    let out = rdplay(&["inventory", "export", "--format", "csv", "--db", dbs]);
+    assert!(out.status.success());
+    assert!(!raw_controls(&out.stdout));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!c1(&text));
+    for line in text.lines() {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "formula cell {cell:?} in {line}"
+            );
+        }
+    }
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"http://evil.example/\"\""),
+        "{text}"
+    );
+
+    let out_dir = dir.path().join("glpi");
+    let out = rdplay(&[
+        "inventory",
+        "export",
+        "--format",
+        "glpi",
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--db",
+        dbs,
+    ]);
+    assert!(out.status.success());
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("52-54-00-00-00-0b.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["content"]["hardware"]["name"], HOSTILE);
+    let deviceid = doc["deviceid"].as_str().unwrap();
+    assert!(
+        deviceid.starts_with("_HYPERLINK__http___evil.example___"),
+        "{deviceid}"
+    );
+    assert!(
+        deviceid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+        "{deviceid}"
+    );
+}
+
+#[tokio::test]
+async fn csv_export_to_a_directory_and_to_stdout() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    fleet(&db, "pc-b").await;
+    let out_dir = dir.path().join("csv");
+    let out = rdplay(&[
+        "inventory",
+        "export",
+        "--format",
+        "csv",
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&out_dir), 0o700);
+    let users = std::fs::read_to_string(out_dir.join("users.csv")).unwrap();
+    let pcs = std::fs::read_to_string(out_dir.join("pcs.csv")).unwrap();
+    assert_eq!(mode(&out_dir.join("users.csv")), 0o600);
+    assert_eq!(mode(&out_dir.join("pcs.csv")), 0o600);
+    assert!(users.starts_with(
+        "username,mac,hostname,request,state,created_at,deleted_at,user_sheet,pc_sheet\n"
+    ));
+    assert_eq!(users.lines().count(), 1 + 4);
+    assert!(
+        users.contains("eleve-0004,52:54:00:00:00:0a,pc-a,REQ-"),
+        "{users}"
+    );
+    assert!(pcs.starts_with("mac,ip,hostname,account,"));
+    assert_eq!(pcs.lines().count(), 1 + 3);
+    assert!(
+        pcs.contains("52:54:00:00:00:0a,10.9.0.10,pc-a,eleve-0003,"),
+        "the live account: {pcs}"
+    );
+    let stdout = rdplay(&[
+        "inventory",
+        "export",
+        "--format",
+        "csv",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        String::from_utf8(stdout.stdout).unwrap(),
+        format!("{users}\n{pcs}")
+    );
+}
+
+#[tokio::test]
+async fn glpi_export_follows_the_agent_format() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    fleet(&db, "pc-b").await;
+    let out_dir = dir.path().join("glpi");
+    let dbs = db.to_str().unwrap();
+    let refused = rdplay(&["inventory", "export", "--format", "glpi", "--db", dbs]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("-o DIR"));
+    let out = rdplay(&[
+        "inventory",
+        "export",
+        "--format",
+        "glpi",
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--db",
+        dbs,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&out_dir), 0o700);
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "52-54-00-00-00-0a.json",
+            "52-54-00-00-00-0b.json",
+            "52-54-00-00-00-0c.json"
+        ]
+    );
+    for name in &names {
+        assert_eq!(mode(&out_dir.join(name)), 0o600);
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join(name)).unwrap()).unwrap();
+        // Required by inventory.schema.json.
+        assert!(doc["deviceid"].is_string());
+        assert!(
+            doc["content"]["versionclient"]
+                .as_str()
+                .unwrap()
+                .starts_with("rdplay_v")
+        );
+        assert_eq!(doc["itemtype"], "Computer");
+        for key in ["hardware", "bios", "operatingsystem"] {
+            assert!(doc["content"][key].is_object(), "{name}: {key}");
+        }
+        for key in ["cpus", "memories", "storages", "networks", "users"] {
+            assert!(doc["content"][key].is_array(), "{name}: {key}");
+        }
+        for n in doc["content"]["networks"].as_array().unwrap() {
+            assert!(n["description"].is_string(), "{n}");
+            assert!(matches!(n["status"].as_str(), Some("up" | "down")), "{n}");
+        }
+        let logdate = doc["content"]["accesslog"]["logdate"].as_str().unwrap();
+        assert_eq!(logdate.len(), "2018-10-11 04:55:07".len(), "{logdate}");
+    }
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("52-54-00-00-00-0a.json")).unwrap())
+            .unwrap();
+    let c = &a["content"];
+    assert_eq!(c["hardware"]["name"], "pc-a");
+    assert_eq!(c["hardware"]["memory"], 8_048_000 / 1024);
+    assert_eq!(c["bios"]["ssn"], "5XYZ123");
+    assert_eq!(c["operatingsystem"]["kernel_name"], "linux");
+    assert_eq!(
+        c["operatingsystem"]["full_name"],
+        "Debian GNU/Linux 12 (bookworm)"
+    );
+    assert_eq!(
+        c["operatingsystem"]["ssh_key"],
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfakekey"
+    );
+    assert_eq!(
+        c["operatingsystem"]["boot_time"].as_str().unwrap().len(),
+        19
+    );
+    assert_eq!(c["cpus"][0]["core"], 4);
+    assert_eq!(c["cpus"][0]["arch"], "x86_64");
+    assert_eq!(c["memories"][0]["capacity"], 8_048_000 / 1024);
+    assert_eq!(c["storages"][0]["disksize"], 256_060);
+    assert_eq!(c["storages"][0]["name"], "sda");
+    let nets = c["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 2, "one entry per address, as the agent does");
+    assert!(nets.iter().all(|n| n["mac"] == MAC_A));
+    assert_eq!(nets[0]["ipaddress"], "10.9.0.10");
+    assert_eq!(nets[0]["ipmask"], "255.255.255.0");
+    assert_eq!(nets[1]["ipaddress6"], "fe80::5054:ff:fe00:a");
+    // The managed account (live, not the pending one of the unfinished renewal), then logged-in users.
+    let users: Vec<&str> = c["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["eleve-0003", "alice"]);
+    let seen_only: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("52-54-00-00-00-0c.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        seen_only["content"]["networks"][0]["mac"],
+        "52:54:00:00:00:0c"
+    );
+    assert_eq!(
+        seen_only["content"]["networks"][0]["ipaddress"],
+        "10.9.0.12"
+    );
+    assert!(
+        seen_only["deviceid"]
+            .as_str()
+            .unwrap()
+            .starts_with("52540000000c-")
+    );
+}

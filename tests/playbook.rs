@@ -1,0 +1,495 @@
+//! The playbook as a user meets it: the repository's playbooks, error messages, the schema,
+//! and the `validate`, `schema` and `init` commands run through the real binary.
+
+use proptest::prelude::*;
+use rdplay::playbook::{Playbook, PlaybookError};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Validates `text` as the playbook `/play/pb.yml` (nothing exists under /play).
+fn load_text(text: &str) -> Result<Playbook, PlaybookError> {
+    Playbook::from_text(
+        text.as_bytes(),
+        "pb.yml",
+        PathBuf::from("/play/pb.yml"),
+        PathBuf::from("/play"),
+        String::new(),
+    )
+}
+
+/// The rendered errors of an invalid playbook.
+fn errors(text: &str) -> String {
+    match load_text(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const BASE: &str = "\
+site: SS
+target:
+  network: 10.0.0.0/24
+  ranges: 2-40
+exchange:
+  admin_user: tech
+  password: prompt
+";
+
+fn rdplay(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rdplay"))
+        .args(args)
+        .output()
+        .expect("run rdplay")
+}
+
+fn playbooks_in(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_dir() && !name.starts_with('.') && name != "output" {
+            playbooks_in(&path, out);
+        } else if name.ends_with(".yml") || name.ends_with(".yaml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_playbook_in_the_repository_validates_and_names_the_schema() {
+    let mut found = Vec::new();
+    for dir in ["playbooks", "examples"] {
+        playbooks_in(&Path::new(ROOT).join(dir), &mut found);
+    }
+    assert!(found.len() >= 5, "{found:?}");
+    for path in found {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        let schema = first
+            .strip_prefix("# yaml-language-server: $schema=")
+            .unwrap_or_else(|| panic!("{} does not start with the schema line", path.display()));
+        let schema_path = path.parent().unwrap().join(schema);
+        assert!(
+            schema_path.canonicalize().unwrap()
+                == Path::new(ROOT)
+                    .join("schemas/playbook.schema.json")
+                    .canonicalize()
+                    .unwrap(),
+            "{}: {schema} is not schemas/playbook.schema.json",
+            path.display()
+        );
+        if let Err(e) = Playbook::load(&path) {
+            panic!("{} is invalid:\n{e}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_reference_playbook_is_commented_line_by_line() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("playbooks/renew.yml")).unwrap();
+    // Every key line is preceded by (or carries) a comment.
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('-') {
+            continue;
+        }
+        let commented = line.contains(" # ")
+            || lines[..i]
+                .last()
+                .is_some_and(|p| p.trim_start().starts_with('#'));
+        let section = trimmed.ends_with(':');
+        assert!(
+            commented || section,
+            "line {} has no comment: {line}",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let committed =
+        std::fs::read_to_string(Path::new(ROOT).join("schemas/playbook.schema.json")).unwrap();
+    assert!(
+        committed == rdplay::playbook::schema::schema_json(),
+        "schemas/playbook.schema.json is stale: run `cargo run -- schema > schemas/playbook.schema.json`"
+    );
+    let out = rdplay(&["schema"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+#[test]
+fn the_lab_playbook_targets_the_lab() {
+    let p = Playbook::load(&Path::new(ROOT).join("examples/lab/renew.yml")).unwrap();
+    assert_eq!(p.target.network.to_string(), "10.213.0.0/24");
+    assert_eq!(p.target.addresses().len(), 253);
+    assert_eq!(p.exchange.admin_user, "tech");
+    let lab = Path::new(ROOT).join("examples/lab");
+    assert_eq!(
+        p.exchange.password,
+        rdplay::playbook::PasswordSource::File(lab.join("bootstrap.secret"))
+    );
+    assert_eq!(p.state_dir, lab.join(".rdplay"));
+    assert_eq!(p.inventory.path, lab.join(".rdplay/inventory.db"));
+    assert_eq!(p.connection.identity, lab.join(".rdplay/id_ed25519"));
+    assert_eq!(p.output.dir, lab.join("output"));
+}
+
+#[test]
+fn defaults_are_filled_in_and_paths_resolved() {
+    let p = load_text(BASE).unwrap();
+    assert_eq!(p.connection.user, "root");
+    assert_eq!(p.connection.forks, 50);
+    assert_eq!(p.connection.connect_timeout, Duration::from_secs(5));
+    assert_eq!(p.connection.step_timeout, Duration::from_secs(120));
+    assert_eq!(p.connection.control_persist, Duration::from_secs(60));
+    assert!(p.connection.ssh_config);
+    assert_eq!(p.state_dir, Path::new("/play/.rdplay"));
+    assert_eq!(
+        p.connection.known_hosts,
+        Path::new("/play/.rdplay/known_hosts")
+    );
+    assert_eq!(p.account.shell, "/bin/bash");
+    assert_eq!(p.output.qr, "{{ mac }}");
+    assert_eq!(p.output.formats, [rdplay::playbook::Format::Pdf]);
+    assert_eq!(p.logging.level, rdplay::playbook::LogLevel::Info);
+    assert_eq!(p.renewal, rdplay::playbook::Renewal::Always);
+    assert_eq!(p.target.addresses().len(), 39);
+    assert!(
+        p.example_username.starts_with("USERSS001-"),
+        "{}",
+        p.example_username
+    );
+    let seed_form = load_text(
+        &BASE
+            .replace("10.0.0.0/24", "10.0.0")
+            .replace("2-40", "\"3,10\""),
+    )
+    .unwrap();
+    assert_eq!(seed_form.target.addresses().len(), 8);
+    let default_range = load_text(&BASE.replace("  ranges: 2-40\n", "")).unwrap();
+    assert_eq!(default_range.target.addresses().len(), 253);
+    let older = load_text(&format!("{BASE}renewal: {{ older_than: 30d }}\n")).unwrap();
+    assert_eq!(
+        older.renewal,
+        rdplay::playbook::Renewal::OlderThan(Duration::from_secs(30 * 86_400))
+    );
+}
+
+// Error messages, as the user reads them.
+
+#[test]
+fn misspelt_key_points_at_it_and_suggests_the_right_one() {
+    insta::assert_snapshot!(errors(&BASE.replace("  ranges:", "  rangs:")));
+}
+
+#[test]
+fn misspelt_value_suggests_the_right_one() {
+    insta::assert_snapshot!(errors(&format!("{BASE}output:\n  formats: [pdf, pnj]\n")));
+}
+
+#[test]
+fn duplicate_key_is_an_error() {
+    insta::assert_snapshot!(errors(&format!("{BASE}site: XX\n")));
+}
+
+#[test]
+fn missing_key_says_what_to_add() {
+    insta::assert_snapshot!(errors(
+        "site: SS\ntarget:\n  ranges: 2-40\nexchange:\n  admin_user: tech\n  password: prompt\n"
+    ));
+}
+
+#[test]
+fn wrong_type_names_the_expected_one() {
+    insta::assert_snapshot!(errors(&format!("{BASE}connection:\n  forks: many\n")));
+}
+
+#[test]
+fn network_errors_point_at_the_value() {
+    insta::assert_snapshot!(errors(&BASE.replace("10.0.0.0/24", "10.0.0.5/24")));
+}
+
+#[test]
+fn ranges_and_exclusions_outside_the_network_are_all_reported() {
+    let text = BASE.replace(
+        "  ranges: 2-40\n",
+        "  ranges:\n    - 2-40\n    - 10.0.1.2-10.0.1.9\n    - 50-20\n  exclude: [10.9.9.9, 7]\n",
+    );
+    insta::assert_snapshot!(errors(&text));
+}
+
+#[test]
+fn pattern_rendering_an_invalid_name() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}account:\n  pattern: \"{{{{ index }}}}user\"\n"
+    )));
+}
+
+#[test]
+fn pattern_with_an_unknown_variable() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}account:\n  pattern: \"u{{{{ idx }}}}\"\n"
+    )));
+}
+
+#[test]
+fn pattern_that_is_not_unique_across_the_fleet() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}account:\n  pattern: \"user-{{{{ random_digits(3) }}}}\"\n"
+    )));
+}
+
+#[test]
+fn impossible_password_policy() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}password:\n  length: 8\n  min_upper: 3\n  min_lower: 3\n  min_digit: 3\n  min_symbol: 1\n  symbols: \"\"\n"
+    )));
+}
+
+#[test]
+fn weak_password_policy_shows_its_entropy() {
+    insta::assert_snapshot!(errors(&format!("{BASE}password:\n  length: 12\n")));
+}
+
+#[test]
+fn missing_files_are_reported_at_their_values() {
+    let text = BASE.replace("password: prompt", "password: { file: admin.secret }")
+        + "output:\n  user_sheet: templates/user.typ\n";
+    insta::assert_snapshot!(errors(&text));
+}
+
+#[test]
+fn a_password_in_place_of_a_variable_name_is_refused_without_echoing_it() {
+    let text = BASE.replace("password: prompt", "password: { env: \"Hunter2-secret!\" }");
+    let e = errors(&text);
+    assert!(!e.contains("Hunter2"), "{e}");
+    insta::assert_snapshot!(e.replace("Hunter2-secret!", "<redacted>"));
+}
+
+#[test]
+fn syntax_errors_have_a_location() {
+    insta::assert_snapshot!(errors(
+        "site: SS\ntarget:\n  network: 10.0.0.0/24\n ranges: 2-40\n"
+    ));
+}
+
+#[test]
+fn empty_playbook() {
+    insta::assert_snapshot!(errors("# nothing here\n"));
+}
+
+// Hostile input.
+
+#[test]
+fn an_alias_bomb_is_refused_quickly() {
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for (i, c) in ('b'..='i').enumerate() {
+        let prev = (b'a' + i as u8) as char;
+        text.push_str(&format!(
+            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    let started = Instant::now();
+    let err = errors(&text);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    assert!(
+        err.contains("alias") || err.contains("unknown field"),
+        "{err}"
+    );
+    // The same bomb under a real key, so it is deserialized rather than refused by name.
+    let nested = text.replace(
+        "a: &a",
+        "site: SS\ntarget:\n  network: 10.0.0.0/24\n  exclude: &a",
+    );
+    let started = Instant::now();
+    let err = errors(&nested);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!err.is_empty());
+}
+
+#[test]
+fn an_oversized_playbook_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.yml");
+    let big = format!(
+        "{BASE}# {}\n",
+        "x".repeat(rdplay::playbook::MAX_PLAYBOOK_BYTES as usize)
+    );
+    std::fs::write(&path, big).unwrap();
+    assert!(matches!(
+        Playbook::load(&path),
+        Err(PlaybookError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    let deep = format!("site: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let started = Instant::now();
+    assert!(load_text(&deep).is_err());
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = Playbook::from_text(&bytes, "pb.yml", "/play/pb.yml".into(), "/play".into(), String::new());
+    }
+
+    #[test]
+    fn mutated_playbooks_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..4, any::<u8>()), 1..8),
+    ) {
+        let reference = std::fs::read_to_string(Path::new(ROOT).join("playbooks/renew.yml")).unwrap();
+        let mut bytes = reference.into_bytes();
+        // Mutations that keep the shape YAML-ish: delete, insert, replace, duplicate a line.
+        for (at, kind, byte) in edits {
+            let i = at.index(bytes.len().max(1)).min(bytes.len().saturating_sub(1));
+            let table = b" :-[]{}#&*!|>'\"\n0123456789azAZ._/";
+            let byte = table[usize::from(byte) % table.len()];
+            match kind {
+                0 if !bytes.is_empty() => { bytes.remove(i); }
+                1 => bytes.insert(i, byte),
+                2 if !bytes.is_empty() => bytes[i] = byte,
+                _ => {
+                    let start = bytes[..i].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+                    let end = bytes[i..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |p| i + p + 1);
+                    let line = bytes[start..end].to_vec();
+                    bytes.splice(start..start, line);
+                }
+            }
+        }
+        let _ = Playbook::from_text(&bytes, "pb.yml", "/play/pb.yml".into(), "/play".into(), String::new());
+    }
+}
+
+// The commands.
+
+#[test]
+fn validate_prints_a_summary_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pb.yml");
+    std::fs::write(
+        &path,
+        BASE.replace("2-40", "2-40\n  exclude: [7]") + "account:\n  pattern: \"pc{{ octet }}\"\n",
+    )
+    .unwrap();
+    let out = rdplay(&["validate", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(dir.path().to_str().unwrap(), "[DIR]");
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn validate_reports_errors_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pb.yml");
+    std::fs::write(&path, BASE.replace("ranges:", "rangs:")).unwrap();
+    let out = rdplay(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("pb.yml:4:3"), "{stderr}");
+    assert!(stderr.contains("did you mean `ranges`?"), "{stderr}");
+    let missing = rdplay(&["validate", "/nonexistent/pb.yml"]);
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn validate_warns_about_a_readable_password_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("admin.secret");
+    std::fs::write(&secret, "x\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = dir.path().join("pb.yml");
+    std::fs::write(
+        &path,
+        BASE.replace("password: prompt", "password: { file: admin.secret }"),
+    )
+    .unwrap();
+    let out = rdplay(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("warning: the admin password file") && stdout.contains("chmod 600"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn init_writes_a_valid_starter_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("site");
+    let out = rdplay(&["init", target.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let playbook = target.join("renew.yml");
+    let validated = rdplay(&["validate", playbook.to_str().unwrap()]);
+    assert_eq!(
+        validated.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    let schema = std::fs::read_to_string(target.join("playbook.schema.json")).unwrap();
+    assert_eq!(schema, rdplay::playbook::schema::schema_json());
+
+    std::fs::write(&playbook, "edited").unwrap();
+    let again = rdplay(&["init", target.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+    assert_eq!(std::fs::read_to_string(&playbook).unwrap(), "edited");
+}
+
+#[test]
+fn global_log_options_are_accepted_anywhere() {
+    let out = rdplay(&["--log-level", "critical", "schema"]);
+    assert!(out.status.success());
+    let out = rdplay(&["schema", "-vv"]);
+    assert!(out.status.success());
+    let bad = rdplay(&["--log-level", "loud", "schema"]);
+    assert!(!bad.status.success());
+    use clap::Parser;
+    let cli = rdplay::cli::Cli::parse_from(["rdplay", "-q", "schema"]);
+    assert_eq!(cli.log.level(None), rdplay::playbook::LogLevel::Warning);
+    let cli = rdplay::cli::Cli::parse_from(["rdplay", "schema", "--log-level", "error", "-vvv"]);
+    assert_eq!(
+        cli.log.level(Some(rdplay::playbook::LogLevel::Critical)),
+        rdplay::playbook::LogLevel::Debug
+    );
+    assert_eq!(
+        rdplay::playbook::LogLevel::Critical.as_tracing(),
+        tracing::Level::ERROR
+    );
+}
