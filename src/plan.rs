@@ -48,10 +48,24 @@ pub enum Status {
 #[derive(Debug, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Change {
-    DeleteAccount { name: String, home: Option<String>, processes: Option<u32>, on_pc: bool },
-    CreateAccount { name: String, shell: String, password: String },
-    Inventory { request: String, facts: bool },
-    Sheet { path: String },
+    DeleteAccount {
+        name: String,
+        home: Option<String>,
+        processes: Option<u32>,
+        on_pc: bool,
+    },
+    CreateAccount {
+        name: String,
+        shell: String,
+        password: String,
+    },
+    Inventory {
+        request: String,
+        facts: bool,
+    },
+    Sheet {
+        path: String,
+    },
 }
 
 /// The whole plan.
@@ -64,7 +78,11 @@ pub struct Plan {
 
 impl Plan {
     fn counts(&self) -> (usize, usize, usize) {
-        let renew = self.pcs.iter().filter(|p| matches!(p.status, Status::Renew | Status::KeyExchangeNeeded { .. })).count();
+        let renew = self
+            .pcs
+            .iter()
+            .filter(|p| matches!(p.status, Status::Renew | Status::KeyExchangeNeeded { .. }))
+            .count();
         let failing = self.pcs.len() - renew;
         (renew, self.skipped_addresses, failing)
     }
@@ -91,18 +109,31 @@ impl Plan {
             }
             for c in &pc.changes {
                 t.push_str(&match c {
-                    Change::DeleteAccount { name, home, processes, on_pc: true } => format!(
+                    Change::DeleteAccount {
+                        name,
+                        home,
+                        processes,
+                        on_pc: true,
+                    } => format!(
                         "  - delete account {name} (home {}, {} processes)\n",
                         inert(home.as_deref().unwrap_or("?"), 100),
                         processes.unwrap_or(0)
                     ),
                     Change::DeleteAccount { name, .. } => {
-                        format!("  - forget account {name} (recorded, already absent from the PC)\n")
+                        format!(
+                            "  - forget account {name} (recorded, already absent from the PC)\n"
+                        )
                     }
-                    Change::CreateAccount { name, shell, password } => {
+                    Change::CreateAccount {
+                        name,
+                        shell,
+                        password,
+                    } => {
                         format!("  + create account {name} (shell {shell}, password {password})\n")
                     }
-                    Change::Inventory { request, .. } => format!("  ~ inventory: request {request}, facts\n"),
+                    Change::Inventory { request, .. } => {
+                        format!("  ~ inventory: request {request}, facts\n")
+                    }
                     Change::Sheet { path } => format!("  + sheet {path}\n"),
                 });
             }
@@ -151,8 +182,15 @@ async fn build(pb: &Playbook, args: &RunArgs) -> Result<Plan, crate::run::RunErr
     let inventory = Inventory::open_read_only(&pb.inventory.path)?;
     let limit = Limit::new(&inventory, &args.limit).map_err(crate::run::RunError::Limit)?;
     let all = pb.target.addresses();
-    let to_scan: Vec<Ipv4Addr> = all.iter().copied().filter(|ip| limit.may_scan(*ip)).collect();
-    let timeout = pb.connection.connect_timeout.min(Duration::from_millis(1500));
+    let to_scan: Vec<Ipv4Addr> = all
+        .iter()
+        .copied()
+        .filter(|ip| limit.may_scan(*ip))
+        .collect();
+    let timeout = pb
+        .connection
+        .connect_timeout
+        .min(Duration::from_millis(1500));
     let results: Vec<_> = crate::tasks::scan::scan(&to_scan, pb.target.port, timeout, 256)
         .await
         .into_iter()
@@ -162,7 +200,10 @@ async fn build(pb: &Playbook, args: &RunArgs) -> Result<Plan, crate::run::RunErr
     let tmp = tempfile::Builder::new()
         .prefix("rdplay-check-")
         .tempdir()
-        .map_err(|source| crate::run::RunError::Io { what: "creating a temporary directory".into(), source })?;
+        .map_err(|source| crate::run::RunError::Io {
+            what: "creating a temporary directory".into(),
+            source,
+        })?;
     let ssh = SshSettings {
         user: pb.connection.user.clone(),
         port: pb.target.port,
@@ -217,26 +258,42 @@ async fn plan_pc(
     };
     let mut plan = PcPlan {
         ip: r.ip,
-        mac: mac.clone().or_else(|| known_by_ip.as_ref().map(|k| k.mac.clone())),
-        hostname: known.as_ref().or(known_by_ip.as_ref()).and_then(|k| k.hostname.clone()),
+        mac: mac
+            .clone()
+            .or_else(|| known_by_ip.as_ref().map(|k| k.mac.clone())),
+        hostname: known
+            .as_ref()
+            .or(known_by_ip.as_ref())
+            .and_then(|k| k.hostname.clone()),
         status: Status::Renew,
         changes: Vec::new(),
     };
     if r.state != PortState::Open {
-        plan.status = Status::Unreachable { reason: format!("port {}: {}", pb.target.port, r.state.word()) };
+        plan.status = Status::Unreachable {
+            reason: format!("port {}: {}", pb.target.port, r.state.word()),
+        };
         return plan;
     }
     let Some(mac) = mac else {
-        plan.status = Status::ProbeFailed { reason: "no MAC in the neighbour table".into() };
+        plan.status = Status::ProbeFailed {
+            reason: "no MAC in the neighbour table".into(),
+        };
         return plan;
     };
     let recorded = inventory.accounts_to_remove(&mac).unwrap_or_default();
     let hostname = plan.hostname.clone().unwrap_or_default();
     match known.and_then(|k| k.host_key) {
         None => {
-            plan.status = Status::KeyExchangeNeeded { admin: pb.exchange.admin_user.clone() };
+            plan.status = Status::KeyExchangeNeeded {
+                admin: pb.exchange.admin_user.clone(),
+            };
             for a in &recorded {
-                plan.changes.push(Change::DeleteAccount { name: a.username.clone(), home: None, processes: None, on_pc: true });
+                plan.changes.push(Change::DeleteAccount {
+                    name: a.username.clone(),
+                    home: None,
+                    processes: None,
+                    on_pc: true,
+                });
             }
         }
         Some(keys) => {
@@ -253,7 +310,12 @@ async fn plan_pc(
                         });
                     }
                     for a in &report.absent {
-                        plan.changes.push(Change::DeleteAccount { name: a.clone(), home: None, processes: None, on_pc: false });
+                        plan.changes.push(Change::DeleteAccount {
+                            name: a.clone(),
+                            home: None,
+                            processes: None,
+                            on_pc: false,
+                        });
                     }
                 }
                 Err(ProbeError::HostKey) => {
@@ -270,21 +332,40 @@ async fn plan_pc(
     // The same naming and policy code as a run; the name shown is an example when the pattern is random.
     let vars = crate::playbook::NameVars {
         site: pb.site.clone(),
-        index: pb.target.addresses().iter().position(|a| *a == r.ip).map_or(0, |p| p as u32 + 1),
+        index: pb
+            .target
+            .addresses()
+            .iter()
+            .position(|a| *a == r.ip)
+            .map_or(0, |p| p as u32 + 1),
         ip: r.ip,
         hostname: plan.hostname.clone().unwrap_or(hostname),
         mac: mac.clone(),
         request: "REQ-(allocated by the run)".into(),
         date: jiff::Zoned::now().date(),
     };
-    let name = pb.account.username(&vars).unwrap_or_else(|e| format!("(pattern error: {e})"));
-    let mask = "*".repeat(pb.password.length as usize);
-    plan.changes.push(Change::CreateAccount { name: name.clone(), shell: pb.account.shell.clone(), password: mask });
-    plan.changes.push(Change::Inventory { request: "REQ-(allocated by the run)".into(), facts: true });
-    for f in crate::playbook::render_formats(&pb.output.formats) {
+    let name = pb
+        .account
+        .username(&vars)
+        .unwrap_or_else(|e| format!("(pattern error: {e})"));
+    let mask = "*".repeat(pb.password.length);
+    plan.changes.push(Change::CreateAccount {
+        name: name.clone(),
+        shell: pb.account.shell.clone(),
+        password: mask,
+    });
+    plan.changes.push(Change::Inventory {
+        request: "REQ-(allocated by the run)".into(),
+        facts: true,
+    });
+    for f in crate::run::render_formats(&pb.output.formats) {
         let ext = f.extension();
-        plan.changes.push(Change::Sheet { path: format!("users/{name}.{ext}") });
-        plan.changes.push(Change::Sheet { path: format!("pcs/{}.{ext}", mac.replace(':', "")) });
+        plan.changes.push(Change::Sheet {
+            path: format!("users/{name}.{ext}"),
+        });
+        plan.changes.push(Change::Sheet {
+            path: format!("pcs/{}.{ext}", mac.replace(':', "")),
+        });
     }
     plan
 }
@@ -302,9 +383,13 @@ async fn probe(
     timeout: Duration,
 ) -> Result<crate::tasks::exec::Report, ProbeError> {
     if !ssh.identity.exists() {
-        return Err(ProbeError::Other("no controller key yet (a run creates it)".into()));
+        return Err(ProbeError::Other(
+            "no controller key yet (a run creates it)".into(),
+        ));
     }
-    let kh = ssh.pinned_known_hosts(ip, keys).map_err(|e| ProbeError::Other(e.to_string()))?;
+    let kh = ssh
+        .pinned_known_hosts(ip, keys)
+        .map_err(|e| ProbeError::Other(e.to_string()))?;
     let master = Master::connect(ssh, ip, &kh).await.map_err(|e| match e {
         crate::ssh::SshError::HostKeyChanged { .. } => ProbeError::HostKey,
         e => ProbeError::Other(e.to_string()),

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How one PC ended.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub ip: Ipv4Addr,
     pub mac: Option<String>,
@@ -31,7 +31,7 @@ pub struct Outcome {
 }
 
 /// A PC renewed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Done {
     pub first_contact: bool,
     pub sheets: Vec<PathBuf>,
@@ -70,8 +70,8 @@ pub(crate) async fn renew_pc(ctx: Arc<Ctx>, pc: Reachable) -> Outcome {
     outcome.result = renew_steps(&ctx, pc, &mut outcome).await;
     outcome.duration = started.elapsed();
     let (ok, step, reason) = match &outcome.result {
-        Ok(_) => (true, None, None),
-        Err(e) => (false, Some(e.step.name().to_string()), Some(e.reason.clone())),
+        Ok(_) => (true, "render".to_string(), None),
+        Err(e) => (false, e.step.name().to_string(), Some(e.reason.clone())),
     };
     if let Err(e) = ctx
         .inventory
@@ -100,7 +100,10 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     let inv_err = |what: &str, e: crate::inventory::InventoryError| {
         StepError::new(StepKind::Inventory, format!("{what}: {e}"))
     };
-    let known = ctx.inventory.pc(pc.mac.as_str()).map_err(|e| inv_err("reading the PC", e))?;
+    let known = ctx
+        .inventory
+        .pc(pc.mac.as_str())
+        .map_err(|e| inv_err("reading the PC", e))?;
     outcome.hostname = known.as_ref().and_then(|k| k.hostname.clone());
 
     // exchange
@@ -131,7 +134,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 
     // plan the change: request number, accounts to delete, new name, password
     let planned = plan_change(ctx, &uploaded).await;
-    let (request, change, password) = match planned {
+    let (request, change, password, vars) = match planned {
         Ok(p) => p,
         Err(e) => {
             cleanup(&uploaded).await;
@@ -170,7 +173,8 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 
     // inventory
     ctx.progress.enter(StepKind::Inventory);
-    let recorded = crate::tasks::inventory::record(&ctx.inventory, ctx.run, &renewed, &request).await;
+    let recorded =
+        crate::tasks::inventory::record(&ctx.inventory, ctx.run, &renewed, &request).await;
     let report = renewed.report.clone();
     renewed.uploaded.master.close().await;
     recorded?;
@@ -191,7 +195,9 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         shell: pb.account.shell.clone(),
         facts: report.facts.clone(),
     };
-    let qr = crate::playbook::render_qr(&pb.output.qr, &pc.mac.to_string(), &pc.ip, &report.facts.hostname)
+    let qr = pb
+        .output
+        .qr_content(&vars, &user.username)
         .map_err(|e| StepError::new(StepKind::Render, format!("QR content: {e}")))?;
     let pc_sheet = PcSheet {
         hostname: report.facts.hostname.clone(),
@@ -204,7 +210,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         username: user.username.clone(),
         facts: report.facts.clone(),
     };
-    let formats = crate::playbook::render_formats(&pb.output.formats);
+    let formats = render_formats(&pb.output.formats);
     let mut deleted = report.deleted.clone();
     deleted.extend(report.absent.iter().cloned());
     let (user, pc_sheet, sheets) = render::render(
@@ -232,7 +238,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 async fn plan_change(
     ctx: &Ctx,
     up: &sftp::Uploaded,
-) -> Result<(String, Change, Secret), StepError> {
+) -> Result<(String, Change, Secret, crate::playbook::NameVars), StepError> {
     let pb = &ctx.pb;
     let pc = &up.trusted.pc;
     let inv_err = |what: &str, e: crate::inventory::InventoryError| {
@@ -259,7 +265,8 @@ async fn plan_change(
     };
     let create = reserve_name(ctx, &vars, &delete)?;
     let password = pb.password.generate();
-    let hash = hash_password(&password).map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
+    let hash =
+        hash_password(&password).map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
     let change = Change {
         delete,
         create,
@@ -268,7 +275,7 @@ async fn plan_change(
         home_base: pb.account.home_base.display().to_string(),
         groups: pb.account.groups.clone(),
     };
-    Ok((request, change, password))
+    Ok((request, change, password, vars))
 }
 
 /// Renders the pattern until it gives a name no other PC holds (random parts are re-drawn); a pattern that
@@ -297,14 +304,23 @@ fn reserve_name(
     }
     Err(StepError::new(
         StepKind::Exec,
-        format!("the naming pattern keeps giving {last}, which another PC already has: add a per-PC variable (index, mac, hostname) or random digits"),
+        format!(
+            "the naming pattern keeps giving {last}, which another PC already has: add a per-PC variable (index, mac, hostname) or random digits"
+        ),
     ))
 }
 
 async fn cleanup(up: &sftp::Uploaded) {
     let _ = up
         .master
-        .run("cleanup", "rm", &["-rf", &up.workdir], b"", 1024, Duration::from_secs(10))
+        .run(
+            "cleanup",
+            "rm",
+            &["-rf", &up.workdir],
+            b"",
+            1024,
+            Duration::from_secs(10),
+        )
         .await;
 }
 
@@ -318,7 +334,10 @@ pub(crate) fn triage(
     let mut failed = Vec::new();
     let mut skipped = 0;
     for r in results {
-        let index = addresses.iter().position(|a| *a == r.ip).map_or(0, |p| p as u32 + 1);
+        let index = addresses
+            .iter()
+            .position(|a| *a == r.ip)
+            .map_or(0, |p| p as u32 + 1);
         let known = inventory.pc_by_ip(r.ip).ok().flatten();
         let fail = |reason: String| Outcome {
             ip: r.ip,
@@ -331,7 +350,11 @@ pub(crate) fn triage(
             duration: Duration::ZERO,
         };
         match (r.state, r.mac) {
-            (PortState::Open, Some(mac)) => reachable.push(Reachable { ip: r.ip, mac, index }),
+            (PortState::Open, Some(mac)) => reachable.push(Reachable {
+                ip: r.ip,
+                mac,
+                index,
+            }),
             (PortState::Open, None) => failed.push(fail(
                 "port open but no MAC in the neighbour table (is the PC on this LAN?)".into(),
             )),
@@ -399,7 +422,12 @@ impl Limit {
         }
         // Hostnames and MACs recorded in the inventory name their last address too.
         for pc in inventory.pcs().map_err(|e| e.to_string())? {
-            if limit.macs.contains(&pc.mac) || pc.hostname.as_ref().is_some_and(|h| limit.names.contains(h)) {
+            if limit.macs.contains(&pc.mac)
+                || pc
+                    .hostname
+                    .as_ref()
+                    .is_some_and(|h| limit.names.contains(h))
+            {
                 limit.ips.insert(pc.ip);
                 limit.macs.insert(pc.mac.clone());
             }
@@ -428,7 +456,10 @@ pub fn command(args: RunArgs, log: &crate::cli::LogArgs) -> u8 {
             return exit::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -454,7 +485,10 @@ pub enum RunError {
     #[error("{0}")]
     Inventory(#[from] crate::inventory::InventoryError),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Render(#[from] crate::render::RenderError),
     #[error("{0}")]
@@ -471,17 +505,25 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
 async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Result<u8, RunError> {
     use crate::cli::exit;
     let started = Instant::now();
-    crate::cli::private_dir(&pb.state_dir).map_err(io(format!("creating {}", pb.state_dir.display())))?;
+    crate::cli::private_dir(&pb.state_dir)
+        .map_err(io(format!("creating {}", pb.state_dir.display())))?;
     let (inventory, _lock) = Inventory::open_for_run(&pb.inventory.path)?;
     let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
     let run_dir = pb.state_dir.join("runs").join(&stamp);
     crate::cli::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;
-    let log_file = pb.logging.file.clone().unwrap_or_else(|| run_dir.join("rdplay.log"));
+    let log_file = pb
+        .logging
+        .file
+        .clone()
+        .unwrap_or_else(|| run_dir.join("rdplay.log"));
     crate::cli::init_logging(log, pb.logging.level, Some(&log_file));
     tracing::info!(playbook = %pb.path.display(), "run started");
 
-    let controller_key = crate::cli::controller_key(&pb.connection.identity)
-        .map_err(io(format!("preparing the controller key {}", pb.connection.identity.display())))?;
+    let controller_key =
+        crate::cli::controller_key(&pb.connection.identity).map_err(io(format!(
+            "preparing the controller key {}",
+            pb.connection.identity.display()
+        )))?;
     let ssh_dir = tempfile::Builder::new()
         .prefix("rdplay-")
         .tempdir()
@@ -500,15 +542,27 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
     // scan
     let limit = Limit::new(&inventory, &args.limit).map_err(RunError::Limit)?;
     let all = pb.target.addresses();
-    let to_scan: Vec<Ipv4Addr> = all.iter().copied().filter(|ip| limit.may_scan(*ip)).collect();
-    let scan_timeout = pb.connection.connect_timeout.min(Duration::from_millis(1500));
+    let to_scan: Vec<Ipv4Addr> = all
+        .iter()
+        .copied()
+        .filter(|ip| limit.may_scan(*ip))
+        .collect();
+    let scan_timeout = pb
+        .connection
+        .connect_timeout
+        .min(Duration::from_millis(1500));
     let results = crate::tasks::scan::scan(&to_scan, pb.target.port, scan_timeout, 256).await;
     let results: Vec<_> = results
         .into_iter()
         .filter(|r| limit.keeps(r.ip, r.mac.as_ref().map(|m| m.as_str())))
         .collect();
     let (reachable, mut outcomes, skipped) = triage(&inventory, &all, results);
-    tracing::info!(reachable = reachable.len(), unreachable = outcomes.len(), skipped, "scan done");
+    tracing::info!(
+        reachable = reachable.len(),
+        unreachable = outcomes.len(),
+        skipped,
+        "scan done"
+    );
 
     // first contact needs the admin password: read it once, before any progress bar
     let needs_contact = reachable.iter().any(|pc| {
@@ -532,11 +586,12 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         pb.output.user_sheet.as_deref(),
         pb.output.pc_sheet.as_deref(),
     )?);
-    crate::cli::private_dir(&pb.output.dir).map_err(io(format!("creating {}", pb.output.dir.display())))?;
+    crate::cli::private_dir(&pb.output.dir)
+        .map_err(io(format!("creating {}", pb.output.dir.display())))?;
     let reserved = inventory.usernames_in_use()?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
     let ctx = Arc::new(Ctx {
-        progress: crate::cli::progress::Progress::new(reachable.len(), log.quiet),
+        progress: crate::cli::progress::Progress::new(reachable.len(), log.quiet > 0),
         pb,
         inventory: inventory.clone(),
         run,
@@ -607,7 +662,14 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         tracing::error!("closing the run in the inventory: {e}");
     }
     outcomes.sort_by_key(|o| o.ip);
-    crate::cli::output::print_run(&outcomes, skipped, &run_dir, &log_file, &out_dir, started.elapsed());
+    crate::cli::output::print_run(
+        &outcomes,
+        skipped,
+        &run_dir,
+        &log_file,
+        &out_dir,
+        started.elapsed(),
+    );
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let done = outcomes.len() - failed;
     tracing::info!(done, failed, skipped, "run finished");
@@ -629,4 +691,15 @@ fn stopped(pc: &Reachable, reason: &str) -> Outcome {
         result: Err(StepError::new(StepKind::Exec, reason)),
         duration: Duration::ZERO,
     }
+}
+
+/// The playbook's sheet formats as the renderer names them.
+pub(crate) fn render_formats(formats: &[crate::playbook::Format]) -> Vec<crate::render::Format> {
+    formats
+        .iter()
+        .map(|f| match f {
+            crate::playbook::Format::Pdf => crate::render::Format::Pdf,
+            crate::playbook::Format::Png => crate::render::Format::Png,
+        })
+        .collect()
 }

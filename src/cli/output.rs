@@ -73,7 +73,13 @@ pub fn table(outcomes: &[Outcome]) -> String {
             .iter()
             .zip(widths)
             .enumerate()
-            .map(|(i, (cell, w))| if i == 6 { cell.clone() } else { format!("{cell:<w$}") })
+            .map(|(i, (cell, w))| {
+                if i == 6 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
             .collect();
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
@@ -84,7 +90,9 @@ pub fn table(outcomes: &[Outcome]) -> String {
 /// The output directory as a tree (the seed's last step), two levels deep.
 pub fn tree(dir: &Path) -> String {
     fn entries(dir: &Path) -> Vec<std::fs::DirEntry> {
-        let mut v: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().collect()).unwrap_or_default();
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .map(|r| r.flatten().collect())
+            .unwrap_or_default();
         v.sort_by_key(|e| e.file_name());
         v
     }
@@ -92,11 +100,19 @@ pub fn tree(dir: &Path) -> String {
     let top = entries(dir);
     for (i, e) in top.iter().enumerate() {
         let last = i + 1 == top.len();
-        text.push_str(&format!("{} {}\n", if last { "└──" } else { "├──" }, e.file_name().to_string_lossy()));
+        text.push_str(&format!(
+            "{} {}\n",
+            if last { "└──" } else { "├──" },
+            e.file_name().to_string_lossy()
+        ));
         if e.path().is_dir() {
             let inner = entries(&e.path());
             for (j, f) in inner.iter().enumerate() {
-                let branch = if j + 1 == inner.len() { "└──" } else { "├──" };
+                let branch = if j + 1 == inner.len() {
+                    "└──"
+                } else {
+                    "├──"
+                };
                 text.push_str(&format!(
                     "{}   {branch} {}\n",
                     if last { " " } else { "│" },

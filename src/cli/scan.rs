@@ -34,7 +34,10 @@ pub fn run(args: ScanArgs) -> u8 {
             return exit::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -42,9 +45,17 @@ pub fn run(args: ScanArgs) -> u8 {
         }
     };
     let addresses = pb.target.addresses();
-    let timeout = pb.connection.connect_timeout.min(Duration::from_millis(1500));
+    let timeout = pb
+        .connection
+        .connect_timeout
+        .min(Duration::from_millis(1500));
     let started = std::time::Instant::now();
-    let results = runtime.block_on(crate::tasks::scan::scan(&addresses, pb.target.port, timeout, 256));
+    let results = runtime.block_on(crate::tasks::scan::scan(
+        &addresses,
+        pb.target.port,
+        timeout,
+        256,
+    ));
     let (mut open, mut closed, mut silent, mut unreachable) = (0, 0, 0, 0);
     for r in &results {
         let known = inventory.pc_by_ip(r.ip).ok().flatten();
@@ -77,7 +88,8 @@ pub fn run(args: ScanArgs) -> u8 {
                 "no-answer"
             }
         };
-        if r.state == PortState::Open || known.is_some() || args.all || r.state == PortState::Closed {
+        if r.state == PortState::Open || known.is_some() || args.all || r.state == PortState::Closed
+        {
             println!("{:<15} {:<17} {:<20} {state}", r.ip, mac, hostname);
         }
     }
@@ -86,5 +98,9 @@ pub fn run(args: ScanArgs) -> u8 {
         results.len(),
         started.elapsed().as_secs_f64()
     );
-    if unreachable > 0 { exit::SOME_FAILED } else { exit::OK }
+    if unreachable > 0 {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
+    }
 }

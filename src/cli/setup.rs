@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 /// Creates `dir` (and parents) with mode 0700, or tightens an existing one to 0700.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
@@ -26,22 +29,31 @@ pub fn controller_key(identity: &Path) -> std::io::Result<String> {
             .stdin(std::process::Stdio::null())
             .status()?;
         if !status.success() {
-            return Err(std::io::Error::other(format!("ssh-keygen exited with {status}")));
+            return Err(std::io::Error::other(format!(
+                "ssh-keygen exited with {status}"
+            )));
         }
     }
     let key = std::fs::read_to_string(&public)?;
     let key = key.trim().to_string();
     if !key.starts_with("ssh-") {
-        return Err(std::io::Error::other(format!("{} is not an OpenSSH public key", public.display())));
+        return Err(std::io::Error::other(format!(
+            "{} is not an OpenSSH public key",
+            public.display()
+        )));
     }
     Ok(key)
 }
 
 /// Sets up tracing: human lines on stderr at the chosen level, and, when given, the run's log file
 /// (0600) at debug level. Secrets never reach either: they are a type that prints as `********`.
-pub fn init_logging(args: &super::LogArgs, playbook_level: crate::playbook::LogLevel, file: Option<&Path>) {
+pub fn init_logging(
+    args: &super::LogArgs,
+    playbook_level: crate::playbook::LogLevel,
+    file: Option<&Path>,
+) {
     use tracing_subscriber::prelude::*;
-    let level = args.effective_level(playbook_level);
+    let level = args.level(Some(playbook_level)).as_tracing();
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -62,5 +74,8 @@ pub fn init_logging(args: &super::LogArgs, playbook_level: crate::playbook::LogL
                 .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level)),
         )
     });
-    let _ = tracing_subscriber::registry().with(stderr).with(file_layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .try_init();
 }

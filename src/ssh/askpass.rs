@@ -68,7 +68,9 @@ impl Drop for AskpassServer {
 fn effective_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     // The owner of a file we just created is our effective uid.
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
 }
 
 /// When rdplay was started by ssh as its askpass program, answers the prompt and returns the exit code.

@@ -36,7 +36,9 @@ pub async fn first_contact(
     };
     let known_hosts = settings.run_dir.join(format!("first-contact-{ip}"));
     let _ = std::fs::remove_file(&known_hosts);
-    let config = settings.write_config_file().map_err(local("writing ssh config"))?;
+    let config = settings
+        .write_config_file()
+        .map_err(local("writing ssh config"))?;
 
     // The script runs as root through sudo; the user and the key are its arguments (both public).
     let script = r#"set -e; umask 077; u=$1; k=$2
@@ -58,19 +60,29 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
         .args(["-o", "PubkeyAuthentication=no"])
-        .args(["-o", "PreferredAuthentications=keyboard-interactive,password"])
+        .args([
+            "-o",
+            "PreferredAuthentications=keyboard-interactive,password",
+        ])
         .args(["-o", "NumberOfPasswordPrompts=1"])
         .args(["-o", "BatchMode=no"])
         .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
         .arg("-o")
-        .arg(format!("ConnectTimeout={}", settings.connect_timeout.as_secs().max(1)))
+        .arg(format!(
+            "ConnectTimeout={}",
+            settings.connect_timeout.as_secs().max(1)
+        ))
         .arg("-p")
         .arg(settings.port.to_string())
         .arg("-l")
         .arg(admin)
         .arg(ip.to_string())
         .arg(remote)
-        .envs(askpass.env().map_err(local("locating the rdplay binary for askpass"))?)
+        .envs(
+            askpass
+                .env()
+                .map_err(local("locating the rdplay binary for askpass"))?,
+        )
         .env_remove("DISPLAY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -112,11 +124,15 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
             }
         });
     }
-    let recorded = std::fs::read_to_string(&known_hosts).map_err(local("reading the recorded host key"))?;
+    let recorded =
+        std::fs::read_to_string(&known_hosts).map_err(local("reading the recorded host key"))?;
     let _ = std::fs::remove_file(&known_hosts);
     let host_keys: String = recorded
         .lines()
-        .filter_map(|l| l.split_once(' ').map(|(_, key)| format!("{}\n", key.trim())))
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(_, key)| format!("{}\n", key.trim()))
+        })
         .collect();
     if host_keys.is_empty() {
         return Err(SshError::HostKeyUnverified {

@@ -43,10 +43,12 @@ impl Master {
         ip: Ipv4Addr,
         known_hosts: &Path,
     ) -> Result<Master, SshError> {
-        let config = settings.write_config_file().map_err(|source| SshError::Local {
-            what: "writing ssh config".into(),
-            source,
-        })?;
+        let config = settings
+            .write_config_file()
+            .map_err(|source| SshError::Local {
+                what: "writing ssh config".into(),
+                source,
+            })?;
         let persist = std::num::NonZeroUsize::new(settings.control_persist.as_secs() as usize)
             .map(openssh::ControlPersist::IdleFor)
             .unwrap_or(openssh::ControlPersist::ClosedAfterInitialConnection);
@@ -62,7 +64,7 @@ impl Master {
             .server_alive_interval(Duration::from_secs(5))
             .control_directory(&settings.run_dir)
             .control_persist(persist);
-        match builder.connect_mux(ip.to_string()).await {
+        match builder.connect(ip.to_string()).await {
             Ok(session) => Ok(Master {
                 ip,
                 session: Arc::new(session),
@@ -134,7 +136,12 @@ impl Master {
     }
 
     /// Writes `bytes` to the new file `path` on the PC through SFTP over this master.
-    pub async fn upload(&self, path: &str, bytes: &[u8], timeout: Duration) -> Result<(), SshError> {
+    pub async fn upload(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<(), SshError> {
         let ip = self.ip;
         let what = "sftp upload";
         let sftp_err = |e: openssh_sftp_client::Error| SshError::Remote {

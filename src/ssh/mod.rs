@@ -15,9 +15,9 @@ mod first_contact;
 mod master;
 
 pub use config::SshSettings;
+pub(crate) use first_contact::shell_quote;
 pub use first_contact::{FirstContact, first_contact};
 pub use master::{Master, RemoteOutput};
-pub(crate) use first_contact::shell_quote;
 
 use std::net::Ipv4Addr;
 
@@ -35,19 +35,34 @@ pub enum SshError {
     HostKeyUnverified { ip: Ipv4Addr, detail: String },
     /// Authentication failed.
     #[error("authentication to {user}@{ip} failed: {detail}")]
-    Auth { ip: Ipv4Addr, user: String, detail: String },
+    Auth {
+        ip: Ipv4Addr,
+        user: String,
+        detail: String,
+    },
     /// The connection could not be made or broke.
     #[error("could not connect to {ip}: {detail}")]
     Connect { ip: Ipv4Addr, detail: String },
     /// A remote command failed.
     #[error("on {ip}: {what} failed: {detail}")]
-    Remote { ip: Ipv4Addr, what: String, detail: String },
+    Remote {
+        ip: Ipv4Addr,
+        what: String,
+        detail: String,
+    },
     /// A step took longer than its timeout.
     #[error("on {ip}: {what} timed out after {secs} s")]
-    Timeout { ip: Ipv4Addr, what: String, secs: u64 },
+    Timeout {
+        ip: Ipv4Addr,
+        what: String,
+        secs: u64,
+    },
     /// A local I/O problem (temp files, sockets, spawning ssh).
     #[error("{what}: {source}")]
-    Local { what: String, source: std::io::Error },
+    Local {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 impl SshError {
@@ -61,8 +76,13 @@ impl SshError {
             SshError::HostKeyChanged { ip }
         } else if output.contains("Host key verification failed") {
             SshError::HostKeyUnverified { ip, detail }
-        } else if output.contains("Permission denied") || output.contains("Too many authentication") {
-            SshError::Auth { ip, user: user.to_string(), detail }
+        } else if output.contains("Permission denied") || output.contains("Too many authentication")
+        {
+            SshError::Auth {
+                ip,
+                user: user.to_string(),
+                detail,
+            }
         } else {
             SshError::Connect { ip, detail }
         }

@@ -94,7 +94,10 @@ pub fn check_names(change: &Change) -> Result<(), StepError> {
         if !valid {
             return Err(StepError::new(
                 StepKind::Exec,
-                format!("refusing to handle account name {:?}", crate::text::inert(name, 40)),
+                format!(
+                    "refusing to handle account name {:?}",
+                    crate::text::inert(name, 40)
+                ),
             ));
         }
     }
@@ -102,7 +105,11 @@ pub fn check_names(change: &Change) -> Result<(), StepError> {
 }
 
 /// Runs the helper in renew mode and removes its directory whatever happens.
-pub async fn renew(up: Uploaded, change: &Change, timeout: Duration) -> Result<Renewed, (Uploaded, StepError)> {
+pub async fn renew(
+    up: Uploaded,
+    change: &Change,
+    timeout: Duration,
+) -> Result<Renewed, (Uploaded, StepError)> {
     if let Err(e) = check_names(change) {
         return Err((up, e));
     }
@@ -113,18 +120,35 @@ pub async fn renew(up: Uploaded, change: &Change, timeout: Duration) -> Result<R
     );
     let result = up
         .master
-        .run("helper", "sh", &["-c", &script], params.expose().as_bytes(), REPORT_CAP, timeout)
+        .run(
+            "helper",
+            "sh",
+            &["-c", &script],
+            params.expose().as_bytes(),
+            REPORT_CAP,
+            timeout,
+        )
         .await;
     match result {
         Ok(out) => match parse_report(&out, "renew") {
-            Ok(report) => Ok(Renewed { uploaded: up, report }),
+            Ok(report) => Ok(Renewed {
+                uploaded: up,
+                report,
+            }),
             Err(e) => Err((up, e)),
         },
         Err(e) => {
             // The helper may still hold its directory: remove it through a fresh channel.
             let _ = up
                 .master
-                .run("cleanup", "rm", &["-rf", &up.workdir], b"", 1024, Duration::from_secs(10))
+                .run(
+                    "cleanup",
+                    "rm",
+                    &["-rf", &up.workdir],
+                    b"",
+                    1024,
+                    Duration::from_secs(10),
+                )
                 .await;
             Err((up, StepError::new(StepKind::Exec, e.to_string())))
         }
@@ -132,7 +156,11 @@ pub async fn renew(up: Uploaded, change: &Change, timeout: Duration) -> Result<R
 }
 
 /// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): for `--check`.
-pub async fn probe(master: &Master, delete: &[String], timeout: Duration) -> Result<Report, StepError> {
+pub async fn probe(
+    master: &Master,
+    delete: &[String],
+    timeout: Duration,
+) -> Result<Report, StepError> {
     let mut params = String::from("mode=probe\n");
     for d in delete {
         params.push_str(&format!("delete={d}\n"));
@@ -143,7 +171,14 @@ pub async fn probe(master: &Master, delete: &[String], timeout: Duration) -> Res
         HELPER
     );
     let out = master
-        .run("probe", "sh", &["-s"], script.as_bytes(), REPORT_CAP, timeout)
+        .run(
+            "probe",
+            "sh",
+            &["-s"],
+            script.as_bytes(),
+            REPORT_CAP,
+            timeout,
+        )
         .await
         .map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
     parse_report(&out, "probe")
@@ -153,14 +188,24 @@ pub async fn probe(master: &Master, delete: &[String], timeout: Duration) -> Res
 pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError> {
     match out.code {
         Some(0) => {}
-        Some(3) => return Err(StepError::new(StepKind::Exec, format!("the PC refused: {}", out.reason()))),
+        Some(3) => {
+            return Err(StepError::new(
+                StepKind::Exec,
+                format!("the PC refused: {}", out.reason()),
+            ));
+        }
         Some(code) => {
             return Err(StepError::new(
                 StepKind::Exec,
                 format!("helper exited with {code}: {}", out.reason()),
             ));
         }
-        None => return Err(StepError::new(StepKind::Exec, "helper was killed by a signal")),
+        None => {
+            return Err(StepError::new(
+                StepKind::Exec,
+                "helper was killed by a signal",
+            ));
+        }
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let report: Report = serde_json::from_str(text.trim()).map_err(|e| {
@@ -170,7 +215,10 @@ pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError>
         )
     })?;
     if report.mode != mode {
-        return Err(StepError::new(StepKind::Exec, "the PC's report is for another mode"));
+        return Err(StepError::new(
+            StepKind::Exec,
+            "the PC's report is for another mode",
+        ));
     }
     Ok(report)
 }
@@ -180,7 +228,11 @@ mod tests {
     use super::*;
 
     fn out(code: i32, stdout: &[u8]) -> RemoteOutput {
-        RemoteOutput { code: Some(code), stdout: stdout.to_vec(), stderr: b"rdplay-helper: refused: x\n".to_vec() }
+        RemoteOutput {
+            code: Some(code),
+            stdout: stdout.to_vec(),
+            stderr: b"rdplay-helper: refused: x\n".to_vec(),
+        }
     }
 
     #[test]
@@ -194,7 +246,12 @@ mod tests {
         ] {
             assert!(parse_report(&out(0, bad), "renew").is_err());
         }
-        assert!(parse_report(&out(3, b""), "renew").unwrap_err().to_string().contains("refused"));
+        assert!(
+            parse_report(&out(3, b""), "renew")
+                .unwrap_err()
+                .to_string()
+                .contains("refused")
+        );
     }
 
     #[test]

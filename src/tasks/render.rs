@@ -35,7 +35,10 @@ pub async fn render(
         .map_err(|e| StepError::new(StepKind::Inventory, format!("recording the sheets: {e}")))?;
     for name in deleted.iter().filter(|n| **n != user.username) {
         crate::render::remove_user_sheets(out_dir, name).map_err(|e| {
-            StepError::new(StepKind::Render, format!("removing the sheets of {name}: {e}"))
+            StepError::new(
+                StepKind::Render,
+                format!("removing the sheets of {name}: {e}"),
+            )
         })?;
     }
     let mut paths = user_paths;

@@ -139,8 +139,14 @@ mod tests {
 
     #[test]
     fn mac_forms() {
-        assert_eq!(Mac::parse("08-00-27-EA-FA-15").unwrap().as_str(), "08:00:27:ea:fa:15");
-        assert_eq!(Mac::parse("08:00:27:ea:fa:15").unwrap().bare(), "080027eafa15");
+        assert_eq!(
+            Mac::parse("08-00-27-EA-FA-15").unwrap().as_str(),
+            "08:00:27:ea:fa:15"
+        );
+        assert_eq!(
+            Mac::parse("08:00:27:ea:fa:15").unwrap().bare(),
+            "080027eafa15"
+        );
         assert!(Mac::parse("00:00:00:00:00:00").is_none());
         assert!(Mac::parse("08:00:27:ea:fa").is_none());
         assert!(Mac::parse("08:00:27:ea:fa:1g").is_none());
@@ -153,7 +159,10 @@ mod tests {
                  10.213.0.9       0x1         0x0         00:00:00:00:00:00     *        br0\n";
         let n = parse_arp(t);
         assert_eq!(n.len(), 1);
-        assert_eq!(n[&"10.213.0.2".parse().unwrap()].as_str(), "6a:1f:00:aa:bb:cc");
+        assert_eq!(
+            n[&"10.213.0.2".parse().unwrap()].as_str(),
+            "6a:1f:00:aa:bb:cc"
+        );
     }
 }
 

@@ -27,7 +27,9 @@ pub async fn upload(
     let known_hosts = settings
         .pinned_known_hosts(ip, &trusted.host_keys)
         .map_err(|e| StepError::new(StepKind::Sftp, format!("writing known_hosts: {e}")))?;
-    let master = Master::connect(settings, ip, &known_hosts).await.map_err(fail)?;
+    let master = Master::connect(settings, ip, &known_hosts)
+        .await
+        .map_err(fail)?;
     let out = master
         .run(
             "mktemp",
@@ -62,7 +64,14 @@ pub async fn upload(
         .await
     {
         let _ = master
-            .run("cleanup", "rm", &["-rf", &workdir], b"", 1024, Duration::from_secs(10))
+            .run(
+                "cleanup",
+                "rm",
+                &["-rf", &workdir],
+                b"",
+                1024,
+                Duration::from_secs(10),
+            )
             .await;
         master.close().await;
         return Err(fail(e));
