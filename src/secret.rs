@@ -94,7 +94,11 @@ mod tests {
         assert!(h.expose().starts_with("$6$"), "{}", h.expose());
         use sha_crypt::PasswordVerifier;
         let parsed = sha_crypt::PasswordHash::new(h.expose()).unwrap();
-        assert!(sha_crypt::ShaCrypt::SHA512.verify_password(s.expose().as_bytes(), &parsed).is_ok());
+        assert!(
+            sha_crypt::ShaCrypt::SHA512
+                .verify_password(s.expose().as_bytes(), &parsed)
+                .is_ok()
+        );
         assert_ne!(h, hash_password(&s).unwrap(), "salts differ");
     }
 }

@@ -4,4 +4,7 @@ pub enum InventoryCommand {
     /// List PCs and their managed accounts.
     List,
 }
-pub fn run(_cmd: InventoryCommand) -> u8 { eprintln!("error: inventory is not built yet"); 1 }
+pub fn run(_cmd: InventoryCommand) -> u8 {
+    eprintln!("error: inventory is not built yet");
+    1
+}

@@ -5,4 +5,7 @@ pub struct PreviewArgs {
     /// The template to render.
     pub template: PathBuf,
 }
-pub fn preview(_args: PreviewArgs) -> u8 { eprintln!("error: preview is not built yet"); 1 }
+pub fn preview(_args: PreviewArgs) -> u8 {
+    eprintln!("error: preview is not built yet");
+    1
+}
