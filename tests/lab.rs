@@ -1,0 +1,365 @@
+//! Proves the lab that every other integration test stands on: real, distinct, isolated PCs
+//! with sshd, looking like a school PC before rdplay's first contact, and a teardown that
+//! leaves nothing behind.
+
+mod common;
+
+use common::{BOOTSTRAP_SECRET, LAB_SCRIPT, Lab, require_root};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn distinct<T: Ord + Clone>(items: &[T]) -> bool {
+    items.iter().cloned().collect::<BTreeSet<_>>().len() == items.len()
+}
+
+#[test]
+fn hosts_are_distinct_pcs_reachable_on_port_22() {
+    let lab = Lab::up(3);
+    for host in lab.hosts() {
+        assert!(lab.port22_open(host.index), "port 22 of {host:?} is closed");
+        assert_eq!(host.hostname, format!("pc{}", host.index));
+        assert_eq!(host.ip, format!("{}.{}", lab.net(), host.index + 1));
+        let inside = lab.host_sh(
+            host.index,
+            "hostname; cat /etc/hostname; cat /sys/class/net/eth0/address; \
+             grep -c \"$(hostname)\" /etc/hosts",
+        );
+        let lines: Vec<&str> = inside.success().stdout.lines().collect();
+        assert_eq!(
+            lines,
+            [&host.hostname, &host.hostname, &host.mac, "1"],
+            "{inside}"
+        );
+    }
+    let names: Vec<_> = lab.hosts().iter().map(|h| h.hostname.clone()).collect();
+    let macs: Vec<_> = lab.hosts().iter().map(|h| h.mac.clone()).collect();
+    let keys: Vec<_> = (1..=3).map(|i| lab.host_key_fingerprints(i)).collect();
+    assert!(distinct(&names), "hostnames repeat: {names:?}");
+    assert!(distinct(&macs), "MACs repeat: {macs:?}");
+    assert!(distinct(&keys.concat()), "host keys repeat: {keys:?}");
+    let ids: Vec<_> = (1..=3)
+        .map(|i| {
+            lab.host_sh(i, "cat /etc/machine-id")
+                .success()
+                .stdout
+                .clone()
+        })
+        .collect();
+    assert!(distinct(&ids), "machine ids repeat: {ids:?}");
+}
+
+#[test]
+fn a_host_sees_only_its_own_devices_and_mounts() {
+    let lab = Lab::up(1);
+    let devices = lab.host_sh(1, "ls /dev | tr '\\n' ' '; echo; find /dev -type b | wc -l");
+    let lines: Vec<&str> = devices.success().stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
+            "0"
+        ],
+        "{devices}"
+    );
+    // Its mount tree is its own: nothing of the machine's (pivot_root dropped it).
+    let mounts = lab.host_sh(1, "cut -d' ' -f2 /proc/mounts | sort | tr '\\n' ' '");
+    assert_eq!(
+        mounts.success().stdout.trim(),
+        "/ /dev /dev/pts /proc /run /sys",
+        "{mounts}"
+    );
+    // Its pid namespace: pid 1 is its init, and the machine's processes are invisible.
+    let ps = lab.host_sh(
+        1,
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls -d /proc/[0-9]* | wc -l",
+    );
+    let lines: Vec<&str> = ps.success().stdout.lines().collect();
+    assert_eq!(lines[0], "/bin/sh /usr/local/sbin/lab-init ", "{ps}");
+    let count: usize = lines[1].trim().parse().expect("a count");
+    assert!(count < 10, "host 1 sees {count} processes:\n{ps}");
+}
+
+#[test]
+fn tech_logs_in_with_the_bootstrap_password_and_sudo_asks_for_it() {
+    let lab = Lab::up(2);
+    let secret = lab.secret_file();
+    let password = common::bootstrap_password();
+    let groups = lab.ssh_password(2, "tech", &secret, "id -nG; hostname");
+    groups.success();
+    let lines: Vec<&str> = groups.stdout.lines().collect();
+    assert!(lines[0].split(' ').any(|g| g == "sudo"), "{groups}");
+    assert_eq!(lines[1], "pc2", "{groups}");
+
+    // sudo asks for the password: without it, it refuses; with it (on stdin), tech is root.
+    lab.ssh_password(2, "tech", &secret, "sudo -n true")
+        .failure()
+        .stderr_contains("password is required");
+    let stdin = format!("{password}\n");
+    let sudo = lab.ssh_password_stdin(2, "tech", &secret, "sudo -S -p '' id -u", stdin.as_bytes());
+    assert_eq!(sudo.success().stdout.trim(), "0", "{sudo}");
+
+    // A wrong password is refused.
+    let wrong = lab.dir().join("wrong.secret");
+    common::write_private(&wrong, b"not-the-password\n");
+    lab.ssh_password(2, "tech", &wrong, "true").failure();
+}
+
+#[test]
+fn root_logs_in_by_key_only_and_has_no_key_yet() {
+    let lab = Lab::up(1);
+    // Give root the bootstrap password, so only sshd's policy can refuse the login below.
+    let password = common::bootstrap_password();
+    lab.host_sh_stdin(1, "chpasswd", format!("root:{password}\n").as_bytes())
+        .success();
+    lab.ssh_password(1, "root", &lab.secret_file(), "true")
+        .failure()
+        .stderr_contains("Permission denied");
+    lab.ssh_password(1, "tech", &lab.secret_file(), "true")
+        .success();
+    let config = lab.host_sh(
+        1,
+        "sshd -T | grep -E '^(permitrootlogin|passwordauthentication|usedns|maxsessions|maxstartups) '; \
+         ls -A /root/.ssh 2>/dev/null | wc -l",
+    );
+    let lines: Vec<&str> = config.success().stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "maxsessions 20",
+            "permitrootlogin without-password",
+            "passwordauthentication yes",
+            "usedns no",
+            "maxstartups 100:30:200",
+            "0"
+        ],
+        "{config}"
+    );
+}
+
+#[test]
+fn files_written_on_one_host_stay_on_it() {
+    let lab = Lab::up(2);
+    let marker = format!("/root/lab-marker-{}", lab.name());
+    lab.host_sh(
+        1,
+        &format!("echo on-pc1 > {marker}; mkdir -p /srv/x && echo y > /srv/x/y"),
+    )
+    .success();
+    let on_1 = lab.host_sh(1, &format!("cat {marker}"));
+    assert_eq!(on_1.success().stdout, "on-pc1\n");
+    lab.host_sh(2, &format!("test ! -e {marker} && test ! -e /srv/x"))
+        .success();
+    assert!(
+        !Path::new(&marker).exists(),
+        "{marker} leaked onto the machine"
+    );
+    assert!(
+        !Path::new("/srv/x/y").exists(),
+        "/srv/x/y leaked onto the machine"
+    );
+    // Nor into the shared root filesystem: a fresh host does not see it either.
+    let rootfs = lab.lab(&["status"]);
+    let lower = rootfs
+        .success()
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("rootfs: "))
+        .expect("status names the rootfs")
+        .to_owned();
+    assert!(
+        !Path::new(&lower)
+            .join(marker.trim_start_matches('/'))
+            .exists()
+    );
+}
+
+#[test]
+fn unplugged_or_sshd_stopped_hosts_are_unreachable_until_restored() {
+    let lab = Lab::up(2);
+    lab.link(1, "down");
+    assert!(!lab.port22_open(1), "host 1 answers with its link down");
+    assert!(lab.port22_open(2), "host 2 went down with host 1");
+    lab.link(1, "up");
+    assert!(
+        lab.port22_open(1),
+        "host 1 does not answer with its link up again"
+    );
+
+    lab.sshd(2, "stop");
+    assert!(!lab.port22_open(2), "host 2 answers with its sshd stopped");
+    // `lab host` still reaches a host whose sshd is down.
+    assert_eq!(lab.host_sh(2, "hostname").success().stdout, "pc2\n");
+    lab.sshd(2, "start");
+    assert!(
+        lab.port22_open(2),
+        "host 2 does not answer after sshd start"
+    );
+    lab.sshd(2, "restart");
+    assert!(
+        lab.port22_open(2),
+        "host 2 does not answer after sshd restart"
+    );
+}
+
+#[test]
+fn regenerated_host_keys_differ() {
+    let lab = Lab::up(1);
+    let before = lab.host_key_fingerprints(1);
+    lab.regen_hostkey(1);
+    let after = lab.host_key_fingerprints(1);
+    assert_eq!(before.len(), after.len());
+    assert!(
+        before.iter().all(|k| !after.contains(k)),
+        "{before:?} vs {after:?}"
+    );
+}
+
+#[test]
+fn the_controller_has_no_default_route() {
+    let lab = Lab::up(1);
+    let routes = lab.ctl(&["ip", "-4", "route", "show"]);
+    assert_eq!(
+        routes.success().stdout.trim(),
+        format!(
+            "{} dev br0 proto kernel scope link src {}",
+            lab.network(),
+            lab.controller_ip()
+        ),
+        "{routes}"
+    );
+    lab.ctl(&["ip", "-6", "route", "show", "default"])
+        .success()
+        .stdout
+        .is_empty()
+        .then_some(())
+        .expect("an IPv6 default route in the controller");
+    // So nothing but the lab is reachable from it.
+    lab.ctl(&["timeout", "3", "bash", "-c", "</dev/tcp/10.255.255.1/22"])
+        .failure()
+        .stderr_contains("unreachable");
+}
+
+#[test]
+fn teardown_leaves_nothing() {
+    let lab = Lab::up(3);
+    let name = lab.name().to_owned();
+    // A process started in the controller must go too.
+    let mut sleeper = Command::new(LAB_SCRIPT)
+        .args(["ctl", "sleep", "600"])
+        .env("LAB_NAME", &name)
+        .env("LAB_NET", lab.net())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("lab ctl sleep");
+    let net = lab.net().to_owned();
+    drop(lab);
+    let killed = sleeper.wait().expect("wait for lab ctl sleep");
+    assert!(
+        !killed.success(),
+        "lab ctl sleep 600 ended by itself: {killed}"
+    );
+
+    let netns = run_text("ip", &["netns", "list"]);
+    assert!(!netns.contains(&format!("{name}-")), "{netns}");
+    let mounts = run_text("findmnt", &["-rn", "-o", "TARGET,SOURCE,OPTIONS"]);
+    assert!(!mounts.contains(&format!("/{name}")), "{mounts}");
+    assert!(!mounts.contains(&format!("{name}-")), "{mounts}");
+    let pgrep = Command::new("pgrep")
+        .args(["-af", &name])
+        .output()
+        .expect("pgrep");
+    let leftovers = String::from_utf8_lossy(&pgrep.stdout);
+    assert!(leftovers.trim().is_empty(), "processes left: {leftovers}");
+    assert!(!Path::new("/run/rdplay-lab").join(&name).exists());
+    // `down` is idempotent.
+    let again = Command::new(LAB_SCRIPT)
+        .arg("down")
+        .env("LAB_NAME", &name)
+        .env("LAB_NET", &net)
+        .output()
+        .expect("lab down");
+    assert!(again.status.success(), "{again:?}");
+}
+
+fn run_text(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_lab_script_refuses_non_root_and_bad_arguments_clearly() {
+    require_root();
+    let as_nobody = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            LAB_SCRIPT,
+            "up",
+        ])
+        .output()
+        .expect("setpriv");
+    assert!(!as_nobody.status.success());
+    let stderr = String::from_utf8_lossy(&as_nobody.stderr);
+    assert!(stderr.contains("must run as root"), "{stderr}");
+
+    for (env, args, message) in [
+        (
+            ("LAB_NAME", "Bad-Name"),
+            &["list"][..],
+            "LAB_NAME 'Bad-Name'",
+        ),
+        (("LAB_NET", "10.300.1"), &["list"][..], "octet above 255"),
+        (("LAB_NAME", "tnone"), &["up", "251"][..], "must be 1..250"),
+        (
+            ("LAB_NAME", "tnone"),
+            &["host", "1", "true"][..],
+            "is not up",
+        ),
+        (
+            ("LAB_NAME", "tnone"),
+            &["frobnicate"][..],
+            "unknown command",
+        ),
+    ] {
+        let out = Command::new(LAB_SCRIPT)
+            .args(args)
+            .env(env.0, env.1)
+            .output()
+            .expect("lab");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    assert!(Path::new(BOOTSTRAP_SECRET).exists());
+}
+
+/// The issue's speed target: 50 hosts in under 15 s once the root filesystem is cached.
+/// Ignored by default (it competes for the CPU with the parallel tests); `.ci/run` runs it alone.
+#[test]
+#[ignore = "timing; run alone: cargo test --test lab -- --ignored"]
+fn fifty_hosts_come_up_in_under_15_seconds() {
+    let started = Instant::now();
+    let lab = Lab::up(50);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "50 hosts took {elapsed:?}"
+    );
+    let scan = lab.ctl(&["nmap", "-n", "-p22", "--open", "-oG", "-", &lab.network()]);
+    let open = scan
+        .success()
+        .stdout
+        .lines()
+        .filter(|l| l.contains("22/open"))
+        .count();
+    assert_eq!(open, 50, "{scan}");
+}
