@@ -69,14 +69,20 @@ pub(crate) async fn renew_pc(ctx: Arc<Ctx>, pc: Reachable) -> Outcome {
     };
     outcome.result = renew_steps(&ctx, pc, &mut outcome).await;
     outcome.duration = started.elapsed();
+    record_outcome(&ctx.inventory, ctx.run, &outcome).await;
+    ctx.progress.finished(outcome.result.is_ok());
+    outcome
+}
+
+/// Records how a PC ended in the run's outcomes (what `--limit @failed` reads).
+async fn record_outcome(inventory: &Inventory, run: RunId, outcome: &Outcome) {
     let (ok, step, reason) = match &outcome.result {
         Ok(_) => (true, "render".to_string(), None),
         Err(e) => (false, e.step.name().to_string(), Some(e.reason.clone())),
     };
-    if let Err(e) = ctx
-        .inventory
+    if let Err(e) = inventory
         .outcome(
-            ctx.run,
+            run,
             PcOutcome {
                 mac: outcome.mac.clone(),
                 ip: outcome.ip,
@@ -90,8 +96,6 @@ pub(crate) async fn renew_pc(ctx: Arc<Ctx>, pc: Reachable) -> Outcome {
     {
         tracing::error!(ip = %outcome.ip, "could not record the outcome: {e}");
     }
-    ctx.progress.finished(ok);
-    outcome
 }
 
 async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<Done, StepError> {
@@ -557,6 +561,9 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         .filter(|r| limit.keeps(r.ip, r.mac.as_ref().map(|m| m.as_str())))
         .collect();
     let (reachable, mut outcomes, skipped) = triage(&inventory, &all, results);
+    for failed in &outcomes {
+        record_outcome(&inventory, run, failed).await;
+    }
     tracing::info!(
         reachable = reachable.len(),
         unreachable = outcomes.len(),

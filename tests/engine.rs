@@ -1,0 +1,245 @@
+//! The engine against real sshd PCs: first contact, renewal, deletion safety, unreachable PCs, changed
+//! host keys, `--limit`, hanging PCs. Every test brings up its own lab (see tests/common).
+
+mod common;
+
+use common::{Lab, Run};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A lab playbook: state and output in the lab's directory; `@STEP@` is the step timeout.
+const PLAYBOOK: &str = "\
+site: SS
+target:
+  network: \"@NETWORK@\"
+  ranges: \"@RANGE@\"
+exchange:
+  admin_user: tech
+  password: { file: \"@SECRET@\" }
+connection:
+  connect_timeout: 3s
+  step_timeout: 60s
+state_dir: state
+output:
+  dir: output
+  formats: [pdf]
+";
+
+fn playbook(lab: &Lab) -> PathBuf {
+    lab.playbook(PLAYBOOK)
+}
+
+fn run(lab: &Lab, pb: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["run", pb.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    lab.rdplay().args(args).run()
+}
+
+/// The inventory as `rdplay inventory export --format json`.
+fn inventory(lab: &Lab) -> Value {
+    let db = lab.dir().join("state/inventory.db");
+    let out = lab
+        .rdplay()
+        .args(["inventory", "export", "--format", "json", "--db", db.to_str().unwrap()])
+        .run();
+    out.success();
+    serde_json::from_str(&out.stdout).expect("export is JSON")
+}
+
+/// The live (not deleted) accounts recorded for `mac`.
+fn live_accounts(inv: &Value, mac: &str) -> Vec<Value> {
+    inv["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["mac"] == mac && a["deleted_at"].is_null())
+        .cloned()
+        .collect()
+}
+
+/// The accounts on host `i` whose names the naming pattern makes (`USERSS...`).
+fn managed_on_host(lab: &Lab, i: usize) -> Vec<String> {
+    let passwd = lab.host_sh(i, "cat /etc/passwd").success().stdout.clone();
+    passwd
+        .lines()
+        .filter(|l| l.starts_with("USERSS"))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+/// The password printed on a user sheet (the line after the "Password" label in its text layer).
+fn sheet_password(pdf: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text.lines().map(str::trim).skip_while(|l| *l != "Password");
+    lines.next();
+    lines
+        .find(|l| !l.is_empty())
+        .unwrap_or_else(|| panic!("no password on {}:\n{text}", pdf.display()))
+        .to_string()
+}
+
+/// Asserts that every host has exactly one managed account, recorded live in the inventory, whose
+/// sheet's password logs in over ssh.
+fn assert_converged(lab: &Lab, inv: &Value) {
+    for host in lab.hosts() {
+        let on_pc = managed_on_host(lab, host.index);
+        assert_eq!(on_pc.len(), 1, "{}: managed accounts {on_pc:?}", host.hostname);
+        let live = live_accounts(inv, &host.mac);
+        assert_eq!(live.len(), 1, "{}: live records {live:?}", host.hostname);
+        assert_eq!(live[0]["username"], on_pc[0].as_str());
+        let sheet = PathBuf::from(live[0]["user_sheet"].as_array().unwrap()[0].as_str().unwrap());
+        let password = sheet_password(&sheet);
+        let file = lab.dir().join(format!("pw-{}", host.index));
+        common::write_private(&file, password.as_bytes());
+        let login = lab.ssh_password(host.index, &on_pc[0], &file, "id -un; echo $SHELL");
+        login.success().stdout_contains(&on_pc[0]).stdout_contains("/bin/bash");
+    }
+}
+
+#[test]
+fn first_contact_renews_every_pc_and_the_sheet_password_logs_in() {
+    let lab = Lab::up(3);
+    let pb = playbook(&lab);
+    let out = run(&lab, &pb, &[]);
+    out.success().stdout_contains("ok (first contact)");
+    // The controller's key is installed for root; the admin's password is not needed any more.
+    for host in lab.hosts() {
+        lab.host_sh(host.index, "cat /root/.ssh/authorized_keys")
+            .success()
+            .stdout_contains("rdplay@");
+    }
+    assert_converged(&lab, &inventory(&lab));
+    // Nothing is left in the PCs' /tmp.
+    for host in lab.hosts() {
+        let tmp = lab.host_sh(host.index, "ls -a /tmp").success().stdout.clone();
+        assert!(!tmp.contains("rdplay."), "{tmp}");
+    }
+}
+
+#[test]
+fn second_run_deletes_old_accounts_homes_and_sessions_but_never_a_human_account() {
+    let lab = Lab::up(2);
+    let pb = playbook(&lab);
+    run(&lab, &pb, &[]).success();
+    let old = managed_on_host(&lab, 1).remove(0);
+    // A human account rdplay did not make, and a session of the old account.
+    lab.host_sh(1, "useradd -m -u 1500 alice").success();
+    lab.host_sh(1, &format!("su -s /bin/sh {old} -c 'sleep 4242 >/dev/null 2>&1 &'"))
+        .success();
+    let sleeping = |lab: &Lab| lab.host_sh(1, "ps -eo args= | grep -cx 'sleep 4242'").stdout.trim() == "1";
+    assert!(sleeping(&lab));
+    let old_sheet = lab.dir().join(format!("output/users/{old}.pdf"));
+    assert!(old_sheet.exists());
+
+    run(&lab, &pb, &[]).success().stdout_contains(&format!("{old} -> "));
+    let passwd = lab.host_sh(1, "cat /etc/passwd").success().stdout.clone();
+    assert!(!passwd.contains(&old), "old account still there");
+    assert!(passwd.contains("alice:x:1500"), "human account touched");
+    lab.host_sh(1, &format!("test ! -e /home/{old}")).success();
+    lab.host_sh(1, "test -d /home/alice").success();
+    assert!(!sleeping(&lab), "old session survived");
+    assert!(!old_sheet.exists(), "the deleted account's sheet is removed");
+    let inv = inventory(&lab);
+    assert_converged(&lab, &inv);
+    let deleted: Vec<_> = inv["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["username"] == old.as_str())
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert!(!deleted[0]["deleted_at"].is_null(), "the record stays, marked deleted");
+}
+
+#[test]
+fn unknown_pc_without_sshd_is_skipped_and_a_known_one_is_reported_unreachable() {
+    let lab = Lab::up(3);
+    let pb = playbook(&lab);
+    lab.sshd(3, "stop");
+    run(&lab, &pb, &[]).success();
+    assert!(managed_on_host(&lab, 3).is_empty());
+    lab.sshd(3, "start");
+    run(&lab, &pb, &[]).success();
+    assert_eq!(managed_on_host(&lab, 3).len(), 1);
+
+    lab.sshd(2, "stop");
+    let out = run(&lab, &pb, &[]);
+    out.code(3).stdout_contains("unreachable");
+    let line = out.stdout.lines().find(|l| l.contains(&lab.host(2).ip)).unwrap();
+    assert!(line.contains("FAILED"), "{line}");
+}
+
+#[test]
+fn a_changed_host_key_stops_that_pc_by_name() {
+    let lab = Lab::up(2);
+    let pb = playbook(&lab);
+    run(&lab, &pb, &[]).success();
+    let before = managed_on_host(&lab, 1);
+    lab.regen_hostkey(1);
+    let out = run(&lab, &pb, &[]);
+    out.code(3);
+    let line = out.stdout.lines().find(|l| l.contains(&lab.host(1).ip)).unwrap();
+    assert!(line.contains("host key"), "{line}");
+    assert_eq!(managed_on_host(&lab, 1), before, "nothing changed on the PC");
+    let other = out.stdout.lines().find(|l| l.contains(&lab.host(2).ip)).unwrap();
+    assert!(other.contains(" ok"), "{other}");
+}
+
+#[test]
+fn limit_takes_ips_hostnames_macs_and_failed() {
+    let lab = Lab::up(3);
+    let pb = playbook(&lab);
+    run(&lab, &pb, &["--limit", &lab.host(1).ip]).success();
+    assert_eq!(managed_on_host(&lab, 1).len(), 1);
+    assert!(managed_on_host(&lab, 2).is_empty() && managed_on_host(&lab, 3).is_empty());
+
+    run(&lab, &pb, &[]).success();
+    let accounts: Vec<_> = (1..=3).map(|i| managed_on_host(&lab, i)).collect();
+    // By MAC and by hostname (known from the inventory).
+    run(&lab, &pb, &["--limit", &lab.host(2).mac]).success();
+    assert_ne!(managed_on_host(&lab, 2), accounts[1]);
+    assert_eq!(managed_on_host(&lab, 1), accounts[0]);
+    run(&lab, &pb, &["--limit", "pc3"]).success();
+    assert_ne!(managed_on_host(&lab, 3), accounts[2]);
+    assert_eq!(managed_on_host(&lab, 1), accounts[0]);
+
+    // @failed: only the PC that failed last time.
+    lab.sshd(1, "stop");
+    run(&lab, &pb, &[]).code(3);
+    lab.sshd(1, "start");
+    let now: Vec<_> = (1..=3).map(|i| managed_on_host(&lab, i)).collect();
+    run(&lab, &pb, &["--limit", "@failed"]).success();
+    assert_ne!(managed_on_host(&lab, 1), now[0]);
+    assert_eq!(managed_on_host(&lab, 2), now[1]);
+    assert_eq!(managed_on_host(&lab, 3), now[2]);
+}
+
+#[test]
+fn a_hanging_pc_times_out_while_the_others_finish() {
+    let lab = Lab::up(3);
+    let pb = lab.playbook(&PLAYBOOK.replace("step_timeout: 60s", "step_timeout: 4s"));
+    run(&lab, &pb, &[]).success();
+    // PC 2's useradd now hangs forever.
+    lab.host_sh(
+        2,
+        "printf '#!/bin/sh\\nexec sleep 600\\n' > /usr/sbin/useradd && chmod 755 /usr/sbin/useradd",
+    )
+    .success();
+    let started = Instant::now();
+    let out = run(&lab, &pb, &[]);
+    let elapsed = started.elapsed();
+    out.code(3);
+    let line = out.stdout.lines().find(|l| l.contains(&lab.host(2).ip)).unwrap();
+    assert!(line.contains("timed out"), "{line}");
+    for i in [1, 3] {
+        let line = out.stdout.lines().find(|l| l.contains(&lab.host(i).ip)).unwrap();
+        assert!(line.contains(" ok"), "{line}");
+    }
+    assert!(elapsed < Duration::from_secs(45), "took {elapsed:?}");
+}
