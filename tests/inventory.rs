@@ -790,6 +790,33 @@ async fn fifty_concurrent_pcs_share_commits() {
     );
     assert_eq!(inv.usernames_in_use().unwrap().len(), 50);
     assert_eq!(inv.finish_run(run).await.unwrap().ok, 50);
+
+    // The same journal for 10 PCs one write at a time: one commit per write, as the counters must show.
+    let before = inv.write_stats();
+    let started = Instant::now();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    for i in 0..10u8 {
+        let mac = format!("52:54:00:00:02:{i:02x}");
+        renew(
+            &inv,
+            run,
+            &mac,
+            Ipv4Addr::new(10, 9, 2, i + 10),
+            &format!("solo-{i:04}"),
+            "pc",
+            3,
+        )
+        .await;
+    }
+    let after = inv.write_stats();
+    eprintln!(
+        "10 PCs one after another: {} writes in {} commits, {:?}",
+        after.writes - before.writes,
+        after.commits - before.commits,
+        started.elapsed()
+    );
+    assert_eq!(after.writes - before.writes, 1 + 10 * 5);
+    assert_eq!(after.commits - before.commits, after.writes - before.writes);
 }
 
 fn rdplay(args: &[&str]) -> std::process::Output {
