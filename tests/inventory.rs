@@ -190,13 +190,13 @@ fn refuses_a_schema_from_a_newer_rdplay() {
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    let err = Inventory::open_for_run(&db).err().expect("refused");
+    let err = Inventory::open_for_run(&db).expect_err("refused");
     assert!(
         matches!(err, InventoryError::TooNew { found: 99, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("use a newer rdplay"), "{err}");
-    let err = Inventory::open_read_only(&db).err().expect("refused");
+    let err = Inventory::open_read_only(&db).expect_err("refused");
     assert!(matches!(err, InventoryError::TooNew { .. }), "{err}");
 }
 
@@ -235,8 +235,7 @@ async fn read_only_creates_nothing() {
     let err = inv
         .begin_run(Path::new("pb.yml"), "d")
         .await
-        .err()
-        .expect("read-only");
+        .expect_err("read-only");
     assert!(matches!(err, InventoryError::ReadOnly { .. }), "{err}");
 
     let db = dir.path().join("inventory.sqlite");
@@ -283,7 +282,7 @@ fn a_second_opener_is_refused_until_the_first_is_gone() {
     let dir = state_dir();
     let db = dir.path().join("inventory.sqlite");
     let (inv, lock) = Inventory::open_for_run(&db).unwrap();
-    let err = Inventory::open_for_run(&db).err().expect("locked");
+    let err = Inventory::open_for_run(&db).expect_err("locked");
     assert!(
         matches!(&err, InventoryError::Locked { path } if path == &db),
         "{err}"
@@ -402,9 +401,7 @@ async fn kill_9_frees_the_lock_and_keeps_the_intent() {
         lines.any(|l| l.unwrap().contains(READY)),
         "the helper never got ready"
     );
-    let err = Inventory::open_for_run(&db)
-        .err()
-        .expect("the helper holds the lock");
+    let err = Inventory::open_for_run(&db).expect_err("the helper holds the lock");
     assert!(matches!(err, InventoryError::Locked { .. }), "{err}");
     child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
     child.wait().unwrap();
@@ -550,8 +547,7 @@ async fn the_journal_refuses_steps_out_of_order() {
     let err = inv
         .sheets_written("eleve-0001", vec![], vec![])
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         matches!(
             err,
@@ -576,7 +572,7 @@ async fn the_journal_refuses_steps_out_of_order() {
         hostname: "pc-b".into(),
         facts: Facts::default(),
     };
-    let err = inv.renewed(renewal).await.err().expect("refused");
+    let err = inv.renewed(renewal).await.expect_err("refused");
     assert!(
         err.to_string()
             .contains("no intended account \"eleve-0002\" on PC 52:54:00:00:00:0b"),
@@ -591,7 +587,7 @@ async fn the_journal_refuses_steps_out_of_order() {
         new_username: "eleve-0001".into(),
         old_usernames: vec![],
     };
-    let err = inv.intend(intent).await.err().expect("refused");
+    let err = inv.intend(intent).await.expect_err("refused");
     assert!(
         matches!(&err, InventoryError::UsernameInUse { mac, .. } if mac == MAC_A),
         "{err}"
@@ -619,8 +615,7 @@ async fn macs_must_be_lower_case_colon_form() {
                 hostname: None,
             })
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(matches!(err, InventoryError::InvalidMac { .. }), "{err}");
         assert!(inv.pc(bad).is_err());
         assert!(inv.accounts_to_remove(bad).is_err());
@@ -686,7 +681,7 @@ async fn finds_pcs_by_mac_ip_or_hostname() {
     })
     .await
     .unwrap();
-    let err = inv.find_pc("pc-a").err().expect("ambiguous");
+    let err = inv.find_pc("pc-a").expect_err("ambiguous");
     assert!(
         err.to_string()
             .contains("52:54:00:00:00:0a, 52:54:00:00:00:0b"),
@@ -795,6 +790,33 @@ async fn fifty_concurrent_pcs_share_commits() {
     );
     assert_eq!(inv.usernames_in_use().unwrap().len(), 50);
     assert_eq!(inv.finish_run(run).await.unwrap().ok, 50);
+
+    // The same journal for 10 PCs one write at a time: one commit per write, as the counters must show.
+    let before = inv.write_stats();
+    let started = Instant::now();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    for i in 0..10u8 {
+        let mac = format!("52:54:00:00:02:{i:02x}");
+        renew(
+            &inv,
+            run,
+            &mac,
+            Ipv4Addr::new(10, 9, 2, i + 10),
+            &format!("solo-{i:04}"),
+            "pc",
+            3,
+        )
+        .await;
+    }
+    let after = inv.write_stats();
+    eprintln!(
+        "10 PCs one after another: {} writes in {} commits, {:?}",
+        after.writes - before.writes,
+        after.commits - before.commits,
+        started.elapsed()
+    );
+    assert_eq!(after.writes - before.writes, 1 + 10 * 5);
+    assert_eq!(after.commits - before.commits, after.writes - before.writes);
 }
 
 fn rdplay(args: &[&str]) -> std::process::Output {
@@ -822,6 +844,20 @@ async fn fleet(db: &Path, hostname_b: &str) {
         hostname: None,
     };
     inv.seen(c).await.unwrap();
+    for (ok, step, reason) in [
+        (false, "exec", Some("sshd closed the connection")),
+        (true, "render", None),
+    ] {
+        let outcome = PcOutcome {
+            mac: Some(MAC_A.into()),
+            ip: IP_A,
+            step: step.into(),
+            ok,
+            reason: reason.map(str::to_owned),
+            duration: Duration::from_millis(2345),
+        };
+        inv.outcome(run, outcome).await.unwrap();
+    }
     inv.finish_run(run).await.unwrap();
 }
 

@@ -72,6 +72,22 @@ mod tests {
         assert_eq!(for_terminal("École"), "École");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_text_reaches_a_terminal_or_spreadsheet_live(text in "\\PC*|[=+@\t\r\x1b\x00-][ -~\x00-\x1f]*") {
+            let shown = for_terminal(&text);
+            proptest::prop_assert!(!shown.chars().any(char::is_control));
+            let cell = csv_cell(&text);
+            // What a spreadsheet reads from the cell.
+            let value = match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => cell.clone(),
+            };
+            proptest::prop_assert!(!value.starts_with(['=', '+', '-', '@']), "{value:?}");
+            proptest::prop_assert!(!cell.chars().any(char::is_control));
+        }
+    }
+
     #[test]
     fn csv_cells_cannot_start_formulas() {
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");

@@ -25,6 +25,15 @@ pub struct Inventory {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Inventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inventory")
+            .field("path", &self.inner.path)
+            .field("read_only", &self.inner.writer.is_none())
+            .finish()
+    }
+}
+
 struct Inner {
     path: PathBuf,
     // Declared before `writer` so it closes first: the writer's connection, closing last, checkpoints
@@ -500,7 +509,7 @@ impl Inventory {
     /// Journal step 2, after the PC reported success: the deleted accounts are marked so, the facts
     /// stored. List in `deleted` every old account no longer on the PC (absent ones included).
     pub async fn renewed(&self, renewal: Renewal) -> Result<(), InventoryError> {
-        self.write(Op::Renewed(renewal)).await.map(drop)
+        self.write(Op::Renewed(Box::new(renewal))).await.map(drop)
     }
 
     /// Journal step 3, after the sheets exist: the new account becomes `live` with its sheet paths.

@@ -34,7 +34,7 @@ pub(crate) enum Op {
         key: String,
     },
     Intend(Intent),
-    Renewed(Renewal),
+    Renewed(Box<Renewal>),
     SheetsWritten {
         username: String,
         user_sheet: Vec<PathBuf>,
