@@ -93,15 +93,11 @@ pub fn run(cmd: InventoryCommand) -> u8 {
     }
 }
 
-/// The inventory database a playbook names.
-///
-/// Wiring point for the playbook module: this becomes
-/// `crate::playbook::Playbook::load(playbook)?.inventory.path` once that module lands.
+/// The inventory database a playbook names (its `inventory.path`, resolved against its directory).
 pub fn db_from_playbook(playbook: &Path) -> Result<PathBuf, String> {
-    Err(format!(
-        "cannot read the inventory path from {}: this build does not load playbooks yet; pass --db PATH",
-        playbook.display()
-    ))
+    crate::playbook::Playbook::load(playbook)
+        .map(|p| p.inventory.path)
+        .map_err(|e| e.to_string())
 }
 
 fn open(source: &SourceArgs) -> Result<Inventory, String> {
