@@ -645,4 +645,14 @@ fn bench_ms_per_sheet_per_core() {
             "{name:8} user sheet {user_ms:6.1} ms   pc sheet {pc_ms:6.1} ms   (one core, {n} sheets)"
         );
     }
+    let sheets: Vec<_> = (0..n)
+        .map(|i| user(&format!("B{i}"), &format!("pc{i}")))
+        .collect();
+    let start = Instant::now();
+    renderer
+        .user_batch(&sheets, &out.path().join("users.pdf"))
+        .unwrap();
+    let ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("batch    user sheets {ms:6.1} ms per sheet (wall clock, {cores} cores, one PDF)");
 }

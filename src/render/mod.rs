@@ -254,6 +254,7 @@ impl Renderer {
         });
         let compiled = compile::compile(&self.user, &data, formats, Some(sheet.password.expose()));
         wipe(data);
+        age_caches();
         compiled.inspect(|c| log_warnings(&self.user, c))
     }
 
@@ -269,7 +270,9 @@ impl Renderer {
             "username": sheet.username,
             "facts": sheet.facts,
         });
-        compile::compile(&self.pc, &data, formats, None).inspect(|c| log_warnings(&self.pc, c))
+        let compiled = compile::compile(&self.pc, &data, formats, None);
+        age_caches();
+        compiled.inspect(|c| log_warnings(&self.pc, c))
     }
 }
 
@@ -331,6 +334,19 @@ fn write_batch(
         output::create_dir(parent)?;
     }
     output::write_file(path, &bytes)
+}
+
+impl Drop for Renderer {
+    /// Empties typst's memoization caches: they hold laid-out sheets, passwords included.
+    fn drop(&mut self) {
+        typst::comemo::evict(0);
+    }
+}
+
+/// Ages typst's memoization caches after each sheet, so a run over many PCs keeps only what the
+/// recent sheets used (the template's layout) instead of every sheet's pages.
+fn age_caches() {
+    typst::comemo::evict(10);
 }
 
 fn log_warnings(template: &Template, compiled: &Compiled) {
