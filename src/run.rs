@@ -119,10 +119,17 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         controller_key: &ctx.controller_key,
     };
     let pinned = known.as_ref().and_then(|k| k.host_key.clone());
+    let pc_ip = pc.ip;
     let trusted = exchange::exchange(&ctx.ssh, &admin, &ctx.inventory, pc, pinned, timeout).await?;
     let first_contact = trusted.first_contact;
 
     // sftp
+    let mut clock = Instant::now();
+    let mut lap = |step: StepKind, ip: Ipv4Addr| {
+        tracing::debug!(%ip, step = step.name(), ms = clock.elapsed().as_millis() as u64, "step done");
+        clock = Instant::now();
+    };
+    lap(StepKind::Exchange, pc_ip);
     ctx.progress.enter(StepKind::Sftp);
     let uploaded = sftp::upload(&ctx.ssh, trusted, exec::HELPER, timeout).await?;
     outcome.hostname = Some(uploaded.hostname.clone());
@@ -136,6 +143,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         .await
         .map_err(|e| inv_err("recording the PC", e))?;
 
+    lap(StepKind::Sftp, pc_ip);
     // plan the change: request number, accounts to delete, new name, password
     let planned = plan_change(ctx, &uploaded).await;
     let (request, change, password, vars) = match planned {
@@ -165,6 +173,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     }
 
     // exec
+    lap(StepKind::Inventory, pc_ip);
     ctx.progress.enter(StepKind::Exec);
     let renewed = match exec::renew(uploaded, &change, timeout).await {
         Ok(r) => r,
@@ -176,6 +185,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     drop(change);
 
     // inventory
+    lap(StepKind::Exec, pc_ip);
     ctx.progress.enter(StepKind::Inventory);
     let recorded =
         crate::tasks::inventory::record(&ctx.inventory, ctx.run, &renewed, &request).await;
@@ -185,6 +195,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     outcome.hostname = Some(report.facts.hostname.clone());
 
     // render
+    lap(StepKind::Inventory, pc_ip);
     ctx.progress.enter(StepKind::Render);
     let date = jiff::Zoned::now().date().to_string();
     let user = UserSheet {
@@ -227,6 +238,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         &deleted,
     )
     .await?;
+    lap(StepKind::Render, pc_ip);
     if pb.output.batch
         && let Ok(mut all) = ctx.sheets.lock()
     {
