@@ -293,36 +293,21 @@ fn empty_playbook() {
 
 #[test]
 fn an_alias_bomb_is_refused_quickly() {
+    // A billion laughs under `target.ranges`, whose one-or-many form makes serde read the
+    // whole value: 9^9 strings if the aliases were expanded.
     let mut text = String::from(
-        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        "site: SS\ntarget:\n  network: 10.0.0.0/24\n  ranges:\n    - &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n",
     );
     for (i, c) in ('b'..='i').enumerate() {
         let prev = (b'a' + i as u8) as char;
-        text.push_str(&format!(
-            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
-        ));
+        let refs = vec![format!("*{prev}"); 9].join(",");
+        text.push_str(&format!("    - &{c} [{refs}]\n"));
     }
     let started = Instant::now();
     let err = errors(&text);
     let took = started.elapsed();
     assert!(took < Duration::from_millis(500), "took {took:?}");
-    assert!(
-        err.contains("alias") || err.contains("unknown field"),
-        "{err}"
-    );
-    // The same bomb under a real key, so it is deserialized rather than refused by name.
-    let nested = text.replace(
-        "a: &a",
-        "site: SS\ntarget:\n  network: 10.0.0.0/24\n  exclude: &a",
-    );
-    let started = Instant::now();
-    let err = errors(&nested);
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert!(!err.is_empty());
+    insta::assert_snapshot!(err);
 }
 
 #[test]
@@ -349,7 +334,7 @@ fn deep_nesting_is_refused() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

@@ -195,43 +195,63 @@ pub(crate) fn render_template(
     vars: &NameVars,
     extra: &[(&'static str, Value)],
 ) -> Result<String, PatternError> {
-    render(
+    let extra_names: Vec<&str> = extra.iter().map(|(k, _)| *k).collect();
+    Pattern::compile(
         template,
-        vars,
-        extra,
         Randomness::Real,
-        &Arc::new(Mutex::new(0.0)),
-    )
+        &extra_names,
+        Arc::new(Mutex::new(0.0)),
+    )?
+    .render(vars, extra)
 }
 
-fn render(
-    template: &str,
-    vars: &NameVars,
-    extra: &[(&'static str, Value)],
-    mode: Randomness,
-    bits: &Arc<Mutex<f64>>,
-) -> Result<String, PatternError> {
-    let env = environment(mode, Arc::clone(bits));
-    let compiled = env
-        .template_from_str(template)
-        .map_err(|e| PatternError::Render(describe(&e)))?;
-    let mut known: Vec<&str> = PATTERN_VARIABLES.to_vec();
-    known.extend(extra.iter().map(|(k, _)| *k));
-    let mut unknown: Vec<String> = compiled
-        .undeclared_variables(false)
-        .into_iter()
-        .filter(|v| !known.contains(&v.as_str()) && env.globals().all(|(g, _)| g != v.as_str()))
-        .collect();
-    unknown.sort();
-    if let Some(name) = unknown.into_iter().next() {
-        let suggestion = super::suggest::closest(&name, known.iter().copied());
-        return Err(PatternError::UnknownVariable { name, suggestion });
+/// A compiled pattern, rendered for many PCs without recompiling.
+struct Pattern {
+    env: Environment<'static>,
+}
+
+impl Pattern {
+    /// Compiles `template` and refuses variables that are neither naming variables nor
+    /// `extra_names`.
+    fn compile(
+        template: &str,
+        mode: Randomness,
+        extra_names: &[&str],
+        bits: Arc<Mutex<f64>>,
+    ) -> Result<Pattern, PatternError> {
+        let mut env = environment(mode, bits);
+        env.add_template_owned("pattern", template.to_string())
+            .map_err(|e| PatternError::Render(describe(&e)))?;
+        let compiled = env
+            .get_template("pattern")
+            .map_err(|e| PatternError::Render(describe(&e)))?;
+        let mut known: Vec<&str> = PATTERN_VARIABLES.to_vec();
+        known.extend(extra_names);
+        let mut unknown: Vec<String> = compiled
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !known.contains(&v.as_str()) && env.globals().all(|(g, _)| g != v.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(name) = unknown.into_iter().next() {
+            let suggestion = super::suggest::closest(&name, known.iter().copied());
+            return Err(PatternError::UnknownVariable { name, suggestion });
+        }
+        Ok(Pattern { env })
     }
-    let mut ctx = vars.context();
-    ctx.extend(extra.iter().cloned());
-    compiled
-        .render(ctx)
-        .map_err(|e| PatternError::Render(describe(&e)))
+
+    fn render(
+        &self,
+        vars: &NameVars,
+        extra: &[(&'static str, Value)],
+    ) -> Result<String, PatternError> {
+        let mut ctx = vars.context();
+        ctx.extend(extra.iter().cloned());
+        self.env
+            .get_template("pattern")
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| PatternError::Render(describe(&e)))
+    }
 }
 
 /// A minijinja error in one line, with its own cause.
@@ -314,10 +334,22 @@ pub(crate) fn check_fleet(account: &Account, site: &str, addresses: &[Ipv4Addr])
     let mut skeletons: HashMap<String, u32> = HashMap::new();
     let mut max_bits = 0.0f64;
     let mut largest_group = 1u32;
+    let bits = Arc::new(Mutex::new(0.0));
+    let pattern = match Pattern::compile(
+        &account.pattern,
+        Randomness::Skeleton,
+        &[],
+        Arc::clone(&bits),
+    ) {
+        Ok(p) => p,
+        Err(e) => return FleetCheck::Invalid(e),
+    };
     for (i, ip) in addresses.iter().enumerate() {
         let vars = NameVars::sample(site, i as u32 + 1, *ip);
-        let bits = Arc::new(Mutex::new(0.0));
-        let name = match render(&account.pattern, &vars, &[], Randomness::Skeleton, &bits) {
+        if let Ok(mut b) = bits.lock() {
+            *b = 0.0;
+        }
+        let name = match pattern.render(&vars, &[]) {
             Ok(name) => name,
             Err(e) => return FleetCheck::Invalid(e),
         };

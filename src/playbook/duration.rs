@@ -39,7 +39,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 pub(crate) fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     for (scale, unit) in [(604_800, "w"), (86_400, "d"), (3600, "h"), (60, "m")] {
-        if s != 0 && s % scale == 0 {
+        if s != 0 && s.is_multiple_of(scale) {
             return format!("{}{unit}", s / scale);
         }
     }

@@ -260,8 +260,16 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, source: &Source, text: &str) -> Di
         help = Some("write the values out instead of repeating aliases".into());
     } else if message.contains("recursion limit exceeded") {
         message = "the playbook is nested too deeply".into();
-    } else if message.contains("did not match any variant of untagged enum Hosts") {
-        help = Some("write a host number (`7`), a range (`2-254`) or an address".into());
+    } else if message.contains("did not match any variant of untagged enum") {
+        // serde's words for a value that fits neither of the accepted shapes.
+        let at = message.find("data did not match").unwrap_or(message.len());
+        message = format!(
+            "{}expected a host number, a range or an address",
+            &message[..at]
+        );
+        help = Some(
+            "write a host number (`7`), a range (`2-254`), an address, or a list of them".into(),
+        );
     } else if message.contains("EOF while parsing a value")
         || text
             .lines()
