@@ -54,9 +54,8 @@ pub type TemplateReport = Vec<(&'static str, String)>;
 
 /// Checks the playbook's sheet templates and describes them for the summary.
 ///
-/// Today this checks that each configured template is a readable UTF-8 file. The render area
-/// wires its typst compilation with sample data in here, so `validate` catches template
-/// errors before a run.
+/// Each configured template must be readable and compile with the sample data (typst, in-process),
+/// so `validate` catches template errors before a run.
 pub fn compile_sheet_templates(playbook: &Playbook) -> Result<TemplateReport, Vec<String>> {
     let mut report = Vec::new();
     let mut problems = Vec::new();
@@ -73,6 +72,16 @@ pub fn compile_sheet_templates(playbook: &Playbook) -> Result<TemplateReport, Ve
                     path.display()
                 )),
             },
+        }
+    }
+    if problems.is_empty() {
+        let compiled = crate::render::Renderer::new(
+            playbook.output.user_sheet.as_deref(),
+            playbook.output.pc_sheet.as_deref(),
+        )
+        .and_then(|renderer| renderer.check());
+        if let Err(e) = compiled {
+            problems.push(e.to_string().trim_start_matches("error: ").to_string());
         }
     }
     if problems.is_empty() {

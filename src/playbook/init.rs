@@ -10,10 +10,17 @@ pub const STARTER_PLAYBOOK: &str = include_str!("starter.yml");
 /// Other areas add theirs here (the default sheet templates, for instance), so that one
 /// `init` writes them all or none.
 pub fn starter_files() -> Vec<(&'static str, String)> {
-    vec![
+    let mut files = vec![
         ("renew.yml", STARTER_PLAYBOOK.to_string()),
         ("playbook.schema.json", super::schema::schema_json()),
-    ]
+    ];
+    // The built-in sheet templates, their sample data and their guide, for editing.
+    files.extend(
+        crate::render::default_template_files()
+            .iter()
+            .map(|(name, text)| (*name, text.to_string())),
+    );
+    files
 }
 
 /// Why `rdplay init` wrote nothing.
