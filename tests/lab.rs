@@ -363,3 +363,47 @@ fn fifty_hosts_come_up_in_under_15_seconds() {
         .count();
     assert_eq!(open, 50, "{scan}");
 }
+
+#[test]
+fn up_after_a_crashed_up_cleans_up_first() {
+    let mut lab = Lab::up(1);
+    // Crash an `up` of 6 hosts midway (SIGKILL: no trap runs), then bring the lab up again.
+    let mut crashing = Command::new(LAB_SCRIPT)
+        .args(["up", "6"])
+        .env("LAB_NAME", lab.name())
+        .env("LAB_NET", lab.net())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("lab up 6");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !Path::new(&format!("/run/netns/{}-h4", lab.name())).exists() {
+        assert!(Instant::now() < deadline, "lab up 6 never reached host 4");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crashing.kill().expect("kill lab up");
+    crashing.wait().expect("wait for lab up");
+
+    lab.reup(2);
+    let netns = run_text("ip", &["netns", "list"]);
+    let mut ours: Vec<&str> = netns
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{}-", lab.name())))
+        .collect();
+    ours.sort();
+    let expected: Vec<String> = ["ctl", "h1", "h2"]
+        .iter()
+        .map(|s| format!("{}-{s}", lab.name()))
+        .collect();
+    assert_eq!(ours, expected, "{netns}");
+    // Only the new hosts' processes are left in the lab's namespaces.
+    let hosts = lab.lab(&["status"]);
+    assert_eq!(
+        hosts.success().stdout.matches(" up    up").count(),
+        2,
+        "{hosts}"
+    );
+    assert!(lab.port22_open(1) && lab.port22_open(2));
+}

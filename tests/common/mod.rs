@@ -308,22 +308,28 @@ impl Lab {
             dir,
             claim: Some(claim),
         };
+        lab.reup(n);
+        lab
+    }
+
+    /// Brings the lab up again with `n` fresh hosts (`lab up` removes the old ones first).
+    #[track_caller]
+    pub fn reup(&mut self, n: usize) {
         let started = Instant::now();
-        lab.lab(&["up", &n.to_string()]).success();
+        self.lab(&["up", &n.to_string()]).success();
         eprintln!(
             "lab {} ({}.0/24): {n} hosts up in {:.1} s",
-            lab.name,
-            lab.net,
+            self.name,
+            self.net,
             started.elapsed().as_secs_f64()
         );
-        let list = lab.lab(&["list"]);
-        lab.hosts = parse_list(&list.success().stdout);
+        let list = self.lab(&["list"]);
+        self.hosts = parse_list(&list.success().stdout);
         assert_eq!(
-            lab.hosts.len(),
+            self.hosts.len(),
             n,
             "lab list did not list {n} hosts:\n{list}"
         );
-        lab
     }
 
     /// The lab's name (`LAB_NAME`).
