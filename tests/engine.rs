@@ -41,7 +41,14 @@ fn inventory(lab: &Lab) -> Value {
     let db = lab.dir().join("state/inventory.db");
     let out = lab
         .rdplay()
-        .args(["inventory", "export", "--format", "json", "--db", db.to_str().unwrap()])
+        .args([
+            "inventory",
+            "export",
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .run();
     out.success();
     serde_json::from_str(&out.stdout).expect("export is JSON")
@@ -89,16 +96,28 @@ fn sheet_password(pdf: &Path) -> String {
 fn assert_converged(lab: &Lab, inv: &Value) {
     for host in lab.hosts() {
         let on_pc = managed_on_host(lab, host.index);
-        assert_eq!(on_pc.len(), 1, "{}: managed accounts {on_pc:?}", host.hostname);
+        assert_eq!(
+            on_pc.len(),
+            1,
+            "{}: managed accounts {on_pc:?}",
+            host.hostname
+        );
         let live = live_accounts(inv, &host.mac);
         assert_eq!(live.len(), 1, "{}: live records {live:?}", host.hostname);
         assert_eq!(live[0]["username"], on_pc[0].as_str());
-        let sheet = PathBuf::from(live[0]["user_sheet"].as_array().unwrap()[0].as_str().unwrap());
+        let sheet = PathBuf::from(
+            live[0]["user_sheet"].as_array().unwrap()[0]
+                .as_str()
+                .unwrap(),
+        );
         let password = sheet_password(&sheet);
         let file = lab.dir().join(format!("pw-{}", host.index));
         common::write_private(&file, password.as_bytes());
         let login = lab.ssh_password(host.index, &on_pc[0], &file, "id -un; echo $SHELL");
-        login.success().stdout_contains(&on_pc[0]).stdout_contains("/bin/bash");
+        login
+            .success()
+            .stdout_contains(&on_pc[0])
+            .stdout_contains("/bin/bash");
     }
 }
 
@@ -117,7 +136,11 @@ fn first_contact_renews_every_pc_and_the_sheet_password_logs_in() {
     assert_converged(&lab, &inventory(&lab));
     // Nothing is left in the PCs' /tmp.
     for host in lab.hosts() {
-        let tmp = lab.host_sh(host.index, "ls -a /tmp").success().stdout.clone();
+        let tmp = lab
+            .host_sh(host.index, "ls -a /tmp")
+            .success()
+            .stdout
+            .clone();
         assert!(!tmp.contains("rdplay."), "{tmp}");
     }
 }
@@ -130,21 +153,34 @@ fn second_run_deletes_old_accounts_homes_and_sessions_but_never_a_human_account(
     let old = managed_on_host(&lab, 1).remove(0);
     // A human account rdplay did not make, and a session of the old account.
     lab.host_sh(1, "useradd -m -u 1500 alice").success();
-    lab.host_sh(1, &format!("su -s /bin/sh {old} -c 'sleep 4242 >/dev/null 2>&1 &'"))
-        .success();
-    let sleeping = |lab: &Lab| lab.host_sh(1, "ps -eo args= | grep -cx 'sleep 4242'").stdout.trim() == "1";
+    lab.host_sh(
+        1,
+        &format!("su -s /bin/sh {old} -c 'sleep 4242 >/dev/null 2>&1 &'"),
+    )
+    .success();
+    let sleeping = |lab: &Lab| {
+        lab.host_sh(1, "ps -eo args= | grep -cx 'sleep 4242'")
+            .stdout
+            .trim()
+            == "1"
+    };
     assert!(sleeping(&lab));
     let old_sheet = lab.dir().join(format!("output/users/{old}.pdf"));
     assert!(old_sheet.exists());
 
-    run(&lab, &pb, &[]).success().stdout_contains(&format!("{old} -> "));
+    run(&lab, &pb, &[])
+        .success()
+        .stdout_contains(&format!("{old} -> "));
     let passwd = lab.host_sh(1, "cat /etc/passwd").success().stdout.clone();
     assert!(!passwd.contains(&old), "old account still there");
     assert!(passwd.contains("alice:x:1500"), "human account touched");
     lab.host_sh(1, &format!("test ! -e /home/{old}")).success();
     lab.host_sh(1, "test -d /home/alice").success();
     assert!(!sleeping(&lab), "old session survived");
-    assert!(!old_sheet.exists(), "the deleted account's sheet is removed");
+    assert!(
+        !old_sheet.exists(),
+        "the deleted account's sheet is removed"
+    );
     let inv = inventory(&lab);
     assert_converged(&lab, &inv);
     let deleted: Vec<_> = inv["accounts"]
@@ -154,7 +190,10 @@ fn second_run_deletes_old_accounts_homes_and_sessions_but_never_a_human_account(
         .filter(|a| a["username"] == old.as_str())
         .collect();
     assert_eq!(deleted.len(), 1);
-    assert!(!deleted[0]["deleted_at"].is_null(), "the record stays, marked deleted");
+    assert!(
+        !deleted[0]["deleted_at"].is_null(),
+        "the record stays, marked deleted"
+    );
 }
 
 #[test]
@@ -171,7 +210,11 @@ fn unknown_pc_without_sshd_is_skipped_and_a_known_one_is_reported_unreachable() 
     lab.sshd(2, "stop");
     let out = run(&lab, &pb, &[]);
     out.code(3).stdout_contains("unreachable");
-    let line = out.stdout.lines().find(|l| l.contains(&lab.host(2).ip)).unwrap();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&lab.host(2).ip))
+        .unwrap();
     assert!(line.contains("FAILED"), "{line}");
 }
 
@@ -184,10 +227,22 @@ fn a_changed_host_key_stops_that_pc_by_name() {
     lab.regen_hostkey(1);
     let out = run(&lab, &pb, &[]);
     out.code(3);
-    let line = out.stdout.lines().find(|l| l.contains(&lab.host(1).ip)).unwrap();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&lab.host(1).ip))
+        .unwrap();
     assert!(line.contains("host key"), "{line}");
-    assert_eq!(managed_on_host(&lab, 1), before, "nothing changed on the PC");
-    let other = out.stdout.lines().find(|l| l.contains(&lab.host(2).ip)).unwrap();
+    assert_eq!(
+        managed_on_host(&lab, 1),
+        before,
+        "nothing changed on the PC"
+    );
+    let other = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&lab.host(2).ip))
+        .unwrap();
     assert!(other.contains(" ok"), "{other}");
 }
 
@@ -235,10 +290,18 @@ fn a_hanging_pc_times_out_while_the_others_finish() {
     let out = run(&lab, &pb, &[]);
     let elapsed = started.elapsed();
     out.code(3);
-    let line = out.stdout.lines().find(|l| l.contains(&lab.host(2).ip)).unwrap();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&lab.host(2).ip))
+        .unwrap();
     assert!(line.contains("timed out"), "{line}");
     for i in [1, 3] {
-        let line = out.stdout.lines().find(|l| l.contains(&lab.host(i).ip)).unwrap();
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(&lab.host(i).ip))
+            .unwrap();
         assert!(line.contains(" ok"), "{line}");
     }
     assert!(elapsed < Duration::from_secs(45), "took {elapsed:?}");
