@@ -567,32 +567,16 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         .connection
         .connect_timeout
         .min(Duration::from_millis(1500));
-    let results = crate::tasks::scan::scan(&to_scan, pb.target.port, scan_timeout, 256).await;
-    let results: Vec<_> = results
-        .into_iter()
-        .filter(|r| limit.keeps(r.ip, r.mac.as_ref().map(|m| m.as_str())))
-        .collect();
-    let (reachable, mut outcomes, skipped) = triage(&inventory, &all, results);
-    for failed in &outcomes {
-        record_outcome(&inventory, run, failed).await;
-    }
-    tracing::info!(
-        reachable = reachable.len(),
-        unreachable = outcomes.len(),
-        skipped,
-        "scan done"
-    );
 
-    // first contact needs the admin password: read it once, before any progress bar
-    let needs_contact = reachable.iter().any(|pc| {
-        inventory
-            .pc(pc.mac.as_str())
-            .ok()
-            .flatten()
-            .and_then(|r| r.host_key)
-            .is_none()
-    });
-    let (admin_password, askpass) = if needs_contact {
+    // First contact needs the admin password: read it once, before anything is drawn, when the range
+    // holds any address that is not a PC with a pinned key.
+    let pinned: HashSet<Ipv4Addr> = inventory
+        .pcs()?
+        .into_iter()
+        .filter(|p| p.host_key.is_some())
+        .map(|p| p.ip)
+        .collect();
+    let (admin_password, askpass) = if to_scan.iter().any(|ip| !pinned.contains(ip)) {
         let password = pb.exchange.password.read()?;
         let server = AskpassServer::start(ssh_dir.path(), password.clone())
             .map_err(io("starting the askpass server"))?;
@@ -610,7 +594,7 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
     let reserved = inventory.usernames_in_use()?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
     let ctx = Arc::new(Ctx {
-        progress: crate::cli::progress::Progress::new(reachable.len(), log.quiet > 0),
+        progress: crate::cli::progress::Progress::new(0, log.quiet > 0),
         pb,
         inventory: inventory.clone(),
         run,
@@ -623,37 +607,59 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         sheets: Mutex::new(Vec::new()),
     });
 
-    // every PC on its own task, at most `forks` at once
+    // Scan and renew at once: each PC starts as soon as its SSH port answers, on its own task, at most
+    // `forks` at once; silent addresses are still being waited for meanwhile.
+    let mut found = crate::tasks::scan::scan_stream(to_scan, ctx.pb.target.port, scan_timeout, 256);
     let slots = Arc::new(tokio::sync::Semaphore::new(forks));
     let mut tasks = tokio::task::JoinSet::new();
     let mut pending: std::collections::HashMap<tokio::task::Id, Reachable> = Default::default();
-    for pc in reachable {
-        let ctx = Arc::clone(&ctx);
-        let slots = Arc::clone(&slots);
-        let this = pc.clone();
-        let handle = tasks.spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            renew_pc(ctx, pc).await
-        });
-        pending.insert(handle.id(), this);
-    }
+    let mut outcomes = Vec::new();
+    let mut skipped = 0;
+    let mut scanning = true;
     let mut interrupted = false;
     loop {
         tokio::select! {
-            joined = tasks.join_next_with_id() => match joined {
+            result = found.recv(), if scanning && !interrupted => match result {
+                Some(r) if limit.keeps(r.ip, r.mac.as_ref().map(|m| m.as_str())) => {
+                    let (reachable, failed, skip) = triage(&inventory, &all, vec![r]);
+                    skipped += skip;
+                    for f in failed {
+                        record_outcome(&inventory, run, &f).await;
+                        outcomes.push(f);
+                    }
+                    for pc in reachable {
+                        ctx.progress.found();
+                        let (ctx, slots, this) = (Arc::clone(&ctx), Arc::clone(&slots), pc.clone());
+                        let handle = tasks.spawn(async move {
+                            let _slot = slots.acquire_owned().await;
+                            renew_pc(ctx, pc).await
+                        });
+                        pending.insert(handle.id(), this);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    scanning = false;
+                    tracing::info!(pcs = pending.len() + outcomes.len(), skipped, "scan done");
+                }
+            },
+            joined = tasks.join_next_with_id(), if !tasks.is_empty() => match joined {
                 Some(Ok((id, outcome))) => { pending.remove(&id); outcomes.push(outcome); }
                 Some(Err(e)) => {
                     if let Some(pc) = pending.remove(&e.id()) {
                         outcomes.push(stopped(&pc, if e.is_panic() { "internal error (panic): please report it" } else { "interrupted" }));
                     }
                 }
-                None => break,
+                None => {}
             },
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 tracing::warn!("interrupted: stopping every PC (the journal keeps what was begun)");
                 tasks.abort_all();
             }
+        }
+        if (!scanning || interrupted) && tasks.is_empty() {
+            break;
         }
     }
     ctx.progress.finish();

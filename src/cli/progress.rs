@@ -37,6 +37,11 @@ impl Progress {
         }
     }
 
+    /// The scan found one more PC to renew.
+    pub fn found(&self) {
+        self.bar.inc_length(1);
+    }
+
     /// A PC entered `step` (and left the one it was in).
     pub fn enter(&self, step: StepKind) {
         if let Ok(mut c) = self.counts.lock() {

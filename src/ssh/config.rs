@@ -49,6 +49,10 @@ impl SshSettings {
     /// settings win; the operator's `~/.ssh/config` is included after it when allowed.
     pub fn write_config_file(&self) -> std::io::Result<PathBuf> {
         let path = self.run_dir.join("ssh_config");
+        // Written once per run; every connection of the run reads the same file.
+        if path.exists() {
+            return Ok(path);
+        }
         let mut text = String::from(
             "# Written by rdplay for one run.\n\
              Host *\n  \
@@ -73,7 +77,7 @@ impl SshSettings {
     }
 }
 
-/// Creates or replaces `path` with mode 0600.
+/// Creates or replaces `path` with mode 0600 (run-scoped files in a private temporary directory: not synced).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -82,6 +86,5 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    f.write_all(bytes)
 }

@@ -135,43 +135,49 @@ impl Master {
             })?
     }
 
-    /// Writes `bytes` to the new file `path` on the PC through SFTP over this master.
+    /// Starts an SFTP session over this master (can run while other commands are in flight).
+    pub async fn sftp(&self, timeout: Duration) -> Result<openssh_sftp_client::Sftp, SshError> {
+        let ip = self.ip;
+        let start = openssh_sftp_client::Sftp::from_clonable_session(
+            Arc::clone(&self.session),
+            Default::default(),
+        );
+        tokio::time::timeout(timeout, start)
+            .await
+            .map_err(|_| SshError::Timeout {
+                ip,
+                what: "sftp".into(),
+                secs: timeout.as_secs(),
+            })?
+            .map_err(|e| sftp_error(ip, e))
+    }
+
+    /// Writes `bytes` to the new file `path` on the PC through `sftp`, then closes the SFTP session.
     pub async fn upload(
         &self,
+        sftp: openssh_sftp_client::Sftp,
         path: &str,
         bytes: &[u8],
         timeout: Duration,
     ) -> Result<(), SshError> {
         let ip = self.ip;
-        let what = "sftp upload";
-        let sftp_err = |e: openssh_sftp_client::Error| SshError::Remote {
-            ip,
-            what: what.into(),
-            detail: crate::text::inert(&e.to_string(), 300),
-        };
         let work = async {
-            let sftp = openssh_sftp_client::Sftp::from_clonable_session(
-                Arc::clone(&self.session),
-                Default::default(),
-            )
-            .await
-            .map_err(sftp_err)?;
             let mut file = sftp
                 .options()
                 .write(true)
                 .create_new(true)
                 .open(path)
                 .await
-                .map_err(sftp_err)?;
-            file.write_all(bytes).await.map_err(sftp_err)?;
-            file.close().await.map_err(sftp_err)?;
-            sftp.close().await.map_err(sftp_err)
+                .map_err(|e| sftp_error(ip, e))?;
+            file.write_all(bytes).await.map_err(|e| sftp_error(ip, e))?;
+            file.close().await.map_err(|e| sftp_error(ip, e))?;
+            sftp.close().await.map_err(|e| sftp_error(ip, e))
         };
         tokio::time::timeout(timeout, work)
             .await
             .map_err(|_| SshError::Timeout {
                 ip,
-                what: what.into(),
+                what: "sftp upload".into(),
                 secs: timeout.as_secs(),
             })?
     }
@@ -181,6 +187,14 @@ impl Master {
         if let Ok(session) = Arc::try_unwrap(self.session) {
             let _ = session.close().await;
         }
+    }
+}
+
+fn sftp_error(ip: Ipv4Addr, e: openssh_sftp_client::Error) -> SshError {
+    SshError::Remote {
+        ip,
+        what: "sftp upload".into(),
+        detail: crate::text::inert(&error_chain(&e), 300),
     }
 }
 

@@ -53,6 +53,11 @@ uid_of() { getent passwd "$1" | cut -d: -f3; }
 
 # JSON string: control characters dropped, backslash and quote escaped.
 js() {
+    case $1 in
+        # Plain printable ASCII without quote or backslash: as is (no process started).
+        *[!\ -~]*|*[\"\\]*) ;;
+        *) printf '"%s"' "$1"; return ;;
+    esac
     printf '"%s"' "$(printf '%s' "$1" | tr '\t\n\r' '   ' | tr -d '\000-\037\177' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
 }
 jsn() { if [ -n "$1" ]; then js "$1"; else printf null; fi; }

@@ -70,38 +70,47 @@ pub struct ScanResult {
     pub mac: Option<Mac>,
 }
 
-/// Connects to `port` on every address (at most `concurrency` at once) and reads the MACs.
+/// Connects to `port` on every address (at most `concurrency` at once) and reads the MACs; results in
+/// address order.
 pub async fn scan(
     addresses: &[Ipv4Addr],
     port: u16,
     timeout: Duration,
     concurrency: usize,
 ) -> Vec<ScanResult> {
+    let mut stream = scan_stream(addresses.to_vec(), port, timeout, concurrency);
+    let mut results = Vec::with_capacity(addresses.len());
+    while let Some(r) = stream.recv().await {
+        results.push(r);
+    }
+    results.sort_by_key(|r| r.ip);
+    results
+}
+
+/// Like [`scan`], but each result is sent as soon as its address answers (or times out), so a run can
+/// start on the first PCs while the silent addresses are still being waited for.
+pub fn scan_stream(
+    addresses: Vec<Ipv4Addr>,
+    port: u16,
+    timeout: Duration,
+    concurrency: usize,
+) -> tokio::sync::mpsc::Receiver<ScanResult> {
+    let (tx, rx) = tokio::sync::mpsc::channel(addresses.len().max(1));
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, &ip) in addresses.iter().enumerate() {
-        let limit = limit.clone();
-        tasks.spawn(async move {
+    for ip in addresses {
+        let (limit, tx) = (limit.clone(), tx.clone());
+        tokio::spawn(async move {
             let _permit = limit.acquire().await;
-            (n, ip, probe(ip, port, timeout).await)
+            let state = probe(ip, port, timeout).await;
+            // The connection just filled the neighbour table: the MAC is there now.
+            let mac = match state {
+                PortState::Silent => None,
+                _ => neighbours().remove(&ip),
+            };
+            let _ = tx.send(ScanResult { ip, state, mac }).await;
         });
     }
-    let mut states = vec![None; addresses.len()];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((n, ip, state)) = joined {
-            states[n] = Some((ip, state));
-        }
-    }
-    let neighbours = neighbours();
-    states
-        .into_iter()
-        .flatten()
-        .map(|(ip, state)| ScanResult {
-            ip,
-            state,
-            mac: neighbours.get(&ip).cloned(),
-        })
-        .collect()
+    rx
 }
 
 async fn probe(ip: Ipv4Addr, port: u16, timeout: Duration) -> PortState {

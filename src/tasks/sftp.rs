@@ -30,19 +30,39 @@ pub async fn upload(
     let master = Master::connect(settings, ip, &known_hosts)
         .await
         .map_err(fail)?;
-    let out = master
-        .run(
+    // The work directory and the SFTP session are made at the same time.
+    let (out, sftp) = tokio::join!(
+        master.run(
             "mktemp",
             "sh",
             &["-c", "uname -n && mktemp -d /tmp/rdplay.XXXXXXXX"],
             b"",
             4096,
             timeout,
-        )
-        .await;
-    let out = match out {
-        Ok(out) => out,
-        Err(e) => {
+        ),
+        master.sftp(timeout)
+    );
+    let (out, sftp) = match (out, sftp) {
+        (Ok(out), Ok(sftp)) => (out, sftp),
+        (Ok(out), Err(e)) => {
+            // The directory exists but nothing can be uploaded into it: remove it.
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Some(dir) = text.lines().nth(1).filter(|d| valid_workdir(d)) {
+                let _ = master
+                    .run(
+                        "cleanup",
+                        "rm",
+                        &["-rf", dir],
+                        b"",
+                        1024,
+                        Duration::from_secs(10),
+                    )
+                    .await;
+            }
+            master.close().await;
+            return Err(fail(e));
+        }
+        (Err(e), _) => {
             master.close().await;
             return Err(fail(e));
         }
@@ -60,7 +80,12 @@ pub async fn upload(
     let hostname = crate::text::inert(hostname, 64);
     let workdir = workdir.to_string();
     if let Err(e) = master
-        .upload(&format!("{workdir}/helper.sh"), helper.as_bytes(), timeout)
+        .upload(
+            sftp,
+            &format!("{workdir}/helper.sh"),
+            helper.as_bytes(),
+            timeout,
+        )
         .await
     {
         let _ = master
