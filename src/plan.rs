@@ -42,6 +42,8 @@ pub enum Status {
     HostKeyChanged,
     /// The probe failed.
     ProbeFailed { reason: String },
+    /// The renewal policy keeps the current account this time.
+    Kept { reason: String },
 }
 
 /// One change a run would make.
@@ -83,8 +85,13 @@ impl Plan {
             .iter()
             .filter(|p| matches!(p.status, Status::Renew | Status::KeyExchangeNeeded { .. }))
             .count();
-        let failing = self.pcs.len() - renew;
-        (renew, self.skipped_addresses, failing)
+        let kept = self
+            .pcs
+            .iter()
+            .filter(|p| matches!(p.status, Status::Kept { .. }))
+            .count();
+        let failing = self.pcs.len() - renew - kept;
+        (renew, self.skipped_addresses + kept, failing)
     }
 
     /// The plan as a diff per PC and a summary line.
@@ -106,6 +113,7 @@ impl Plan {
                 Status::Unreachable { reason } => t.push_str(&format!("  ! unreachable: {}\n", inert(reason, 200))),
                 Status::HostKeyChanged => t.push_str("  ! host key changed: this PC would be refused\n"),
                 Status::ProbeFailed { reason } => t.push_str(&format!("  ! probe failed: {}\n", inert(reason, 200))),
+                Status::Kept { reason } => t.push_str(&format!("  = {reason}\n")),
             }
             for c in &pc.changes {
                 t.push_str(&match c {
@@ -143,6 +151,44 @@ impl Plan {
             "plan: {renew} PCs to renew, {skip} addresses to skip, {failing} PCs failing\n"
         ));
         t
+    }
+}
+
+/// Why a PC's account is kept this time under a `renewal: { older_than: ... }` policy, or `None` when it
+/// is renewed. Used by `run` and `--check` alike. Only a single live account younger than the limit is
+/// kept: a pending one (a run that did not finish) is always renewed.
+pub fn keep_reason(
+    renewal: &crate::playbook::Renewal,
+    records: &[crate::inventory::AccountRecord],
+    now: jiff::Timestamp,
+) -> Option<String> {
+    let crate::playbook::Renewal::OlderThan(limit) = renewal else {
+        return None;
+    };
+    let [account] = records else {
+        return None;
+    };
+    if account.state != crate::inventory::AccountState::Live {
+        return None;
+    }
+    let age = now.duration_since(account.created_at).unsigned_abs();
+    (age < *limit).then(|| {
+        format!(
+            "kept: {} is {} old, renewed once older than {}",
+            account.username,
+            human(age),
+            human(*limit)
+        )
+    })
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86400),
     }
 }
 
@@ -281,6 +327,10 @@ async fn plan_pc(
         return plan;
     };
     let recorded = inventory.accounts_to_remove(&mac).unwrap_or_default();
+    if let Some(reason) = keep_reason(&pb.renewal, &recorded, jiff::Timestamp::now()) {
+        plan.status = Status::Kept { reason };
+        return plan;
+    }
     let hostname = plan.hostname.clone().unwrap_or_default();
     match known.and_then(|k| k.host_key) {
         None => {

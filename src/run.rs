@@ -33,6 +33,8 @@ pub struct Outcome {
 /// A PC renewed.
 #[derive(Debug, Clone)]
 pub struct Done {
+    /// Why the PC was left as it is (renewal policy), when it was.
+    pub kept: Option<String>,
     pub first_contact: bool,
     pub sheets: Vec<PathBuf>,
 }
@@ -109,6 +111,18 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         .pc(pc.mac.as_str())
         .map_err(|e| inv_err("reading the PC", e))?;
     outcome.hostname = known.as_ref().and_then(|k| k.hostname.clone());
+    let recorded = ctx
+        .inventory
+        .accounts_to_remove(pc.mac.as_str())
+        .map_err(|e| inv_err("reading the recorded accounts", e))?;
+    if let Some(reason) = crate::plan::keep_reason(&pb.renewal, &recorded, jiff::Timestamp::now()) {
+        outcome.old = recorded.iter().map(|a| a.username.clone()).collect();
+        return Ok(Done {
+            kept: Some(reason),
+            first_contact: false,
+            sheets: Vec::new(),
+        });
+    }
 
     // exchange
     ctx.progress.enter(StepKind::Exchange);
@@ -245,6 +259,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         all.push((user, pc_sheet));
     }
     Ok(Done {
+        kept: None,
         first_contact,
         sheets,
     })

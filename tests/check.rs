@@ -46,7 +46,11 @@ fn controller_fingerprint(dir: &Path) -> String {
 }
 
 fn fingerprints(lab: &Lab) -> Vec<String> {
-    let mut all: Vec<String> = lab.hosts().iter().map(|h| pc_fingerprint(lab, h.index)).collect();
+    let mut all: Vec<String> = lab
+        .hosts()
+        .iter()
+        .map(|h| pc_fingerprint(lab, h.index))
+        .collect();
     all.push(controller_fingerprint(lab.dir()));
     all
 }
@@ -67,16 +71,27 @@ fn check_on_fresh_pcs_says_key_exchange_and_changes_nothing() {
     for host in lab.hosts() {
         out.stdout_contains(&host.ip);
     }
-    assert_eq!(out.stdout.matches("! key exchange needed").count(), 2, "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("! key exchange needed").count(),
+        2,
+        "{}",
+        out.stdout
+    );
     assert_eq!(before, fingerprints(&lab), "--check changed something");
-    assert!(!lab.dir().join("state").exists(), "no state directory, no key, no inventory");
+    assert!(
+        !lab.dir().join("state").exists(),
+        "no state directory, no key, no inventory"
+    );
 }
 
 #[test]
 fn check_after_a_run_names_the_accounts_to_delete_hides_secrets_and_matches_the_run() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
-    lab.rdplay().args(["run", pb.to_str().unwrap()]).run().success();
+    lab.rdplay()
+        .args(["run", pb.to_str().unwrap()])
+        .run()
+        .success();
     let before = fingerprints(&lab);
 
     let out = check(&lab, &pb, &[]);
@@ -88,7 +103,9 @@ fn check_after_a_run_names_the_accounts_to_delete_hides_secrets_and_matches_the_
         out.stdout_contains(&format!("- delete account {account} (home /home/{account}"));
         planned.push(account);
         // No secret: neither the password on the sheet nor any hash.
-        let sheet = lab.dir().join(format!("output/users/{}.pdf", planned.last().unwrap()));
+        let sheet = lab
+            .dir()
+            .join(format!("output/users/{}.pdf", planned.last().unwrap()));
         let password = sheet_password(&sheet);
         assert!(!out.stdout.contains(&password) && !out.stderr.contains(&password));
     }
@@ -118,11 +135,16 @@ fn check_after_a_run_names_the_accounts_to_delete_hides_secrets_and_matches_the_
 fn check_reports_unreachable_and_changed_host_key_pcs_with_exit_3() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
-    lab.rdplay().args(["run", pb.to_str().unwrap()]).run().success();
+    lab.rdplay()
+        .args(["run", pb.to_str().unwrap()])
+        .run()
+        .success();
     lab.sshd(1, "stop");
     lab.regen_hostkey(2);
     let before = fingerprints(&lab);
     let out = check(&lab, &pb, &[]);
-    out.code(3).stdout_contains("! unreachable").stdout_contains("! host key changed");
+    out.code(3)
+        .stdout_contains("! unreachable")
+        .stdout_contains("! host key changed");
     assert_eq!(before, fingerprints(&lab));
 }

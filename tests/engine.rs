@@ -280,3 +280,22 @@ fn a_hanging_pc_times_out_while_the_others_finish() {
     }
     assert!(elapsed < Duration::from_secs(45), "took {elapsed:?}");
 }
+
+#[test]
+fn renewal_older_than_keeps_young_accounts_and_check_agrees() {
+    let lab = Lab::up(2);
+    let pb = lab.playbook(&format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\n"));
+    run(&lab, &pb, &[]).success();
+    let first: Vec<_> = (1..=2).map(|i| managed_on_host(&lab, i)).collect();
+    let check = lab
+        .rdplay()
+        .args(["run", "--check", pb.to_str().unwrap()])
+        .run();
+    check.code(0).stdout_contains("= kept:");
+    run(&lab, &pb, &[])
+        .success()
+        .stdout_contains("kept:")
+        .stdout_contains("2 kept by the renewal policy");
+    let second: Vec<_> = (1..=2).map(|i| managed_on_host(&lab, i)).collect();
+    assert_eq!(first, second, "young accounts are kept");
+}

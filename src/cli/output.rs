@@ -1,6 +1,6 @@
 //! What `rdplay run` prints at the end: a table of PCs, the run directory and the output tree.
 
-use crate::run::Outcome;
+use crate::run::{Done, Outcome};
 use crate::text::inert;
 use std::path::Path;
 use std::time::Duration;
@@ -16,9 +16,14 @@ pub fn print_run(
 ) {
     println!("{}", table(outcomes));
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let kept = outcomes
+        .iter()
+        .filter(|o| matches!(&o.result, Ok(Done { kept: Some(_), .. })))
+        .count();
     println!(
-        "{} renewed, {} failed, {} addresses without SSH skipped, in {:.1} s",
-        outcomes.len() - failed,
+        "{} renewed, {} kept by the renewal policy, {} failed, {} addresses without SSH skipped, in {:.1} s",
+        outcomes.len() - failed - kept,
+        kept,
         failed,
         skipped,
         elapsed.as_secs_f64()
@@ -42,11 +47,15 @@ pub fn table(outcomes: &[Outcome]) -> String {
     ]];
     for o in outcomes {
         let account = match (&o.old[..], &o.new) {
+            ([current], None) => format!("= {current}"),
             ([], Some(new)) => format!("+ {new}"),
             (old, Some(new)) => format!("{} -> {new}", old.join(",")),
             _ => "-".into(),
         };
         let result = match &o.result {
+            Ok(Done {
+                kept: Some(reason), ..
+            }) => reason.clone(),
             Ok(done) if done.first_contact => "ok (first contact)".to_string(),
             Ok(_) => "ok".to_string(),
             Err(e) => format!("FAILED at {}: {}", e.step, inert(&e.reason, 200)),

@@ -719,4 +719,3 @@ pub fn sheet_password(pdf: &Path) -> String {
         .unwrap_or_else(|| panic!("no password on {}:\n{text}", pdf.display()))
         .to_string()
 }
-
