@@ -56,6 +56,9 @@ pub enum Change {
         processes: Option<u32>,
         on_pc: bool,
     },
+    AdoptAccount {
+        name: String,
+    },
     CreateAccount {
         name: String,
         shell: String,
@@ -131,6 +134,9 @@ impl Plan {
                         format!(
                             "  - forget account {name} (recorded, already absent from the PC)\n"
                         )
+                    }
+                    Change::AdoptAccount { name } => {
+                        format!("  - adopt and delete account {name} (matches account.adopt)\n")
                     }
                     Change::CreateAccount {
                         name,
@@ -358,6 +364,12 @@ async fn plan_pc(
                             processes: Some(p.processes),
                             on_pc: true,
                         });
+                    }
+                    if let Ok(Some(adopt)) = crate::run::compile_adopt(&pb.account.adopt) {
+                        let taken = inventory.usernames_in_use().unwrap_or_default();
+                        for name in crate::tasks::exec::adoptable(&report, &adopt, &names, &taken) {
+                            plan.changes.push(Change::AdoptAccount { name });
+                        }
                     }
                     for a in &report.absent {
                         plan.changes.push(Change::DeleteAccount {

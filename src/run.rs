@@ -52,6 +52,8 @@ pub(crate) struct Ctx {
     /// Usernames taken fleet-wide (inventory) or chosen in this run.
     pub reserved: Mutex<HashSet<String>>,
     pub progress: crate::cli::progress::Progress,
+    /// `account.adopt`, compiled (full match).
+    pub adopt: Option<regex::Regex>,
     /// Sheets rendered in this run, for the batch files.
     pub sheets: Mutex<Vec<(UserSheet, PcSheet)>>,
 }
@@ -279,7 +281,20 @@ async fn plan_change(
         .inventory
         .accounts_to_remove(pc.mac.as_str())
         .map_err(|e| inv_err("reading the recorded accounts", e))?;
-    let delete: Vec<String> = records.iter().map(|a| a.username.clone()).collect();
+    let mut delete: Vec<String> = records.iter().map(|a| a.username.clone()).collect();
+    // Opt-in: pre-existing accounts matching `account.adopt` are deleted too (read first, then renewed).
+    if let Some(adopt) = &ctx.adopt {
+        let probe = exec::probe(&up.master, &[], pb.connection.step_timeout).await?;
+        let taken = ctx
+            .inventory
+            .usernames_in_use()
+            .map_err(|e| inv_err("reading the fleet's accounts", e))?;
+        let adopted = exec::adoptable(&probe, adopt, &delete, &taken);
+        if !adopted.is_empty() {
+            tracing::info!(ip = %pc.ip, ?adopted, "adopting accounts that match account.adopt");
+        }
+        delete.extend(adopted);
+    }
     let request = ctx
         .inventory
         .next_request(ctx.run)
@@ -608,6 +623,7 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;
     let reserved = inventory.usernames_in_use()?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
+    let pb_adopt = pb.account.adopt.clone();
     let ctx = Arc::new(Ctx {
         progress: crate::cli::progress::Progress::new(0, log.quiet > 0),
         pb,
@@ -619,6 +635,7 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         controller_key,
         renderer,
         reserved: Mutex::new(reserved),
+        adopt: compile_adopt(&pb_adopt)?,
         sheets: Mutex::new(Vec::new()),
     });
 
@@ -731,6 +748,15 @@ fn stopped(pc: &Reachable, reason: &str) -> Outcome {
         result: Err(StepError::new(StepKind::Exec, reason)),
         duration: Duration::ZERO,
     }
+}
+
+/// `account.adopt` as a full-match regex (the playbook validated it already).
+pub(crate) fn compile_adopt(adopt: &Option<String>) -> Result<Option<regex::Regex>, RunError> {
+    adopt
+        .as_ref()
+        .map(|re| regex::Regex::new(&format!("^(?:{re})$")))
+        .transpose()
+        .map_err(|e| RunError::Limit(format!("account.adopt: {e}")))
 }
 
 /// The playbook's sheet formats as the renderer names them.

@@ -299,3 +299,52 @@ fn renewal_older_than_keeps_young_accounts_and_check_agrees() {
     let second: Vec<_> = (1..=2).map(|i| managed_on_host(&lab, i)).collect();
     assert_eq!(first, second, "young accounts are kept");
 }
+
+#[test]
+fn adopt_deletes_matching_pre_existing_accounts_only_when_asked_and_never_system_ones() {
+    let lab = Lab::up(2);
+    for i in 1..=2 {
+        lab.host_sh(
+            i,
+            "useradd -m -u 1100 USERSS006-1291 && useradd -m -u 1500 alice",
+        )
+        .success();
+    }
+    // Without `adopt`, pre-existing accounts are never touched.
+    let plain = playbook(&lab);
+    run(&lab, &plain, &[]).success();
+    for i in 1..=2 {
+        lab.host_sh(i, "id USERSS006-1291 && id alice").success();
+    }
+
+    let pb = lab.playbook_named(
+        "adopt.yml",
+        &PLAYBOOK.replace(
+            "  formats: [pdf]\n",
+            "  formats: [pdf]\naccount:\n  adopt: \"USERSS006-.*|daemon|root\"\n",
+        ),
+    );
+    // The seed's account on PC 1 is shown, then adopted; root and daemon never are.
+    let check = lab
+        .rdplay()
+        .args([
+            "run",
+            "--check",
+            pb.to_str().unwrap(),
+            "--limit",
+            &lab.host(1).ip,
+        ])
+        .run();
+    check
+        .code(2)
+        .stdout_contains("- adopt and delete account USERSS006-1291");
+    assert!(!check.stdout.contains("account root") && !check.stdout.contains("account daemon"));
+    run(&lab, &pb, &["--limit", &lab.host(1).ip]).success();
+    assert!(
+        !lab.host_sh(1, "id USERSS006-1291").status.success(),
+        "adopted account deleted"
+    );
+    lab.host_sh(1, "id alice && id daemon && id root && test -d /home/alice")
+        .success();
+    assert_eq!(managed_on_host(&lab, 1).len(), 1);
+}

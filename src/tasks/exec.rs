@@ -46,6 +46,8 @@ pub struct Report {
     pub present: Vec<Present>,
     /// The account created.
     pub created: Option<String>,
+    /// Local accounts with uid 1000-59999 (after the changes, in renew mode).
+    pub local: Vec<String>,
     /// The PC's facts.
     pub facts: Facts,
 }
@@ -155,7 +157,25 @@ pub async fn renew(
     }
 }
 
-/// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): for `--check`.
+/// The local accounts of a probe that `account.adopt` selects: matching the pattern, not recorded by
+/// rdplay (`recorded`), not held by any PC in the inventory (`taken`). The helper still refuses any with
+/// uid < 1000 or root.
+pub fn adoptable(
+    report: &Report,
+    adopt: &regex::Regex,
+    recorded: &[String],
+    taken: &std::collections::HashSet<String>,
+) -> Vec<String> {
+    report
+        .local
+        .iter()
+        .filter(|u| adopt.is_match(u) && !recorded.contains(u) && !taken.contains(*u))
+        .cloned()
+        .collect()
+}
+
+/// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): for `--check`, and
+/// before a renewal that may adopt accounts.
 pub async fn probe(
     master: &Master,
     delete: &[String],
@@ -241,7 +261,7 @@ mod tests {
             &b""[..],
             b"\xff\xfe\x00garbage",
             b"{\"mode\":\"renew\"}",
-            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[],\"created\":null,\"facts\":{\"hostname\":\"x\",\"extra\":1}}",
+            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[],\"created\":null,\"local\":[],\"facts\":{\"hostname\":\"x\",\"extra\":1}}",
             b"[1,2,3]",
         ] {
             assert!(parse_report(&out(0, bad), "renew").is_err());

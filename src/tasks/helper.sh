@@ -147,8 +147,14 @@ for u in $( (who 2>/dev/null | cut -d' ' -f1; ps -eo user= 2>/dev/null) | sort -
     [ "$uid" -ge 1000 ] && [ "$uid" -lt 60000 ] && users="$users$(js "$u"),"
 done
 
-printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"facts":{' \
-    "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")"
+# Local accounts (uid 1000-59999): what `account.adopt` may choose from.
+local=""
+for u in $(getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 {print $1}'); do
+    local="$local$(js "$u"),"
+done
+
+printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"local":[%s],"facts":{' \
+    "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "${local%,}"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
     "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$(uname -r)")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
 printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \
