@@ -338,7 +338,10 @@ async fn plan_pc(
         return plan;
     }
     let hostname = plan.hostname.clone().unwrap_or_default();
-    match known.and_then(|k| k.host_key) {
+    match known
+        .and_then(|k| k.host_key)
+        .filter(|k| !k.trim().is_empty())
+    {
         None => {
             plan.status = Status::KeyExchangeNeeded {
                 admin: pb.exchange.admin_user.clone(),

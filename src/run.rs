@@ -603,7 +603,7 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
     let pinned: HashSet<Ipv4Addr> = inventory
         .pcs()?
         .into_iter()
-        .filter(|p| p.host_key.is_some())
+        .filter(|p| p.host_key.as_ref().is_some_and(|k| !k.trim().is_empty()))
         .map(|p| p.ip)
         .collect();
     let (admin_password, askpass) = if to_scan.iter().any(|ip| !pinned.contains(ip)) {

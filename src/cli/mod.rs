@@ -99,7 +99,18 @@ pub fn main() -> ExitCode {
     if let Some(code) = crate::ssh::askpass::client_main() {
         return code;
     }
-    let cli = Cli::parse();
+    // Usage errors exit 1 (clap's own 2 means "changes pending" here); --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::FAILURE
+            } else {
+                exit::OK
+            });
+        }
+    };
     let code = match cli.command {
         Command::Run(args) => crate::run::command(args, &cli.log),
         Command::Scan(args) => scan::run(args),

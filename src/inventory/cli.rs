@@ -21,6 +21,8 @@ pub enum InventoryCommand {
     Show(ShowArgs),
     /// Export the inventory as JSON, CSV (users and PCs) or GLPI inventory files.
     Export(ExportArgs),
+    /// Forget a PC's pinned host key (after a reinstall): the next run makes first contact again.
+    Forget(ShowArgs),
 }
 
 /// Which inventory to read: the one a playbook names, or a database file.
@@ -81,6 +83,7 @@ pub fn run(cmd: InventoryCommand) -> u8 {
             open(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
         }
         InventoryCommand::Export(args) => open(&args.source).and_then(|inv| export(&inv, &args)),
+        InventoryCommand::Forget(args) => forget(&args),
     };
     let written =
         result.and_then(|text| stdout.write_all(text.as_bytes()).map_err(|e| e.to_string()));
@@ -91,6 +94,27 @@ pub fn run(cmd: InventoryCommand) -> u8 {
             exit::FAILURE
         }
     }
+}
+
+/// Clears the pinned host key of one PC, holding the run lock (never during a run).
+fn forget(args: &ShowArgs) -> Result<String, String> {
+    let db = match (&args.source.db, &args.source.playbook) {
+        (Some(db), _) => db.clone(),
+        (None, Some(playbook)) => db_from_playbook(playbook)?,
+        (None, None) => return Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
+    };
+    let (inventory, _lock) = Inventory::open_for_run(&db).map_err(|e| e.to_string())?;
+    let pc = inventory.find_pc(&args.pc).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(inventory.pin_host_key(&pc.mac, pc.ip, ""))
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "forgot the host key of {} ({}): the next run makes first contact with it again\n",
+        pc.mac, pc.ip
+    ))
 }
 
 /// The inventory database a playbook names (its `inventory.path`, resolved against its directory).

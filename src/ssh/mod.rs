@@ -27,7 +27,7 @@ pub enum SshError {
     /// The PC presented a host key different from the one pinned at first contact.
     #[error(
         "host key of {ip} does not match the key pinned at first contact: refusing to connect \
-         (if the PC was reinstalled, forget it with `rdplay inventory forget {ip}` and run again)"
+         (if the PC was reinstalled, forget its key with `rdplay inventory forget {ip} --playbook PLAYBOOK` and run again)"
     )]
     HostKeyChanged { ip: Ipv4Addr },
     /// The PC's host key could not be verified (none pinned, or ssh refused it).
