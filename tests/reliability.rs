@@ -55,8 +55,8 @@ fn a_pc_unplugged_mid_exec_fails_within_its_timeout_and_the_others_finish() {
     let pb = playbook_with_step_timeout(&lab, "6s");
     slow_useradd(&lab, 2, 3.0);
     let started = Instant::now();
-    let bg = Background::start(&lab, &["run", pb.to_str().unwrap()]);
-    wait_useradd_started(&lab, 2, Duration::from_secs(30));
+    let mut bg = Background::start(&lab, &["run", pb.to_str().unwrap()]);
+    wait_useradd_started(&lab, 2, &mut bg, Duration::from_secs(30));
     lab.link(2, "down");
     let out = bg.finish(Duration::from_secs(120));
     let elapsed = started.elapsed();
@@ -125,6 +125,15 @@ fn kill_9_of_the_controller_at_several_moments_then_a_normal_run_converges() {
         out.success();
         assert_converged(&lab, &format!("kill -9 after step {n}"));
     }
+    // Killed while a PC's helper is in the middle of useradd: that helper goes on after the controller
+    // died, and the next run (useradd still slow) reaches the PC before it has finished.
+    slow_useradd(&lab, 2, 2.0);
+    let mut bg = Background::start(&lab, &["run", pb.to_str().unwrap()]);
+    wait_useradd_started(&lab, 2, &mut bg, Duration::from_secs(30));
+    bg.signal("-KILL");
+    bg.finish(Duration::from_secs(10));
+    run(&lab, &pb, &[]).success();
+    assert_converged(&lab, "kill -9 mid-useradd");
 }
 
 #[test]
@@ -135,7 +144,7 @@ fn sigint_stops_the_run_and_the_next_run_converges() {
     slow_useradd(&lab, 1, 2.0);
     let started = Instant::now();
     let mut bg = Background::start(&lab, &["run", pb.to_str().unwrap(), "--log-level", "debug"]);
-    wait_useradd_started(&lab, 1, Duration::from_secs(30));
+    wait_useradd_started(&lab, 1, &mut bg, Duration::from_secs(30));
     assert!(bg.wait_steps(1, Duration::from_secs(5)));
     bg.signal("-INT");
     let out = bg.finish(Duration::from_secs(60));
@@ -222,8 +231,8 @@ fn a_second_concurrent_run_on_the_same_inventory_is_refused() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
     slow_useradd(&lab, 1, 3.0);
-    let first = Background::start(&lab, &["run", pb.to_str().unwrap()]);
-    wait_useradd_started(&lab, 1, Duration::from_secs(30));
+    let mut first = Background::start(&lab, &["run", pb.to_str().unwrap()]);
+    wait_useradd_started(&lab, 1, &mut first, Duration::from_secs(30));
     let second = run(&lab, &pb, &[]);
     second
         .code(1)
@@ -257,7 +266,7 @@ fn hostile_hostname_and_os_release_are_stored_and_shown_inert() {
     lab.host_sh(
         1,
         r#"h=$(printf '=HYPERLINK("x")*b*_i_#v\033[2J')
-           hostname "$h" && printf '%s\n' "$h" > /etc/hostname && printf '127.0.1.1 %s\n' "$h" >> /etc/hosts
+           printf '%s' "$h" > /proc/sys/kernel/hostname && printf '%s\n' "$h" > /etc/hostname && printf '127.0.1.1 %s\n' "$h" >> /etc/hosts
            rm -f /etc/os-release
            printf 'PRETTY_NAME="Evil \033]0;pwned\007 \377\376 OS #strong[x] $y$"\n' > /etc/os-release"#,
     )

@@ -166,19 +166,19 @@ pub fn slow_useradd(lab: &Lab, i: usize, secs: f64) {
     .success();
 }
 
-/// Waits until host `i`'s slow `useradd` (see [`slow_useradd`]) has started.
+/// Waits until host `i`'s slow `useradd` (see [`slow_useradd`]) has started while `bg` runs.
 #[track_caller]
-pub fn wait_useradd_started(lab: &Lab, i: usize, timeout: Duration) {
+pub fn wait_useradd_started(lab: &Lab, i: usize, bg: &mut Background, timeout: Duration) {
     let started = Instant::now();
     while !lab
         .host_sh(i, "test -e /run/useradd-started")
         .status
         .success()
     {
-        assert!(
-            started.elapsed() < timeout,
-            "host {i}'s useradd did not start within {timeout:?}"
-        );
+        if !bg.running() || started.elapsed() > timeout {
+            let out = bg.finish_now();
+            panic!("host {i}'s useradd did not start within {timeout:?}:\n{out}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -273,8 +273,17 @@ impl Background {
         assert!(status.success(), "kill {signal} {} failed", self.pid());
     }
 
+    /// Kills rdplay if it still runs and returns its status and output so far.
+    pub fn finish_now(&mut self) -> Run {
+        self.finish_mut(Duration::ZERO)
+    }
+
     /// Waits for rdplay to end (killing it after `timeout`) and returns its status and output.
     pub fn finish(mut self, timeout: Duration) -> Run {
+        self.finish_mut(timeout)
+    }
+
+    fn finish_mut(&mut self, timeout: Duration) -> Run {
         let deadline = Instant::now() + timeout;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for rdplay") {
@@ -287,8 +296,8 @@ impl Background {
             std::thread::sleep(Duration::from_millis(20));
         };
         // ssh masters rdplay left behind (after kill -9) may hold the pipes: don't wait for EOF forever.
-        let stdout = join_within(self.stdout.take().unwrap(), Duration::from_secs(5));
-        let _ = join_within(self.stderr.take().unwrap(), Duration::from_secs(5));
+        let stdout = (self.stdout.take()).and_then(|h| join_within(h, Duration::from_secs(5)));
+        let _ = (self.stderr.take()).and_then(|h| join_within(h, Duration::from_secs(5)));
         while let Ok(line) = self.lines.try_recv() {
             self.stderr_seen.push(line);
         }
