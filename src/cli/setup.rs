@@ -33,6 +33,9 @@ pub fn controller_key(identity: &Path) -> std::io::Result<String> {
                 "ssh-keygen exited with {status}"
             )));
         }
+        // ssh-keygen makes the public half 0644: every file rdplay writes is 0600.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o600))?;
     }
     let key = std::fs::read_to_string(&public)?;
     let key = key.trim().to_string();
@@ -52,10 +55,13 @@ pub fn init_logging(
     playbook_level: crate::playbook::LogLevel,
     file: Option<&Path>,
 ) {
+    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     let level = args.level(Some(playbook_level)).as_tracing();
+    // Colours only on a terminal: piped or redirected, stderr carries no escape sequences.
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level));

@@ -51,6 +51,17 @@ valid_name() {
 
 uid_of() { getent passwd "$1" | cut -d: -f3; }
 
+# The comment (GECOS) field of every account rdplay creates: what marks it as rdplay's to delete.
+mark="rdplay managed account"
+
+# One helper at a time on a PC: a run killed or interrupted on the controller leaves its helper
+# running here, and the next run's helper must not decide what to delete before it has finished.
+# (flock is util-linux's; without it, or without a writable /run, helpers are not serialized.)
+if [ "$mode" = renew ] && command -v flock >/dev/null 2>&1 && [ -d /run ] && [ -w /run ]; then
+    exec 9>>/run/rdplay-helper.lock
+    flock -w 60 9 || fail "another rdplay helper has been running on this PC for over 60 s"
+fi
+
 # JSON string: control characters dropped, backslash and quote escaped.
 js() {
     case $1 in
@@ -72,6 +83,12 @@ for u in $deletes; do
     case $uid in *[!0-9]*) refuse "$u has a non-numeric uid" ;; esac
     [ "$uid" -lt 1000 ] && refuse "$u has uid $uid < 1000"
     [ "$uid" -ge 60000 ] && refuse "$u has uid $uid >= 60000 (a system account)"
+    # Only accounts this helper created (their comment field starts with the mark below) may go: an
+    # inventory that names a human's account cannot make rdplay delete it.
+    case $(getent passwd "$u" | cut -d: -f5) in
+        "$mark"*) ;;
+        *) refuse "$u was not created by rdplay (its comment field lacks the \"$mark\" mark)" ;;
+    esac
 done
 if [ "$mode" = renew ]; then
     valid_name "$create" || refuse "invalid new account name"
@@ -105,7 +122,7 @@ done
 
 # 3. Create the new account; the hash goes to chpasswd on stdin (printf is a shell builtin).
 if [ "$mode" = renew ]; then
-    set -- -m -d "$home_base/$create" -s "$shell"
+    set -- -m -d "$home_base/$create" -s "$shell" -c "$mark"
     [ -n "$groups" ] && set -- "$@" -G "$groups"
     useradd "$@" "$create" >/dev/null 2>&1 || fail "useradd $create failed"
     printf '%s:%s\n' "$create" "$hash" | chpasswd -e >/dev/null 2>&1 || { userdel -r "$create" >/dev/null 2>&1; fail "chpasswd failed"; }
