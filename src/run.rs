@@ -171,7 +171,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         }
     };
     outcome.request = Some(request.clone());
-    outcome.old = change.delete.clone();
+    outcome.old = change.delete.iter().chain(&change.adopt).cloned().collect();
     outcome.new = Some(change.create.clone());
     if let Err(e) = crate::tasks::inventory::intend(
         &ctx.inventory,
@@ -179,7 +179,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         &uploaded,
         &request,
         &change.create,
-        &change.delete,
+        &outcome.old,
     )
     .await
     {
@@ -281,19 +281,19 @@ async fn plan_change(
         .inventory
         .accounts_to_remove(pc.mac.as_str())
         .map_err(|e| inv_err("reading the recorded accounts", e))?;
-    let mut delete: Vec<String> = records.iter().map(|a| a.username.clone()).collect();
+    let delete: Vec<String> = records.iter().map(|a| a.username.clone()).collect();
     // Opt-in: pre-existing accounts matching `account.adopt` are deleted too (read first, then renewed).
-    if let Some(adopt) = &ctx.adopt {
+    let mut adopt = Vec::new();
+    if let Some(pattern) = &ctx.adopt {
         let probe = exec::probe(&up.master, &[], pb.connection.step_timeout).await?;
         let taken = ctx
             .inventory
             .usernames_in_use()
             .map_err(|e| inv_err("reading the fleet's accounts", e))?;
-        let adopted = exec::adoptable(&probe, adopt, &delete, &taken);
-        if !adopted.is_empty() {
-            tracing::info!(ip = %pc.ip, ?adopted, "adopting accounts that match account.adopt");
+        adopt = exec::adoptable(&probe, pattern, &delete, &taken);
+        if !adopt.is_empty() {
+            tracing::info!(ip = %pc.ip, ?adopt, "adopting accounts that match account.adopt");
         }
-        delete.extend(adopted);
     }
     let request = ctx
         .inventory
@@ -315,6 +315,7 @@ async fn plan_change(
         hash_password(&password).map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
     let change = Change {
         delete,
+        adopt,
         create,
         hash,
         shell: pb.account.shell.clone(),

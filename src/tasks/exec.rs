@@ -20,6 +20,8 @@ pub const REPORT_CAP: usize = 256 * 1024;
 pub struct Change {
     /// Accounts recorded for this PC that must go (never root, never uid < 1000: checked here and remotely).
     pub delete: Vec<String>,
+    /// Pre-existing accounts adopted through `account.adopt` (not made by rdplay), to delete too.
+    pub adopt: Vec<String>,
     /// The new account.
     pub create: String,
     /// Its password hash (sha512-crypt), for `chpasswd -e` on stdin.
@@ -73,6 +75,9 @@ pub fn renew_params(change: &Change) -> Secret {
     for d in &change.delete {
         p.push_str(&format!("delete={d}\n"));
     }
+    for a in &change.adopt {
+        p.push_str(&format!("adopt={a}\n"));
+    }
     p.push_str(&format!("create={}\n", change.create));
     p.push_str(&format!("hash={}\n", change.hash.expose()));
     p.push_str(&format!("shell={}\n", change.shell));
@@ -85,7 +90,12 @@ pub fn renew_params(change: &Change) -> Secret {
 
 /// Refuses names the helper must never be asked to delete or create (defence in depth: the helper checks too).
 pub fn check_names(change: &Change) -> Result<(), StepError> {
-    for name in change.delete.iter().chain(std::iter::once(&change.create)) {
+    for name in change
+        .delete
+        .iter()
+        .chain(&change.adopt)
+        .chain(std::iter::once(&change.create))
+    {
         let valid = !name.is_empty()
             && name.len() <= 32
             && !name.starts_with('-')
@@ -278,6 +288,7 @@ mod tests {
     fn params_carry_the_hash_but_never_print_it() {
         let change = Change {
             delete: vec!["OLD1".into()],
+            adopt: vec![],
             create: "NEW1".into(),
             hash: Secret::new("$6$salt$hash"),
             shell: "/bin/bash".into(),
@@ -294,6 +305,7 @@ mod tests {
         for bad in ["root", "-rf", "a b", "", "x;y"] {
             let change = Change {
                 delete: vec![bad.into()],
+                adopt: vec![],
                 create: "NEW1".into(),
                 hash: Secret::new("$6$x"),
                 shell: "/bin/bash".into(),

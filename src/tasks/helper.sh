@@ -14,7 +14,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 umask 077
 
-mode=probe deletes="" create="" hash="" shell=/bin/bash home_base=/home groups=""
+mode=probe deletes="" adopts="" create="" hash="" shell=/bin/bash home_base=/home groups=""
 if [ -n "${RDPLAY_PARAMS:-}" ]; then params=$RDPLAY_PARAMS; else params=$(cat); fi
 nl='
 '
@@ -25,6 +25,7 @@ for line in $params; do
     case $line in
         mode=*) mode=${line#mode=} ;;
         delete=*) deletes="$deletes ${line#delete=}" ;;
+        adopt=*) adopts="$adopts ${line#adopt=}" ;;
         create=*) create=${line#create=} ;;
         hash=*) hash=${line#hash=} ;;
         shell=*) shell=${line#shell=} ;;
@@ -74,8 +75,9 @@ js() {
 jsn() { if [ -n "$1" ]; then js "$1"; else printf null; fi; }
 num() { case $1 in ''|*[!0-9]*) printf null ;; *) printf '%s' "$1" ;; esac; }
 
-# 1. Check every account to delete before touching any.
-for u in $deletes; do
+# 1. Check every account to delete before touching any. Adopted accounts (`account.adopt`, opt-in) were
+#    not made by rdplay, so they lack the mark; every other rule holds for them too.
+for u in $deletes $adopts; do
     valid_name "$u" || refuse "invalid account name"
     [ "$u" = root ] && refuse "$u is root"
     uid=$(uid_of "$u")
@@ -85,6 +87,7 @@ for u in $deletes; do
     [ "$uid" -ge 60000 ] && refuse "$u has uid $uid >= 60000 (a system account)"
     # Only accounts this helper created (their comment field starts with the mark below) may go: an
     # inventory that names a human's account cannot make rdplay delete it.
+    case " $adopts " in *" $u "*) continue ;; esac
     case $(getent passwd "$u" | cut -d: -f5) in
         "$mark"*) ;;
         *) refuse "$u was not created by rdplay (its comment field lacks the \"$mark\" mark)" ;;
@@ -98,7 +101,7 @@ fi
 
 # 2. Close sessions and delete (renew), or count what would go (probe).
 deleted="" absent="" present=""
-for u in $deletes; do
+for u in $deletes $adopts; do
     if [ -z "$(uid_of "$u")" ]; then absent="$absent$(js "$u")," ; continue; fi
     procs=$(pgrep -u "$u" 2>/dev/null | wc -l)
     home=$(getent passwd "$u" | cut -d: -f6)
