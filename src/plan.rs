@@ -3,7 +3,7 @@
 
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
-use crate::run::{Limit, RunArgs};
+use crate::run::RunArgs;
 use crate::ssh::{Master, SshSettings};
 use crate::tasks::scan::PortState;
 use serde::Serialize;
@@ -232,17 +232,12 @@ pub async fn check(pb: Playbook, args: RunArgs) -> u8 {
 
 async fn build(pb: &Playbook, args: &RunArgs) -> Result<Plan, crate::run::RunError> {
     let inventory = Inventory::open_read_only(&pb.inventory.path)?;
-    let limit = Limit::new(&inventory, &args.limit).map_err(crate::run::RunError::Limit)?;
-    let all = pb.target.addresses();
-    let to_scan: Vec<Ipv4Addr> = all
-        .iter()
-        .copied()
-        .filter(|ip| limit.may_scan(*ip))
-        .collect();
-    let timeout = pb
-        .connection
-        .connect_timeout
-        .min(Duration::from_millis(1500));
+    let crate::run::Scope {
+        to_scan,
+        limit,
+        timeout,
+        ..
+    } = crate::run::Scope::new(pb, &inventory, &args.limit)?;
     let results: Vec<_> = crate::tasks::scan::scan(&to_scan, pb.target.port, timeout, 256)
         .await
         .into_iter()
@@ -256,15 +251,7 @@ async fn build(pb: &Playbook, args: &RunArgs) -> Result<Plan, crate::run::RunErr
             what: "creating a temporary directory".into(),
             source,
         })?;
-    let ssh = SshSettings {
-        user: pb.connection.user.clone(),
-        port: pb.target.port,
-        identity: pb.connection.identity.clone(),
-        connect_timeout: pb.connection.connect_timeout,
-        control_persist: pb.connection.control_persist,
-        use_ssh_config: pb.connection.ssh_config,
-        run_dir: tmp.path().to_path_buf(),
-    };
+    let ssh = crate::run::ssh_settings(pb, tmp.path());
     let mut skipped = 0;
     let mut tasks = tokio::task::JoinSet::new();
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(pb.connection.forks.max(1)));

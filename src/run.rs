@@ -496,22 +496,9 @@ impl Limit {
 /// Runs `rdplay run` (or `--check`) and returns the exit code.
 pub fn command(args: RunArgs, log: &crate::cli::LogArgs) -> u8 {
     use crate::cli::exit;
-    let pb = match Playbook::load(&args.playbook) {
-        Ok(pb) => pb,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::FAILURE;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return exit::FAILURE;
-        }
+    let (pb, runtime) = match load_with_runtime(&args.playbook) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     if args.check {
         crate::cli::init_logging(log, pb.logging.level, None);
@@ -575,29 +562,16 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         .prefix("rdplay-")
         .tempdir()
         .map_err(io("creating the private ssh directory"))?;
-    let ssh = SshSettings {
-        user: pb.connection.user.clone(),
-        port: pb.target.port,
-        identity: pb.connection.identity.clone(),
-        connect_timeout: pb.connection.connect_timeout,
-        control_persist: pb.connection.control_persist,
-        use_ssh_config: pb.connection.ssh_config,
-        run_dir: ssh_dir.path().to_path_buf(),
-    };
+    let ssh = ssh_settings(&pb, ssh_dir.path());
     let run = inventory.begin_run(&pb.path, &pb.digest).await?;
 
     // scan
-    let limit = Limit::new(&inventory, &args.limit).map_err(RunError::Limit)?;
-    let all = pb.target.addresses();
-    let to_scan: Vec<Ipv4Addr> = all
-        .iter()
-        .copied()
-        .filter(|ip| limit.may_scan(*ip))
-        .collect();
-    let scan_timeout = pb
-        .connection
-        .connect_timeout
-        .min(Duration::from_millis(1500));
+    let Scope {
+        all,
+        to_scan,
+        limit,
+        timeout: scan_timeout,
+    } = Scope::new(&pb, &inventory, &args.limit)?;
 
     // First contact needs the admin password: read it once, before anything is drawn, when the range
     // holds any address that is not a PC with a pinned key.
@@ -769,4 +743,74 @@ pub(crate) fn render_formats(formats: &[crate::playbook::Format]) -> Vec<crate::
             crate::playbook::Format::Png => crate::render::Format::Png,
         })
         .collect()
+}
+
+/// Loads the playbook and starts the async runtime, printing why when either fails (exit code 1).
+pub(crate) fn load_with_runtime(
+    path: &std::path::Path,
+) -> Result<(Playbook, tokio::runtime::Runtime), u8> {
+    use crate::cli::exit;
+    let pb = Playbook::load(path).map_err(|e| {
+        eprintln!("{e}");
+        exit::FAILURE
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: could not start the async runtime: {e}");
+            exit::FAILURE
+        })?;
+    Ok((pb, runtime))
+}
+
+/// What `run` and `--check` scan: every address of the range, those `--limit` leaves, and the
+/// per-address timeout (short: a PC on the LAN answers in milliseconds).
+pub(crate) struct Scope {
+    pub all: Vec<Ipv4Addr>,
+    pub to_scan: Vec<Ipv4Addr>,
+    pub limit: Limit,
+    pub timeout: Duration,
+}
+
+impl Scope {
+    pub(crate) fn new(
+        pb: &Playbook,
+        inventory: &Inventory,
+        limit: &[String],
+    ) -> Result<Scope, RunError> {
+        let limit = Limit::new(inventory, limit).map_err(RunError::Limit)?;
+        let all = pb.target.addresses();
+        let to_scan = all
+            .iter()
+            .copied()
+            .filter(|ip| limit.may_scan(*ip))
+            .collect();
+        Ok(Scope {
+            all,
+            to_scan,
+            limit,
+            timeout: scan_timeout(pb),
+        })
+    }
+}
+
+/// The scan's per-address timeout: the playbook's connect timeout, at most 1.5 s.
+pub(crate) fn scan_timeout(pb: &Playbook) -> Duration {
+    pb.connection
+        .connect_timeout
+        .min(Duration::from_millis(1500))
+}
+
+/// The ssh settings of a playbook, with `dir` as the private directory for sockets and known_hosts.
+pub(crate) fn ssh_settings(pb: &Playbook, dir: &std::path::Path) -> SshSettings {
+    SshSettings {
+        user: pb.connection.user.clone(),
+        port: pb.target.port,
+        identity: pb.connection.identity.clone(),
+        connect_timeout: pb.connection.connect_timeout,
+        control_persist: pb.connection.control_persist,
+        use_ssh_config: pb.connection.ssh_config,
+        run_dir: dir.to_path_buf(),
+    }
 }

@@ -107,7 +107,30 @@ fn first_contact_renews_every_pc_and_the_sheet_password_logs_in() {
             .success()
             .stdout_contains("rdplay@");
     }
-    assert_converged(&lab, &inventory(&lab));
+    let inv = inventory(&lab);
+    assert_converged(&lab, &inv);
+    // The inventory matches the fleet: every PC by MAC, with its hostname and address.
+    let pcs = inv["pcs"].as_array().unwrap();
+    assert_eq!(pcs.len(), lab.hosts().len());
+    for host in lab.hosts() {
+        let pc = pcs
+            .iter()
+            .find(|p| p["mac"] == host.mac.as_str())
+            .expect("PC recorded");
+        assert_eq!(pc["hostname"], host.hostname.as_str());
+        assert_eq!(pc["ip"], host.ip.as_str());
+    }
+    // Request numbers are unique, across runs too.
+    run(&lab, &pb, &[]).success();
+    let requests: Vec<String> = inventory(&lab)["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["request"].as_str().unwrap().to_string())
+        .collect();
+    let unique: std::collections::HashSet<_> = requests.iter().collect();
+    assert_eq!(requests.len(), 6);
+    assert_eq!(unique.len(), requests.len(), "{requests:?}");
     // Nothing is left in the PCs' /tmp.
     for host in lab.hosts() {
         let tmp = lab

@@ -991,8 +991,8 @@ fn an_absent_inventory_lists_as_empty_and_is_not_created() {
     let out = rdplay(&["inventory", "list"]);
     assert_eq!(
         out.status.code(),
-        Some(2),
-        "clap usage error without --db or --playbook"
+        Some(1),
+        "a usage error (no --db or --playbook) exits 1, as every `could not run`"
     );
 }
 

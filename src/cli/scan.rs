@@ -1,10 +1,8 @@
 //! `rdplay scan PLAYBOOK`: which addresses answer on the SSH port, with MAC and known hostname.
 
 use crate::inventory::Inventory;
-use crate::playbook::Playbook;
 use crate::tasks::scan::PortState;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// `rdplay scan` arguments.
 #[derive(Debug, clap::Args)]
@@ -20,12 +18,9 @@ pub struct ScanArgs {
 /// Exit 3 when a PC recorded in the inventory did not answer.
 pub fn run(args: ScanArgs) -> u8 {
     use super::exit;
-    let pb = match Playbook::load(&args.playbook) {
-        Ok(pb) => pb,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::FAILURE;
-        }
+    let (pb, runtime) = match crate::run::load_with_runtime(&args.playbook) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let inventory = match Inventory::open_read_only(&pb.inventory.path) {
         Ok(i) => i,
@@ -34,21 +29,8 @@ pub fn run(args: ScanArgs) -> u8 {
             return exit::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return exit::FAILURE;
-        }
-    };
     let addresses = pb.target.addresses();
-    let timeout = pb
-        .connection
-        .connect_timeout
-        .min(Duration::from_millis(1500));
+    let timeout = crate::run::scan_timeout(&pb);
     let started = std::time::Instant::now();
     let results = runtime.block_on(crate::tasks::scan::scan(
         &addresses,
