@@ -74,7 +74,19 @@ pub(crate) async fn renew_pc(ctx: Arc<Ctx>, pc: Reachable) -> Outcome {
     outcome.result = renew_steps(&ctx, pc, &mut outcome).await;
     outcome.duration = started.elapsed();
     record_outcome(&ctx.inventory, ctx.run, &outcome).await;
-    ctx.progress.finished(outcome.result.is_ok());
+    let (ip, mac) = (outcome.ip, outcome.mac.as_deref().unwrap_or("?"));
+    let (old, new) = (outcome.old.join(","), outcome.new.as_deref().unwrap_or("-"));
+    let request = outcome.request.as_deref().unwrap_or("-");
+    let ms = outcome.duration.as_millis() as u64;
+    match &outcome.result {
+        Ok(done) => {
+            tracing::info!(%ip, mac, old, new, request, ms, kept = done.kept.as_deref(), "PC done")
+        }
+        Err(e) => {
+            tracing::error!(%ip, mac, old, new, request, ms, step = e.step.name(), reason = %crate::text::inert(&e.reason, 300), "PC failed")
+        }
+    }
+    ctx.progress.finished(outcome.ip, outcome.result.is_ok());
     outcome
 }
 
@@ -127,7 +139,8 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     }
 
     // exchange
-    ctx.progress.enter(StepKind::Exchange);
+    let pc_ip = pc.ip;
+    ctx.progress.enter(pc_ip, StepKind::Exchange);
     let admin = Admin {
         user: &pb.exchange.admin_user,
         password: ctx.admin_password.as_ref(),
@@ -135,7 +148,6 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         controller_key: &ctx.controller_key,
     };
     let pinned = known.as_ref().and_then(|k| k.host_key.clone());
-    let pc_ip = pc.ip;
     let trusted = exchange::exchange(&ctx.ssh, &admin, &ctx.inventory, pc, pinned, timeout).await?;
     let first_contact = trusted.first_contact;
 
@@ -146,7 +158,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
         clock = Instant::now();
     };
     lap(StepKind::Exchange, pc_ip);
-    ctx.progress.enter(StepKind::Sftp);
+    ctx.progress.enter(pc_ip, StepKind::Sftp);
     let uploaded = sftp::upload(&ctx.ssh, trusted, exec::HELPER, timeout).await?;
     outcome.hostname = Some(uploaded.hostname.clone());
     let pc = uploaded.trusted.pc.clone();
@@ -190,7 +202,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 
     // exec
     lap(StepKind::Inventory, pc_ip);
-    ctx.progress.enter(StepKind::Exec);
+    ctx.progress.enter(pc_ip, StepKind::Exec);
     let renewed = match exec::renew(uploaded, &change, timeout).await {
         Ok(r) => r,
         Err((up, e)) => {
@@ -202,7 +214,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 
     // inventory
     lap(StepKind::Exec, pc_ip);
-    ctx.progress.enter(StepKind::Inventory);
+    ctx.progress.enter(pc_ip, StepKind::Inventory);
     let recorded =
         crate::tasks::inventory::record(&ctx.inventory, ctx.run, &renewed, &request).await;
     let report = renewed.report.clone();
@@ -212,7 +224,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 
     // render
     lap(StepKind::Inventory, pc_ip);
-    ctx.progress.enter(StepKind::Render);
+    ctx.progress.enter(pc_ip, StepKind::Render);
     let date = jiff::Zoned::now().date().to_string();
     let user = UserSheet {
         username: report.created.clone().unwrap_or_default(),

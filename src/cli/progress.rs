@@ -13,7 +13,8 @@ pub struct Progress {
 
 #[derive(Default)]
 struct Counts {
-    in_step: std::collections::HashMap<&'static str, usize>,
+    /// The step each PC in flight is in.
+    in_flight: std::collections::HashMap<std::net::Ipv4Addr, StepKind>,
     done: usize,
     failed: usize,
 }
@@ -42,17 +43,18 @@ impl Progress {
         self.bar.inc_length(1);
     }
 
-    /// A PC entered `step` (and left the one it was in).
-    pub fn enter(&self, step: StepKind) {
+    /// The PC at `ip` entered `step` (and left the one it was in).
+    pub fn enter(&self, ip: std::net::Ipv4Addr, step: StepKind) {
         if let Ok(mut c) = self.counts.lock() {
-            *c.in_step.entry(step.name()).or_default() += 1;
+            c.in_flight.insert(ip, step);
             self.draw(&c);
         }
     }
 
-    /// A PC finished.
-    pub fn finished(&self, ok: bool) {
+    /// The PC at `ip` finished.
+    pub fn finished(&self, ip: std::net::Ipv4Addr, ok: bool) {
         if let Ok(mut c) = self.counts.lock() {
+            c.in_flight.remove(&ip);
             if ok {
                 c.done += 1;
             } else {
@@ -64,12 +66,18 @@ impl Progress {
     }
 
     fn draw(&self, c: &Counts) {
-        let steps: Vec<String> = ["exchange", "sftp", "exec", "inventory", "render"]
-            .iter()
-            .map(|s| format!("{s} {}", c.in_step.get(s).copied().unwrap_or(0)))
-            .collect();
+        let steps: Vec<String> = [
+            StepKind::Exchange,
+            StepKind::Sftp,
+            StepKind::Exec,
+            StepKind::Inventory,
+            StepKind::Render,
+        ]
+        .iter()
+        .map(|s| format!("{s} {}", c.in_flight.values().filter(|v| *v == s).count()))
+        .collect();
         self.bar.set_message(format!(
-            "entered: {}  | done {} failed {}",
+            "in flight: {}  | done {} failed {}",
             steps.join(" · "),
             c.done,
             c.failed

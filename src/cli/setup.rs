@@ -48,8 +48,9 @@ pub fn controller_key(identity: &Path) -> std::io::Result<String> {
     Ok(key)
 }
 
-/// Sets up tracing: human lines on stderr at the chosen level, and, when given, the run's log file
-/// (0600) at debug level. Secrets never reach either: they are a type that prints as `********`.
+/// Sets up tracing: human lines on stderr at the chosen level and, when given, the run's log file and
+/// its JSON audit log (`audit.jsonl` beside it, one event per line, for scripts), both 0600 at the same
+/// level. Secrets never reach any of them: they are a type that prints as `********`.
 pub fn init_logging(
     args: &super::LogArgs,
     playbook_level: crate::playbook::LogLevel,
@@ -65,23 +66,32 @@ pub fn init_logging(
         .with_target(false)
         .without_time()
         .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level));
-    let file_layer = file.and_then(|path| {
+    let open = |path: &Path| {
         use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(path)
-            .ok()?;
-        Some(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::sync::Mutex::new(f))
-                .with_ansi(false)
-                .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level)),
-        )
+            .ok()
+    };
+    let file_layer = file.and_then(open).map(|f| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::sync::Mutex::new(f))
+            .with_ansi(false)
+            .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level))
     });
+    let audit_layer = file
+        .and_then(|path| open(&path.with_file_name("audit.jsonl")))
+        .map(|f| {
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::sync::Mutex::new(f))
+                .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level))
+        });
     let _ = tracing_subscriber::registry()
         .with(stderr)
         .with(file_layer)
+        .with(audit_layer)
         .try_init();
 }
