@@ -71,7 +71,7 @@ fn several_killed_runs_in_a_row_then_a_normal_run_converges() {
 fn sigint_at_every_step_then_a_normal_run_converges() {
     let lab = Lab::up(3);
     let pb = lab.playbook(PLAYBOOK);
-    for n in 1..=16 {
+    for n in 0..=16 {
         let out = run_and_signal_after_steps(&lab, &pb, "-INT", n);
         assert!(
             matches!(out.status.code(), Some(0 | 3)),
