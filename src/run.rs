@@ -551,6 +551,10 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
 async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Result<u8, RunError> {
     use crate::cli::exit;
     let started = Instant::now();
+    // Installed now, not when the PCs' loop first polls it: a SIGINT before that would kill the run
+    // without the clean stop (seen on a loaded machine, where PCs finished steps before the loop ran).
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(io("installing the SIGINT handler"))?;
     crate::cli::private_dir(&pb.state_dir)
         .map_err(io(format!("creating {}", pb.state_dir.display())))?;
     let (inventory, _lock) = Inventory::open_for_run(&pb.inventory.path)?;
@@ -671,7 +675,7 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
                 }
                 None => {}
             },
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = sigint.recv(), if !interrupted => {
                 interrupted = true;
                 tracing::warn!("interrupted: stopping every PC (the journal keeps what was begun)");
                 tasks.abort_all();

@@ -80,20 +80,27 @@ pub fn managed_on_host(lab: &Lab, i: usize) -> Vec<String> {
         .collect()
 }
 
-/// The text layer of a PDF (pdftotext).
-pub fn pdf_text(pdf: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs");
+/// The text layer of a PDF (`pdftotext`, plus `-layout` when `layout`).
+pub fn pdf_text_with(pdf: &Path, layout: bool) -> String {
+    let mut command = Command::new("pdftotext");
+    if layout {
+        command.arg("-layout");
+    }
+    let out = command.arg(pdf).arg("-").output().expect("pdftotext runs");
     assert!(out.status.success(), "pdftotext {}: {out:?}", pdf.display());
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// The password printed on a user sheet (the line after the "Password" label in its text layer).
+/// The text layer of a PDF (pdftotext).
+pub fn pdf_text(pdf: &Path) -> String {
+    pdf_text_with(pdf, false)
+}
+
+/// The password printed on a user sheet (the first line after the "Password" label). `-layout`
+/// matters: without it pdftotext joins a password ending in `-` with the next line, as if the
+/// hyphen were a word broken at the end of a line.
 pub fn sheet_password(pdf: &Path) -> String {
-    let text = pdf_text(pdf);
+    let text = pdf_text_with(pdf, true);
     let mut lines = text.lines().map(str::trim).skip_while(|l| *l != "Password");
     lines.next();
     lines
