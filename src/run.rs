@@ -140,6 +140,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
 
     // exchange
     let pc_ip = pc.ip;
+    let mut clock = Instant::now();
     ctx.progress.enter(pc_ip, StepKind::Exchange);
     let admin = Admin {
         user: &pb.exchange.admin_user,
@@ -152,7 +153,6 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     let first_contact = trusted.first_contact;
 
     // sftp
-    let mut clock = Instant::now();
     let mut lap = |step: StepKind, ip: Ipv4Addr| {
         tracing::debug!(%ip, step = step.name(), ms = clock.elapsed().as_millis() as u64, "step done");
         clock = Instant::now();

@@ -706,7 +706,9 @@ pub fn managed_on_host(lab: &Lab, i: usize) -> Vec<String> {
 
 /// The password printed on a user sheet (the line after the "Password" label in its text layer).
 pub fn sheet_password(pdf: &Path) -> String {
+    // -layout: without it, a password ending in `-` is joined to the next line as a hyphenated word.
     let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
         .arg(pdf)
         .arg("-")
         .output()
