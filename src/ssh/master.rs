@@ -90,6 +90,8 @@ impl Master {
         timeout: Duration,
     ) -> Result<RemoteOutput, SshError> {
         let ip = self.ip;
+        // Commands carry no secret (parameters and hashes travel on stdin), so they can be logged.
+        tracing::debug!(%ip, what, program, ?args, stdin_bytes = stdin.len(), "remote command");
         let work = async {
             let mut cmd = self.session.command(program);
             cmd.args(args)
