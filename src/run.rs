@@ -52,6 +52,8 @@ pub(crate) struct Ctx {
     /// Usernames taken fleet-wide (inventory) or chosen in this run.
     pub reserved: Mutex<HashSet<String>>,
     pub progress: crate::cli::progress::Progress,
+    /// One permit per core for rendering.
+    pub render_slots: tokio::sync::Semaphore,
     /// `account.adopt`, compiled (full match).
     pub adopt: Option<regex::Regex>,
     /// Sheets rendered in this run, for the batch files.
@@ -256,6 +258,12 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     let formats = render_formats(&pb.output.formats);
     let mut deleted = report.deleted.clone();
     deleted.extend(report.absent.iter().cloned());
+    // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
+    let _core = ctx
+        .render_slots
+        .acquire()
+        .await
+        .map_err(|_| StepError::new(StepKind::Render, "render slots closed"))?;
     let (user, pc_sheet, sheets) = render::render(
         Arc::clone(&ctx.renderer),
         &ctx.inventory,
@@ -627,6 +635,9 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         renderer,
         reserved: Mutex::new(reserved),
         adopt: compile_adopt(&pb_adopt)?,
+        render_slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
         sheets: Mutex::new(Vec::new()),
     });
 
