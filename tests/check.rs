@@ -3,24 +3,9 @@
 
 mod common;
 
-use common::{Lab, managed_on_host, sheet_password};
+use common::Lab;
+use common::fleet::{PLAYBOOK, managed_on_host, sheet_password};
 use std::path::Path;
-
-const PLAYBOOK: &str = "\
-site: SS
-target:
-  network: \"@NETWORK@\"
-  ranges: \"@RANGE@\"
-exchange:
-  admin_user: tech
-  password: { file: \"@SECRET@\" }
-connection:
-  connect_timeout: 3s
-state_dir: state
-output:
-  dir: output
-  formats: [pdf]
-";
 
 /// What must not change on a PC: accounts, passwords, groups, homes, root's keys, /tmp.
 fn pc_fingerprint(lab: &Lab, i: usize) -> String {

@@ -3,66 +3,14 @@
 
 mod common;
 
-use common::{Lab, Run, managed_on_host, sheet_password};
+use common::Lab;
+use common::fleet::{PLAYBOOK, inventory, live_accounts, managed_on_host, run, sheet_password};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// A lab playbook: state and output in the lab's directory; `@STEP@` is the step timeout.
-const PLAYBOOK: &str = "\
-site: SS
-target:
-  network: \"@NETWORK@\"
-  ranges: \"@RANGE@\"
-exchange:
-  admin_user: tech
-  password: { file: \"@SECRET@\" }
-connection:
-  connect_timeout: 3s
-  step_timeout: 60s
-state_dir: state
-output:
-  dir: output
-  formats: [pdf]
-";
 
 fn playbook(lab: &Lab) -> PathBuf {
     lab.playbook(PLAYBOOK)
-}
-
-fn run(lab: &Lab, pb: &Path, extra: &[&str]) -> Run {
-    let mut args = vec!["run", pb.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    lab.rdplay().args(args).run()
-}
-
-/// The inventory as `rdplay inventory export --format json`.
-fn inventory(lab: &Lab) -> Value {
-    let db = lab.dir().join("state/inventory.db");
-    let out = lab
-        .rdplay()
-        .args([
-            "inventory",
-            "export",
-            "--format",
-            "json",
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .run();
-    out.success();
-    serde_json::from_str(&out.stdout).expect("export is JSON")
-}
-
-/// The live (not deleted) accounts recorded for `mac`.
-fn live_accounts(inv: &Value, mac: &str) -> Vec<Value> {
-    inv["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["mac"] == mac && a["deleted_at"].is_null())
-        .cloned()
-        .collect()
 }
 
 /// Asserts that every host has exactly one managed account, recorded live in the inventory, whose

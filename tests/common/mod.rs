@@ -14,6 +14,8 @@
 //! they never skip silently.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -692,32 +694,4 @@ impl Rdplay<'_> {
         }
         run(command, self.stdin.as_deref(), self.timeout)
     }
-}
-
-/// The accounts on host `i` whose names the naming pattern makes (`USERSS...`).
-pub fn managed_on_host(lab: &Lab, i: usize) -> Vec<String> {
-    let passwd = lab.host_sh(i, "cat /etc/passwd").success().stdout.clone();
-    passwd
-        .lines()
-        .filter(|l| l.starts_with("USERSS"))
-        .map(|l| l.split(':').next().unwrap().to_string())
-        .collect()
-}
-
-/// The password printed on a user sheet (the line after the "Password" label in its text layer).
-pub fn sheet_password(pdf: &Path) -> String {
-    // -layout: without it, a password ending in `-` is joined to the next line as a hyphenated word.
-    let out = std::process::Command::new("pdftotext")
-        .arg("-layout")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut lines = text.lines().map(str::trim).skip_while(|l| *l != "Password");
-    lines.next();
-    lines
-        .find(|l| !l.is_empty())
-        .unwrap_or_else(|| panic!("no password on {}:\n{text}", pdf.display()))
-        .to_string()
 }
