@@ -119,9 +119,6 @@ async fn record_outcome(inventory: &Inventory, run: RunId, outcome: &Outcome) {
 async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<Done, StepError> {
     let pb = &ctx.pb;
     let timeout = pb.connection.step_timeout;
-    let inv_err = |what: &str, e: crate::inventory::InventoryError| {
-        StepError::new(StepKind::Inventory, format!("{what}: {e}"))
-    };
     let known = ctx
         .inventory
         .pc(pc.mac.as_str())
@@ -179,7 +176,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     let (request, change, password, vars) = match planned {
         Ok(p) => p,
         Err(e) => {
-            cleanup(&uploaded).await;
+            uploaded.cleanup().await;
             uploaded.master.close().await;
             return Err(e);
         }
@@ -197,7 +194,7 @@ async fn renew_steps(ctx: &Ctx, pc: Reachable, outcome: &mut Outcome) -> Result<
     )
     .await
     {
-        cleanup(&uploaded).await;
+        uploaded.cleanup().await;
         uploaded.master.close().await;
         return Err(e);
     }
@@ -294,9 +291,6 @@ async fn plan_change(
 ) -> Result<(String, Change, Secret, crate::playbook::NameVars), StepError> {
     let pb = &ctx.pb;
     let pc = &up.trusted.pc;
-    let inv_err = |what: &str, e: crate::inventory::InventoryError| {
-        StepError::new(StepKind::Inventory, format!("{what}: {e}"))
-    };
     let records = ctx
         .inventory
         .accounts_to_remove(pc.mac.as_str())
@@ -375,20 +369,6 @@ fn reserve_name(
             "the naming pattern keeps giving {last}, which another PC already has: add a per-PC variable (index, mac, hostname) or random digits"
         ),
     ))
-}
-
-async fn cleanup(up: &sftp::Uploaded) {
-    let _ = up
-        .master
-        .run(
-            "cleanup",
-            "rm",
-            &["-rf", &up.workdir],
-            b"",
-            1024,
-            Duration::from_secs(10),
-        )
-        .await;
 }
 
 /// Maps scan results to the PCs to renew and the outcomes of the addresses that cannot be renewed.
@@ -750,6 +730,11 @@ fn stopped(pc: &Reachable, reason: &str) -> Outcome {
         result: Err(StepError::new(StepKind::Exec, reason)),
         duration: Duration::ZERO,
     }
+}
+
+/// An inventory failure as the step error of the PC it stopped.
+fn inv_err(what: &str, e: crate::inventory::InventoryError) -> StepError {
+    StepError::new(StepKind::Inventory, format!("{what}: {e}"))
 }
 
 /// `account.adopt` as a full-match regex (the playbook validated it already).

@@ -151,17 +151,7 @@ pub async fn renew(
         },
         Err(e) => {
             // The helper may still hold its directory: remove it through a fresh channel.
-            let _ = up
-                .master
-                .run(
-                    "cleanup",
-                    "rm",
-                    &["-rf", &up.workdir],
-                    b"",
-                    1024,
-                    Duration::from_secs(10),
-                )
-                .await;
+            up.cleanup().await;
             Err((up, StepError::new(StepKind::Exec, e.to_string())))
         }
     }

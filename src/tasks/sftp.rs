@@ -48,16 +48,7 @@ pub async fn upload(
             // The directory exists but nothing can be uploaded into it: remove it.
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             if let Some(dir) = text.lines().nth(1).filter(|d| valid_workdir(d)) {
-                let _ = master
-                    .run(
-                        "cleanup",
-                        "rm",
-                        &["-rf", dir],
-                        b"",
-                        1024,
-                        Duration::from_secs(10),
-                    )
-                    .await;
+                remove_workdir(&master, dir).await;
             }
             master.close().await;
             return Err(fail(e));
@@ -88,16 +79,7 @@ pub async fn upload(
         )
         .await
     {
-        let _ = master
-            .run(
-                "cleanup",
-                "rm",
-                &["-rf", &workdir],
-                b"",
-                1024,
-                Duration::from_secs(10),
-            )
-            .await;
+        remove_workdir(&master, &workdir).await;
         master.close().await;
         return Err(fail(e));
     }
@@ -107,6 +89,20 @@ pub async fn upload(
         hostname,
         workdir,
     })
+}
+
+impl Uploaded {
+    /// Removes the work directory through a fresh channel (after a failure; exec removes it itself).
+    pub async fn cleanup(&self) {
+        remove_workdir(&self.master, &self.workdir).await;
+    }
+}
+
+async fn remove_workdir(master: &Master, dir: &str) {
+    let cleanup = Duration::from_secs(10);
+    let _ = master
+        .run("cleanup", "rm", &["-rf", dir], b"", 1024, cleanup)
+        .await;
 }
 
 /// Only a directory that `mktemp -d /tmp/rdplay.XXXXXXXX` can make is ever removed.
