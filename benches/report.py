@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Writes docs/BENCHMARKS.md from one run of benches/fleet.sh.
+
+usage: report.py RESULTS_DIR OUTPUT_MD
+
+RESULTS_DIR holds machine.tsv, times.tsv and run-SIZE/logs/ (rdplay's debug logs and
+/usr/bin/time -v outputs). Every number in the output comes from those files.
+"""
+
+import collections
+import pathlib
+import re
+import statistics
+import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STEP = re.compile(r'step done ip=(\S+) step="?(\w+)"? ms=(\d+)')
+TARGETS = {
+    "rdplay/floor": ("<=", 1.3),
+    "Ansible/rdplay": (">=", 8.0),
+    "pyinfra/rdplay": (">=", 3.0),
+    "rdplay-scan/nmap": ("<=", 1.0),
+}
+
+
+def read_tsv(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = lines[0].split("\t")
+    return [dict(zip(head, line.split("\t"))) for line in lines[1:] if line]
+
+
+def fmt(x, digits=2):
+    return f"{x:.{digits}f}"
+
+
+def summary(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def time_file(path):
+    """User+system CPU seconds and peak RSS (kB) from a /usr/bin/time -v output."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+
+    def field(name):
+        m = re.search(re.escape(name) + r":\s*([0-9.]+)", text)
+        return float(m.group(1)) if m else float("nan")
+
+    return (
+        field("User time (seconds)") + field("System time (seconds)"),
+        field("Maximum resident set size (kbytes)"),
+    )
+
+
+def steps(log):
+    """Per step, the list of per-PC durations (ms) from rdplay's `step done` debug lines.
+
+    The pipeline logs `inventory` twice per PC (planning before exec, recording after it):
+    the first is reported as `plan`, the second as `record`.
+    """
+    out = collections.defaultdict(list)
+    seen = collections.Counter()
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = STEP.search(ANSI.sub("", line))
+        if not m:
+            continue
+        ip, step, ms = m.group(1), m.group(2), int(m.group(3))
+        if step == "inventory":
+            seen[ip] += 1
+            step = "plan" if seen[ip] == 1 else "record"
+        out[step].append(ms)
+    return out
+
+
+def main():
+    results = pathlib.Path(sys.argv[1])
+    output = pathlib.Path(sys.argv[2])
+    machine = dict(
+        line.split("\t", 1)
+        for line in (results / "machine.tsv").read_text(encoding="utf-8").splitlines()
+        if "\t" in line
+    )
+    rows = read_tsv(results / "times.tsv")
+    sizes = sorted({int(r["size"]) for r in rows})
+    times = collections.defaultdict(list)
+    failures = []
+    for r in rows:
+        if r["ok"] != "ok":
+            failures.append(r)
+            continue
+        times[(int(r["size"]), r["tool"])].append(float(r["seconds"]))
+
+    md = []
+    w = md.append
+    w("# Benchmarks: rdplay, raw parallel ssh, Ansible, pyinfra and nmap on the same lab PCs")
+    w("")
+    w("Written by `benches/fleet.sh` (through `benches/report.py`) from the run in")
+    w(f"`{results}`; nothing here is typed by hand. Re-run as root: `benches/fleet.sh 50 200`.")
+    w("")
+    w("## The machine")
+    w("")
+    w("The machine is **shared** (other builds and test runs of the project ran at the same time); the")
+    w("load averages below show how busy it was. Numbers on an idle machine will be lower and tighter.")
+    w("")
+    w("| | |")
+    w("| --- | --- |")
+    for key in ("date", "nproc", "cpu", "memory", "kernel", "rdplay", "ansible", "pyinfra", "openssh", "nmap",
+                "reps", "formats"):
+        if key in machine:
+            w(f"| {key} | {machine[key]} |")
+    for key, value in machine.items():
+        if key.startswith("load"):
+            w(f"| {key.replace('_', ' ')} (1, 5, 15 min) | {value} |")
+    w("")
+    w("## What each tool does")
+    w("")
+    w("Every tool does the same work per PC, as root with rdplay's controller key (installed by rdplay's")
+    w("first contact): close the old account's sessions, delete it with its home, create a new account")
+    w("with a precomputed sha512-crypt hash, gather facts. Each tool has its own account names")
+    w("(`bfl`/`ban`/`bpy` + iteration; rdplay its naming pattern) and every timed iteration deletes the")
+    w("account that the previous iteration of the same tool created (an untimed warm-up creates the first).")
+    w("Concurrency is the number of PCs for every tool. Rounds alternate the tools, the order rotating.")
+    w("")
+    w("- **rdplay**: `lab ctl /usr/bin/time -v rdplay --log-level debug run renew.yml` with `forks: N`,")
+    w("  range `2-254` of the /24: scan, renewal (sftp upload of the helper, exec, inventory), sheets")
+    w(f"  ({machine.get('formats', 'pdf')}, one user and one PC sheet per PC, plus the two batch files).")
+    w("- **floor**: `nmap -n -p22 --open -oG - NET.0/24`, then `xargs -P N` of one")
+    w("  `ssh -i id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=yes root@IP sh -s <script` per PC,")
+    w("  where the script is `RDPLAY_PARAMS='mode=renew ...'` followed by rdplay's own")
+    w("  `src/tasks/helper.sh`: the remote work is identical to rdplay's (one hash for all PCs).")
+    w("- **Ansible**: `ansible-playbook -e @vars.yml benches/ansible-renew.yml` (`forks = N`,")
+    w("  `pipelining = True`, `ControlMaster=auto`, `ControlPersist=60s`, a fresh control path each")
+    w("  iteration); tasks: `shell: pkill -KILL -u OLD`, `user: state=absent remove=true`,")
+    w("  `user: password=HASH`, `setup`. Static inventory of the N addresses (no scan).")
+    w("  Ansible's modules need Python on the PCs: the benchmark's lab adds `python3` to the lab's")
+    w("  root filesystem (for every tool; only Ansible uses it).")
+    w("- **pyinfra**: `pyinfra -y --parallel N inventory.py benches/pyinfra_renew.py`: `server.shell`")
+    w("  pkill, `server.user(present=False)` + `files.directory(present=False)` for the home,")
+    w("  `server.user(password=HASH)`, and the facts Hostname, Os, OsRelease, KernelVersion, Arch, Cpus,")
+    w("  Memory, BlockDevices, NetworkDevices. Static inventory (no scan).")
+    w("- **scan**: `rdplay scan renew.yml` (range 2-254) vs `nmap -n -p22 --open NET.0/24`.")
+    w("")
+    w("Host keys: rdplay pins them at its first contact. For the floor, Ansible and pyinfra the")
+    w("benchmark builds a `known_hosts` with `ssh-keyscan` once after the lab is up (trust on first use,")
+    w("as an administrator would), then checks host keys strictly (`StrictHostKeyChecking=yes`, pyinfra")
+    w("`ssh_strict_host_key_checking: yes`). Every timed run is checked: exit code, the number of PCs done,")
+    w("and on the first and last PC that the new account exists and the old one and its home are gone.")
+    w("Times are wall-clock seconds around the whole command, including `ip netns exec`.")
+    w("")
+    w("## Results")
+    w("")
+    tools = ["rdplay", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap", "rdplay-first-contact"]
+    for n in sizes:
+        w(f"### {n} PCs")
+        w("")
+        w("| tool | median s | min s | max s | runs | per PC (median) |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for tool in tools:
+            v = times.get((n, tool))
+            if not v:
+                continue
+            med, lo, hi = summary(v)
+            w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms |")
+        w("")
+    w("## Ratios (of medians) against the targets")
+    w("")
+    w("| ratio | " + " | ".join(f"{n} PCs" for n in sizes) + " | target |")
+    w("| --- | " + " | ".join("---:" for _ in sizes) + " | --- |")
+
+    def med(n, tool):
+        v = times.get((n, tool))
+        return statistics.median(v) if v else None
+
+    ratios = {
+        "rdplay/floor": ("rdplay", "floor"),
+        "Ansible/rdplay": ("ansible", "rdplay"),
+        "pyinfra/rdplay": ("pyinfra", "rdplay"),
+        "rdplay-scan/nmap": ("rdplay-scan", "nmap"),
+    }
+    for name, (a, b) in ratios.items():
+        cells = []
+        for n in sizes:
+            x, y = med(n, a), med(n, b)
+            if x is None or y is None:
+                cells.append("-")
+                continue
+            r = x / y
+            op, target = TARGETS[name]
+            met = r <= target if op == "<=" else r >= target
+            cells.append(f"{fmt(r)}× {'(met)' if met else '(**missed**)'}")
+        op, target = TARGETS[name]
+        w(f"| {name} | " + " | ".join(cells) + f" | {op} {target}× |")
+    w("")
+    if len(sizes) >= 2:
+        lo_n, hi_n = sizes[0], sizes[-1]
+        w(f"## Growth from {lo_n} to {hi_n} PCs")
+        w("")
+        w(f"Linear growth would multiply the time by {fmt(hi_n / lo_n, 1)}.")
+        w("")
+        w(f"| tool | {lo_n} PCs s | {hi_n} PCs s | factor |")
+        w("| --- | ---: | ---: | ---: |")
+        for tool in tools[:-1]:
+            x, y = med(lo_n, tool), med(hi_n, tool)
+            if x and y:
+                w(f"| {tool} | {fmt(x)} | {fmt(y)} | {fmt(y / x)}× |")
+        w("")
+
+    w("## rdplay: memory, CPU and where its time goes")
+    w("")
+    w("Peak RSS and CPU (user + system, rdplay and the `ssh` processes it waited for) from")
+    w("`/usr/bin/time -v`; per-step times per PC from the `step done` lines of `--log-level debug`")
+    w("(`exchange`: key check/first contact; `sftp`: the SSH master connection and the helper's upload;")
+    w("`plan`: inventory reads, request number, name, password and its hash; `exec`: the helper on the PC;")
+    w("`record`: the inventory write; `render`: the user and PC sheets of that PC).")
+    w("")
+    w("| PCs | peak RSS MB (median, max) | CPU s (median) | " +
+      " | ".join(f"{s} ms median / max" for s in ("exchange", "sftp", "plan", "exec", "record", "render")) + " |")
+    w("| ---: | ---: | ---: | " + " | ".join("---:" for _ in range(6)) + " |")
+    render_rows = []
+    for n in sizes:
+        logs = sorted((results / f"run-{n}" / "logs").glob("rdplay-[0-9]*.log"))
+        rss, cpu = [], []
+        per = collections.defaultdict(list)
+        render_sums = []
+        for log in logs:
+            tf = log.with_suffix(".time")
+            if tf.exists():
+                c, m = time_file(tf)
+                cpu.append(c)
+                rss.append(m / 1024)
+            s = steps(log)
+            for k, v in s.items():
+                per[k].extend(v)
+            if s.get("render"):
+                render_sums.append((sum(s["render"]), len(s["render"])))
+        if not rss:
+            continue
+        cells = []
+        for step in ("exchange", "sftp", "plan", "exec", "record", "render"):
+            v = per.get(step)
+            cells.append(f"{statistics.median(v):.0f} / {max(v)}" if v else "-")
+        w(f"| {n} | {fmt(statistics.median(rss), 1)}, {fmt(max(rss), 1)} | {fmt(statistics.median(cpu))} | "
+          + " | ".join(cells) + " |")
+        if render_sums:
+            total, pcs = sorted(render_sums)[len(render_sums) // 2]
+            render_rows.append((n, pcs, total, statistics.median(cpu)))
+    w("")
+    w("Target: peak RSS ≤ 150 MB at 200 PCs.")
+    w("")
+    if render_rows:
+        w("### Rendering (rdplay's share)")
+        w("")
+        w("The render step of each PC writes its user sheet and its PC sheet. The steps of different PCs")
+        w("overlap, so a step's latency includes waiting for a core; the sum of the latencies divided by")
+        w("the number of sheets is therefore an upper bound of the time per sheet (the batch files, written")
+        w("after every PC, are not included).")
+        w("")
+        w("| PCs | sheets | sum of render steps s (median run) | ms per sheet (sum / sheets) | target |")
+        w("| ---: | ---: | ---: | ---: | --- |")
+        for n, pcs, total, _cpu in render_rows:
+            sheets = 2 * pcs
+            w(f"| {n} | {sheets} | {fmt(total / 1000)} | {fmt(total / sheets, 1)} | ≤ 25 ms per sheet per core |")
+        w("")
+    if failures:
+        w("## Failed runs (left out of the medians)")
+        w("")
+        w("| PCs | round | tool | s | result |")
+        w("| ---: | ---: | --- | ---: | --- |")
+        for r in failures:
+            w(f"| {r['size']} | {r['round']} | {r['tool']} | {r['seconds']} | {r['ok']} |")
+        w("")
+    w("## All runs")
+    w("")
+    w("| PCs | round | tool | s | peak RSS kB | checked |")
+    w("| ---: | ---: | --- | ---: | ---: | --- |")
+    for r in rows:
+        w(f"| {r['size']} | {r['round']} | {r['tool']} | {r['seconds']} | {r['rss_kb'] or '-'} | {r['ok']} |")
+    w("")
+    notes = results / "notes.md"
+    if notes.exists():
+        md.append(notes.read_text(encoding="utf-8"))
+    output.write_text("\n".join(md) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
