@@ -5,6 +5,7 @@
 #   benches/fleet.sh [SIZE...]          (default: 50 200)
 #
 # Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.50), FORMATS (pdf),
+# RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
 # RDPLAY (the release binary), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
 #
 # Per size: a lab of SIZE PCs (with python3 added, for Ansible only), rdplay's first contact
@@ -94,8 +95,20 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 readonly RESULTS="$BENCH_DIR/results-$STAMP"
 mkdir -p "$RESULTS"
 readonly TSV="$RESULTS/times.tsv"
-printf 'size\tround\ttool\tseconds\trss_kb\tok\n' >"$TSV"
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
+printf 'size\tround\ttool\tseconds\tcpu_s\trss_kb\tok\n' >"$TSV"
+# record SIZE ROUND TOOL SECONDS TIMEFILE OK: CPU (user+sys) and peak RSS from /usr/bin/time -v.
+record() {
+  local cpu rss
+  cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$5" 2>/dev/null || true)
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$5" 2>/dev/null || true)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$cpu" "$rss" "$6" >>"$TSV"
+}
+# Runs a command in the controller namespace under /usr/bin/time -v (output to $1).
+ctl_timed() {
+  local tf=$1
+  shift
+  lab ctl /usr/bin/time -v -o "$tf" "$@"
+}
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 {
@@ -105,10 +118,10 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
   printf 'memory\t%s\n' "$(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')"
   printf 'kernel\t%s\n' "$(uname -r)"
   printf 'rdplay\t%s (%s)\n' "$("$RDPLAY" --version)" "$(git -C "$ROOT" rev-parse --short HEAD)"
-  printf 'ansible\t%s\n' "$("$VENV/bin/ansible-playbook" --version | head -n1)"
-  printf 'pyinfra\t%s\n' "$("$VENV/bin/pyinfra" --version 2>&1 | head -n1)"
+  printf 'ansible\t%s\n' "$("$VENV/bin/ansible-playbook" --version | sed -n 1p)"
+  printf 'pyinfra\t%s\n' "$("$VENV/bin/pyinfra" --version 2>&1 | sed -n 1p)"
   printf 'openssh\t%s\n' "$(ssh -V 2>&1)"
-  printf 'nmap\t%s\n' "$(nmap --version | head -n1)"
+  printf 'nmap\t%s\n' "$(nmap --version | sed -n 1p)"
   printf 'reps\t%s\n' "$REPS"
   printf 'formats\t%s\n' "$FORMATS"
   printf 'load_start\t%s\n' "$(loadavg)"
@@ -136,15 +149,13 @@ check_accounts() {
 }
 
 run_rdplay() { # round
-  local r=$1 log="$RUN/logs/rdplay-$1.log" t0 t1 rc=0 rss ok
+  local r=$1 log="$RUN/logs/rdplay-$1.log" t0 t1 rc=0 ok
   t0=$(now)
-  lab ctl /usr/bin/time -v -o "$RUN/logs/rdplay-$r.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" \
-    >"$log" 2>&1 || rc=$?
+  ctl_timed "$RUN/logs/rdplay-$r.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" >"$log" 2>&1 || rc=$?
   t1=$(now)
-  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$RUN/logs/rdplay-$r.time")
   ok=$([[ $rc == 0 ]] && sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -q "run finished done=$N failed=0" &&
     echo ok || echo "FAIL(exit $rc)")
-  record "$N" "$r" rdplay "$(elapsed "$t0" "$t1")" "$rss" "$ok"
+  record "$N" "$r" rdplay "$(elapsed "$t0" "$t1")" "$RUN/logs/rdplay-$r.time" "$ok"
 }
 
 run_floor() { # round iteration
@@ -159,7 +170,7 @@ run_floor() { # round iteration
     cat "$HELPER"
   } >"$script"
   t0=$(now)
-  lab ctl bash -c '
+  ctl_timed "$RUN/logs/floor-$k.time" bash -c '
     set -o pipefail
     nmap -n -p22 --open -oG - "$1" | awk "/22\\/open/ { print \$2 }" |
       xargs -P "$2" -I{} sh -c "ssh -i \"\$0\" -o BatchMode=yes -o UserKnownHostsFile=\"\$1\" \
@@ -170,7 +181,7 @@ run_floor() { # round iteration
   good=$(grep -l "\"created\":\"$new\"" "$RUN/floor/out-$k"/*.json 2>/dev/null | wc -l)
   ok=$([[ $rc == 0 && $good == "$N" ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc, $good/$N)")
   rm -f "$script"
-  ((r > 0)) && record "$N" "$r" floor "$(elapsed "$t0" "$t1")" "" "$ok"
+  ((r > 0)) && record "$N" "$r" floor "$(elapsed "$t0" "$t1")" "$RUN/logs/floor-$k.time" "$ok"
   note "floor $k: $(elapsed "$t0" "$t1") s $ok"
 }
 
@@ -181,11 +192,11 @@ run_ansible() { # round iteration
   printf 'old: %s\nnew: %s\nhash: "%s"\n' "$old" "$new" "$(new_hash)" >"$RUN/ansible/vars.yml"
   sed -i "s|^control_path_dir = .*|control_path_dir = $RUN/ansible/cp-$k|" "$RUN/ansible/ansible.cfg"
   t0=$(now)
-  lab ctl env ANSIBLE_CONFIG="$RUN/ansible/ansible.cfg" "$VENV/bin/ansible-playbook" \
+  ctl_timed "$RUN/logs/ansible-$k.time" env ANSIBLE_CONFIG="$RUN/ansible/ansible.cfg" "$VENV/bin/ansible-playbook" \
     -e "@$RUN/ansible/vars.yml" "$HERE/ansible-renew.yml" >"$RUN/logs/ansible-$k.log" 2>&1 || rc=$?
   t1=$(now)
   ok=$([[ $rc == 0 ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc)")
-  ((r > 0)) && record "$N" "$r" ansible "$(elapsed "$t0" "$t1")" "" "$ok"
+  ((r > 0)) && record "$N" "$r" ansible "$(elapsed "$t0" "$t1")" "$RUN/logs/ansible-$k.time" "$ok"
   note "ansible $k: $(elapsed "$t0" "$t1") s $ok"
 }
 
@@ -195,27 +206,27 @@ run_pyinfra() { # round iteration
   old=$(acct_old bpy "$k")
   printf '{"old": "%s", "new": "%s", "hash": "%s"}\n' "$old" "$new" "$(new_hash)" >"$RUN/pyinfra/vars.json"
   t0=$(now)
-  (cd "$RUN/pyinfra" && lab ctl env BENCH_VARS="$RUN/pyinfra/vars.json" "$VENV/bin/pyinfra" -y \
+  (cd "$RUN/pyinfra" && ctl_timed "$RUN/logs/pyinfra-$k.time" env BENCH_VARS="$RUN/pyinfra/vars.json" "$VENV/bin/pyinfra" -y \
     --parallel "$N" inventory.py "$HERE/pyinfra_renew.py") >"$RUN/logs/pyinfra-$k.log" 2>&1 || rc=$?
   t1=$(now)
   ok=$([[ $rc == 0 ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc)")
-  ((r > 0)) && record "$N" "$r" pyinfra "$(elapsed "$t0" "$t1")" "" "$ok"
+  ((r > 0)) && record "$N" "$r" pyinfra "$(elapsed "$t0" "$t1")" "$RUN/logs/pyinfra-$k.time" "$ok"
   note "pyinfra $k: $(elapsed "$t0" "$t1") s $ok"
 }
 
 run_scans() { # round
   local r=$1 t0 t1 rc=0 n
   t0=$(now)
-  lab ctl "$RDPLAY" scan "$RUN/renew.yml" >"$RUN/logs/scan-$r.log" 2>&1 || rc=$?
+  ctl_timed "$RUN/logs/scan-$r.time" "$RDPLAY" scan "$RUN/renew.yml" >"$RUN/logs/scan-$r.log" 2>&1 || rc=$?
   t1=$(now)
   n=$(grep -c ' open$' "$RUN/logs/scan-$r.log" || true)
-  record "$N" "$r" rdplay-scan "$(elapsed "$t0" "$t1")" "" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
+  record "$N" "$r" rdplay-scan "$(elapsed "$t0" "$t1")" "$RUN/logs/scan-$r.time" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
   rc=0
   t0=$(now)
-  lab ctl nmap -n -p22 --open "$LAB_NET.0/24" >"$RUN/logs/nmap-$r.log" 2>&1 || rc=$?
+  ctl_timed "$RUN/logs/nmap-$r.time" nmap -n -p22 --open "$LAB_NET.0/24" >"$RUN/logs/nmap-$r.log" 2>&1 || rc=$?
   t1=$(now)
   n=$(grep -c '^22/tcp open' "$RUN/logs/nmap-$r.log" || true)
-  record "$N" "$r" nmap "$(elapsed "$t0" "$t1")" "" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
+  record "$N" "$r" nmap "$(elapsed "$t0" "$t1")" "$RUN/logs/nmap-$r.time" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
 }
 
 for N in "${SIZES[@]}"; do
@@ -246,11 +257,9 @@ EOF
 
   # rdplay's first contact: every PC trusts its key from then on.
   t0=$(now)
-  lab ctl /usr/bin/time -v -o "$RUN/logs/first.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" \
-    >"$RUN/logs/first.log" 2>&1 || die "rdplay's first contact failed: $RUN/logs/first.log"
+  ctl_timed "$RUN/logs/first.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" >"$RUN/logs/first.log" 2>&1 || die "rdplay's first contact failed: $RUN/logs/first.log"
   t1=$(now)
-  record "$N" 0 rdplay-first-contact "$(elapsed "$t0" "$t1")" \
-    "$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$RUN/logs/first.time")" ok
+  record "$N" 0 rdplay-first-contact "$(elapsed "$t0" "$t1")" "$RUN/logs/first.time" ok
   note "rdplay first contact: $(elapsed "$t0" "$t1") s"
 
   # The PCs' host keys, trusted on first use (as rdplay's first contact does), then checked strictly.
@@ -303,11 +312,29 @@ EOF
     done
     run_scans "$r"
   done
+  # Diagnostic, untimed: the processes rdplay starts per PC (one more renewal, under strace).
+  if command -v strace >/dev/null; then
+    lab ctl strace -f -qq -s 64 -e trace=execve -o "$RUN/logs/strace.txt" "$RDPLAY" run "$RUN/renew.yml" \
+      >"$RUN/logs/strace-run.log" 2>&1 || note "the strace run failed (see $RUN/logs/strace-run.log)"
+    printf 'execve_ssh_%s\t%s\n' "$N" "$(grep -c 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" || true)" \
+      >>"$RESULTS/machine.tsv"
+    grep 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" |
+      sed -E 's/.*"-M".*/master (-M)/; s/.*"-O", "([a-z]+)".*/control (-O \1)/; s/.*"-s".*/sftp subsystem (-s)/;
+        s/.*"--", "(.{0,24}).*/command: \1.../' | sort | uniq -c >"$RUN/logs/ssh-kinds.txt" || true
+  fi
   printf 'load_after_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
   note "size $N: lab down"
   lab down
 done
 printf 'load_end\t%s\n' "$(loadavg)" >>"$RESULTS/machine.tsv"
+
+# Sheets alone: N user + N PC sheets on one thread, then the batch files (benches/render.rs).
+if [[ ${RENDER_BENCH:-1} == 1 ]]; then
+  note "render benchmark (cargo bench --bench render)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/rdplay/target-bench} BENCH_FORMATS=$FORMATS \
+  cargo bench -q --bench render -- "${SIZES[@]}") >"$RESULTS/render.tsv" 2>"$RESULTS/render.log" ||
+    note "the render benchmark failed (see $RESULTS/render.log)"
+fi
 
 python3 "$HERE/report.py" "$RESULTS" "$ROOT/docs/BENCHMARKS.md"
 note "results: $RESULTS; report: docs/BENCHMARKS.md"

@@ -82,12 +82,15 @@ def main():
     rows = read_tsv(results / "times.tsv")
     sizes = sorted({int(r["size"]) for r in rows})
     times = collections.defaultdict(list)
+    cpus = collections.defaultdict(list)
     failures = []
     for r in rows:
         if r["ok"] != "ok":
             failures.append(r)
             continue
         times[(int(r["size"]), r["tool"])].append(float(r["seconds"]))
+        if r.get("cpu_s"):
+            cpus[(int(r["size"]), r["tool"])].append(float(r["cpu_s"]))
 
     md = []
     w = md.append
@@ -144,7 +147,9 @@ def main():
     w("as an administrator would), then checks host keys strictly (`StrictHostKeyChecking=yes`, pyinfra")
     w("`ssh_strict_host_key_checking: yes`). Every timed run is checked: exit code, the number of PCs done,")
     w("and on the first and last PC that the new account exists and the old one and its home are gone.")
-    w("Times are wall-clock seconds around the whole command, including `ip netns exec`.")
+    w("Times are wall-clock seconds around the whole command, including `ip netns exec`. CPU is user +")
+    w("system time of the command and every process it waited for (`/usr/bin/time -v`), so for the")
+    w("floor it includes nmap and the `ssh` clients, for rdplay its `ssh` processes.")
     w("")
     w("## Results")
     w("")
@@ -152,14 +157,16 @@ def main():
     for n in sizes:
         w(f"### {n} PCs")
         w("")
-        w("| tool | median s | min s | max s | runs | per PC (median) |")
-        w("| --- | ---: | ---: | ---: | ---: | ---: |")
+        w("| tool | median s | min s | max s | runs | per PC (median) | CPU s (median) |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for tool in tools:
             v = times.get((n, tool))
             if not v:
                 continue
             med, lo, hi = summary(v)
-            w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms |")
+            c = cpus.get((n, tool))
+            cpu = fmt(statistics.median(c)) if c else "-"
+            w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms | {cpu} |")
         w("")
     w("## Ratios (of medians) against the targets")
     w("")
@@ -260,6 +267,40 @@ def main():
             sheets = 2 * pcs
             w(f"| {n} | {sheets} | {fmt(total / 1000)} | {fmt(total / sheets, 1)} | ≤ 25 ms per sheet per core |")
         w("")
+    render = results / "render.tsv"
+    rlines = [line.split("\t") for line in render.read_text(encoding="utf-8").splitlines()
+              if line.startswith("render\t")] if render.exists() else []
+    if rlines:
+        w("### Rendering alone (`cargo bench --bench render`)")
+        w("")
+        w("`benches/render.rs` renders N user sheets and N PC sheets through rdplay's `Renderer`, one")
+        w("after the other on one thread, after one untimed warm-up sheet of each kind; CPU is the")
+        w("process's user + system time (all threads), so CPU per sheet is the time per sheet per core.")
+        w("Then the two batch files (`users.pdf`, `pcs.pdf`), as `rdplay run` writes them after every PC.")
+        w("")
+        w("| N | formats | sheets | wall s | CPU s | CPU ms per sheet | batch files wall s | batch CPU s | target |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for f in rlines:
+            _, n, formats, sheets, wall, cpu, per, bwall, bcpu = f[:9]
+            met = "met" if float(per) <= 25 else "**missed**"
+            w(f"| {n} | {formats} | {sheets} | {fmt(float(wall) / 1000)} | {fmt(float(cpu) / 1000)} | {per} | "
+              f"{fmt(float(bwall) / 1000)} | {fmt(float(bcpu) / 1000)} | ≤ 25 ms ({met}) |")
+        w("")
+    execs = [(int(k.split("_")[-1]), v) for k, v in machine.items() if k.startswith("execve_ssh_")]
+    if execs:
+        w("### Processes rdplay starts per PC")
+        w("")
+        w("One more (untimed) renewal per size under `strace -f -e trace=execve`; the floor starts one")
+        w("`ssh` per PC.")
+        w("")
+        w("| PCs | `ssh` processes | per PC | kinds (count) |")
+        w("| ---: | ---: | ---: | --- |")
+        for n, v in sorted(execs):
+            kinds_file = results / f"run-{n}" / "logs" / "ssh-kinds.txt"
+            kinds = "; ".join(" ".join(line.split()) for line in kinds_file.read_text().splitlines()) \
+                if kinds_file.exists() else "-"
+            w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} |")
+        w("")
     if failures:
         w("## Failed runs (left out of the medians)")
         w("")
@@ -270,10 +311,11 @@ def main():
         w("")
     w("## All runs")
     w("")
-    w("| PCs | round | tool | s | peak RSS kB | checked |")
-    w("| ---: | ---: | --- | ---: | ---: | --- |")
+    w("| PCs | round | tool | s | CPU s | peak RSS kB | checked |")
+    w("| ---: | ---: | --- | ---: | ---: | ---: | --- |")
     for r in rows:
-        w(f"| {r['size']} | {r['round']} | {r['tool']} | {r['seconds']} | {r['rss_kb'] or '-'} | {r['ok']} |")
+        w(f"| {r['size']} | {r['round']} | {r['tool']} | {r['seconds']} | {r.get('cpu_s') or '-'} | "
+          f"{r['rss_kb'] or '-'} | {r['ok']} |")
     w("")
     notes = results / "notes.md"
     if notes.exists():
