@@ -312,12 +312,15 @@ EOF
     done
     run_scans "$r"
   done
-  # Diagnostic, untimed: the processes rdplay starts per PC (one more renewal, under strace).
+  # Diagnostic, untimed: the processes rdplay starts per PC and its fsyncs (one more renewal, under strace).
   if command -v strace >/dev/null; then
-    lab ctl strace -f -qq -s 64 -e trace=execve -o "$RUN/logs/strace.txt" "$RDPLAY" run "$RUN/renew.yml" \
+    lab ctl strace -f -qq -T -s 64 -e trace=execve,fsync,fdatasync -o "$RUN/logs/strace.txt" "$RDPLAY" run "$RUN/renew.yml" \
       >"$RUN/logs/strace-run.log" 2>&1 || note "the strace run failed (see $RUN/logs/strace-run.log)"
     printf 'execve_ssh_%s\t%s\n' "$N" "$(grep -c 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" || true)" \
       >>"$RESULTS/machine.tsv"
+    awk '/(fsync|fdatasync)\(/ { n++ } /(fsync|fdatasync)/ && match($0, /<[0-9.]+>$/) {
+        t += substr($0, RSTART + 1, RLENGTH - 2) } END { printf "%d\t%.2f\n", n, t }' "$RUN/logs/strace.txt" |
+      sed "s/^/fsync_$N\t/" >>"$RESULTS/machine.tsv"
     grep 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" |
       sed -E 's/.*"-M".*/master (-M)/; s/.*"-O", "([a-z]+)".*/control (-O \1)/; s/.*"-s".*/sftp subsystem (-s)/;
         s/.*"--", "(.{0,24}).*/command: \1.../' | sort | uniq -c >"$RUN/logs/ssh-kinds.txt" || true

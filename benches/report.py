@@ -290,16 +290,19 @@ def main():
     if execs:
         w("### Processes rdplay starts per PC")
         w("")
-        w("One more (untimed) renewal per size under `strace -f -e trace=execve`; the floor starts one")
-        w("`ssh` per PC.")
+        w("One more (untimed) renewal per size under `strace -f -T -e trace=execve,fsync,fdatasync`")
+        w("(strace slows the run; only the counts matter here). The floor starts one `ssh` per PC and")
+        w("calls no fsync on the controller.")
         w("")
-        w("| PCs | `ssh` processes | per PC | kinds (count) |")
-        w("| ---: | ---: | ---: | --- |")
+        w("| PCs | `ssh` processes | per PC | kinds (count) | fsync + fdatasync calls | seconds in them (sum over threads) |")
+        w("| ---: | ---: | ---: | --- | ---: | ---: |")
         for n, v in sorted(execs):
             kinds_file = results / f"run-{n}" / "logs" / "ssh-kinds.txt"
             kinds = "; ".join(" ".join(line.split()) for line in kinds_file.read_text().splitlines()) \
                 if kinds_file.exists() else "-"
-            w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} |")
+            fs = machine.get(f"fsync_{n}", "- \t -").split("\t")
+            fs = (fs + ["-"])[:2]
+            w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
         w("")
     if failures:
         w("## Failed runs (left out of the medians)")
