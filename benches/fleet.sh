@@ -60,7 +60,7 @@ chmod 0700 "$BENCH_DIR"
 if [[ ! -x $VENV/bin/ansible-playbook || ! -x $VENV/bin/pyinfra ]]; then
   note "installing ansible-core and pyinfra into $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q ansible-core pyinfra
+  "$VENV/bin/pip" install -q ansible-core pyinfra matplotlib
 fi
 
 # The lab's root filesystem with python3 added, under the same cache key, in LAB_CACHE.
@@ -339,5 +339,6 @@ if [[ ${RENDER_BENCH:-1} == 1 ]]; then
     note "the render benchmark failed (see $RESULTS/render.log)"
 fi
 
-python3 "$HERE/report.py" "$RESULTS" "$ROOT/docs/BENCHMARKS.md"
+# The venv's python has matplotlib for the chart when installed (pip install matplotlib); else none.
+"$VENV/bin/python" "$HERE/report.py" "$RESULTS" "$ROOT/docs/BENCHMARKS.md"
 note "results: $RESULTS; report: docs/BENCHMARKS.md"

@@ -71,6 +71,41 @@ def steps(log):
     return out
 
 
+def draw_chart(times, sizes, path):
+    """A bar chart of the medians (min-max as error bars); False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    tools = ["rdplay", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap"]
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    width = 0.8 / len(sizes)
+    for j, n in enumerate(sizes):
+        meds, lo, hi = [], [], []
+        for tool in tools:
+            v = times.get((n, tool)) or [0.0]
+            m = statistics.median(v)
+            meds.append(m)
+            lo.append(m - min(v))
+            hi.append(max(v) - m)
+        xs = [i + (j - (len(sizes) - 1) / 2) * width for i in range(len(tools))]
+        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=3, label=f"{n} PCs")
+        for x, m in zip(xs, meds):
+            ax.annotate(f"{m:.1f}", (x, m), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(tools)), tools)
+    ax.set_ylabel("wall time, s (median; bars: min-max)")
+    ax.set_title("rdplay vs the floor, Ansible, pyinfra; scan vs nmap (same lab PCs)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def main():
     results = pathlib.Path(sys.argv[1])
     output = pathlib.Path(sys.argv[2])
@@ -167,6 +202,10 @@ def main():
             c = cpus.get((n, tool))
             cpu = fmt(statistics.median(c)) if c else "-"
             w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms | {cpu} |")
+        w("")
+    chart = output.parent / "benchmarks.png"
+    if draw_chart(times, sizes, chart):
+        w(f"![median wall time per tool and size, min-max as error bars]({chart.name})")
         w("")
     w("## Ratios (of medians) against the targets")
     w("")
