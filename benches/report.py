@@ -235,6 +235,12 @@ def main():
             cells.append(f"{fmt(r)}× {'(met)' if met else '(**missed**)'}")
         op, target = TARGETS[name]
         w(f"| {name} | " + " | ".join(cells) + f" | {op} {target}× |")
+    for name, (a, b) in {"Ansible/floor": ("ansible", "floor"), "pyinfra/floor": ("pyinfra", "floor")}.items():
+        cells = []
+        for n in sizes:
+            x, y = med(n, a), med(n, b)
+            cells.append(f"{fmt(x / y)}×" if x and y else "-")
+        w(f"| {name} | " + " | ".join(cells) + " | (context: the most any tool could gain here) |")
     w("")
     if len(sizes) >= 2:
         lo_n, hi_n = sizes[0], sizes[-1]
@@ -343,6 +349,27 @@ def main():
             fs = (fs + ["-"])[:2]
             w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
         w("")
+    w("### rdplay against the floor, computed")
+    w("")
+    for n in sizes:
+        r, f = med(n, "rdplay"), med(n, "floor")
+        rc, fc = cpus.get((n, "rdplay")), cpus.get((n, "floor"))
+        if r is None or f is None or not rc or not fc:
+            continue
+        ssh = machine.get(f"execve_ssh_{n}")
+        fs = machine.get(f"fsync_{n}", "").split("\t")
+        line = (f"- {n} PCs: rdplay took {fmt(r - f)} s more than the floor (medians), and"
+                f" {fmt(statistics.median(rc) - statistics.median(fc))} s more CPU")
+        if ssh:
+            line += f"; it started {fmt(int(ssh) / n, 1)} `ssh` processes per PC (the floor 1)"
+        if len(fs) == 2 and fs[0]:
+            line += f" and called fsync/fdatasync {fs[0]} times ({fmt(int(fs[0]) / n, 1)} per PC)"
+        w(line + ".")
+    w("")
+    w("Every lab PC runs on the same machine as the tools: each PC's `sshd` handshake and the helper's")
+    w("work take CPU from the same cores the controller uses, so at these sizes every tool is bound")
+    w("by CPU rather than by the network, and a tool's own CPU use shows directly in its wall time.")
+    w("")
     if failures:
         w("## Failed runs (left out of the medians)")
         w("")
