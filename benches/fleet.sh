@@ -36,6 +36,14 @@ export LAB_NET=${LAB_NET:-10.213.50}
 export LAB_CACHE="$BENCH_DIR/labcache"
 SIZES=("$@")
 ((${#SIZES[@]})) || SIZES=(50 200)
+RENDER_ONLY=""
+if [[ ${1:-} == --render-only ]]; then
+  # benches/fleet.sh --render-only RESULTS_DIR [SIZE...]: redo the render benchmark of a finished run
+  # (e.g. after changing benches/render.rs) and rewrite the report from that run's files.
+  RENDER_ONLY=${2:?--render-only RESULTS_DIR}
+  SIZES=("${@:3}")
+  ((${#SIZES[@]})) || SIZES=(50 200)
+fi
 
 note() { printf 'fleet: %s\n' "$*" >&2; }
 die() {
@@ -61,6 +69,18 @@ if [[ ! -x $VENV/bin/ansible-playbook || ! -x $VENV/bin/pyinfra ]]; then
   note "installing ansible-core and pyinfra into $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q ansible-core pyinfra matplotlib
+fi
+
+render_bench() { # RESULTS_DIR
+  note "render benchmark (cargo bench --bench render)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/rdplay/target-bench} BENCH_FORMATS=$FORMATS \
+    cargo bench -q --bench render -- "${SIZES[@]}") >"$1/render.tsv" 2>"$1/render.log" ||
+    note "the render benchmark failed (see $1/render.log)"
+}
+if [[ -n $RENDER_ONLY ]]; then
+  render_bench "$RENDER_ONLY"
+  "$VENV/bin/python" "$HERE/report.py" "$RENDER_ONLY" "$ROOT/docs/BENCHMARKS.md"
+  exit 0
 fi
 
 # The lab's root filesystem with python3 added, under the same cache key, in LAB_CACHE.
@@ -332,12 +352,7 @@ done
 printf 'load_end\t%s\n' "$(loadavg)" >>"$RESULTS/machine.tsv"
 
 # Sheets alone: N user + N PC sheets on one thread, then the batch files (benches/render.rs).
-if [[ ${RENDER_BENCH:-1} == 1 ]]; then
-  note "render benchmark (cargo bench --bench render)"
-  (cd "$ROOT" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/rdplay/target-bench} BENCH_FORMATS=$FORMATS \
-  cargo bench -q --bench render -- "${SIZES[@]}") >"$RESULTS/render.tsv" 2>"$RESULTS/render.log" ||
-    note "the render benchmark failed (see $RESULTS/render.log)"
-fi
+[[ ${RENDER_BENCH:-1} == 1 ]] && render_bench "$RESULTS"
 
 # The venv's python has matplotlib for the chart when installed (pip install matplotlib); else none.
 "$VENV/bin/python" "$HERE/report.py" "$RESULTS" "$ROOT/docs/BENCHMARKS.md"

@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench render -- [N...]` (default 50 200); `BENCH_FORMATS=pdf,png` picks the
 //! formats (default `pdf`, the playbook's default). Prints one tab-separated line per N:
-//! `render N formats sheets wall_ms cpu_ms cpu_ms_per_sheet batch_wall_ms batch_cpu_ms`.
+//! `render N formats sheets wall_ms cpu_ms cpu_ms_per_sheet batch_wall_ms batch_cpu_ms peak_rss_kb`
+//! (the process's peak RSS so far: run the sizes in increasing order).
 
 use rdplay::facts::Facts;
 use rdplay::render::{Format, PcSheet, Renderer, UserSheet};
@@ -18,9 +19,24 @@ fn cpu_ms() -> f64 {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Linux reports them in USER_HZ, 100 on every architecture rdplay runs on.
     (ticks(11) + ticks(12)) * 10.0
+}
+
+/// This process's peak resident set size so far (VmHWM), in kB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn facts(i: usize) -> Facts {
@@ -79,7 +95,11 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![50, 200] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![50, 200]
+    } else {
+        sizes
+    };
     let formats: Vec<Format> = std::env::var("BENCH_FORMATS")
         .unwrap_or_else(|_| "pdf".into())
         .split(',')
@@ -121,9 +141,10 @@ fn main() {
         let (bwall, bcpu) = (t1.elapsed().as_secs_f64() * 1000.0, cpu_ms() - c1);
         let count = 2 * n;
         println!(
-            "render\t{n}\t{}\t{count}\t{wall:.0}\t{cpu:.0}\t{:.1}\t{bwall:.0}\t{bcpu:.0}",
+            "render\t{n}\t{}\t{count}\t{wall:.0}\t{cpu:.0}\t{:.1}\t{bwall:.0}\t{bcpu:.0}\t{}",
             names.join("+"),
-            cpu / count as f64
+            cpu / count as f64,
+            peak_rss_kb()
         );
     }
 }
