@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# fleet.sh: rdplay side by side with raw parallel ssh (the floor), Ansible, pyinfra and nmap on the
+# same lab PCs, written to docs/BENCHMARKS.md by benches/report.py. Run as root from the clone:
+#
+#   benches/fleet.sh [SIZE...]          (default: 50 200)
+#
+# Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.50), FORMATS (pdf),
+# RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
+# RDPLAY (the release binary), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
+#
+# Per size: a lab of SIZE PCs (with python3 added, for Ansible only), rdplay's first contact
+# (timed once, not compared), a known_hosts from ssh-keyscan (trust on first use, then strict
+# checking for the floor, Ansible and pyinfra), one untimed warm-up per tool (so that every timed
+# iteration deletes an account), then REPS rounds, the tool order rotating each round:
+#   rdplay   rdplay run (scan, renewal, inventory, sheets), forks = SIZE, under /usr/bin/time -v
+#   floor    nmap -n -p22 --open on the /24, then one ssh per PC (xargs -P SIZE) running rdplay's
+#            helper through `sh -s` with its parameters prepended as RDPLAY_PARAMS
+#   ansible  benches/ansible-renew.yml, forks = SIZE, pipelining, ControlPersist
+#   pyinfra  benches/pyinfra_renew.py, --parallel SIZE
+#   scan     rdplay scan vs nmap -n -p22 --open on the /24
+set -Eeuo pipefail
+trap 'printf "fleet: error at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+readonly HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly ROOT=$(dirname "$HERE")
+readonly LAB="$ROOT/examples/lab/lab"
+readonly HELPER="$ROOT/src/tasks/helper.sh"
+readonly BENCH_DIR=${BENCH_DIR:-/var/cache/rdplay-bench}
+readonly VENV="$BENCH_DIR/venv"
+readonly REPS=${REPS:-3}
+readonly FORMATS=${FORMATS:-pdf}
+readonly RDPLAY=${RDPLAY:-/var/cache/rdplay/target-bench/release/rdplay}
+export LAB_NAME=${LAB_NAME:-bench}
+export LAB_NET=${LAB_NET:-10.213.50}
+# The lab's own cache, plus python3 (Ansible's modules need it on the PCs; nothing else uses it).
+export LAB_CACHE="$BENCH_DIR/labcache"
+SIZES=("$@")
+((${#SIZES[@]})) || SIZES=(50 200)
+RENDER_ONLY=""
+if [[ ${1:-} == --render-only ]]; then
+  # benches/fleet.sh --render-only RESULTS_DIR [SIZE...]: redo the render benchmark of a finished run
+  # (e.g. after changing benches/render.rs) and rewrite the report from that run's files.
+  RENDER_ONLY=${2:?--render-only RESULTS_DIR}
+  SIZES=("${@:3}")
+  ((${#SIZES[@]})) || SIZES=(50 200)
+fi
+
+note() { printf 'fleet: %s\n' "$*" >&2; }
+die() {
+  printf 'fleet: error: %s\n' "$*" >&2
+  exit 1
+}
+lab() { "$LAB" "$@"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+[[ $(id -u) == 0 ]] || die "run as root (the lab needs it)"
+[[ -x $RDPLAY ]] || die "no rdplay at $RDPLAY: CARGO_TARGET_DIR=/var/cache/rdplay/target-bench cargo build --release"
+for t in nmap ssh ssh-keyscan openssl xargs /usr/bin/time python3; do
+  command -v "$t" >/dev/null || die "missing $t"
+done
+
+umask 077
+mkdir -p "$BENCH_DIR"
+chmod 0700 "$BENCH_DIR"
+
+# ansible-core and pyinfra from PyPI, in a venv outside the clone.
+if [[ ! -x $VENV/bin/ansible-playbook || ! -x $VENV/bin/pyinfra ]]; then
+  note "installing ansible-core and pyinfra into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q ansible-core pyinfra matplotlib
+fi
+
+render_bench() { # RESULTS_DIR
+  note "render benchmark (cargo bench --bench render)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/rdplay/target-bench} BENCH_FORMATS=$FORMATS \
+    cargo bench -q --bench render -- "${SIZES[@]}") >"$1/render.tsv" 2>"$1/render.log" ||
+    note "the render benchmark failed (see $1/render.log)"
+}
+if [[ -n $RENDER_ONLY ]]; then
+  render_bench "$RENDER_ONLY"
+  "$VENV/bin/python" "$HERE/report.py" "$RENDER_ONLY" "$ROOT/docs/BENCHMARKS.md"
+  exit 0
+fi
+
+# The lab's root filesystem with python3 added, under the same cache key, in LAB_CACHE.
+prepare_rootfs() {
+  local src key tmp
+  LAB_CACHE=/var/cache/rdplay-lab LAB_NAME=bnprep lab up 1 >/dev/null 2>&1
+  src=$(cat /run/rdplay-lab/bnprep/rootfs)
+  LAB_CACHE=/var/cache/rdplay-lab LAB_NAME=bnprep lab down
+  key=${src##*/}
+  [[ -d $LAB_CACHE/$key ]] && return 0
+  note "adding python3 to a copy of $src"
+  mkdir -p "$LAB_CACHE"
+  tmp="$LAB_CACHE/.tmp-$key"
+  rm -rf --one-file-system "$tmp"
+  cp -a "$src" "$tmp"
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  mount --bind /dev "$tmp/dev"
+  mount -t proc proc "$tmp/proc"
+  local rc=0
+  { chroot "$tmp" apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive chroot "$tmp" apt-get install -y -q --no-install-recommends python3; } \
+    >"$LAB_CACHE/apt.log" 2>&1 || rc=$?
+  umount "$tmp/proc" "$tmp/dev"
+  ((rc == 0)) || die "apt-get in $tmp failed (see $LAB_CACHE/apt.log)"
+  chroot "$tmp" apt-get clean
+  : >"$tmp/etc/resolv.conf"
+  mv -T "$tmp" "$LAB_CACHE/$key"
+}
+prepare_rootfs
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+readonly RESULTS="$BENCH_DIR/results-$STAMP"
+mkdir -p "$RESULTS"
+readonly TSV="$RESULTS/times.tsv"
+printf 'size\tround\ttool\tseconds\tcpu_s\trss_kb\tok\n' >"$TSV"
+# record SIZE ROUND TOOL SECONDS TIMEFILE OK: CPU (user+sys) and peak RSS from /usr/bin/time -v.
+record() {
+  local cpu rss
+  cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$5" 2>/dev/null || true)
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$5" 2>/dev/null || true)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$cpu" "$rss" "$6" >>"$TSV"
+}
+# Runs a command in the controller namespace under /usr/bin/time -v (output to $1).
+ctl_timed() {
+  local tf=$1
+  shift
+  lab ctl /usr/bin/time -v -o "$tf" "$@"
+}
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+{
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  printf 'nproc\t%s\n' "$(nproc)"
+  printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+  printf 'memory\t%s\n' "$(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')"
+  printf 'kernel\t%s\n' "$(uname -r)"
+  printf 'rdplay\t%s (%s)\n' "$("$RDPLAY" --version)" "$(git -C "$ROOT" rev-parse --short HEAD)"
+  printf 'ansible\t%s\n' "$("$VENV/bin/ansible-playbook" --version | sed -n 1p)"
+  printf 'pyinfra\t%s\n' "$("$VENV/bin/pyinfra" --version 2>&1 | sed -n 1p)"
+  printf 'openssh\t%s\n' "$(ssh -V 2>&1)"
+  printf 'nmap\t%s\n' "$(nmap --version | sed -n 1p)"
+  printf 'reps\t%s\n' "$REPS"
+  printf 'formats\t%s\n' "$FORMATS"
+  printf 'load_start\t%s\n' "$(loadavg)"
+} >"$RESULTS/machine.tsv"
+
+trap 'note "taking the lab down"; lab down || true' EXIT
+
+# A fresh sha512-crypt hash of a random password (the password goes through stdin only).
+new_hash() { head -c 12 /dev/urandom | base64 | openssl passwd -6 -stdin; }
+
+# tool prefix (floor bfl, ansible ban, pyinfra bpy): iteration k creates PREFIXk, deletes PREFIX(k-1).
+acct_new() { printf '%s%s' "$1" "$2"; }
+acct_old() { if (($2 == 0)); then printf '%snone' "$1"; else printf '%s%s' "$1" "$(($2 - 1))"; fi; }
+
+# Checks on the first and last PC that $1 exists and $2 does not (the tools' own exit codes are
+# checked too); prints ok or FAIL.
+check_accounts() {
+  local new=$1 old=$2 i
+  for i in 1 "$N"; do
+    lab host "$i" getent passwd "$new" >/dev/null 2>&1 || { echo FAIL; return; }
+    ! lab host "$i" getent passwd "$old" >/dev/null 2>&1 || { echo FAIL; return; }
+    ! lab host "$i" test -e "/home/$old" || { echo FAIL; return; }
+  done
+  echo ok
+}
+
+run_rdplay() { # round
+  local r=$1 log="$RUN/logs/rdplay-$1.log" t0 t1 rc=0 ok
+  t0=$(now)
+  ctl_timed "$RUN/logs/rdplay-$r.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" >"$log" 2>&1 || rc=$?
+  t1=$(now)
+  ok=$([[ $rc == 0 ]] && sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -q "run finished done=$N failed=0" &&
+    echo ok || echo "FAIL(exit $rc)")
+  record "$N" "$r" rdplay "$(elapsed "$t0" "$t1")" "$RUN/logs/rdplay-$r.time" "$ok"
+}
+
+run_floor() { # round iteration
+  local r=$1 k=$2 new old script t0 t1 rc=0 good ok
+  new=$(acct_new bfl "$k")
+  old=$(acct_old bfl "$k")
+  script="$RUN/floor/script-$k.sh"
+  mkdir -p "$RUN/floor/out-$k"
+  {
+    printf "RDPLAY_PARAMS='mode=renew\ndelete=%s\ncreate=%s\nhash=%s\nshell=/bin/bash\nhome_base=/home\n'\n" \
+      "$old" "$new" "$(new_hash)"
+    cat "$HELPER"
+  } >"$script"
+  t0=$(now)
+  ctl_timed "$RUN/logs/floor-$k.time" bash -c '
+    set -o pipefail
+    nmap -n -p22 --open -oG - "$1" | awk "/22\\/open/ { print \$2 }" |
+      xargs -P "$2" -I{} sh -c "ssh -i \"\$0\" -o BatchMode=yes -o UserKnownHostsFile=\"\$1\" \
+        -o StrictHostKeyChecking=yes -o ConnectTimeout=5 root@{} sh -s <\"\$2\" >\"\$3/{}.json\"" \
+        "$3" "$4" "$5" "$6"' _ "$LAB_NET.0/24" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
+    "$script" "$RUN/floor/out-$k" >"$RUN/logs/floor-$k.log" 2>&1 || rc=$?
+  t1=$(now)
+  good=$(grep -l "\"created\":\"$new\"" "$RUN/floor/out-$k"/*.json 2>/dev/null | wc -l)
+  ok=$([[ $rc == 0 && $good == "$N" ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc, $good/$N)")
+  rm -f "$script"
+  ((r > 0)) && record "$N" "$r" floor "$(elapsed "$t0" "$t1")" "$RUN/logs/floor-$k.time" "$ok"
+  note "floor $k: $(elapsed "$t0" "$t1") s $ok"
+}
+
+run_ansible() { # round iteration
+  local r=$1 k=$2 new old t0 t1 rc=0 ok
+  new=$(acct_new ban "$k")
+  old=$(acct_old ban "$k")
+  printf 'old: %s\nnew: %s\nhash: "%s"\n' "$old" "$new" "$(new_hash)" >"$RUN/ansible/vars.yml"
+  sed -i "s|^control_path_dir = .*|control_path_dir = $RUN/ansible/cp-$k|" "$RUN/ansible/ansible.cfg"
+  t0=$(now)
+  ctl_timed "$RUN/logs/ansible-$k.time" env ANSIBLE_CONFIG="$RUN/ansible/ansible.cfg" "$VENV/bin/ansible-playbook" \
+    -e "@$RUN/ansible/vars.yml" "$HERE/ansible-renew.yml" >"$RUN/logs/ansible-$k.log" 2>&1 || rc=$?
+  t1=$(now)
+  ok=$([[ $rc == 0 ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc)")
+  ((r > 0)) && record "$N" "$r" ansible "$(elapsed "$t0" "$t1")" "$RUN/logs/ansible-$k.time" "$ok"
+  note "ansible $k: $(elapsed "$t0" "$t1") s $ok"
+}
+
+run_pyinfra() { # round iteration
+  local r=$1 k=$2 new old t0 t1 rc=0 ok
+  new=$(acct_new bpy "$k")
+  old=$(acct_old bpy "$k")
+  printf '{"old": "%s", "new": "%s", "hash": "%s"}\n' "$old" "$new" "$(new_hash)" >"$RUN/pyinfra/vars.json"
+  t0=$(now)
+  (cd "$RUN/pyinfra" && ctl_timed "$RUN/logs/pyinfra-$k.time" env BENCH_VARS="$RUN/pyinfra/vars.json" "$VENV/bin/pyinfra" -y \
+    --parallel "$N" inventory.py "$HERE/pyinfra_renew.py") >"$RUN/logs/pyinfra-$k.log" 2>&1 || rc=$?
+  t1=$(now)
+  ok=$([[ $rc == 0 ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc)")
+  ((r > 0)) && record "$N" "$r" pyinfra "$(elapsed "$t0" "$t1")" "$RUN/logs/pyinfra-$k.time" "$ok"
+  note "pyinfra $k: $(elapsed "$t0" "$t1") s $ok"
+}
+
+run_scans() { # round
+  local r=$1 t0 t1 rc=0 n
+  t0=$(now)
+  ctl_timed "$RUN/logs/scan-$r.time" "$RDPLAY" scan "$RUN/renew.yml" >"$RUN/logs/scan-$r.log" 2>&1 || rc=$?
+  t1=$(now)
+  n=$(grep -c ' open$' "$RUN/logs/scan-$r.log" || true)
+  record "$N" "$r" rdplay-scan "$(elapsed "$t0" "$t1")" "$RUN/logs/scan-$r.time" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
+  rc=0
+  t0=$(now)
+  ctl_timed "$RUN/logs/nmap-$r.time" nmap -n -p22 --open "$LAB_NET.0/24" >"$RUN/logs/nmap-$r.log" 2>&1 || rc=$?
+  t1=$(now)
+  n=$(grep -c '^22/tcp open' "$RUN/logs/nmap-$r.log" || true)
+  record "$N" "$r" nmap "$(elapsed "$t0" "$t1")" "$RUN/logs/nmap-$r.time" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
+}
+
+for N in "${SIZES[@]}"; do
+  RUN="$RESULTS/run-$N"
+  mkdir -p "$RUN/logs" "$RUN/floor" "$RUN/ansible" "$RUN/pyinfra"
+  note "size $N: lab up (load $(loadavg))"
+  printf 'load_before_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
+  lab up "$N" 2>&1 | tail -n1 >&2
+  install -m 0600 "$ROOT/examples/lab/bootstrap.secret" "$RUN/bootstrap.secret"
+  cat >"$RUN/renew.yml" <<EOF
+site: BN
+target:
+  network: $LAB_NET.0/24
+  ranges: 2-254
+exchange:
+  admin_user: tech
+  password: { file: bootstrap.secret }
+  become: sudo
+connection:
+  connect_timeout: 5s
+  forks: $N
+state_dir: state
+output:
+  dir: output
+  formats: [$FORMATS]
+EOF
+  IPS=$(lab list | awk '{ print $2 }')
+
+  # rdplay's first contact: every PC trusts its key from then on.
+  t0=$(now)
+  ctl_timed "$RUN/logs/first.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" >"$RUN/logs/first.log" 2>&1 || die "rdplay's first contact failed: $RUN/logs/first.log"
+  t1=$(now)
+  record "$N" 0 rdplay-first-contact "$(elapsed "$t0" "$t1")" "$RUN/logs/first.time" ok
+  note "rdplay first contact: $(elapsed "$t0" "$t1") s"
+
+  # The PCs' host keys, trusted on first use (as rdplay's first contact does), then checked strictly.
+  # shellcheck disable=SC2086
+  lab ctl ssh-keyscan -T 5 -t ed25519,ecdsa $IPS >"$RUN/known_hosts" 2>/dev/null
+  [[ $(awk '{ print $1 }' "$RUN/known_hosts" | sort -u | wc -l) == "$N" ]] || die "ssh-keyscan missed PCs"
+
+  cat >"$RUN/ansible/hosts.ini" <<EOF
+[lab]
+$IPS
+EOF
+  cat >"$RUN/ansible/ansible.cfg" <<EOF
+[defaults]
+inventory = $RUN/ansible/hosts.ini
+forks = $N
+remote_user = root
+private_key_file = $RUN/state/id_ed25519
+host_key_checking = True
+interpreter_python = /usr/bin/python3
+retry_files_enabled = False
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o BatchMode=yes -o UserKnownHostsFile=$RUN/known_hosts -o StrictHostKeyChecking=yes
+control_path_dir = $RUN/ansible/cp
+EOF
+  {
+    printf 'hosts = (\n    [\n'
+    for ip in $IPS; do printf '        "%s",\n' "$ip"; done
+    printf '    ],\n    {\n        "ssh_user": "root",\n        "ssh_key": "%s",\n' "$RUN/state/id_ed25519"
+    printf '        "ssh_known_hosts_file": "%s",\n        "ssh_strict_host_key_checking": "yes",\n    },\n)\n' \
+      "$RUN/known_hosts"
+  } >"$RUN/pyinfra/inventory.py"
+
+  # Warm-ups (untimed): each tool's first account, so every timed iteration deletes one.
+  run_floor 0 0
+  run_ansible 0 0
+  run_pyinfra 0 0
+
+  TOOLS=(rdplay floor ansible pyinfra)
+  for ((r = 1; r <= REPS; r++)); do
+    note "size $N round $r/$REPS (load $(loadavg))"
+    for ((j = 0; j < ${#TOOLS[@]}; j++)); do
+      tool=${TOOLS[$(((j + r - 1) % ${#TOOLS[@]}))]}
+      case $tool in
+      rdplay) run_rdplay "$r" ;;
+      floor) run_floor "$r" "$r" ;;
+      ansible) run_ansible "$r" "$r" ;;
+      pyinfra) run_pyinfra "$r" "$r" ;;
+      esac
+    done
+    run_scans "$r"
+  done
+  # Diagnostic, untimed: the processes rdplay starts per PC and its fsyncs (one more renewal, under strace).
+  if command -v strace >/dev/null; then
+    lab ctl strace -f -qq -T -s 64 -e trace=execve,fsync,fdatasync -o "$RUN/logs/strace.txt" "$RDPLAY" run "$RUN/renew.yml" \
+      >"$RUN/logs/strace-run.log" 2>&1 || note "the strace run failed (see $RUN/logs/strace-run.log)"
+    printf 'execve_ssh_%s\t%s\n' "$N" "$(grep -c 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" || true)" \
+      >>"$RESULTS/machine.tsv"
+    awk '/(fsync|fdatasync)\(/ { n++ } /(fsync|fdatasync)/ && match($0, /<[0-9.]+>$/) {
+        t += substr($0, RSTART + 1, RLENGTH - 2) } END { printf "%d\t%.2f\n", n, t }' "$RUN/logs/strace.txt" |
+      sed "s/^/fsync_$N\t/" >>"$RESULTS/machine.tsv"
+    grep 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" |
+      sed -E 's/.*"-M".*/master (-M)/; s/.*"-O", "([a-z]+)".*/control (-O \1)/; s/.*"-s".*/sftp subsystem (-s)/;
+        s/.*"--", "(.{0,24}).*/command: \1.../' | sort | uniq -c >"$RUN/logs/ssh-kinds.txt" || true
+  fi
+  printf 'load_after_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
+  note "size $N: lab down"
+  lab down
+done
+printf 'load_end\t%s\n' "$(loadavg)" >>"$RESULTS/machine.tsv"
+
+# Sheets alone: N user + N PC sheets on one thread, then the batch files (benches/render.rs).
+[[ ${RENDER_BENCH:-1} == 1 ]] && render_bench "$RESULTS"
+
+# The venv's python has matplotlib for the chart when installed (pip install matplotlib); else none.
+"$VENV/bin/python" "$HERE/report.py" "$RESULTS" "$ROOT/docs/BENCHMARKS.md"
+note "results: $RESULTS; report: docs/BENCHMARKS.md"

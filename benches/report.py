@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""Writes docs/BENCHMARKS.md from one run of benches/fleet.sh.
+
+usage: report.py RESULTS_DIR OUTPUT_MD
+
+RESULTS_DIR holds machine.tsv, times.tsv and run-SIZE/logs/ (rdplay's debug logs and
+/usr/bin/time -v outputs). Every number in the output comes from those files.
+"""
+
+import collections
+import pathlib
+import re
+import statistics
+import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STEP = re.compile(r'step done ip=(\S+) step="?(\w+)"? ms=(\d+)')
+TARGETS = {
+    "rdplay/floor": ("<=", 1.3),
+    "Ansible/rdplay": (">=", 8.0),
+    "pyinfra/rdplay": (">=", 3.0),
+    "rdplay-scan/nmap": ("<=", 1.0),
+}
+
+
+def read_tsv(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = lines[0].split("\t")
+    return [dict(zip(head, line.split("\t"))) for line in lines[1:] if line]
+
+
+def fmt(x, digits=2):
+    return f"{x:.{digits}f}"
+
+
+def summary(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def time_file(path):
+    """User+system CPU seconds and peak RSS (kB) from a /usr/bin/time -v output."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+
+    def field(name):
+        m = re.search(re.escape(name) + r":\s*([0-9.]+)", text)
+        return float(m.group(1)) if m else float("nan")
+
+    return (
+        field("User time (seconds)") + field("System time (seconds)"),
+        field("Maximum resident set size (kbytes)"),
+    )
+
+
+def steps(log):
+    """Per step, the list of per-PC durations (ms) from rdplay's `step done` debug lines.
+
+    The pipeline logs `inventory` twice per PC (planning before exec, recording after it):
+    the first is reported as `plan`, the second as `record`.
+    """
+    out = collections.defaultdict(list)
+    seen = collections.Counter()
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = STEP.search(ANSI.sub("", line))
+        if not m:
+            continue
+        ip, step, ms = m.group(1), m.group(2), int(m.group(3))
+        if step == "inventory":
+            seen[ip] += 1
+            step = "plan" if seen[ip] == 1 else "record"
+        out[step].append(ms)
+    return out
+
+
+def draw_chart(times, sizes, path):
+    """A bar chart of the medians (min-max as error bars); False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    tools = ["rdplay", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap"]
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    width = 0.8 / len(sizes)
+    for j, n in enumerate(sizes):
+        meds, lo, hi = [], [], []
+        for tool in tools:
+            v = times.get((n, tool)) or [0.0]
+            m = statistics.median(v)
+            meds.append(m)
+            lo.append(m - min(v))
+            hi.append(max(v) - m)
+        xs = [i + (j - (len(sizes) - 1) / 2) * width for i in range(len(tools))]
+        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=3, label=f"{n} PCs")
+        for x, m in zip(xs, meds):
+            ax.annotate(f"{m:.1f}", (x, m), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(tools)), tools)
+    ax.set_ylabel("wall time, s (median; bars: min-max)")
+    ax.set_title("rdplay vs the floor, Ansible, pyinfra; scan vs nmap (same lab PCs)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def main():
+    results = pathlib.Path(sys.argv[1])
+    output = pathlib.Path(sys.argv[2])
+    machine = dict(
+        line.split("\t", 1)
+        for line in (results / "machine.tsv").read_text(encoding="utf-8").splitlines()
+        if "\t" in line
+    )
+    rows = read_tsv(results / "times.tsv")
+    sizes = sorted({int(r["size"]) for r in rows})
+    times = collections.defaultdict(list)
+    cpus = collections.defaultdict(list)
+    failures = []
+    for r in rows:
+        if r["ok"] != "ok":
+            failures.append(r)
+            continue
+        times[(int(r["size"]), r["tool"])].append(float(r["seconds"]))
+        if r.get("cpu_s"):
+            cpus[(int(r["size"]), r["tool"])].append(float(r["cpu_s"]))
+
+    md = []
+    w = md.append
+    w("# Benchmarks: rdplay, raw parallel ssh, Ansible, pyinfra and nmap on the same lab PCs")
+    w("")
+    w("Written by `benches/fleet.sh` (through `benches/report.py`) from the run in")
+    w(f"`{results}`; nothing here is typed by hand. Re-run as root: `benches/fleet.sh 50 200`.")
+    w("")
+    w("## The machine")
+    w("")
+    w("The machine is **shared** (other builds and test runs of the project ran at the same time); the")
+    w("load averages below show how busy it was. Numbers on an idle machine will be lower and tighter.")
+    w("")
+    w("| | |")
+    w("| --- | --- |")
+    for key in ("date", "nproc", "cpu", "memory", "kernel", "rdplay", "ansible", "pyinfra", "openssh", "nmap",
+                "reps", "formats"):
+        if key in machine:
+            w(f"| {key} | {machine[key]} |")
+    for key, value in machine.items():
+        if key.startswith("load"):
+            w(f"| {key.replace('_', ' ')} (1, 5, 15 min) | {value} |")
+    w("")
+    w("## What each tool does")
+    w("")
+    w("Every tool does the same work per PC, as root with rdplay's controller key (installed by rdplay's")
+    w("first contact): close the old account's sessions, delete it with its home, create a new account")
+    w("with a precomputed sha512-crypt hash, gather facts. Each tool has its own account names")
+    w("(`bfl`/`ban`/`bpy` + iteration; rdplay its naming pattern) and every timed iteration deletes the")
+    w("account that the previous iteration of the same tool created (an untimed warm-up creates the first).")
+    w("Concurrency is the number of PCs for every tool. Rounds alternate the tools, the order rotating.")
+    w("")
+    w("- **rdplay**: `lab ctl /usr/bin/time -v rdplay --log-level debug run renew.yml` with `forks: N`,")
+    w("  range `2-254` of the /24: scan, renewal (sftp upload of the helper, exec, inventory), sheets")
+    w(f"  ({machine.get('formats', 'pdf')}, one user and one PC sheet per PC, plus the two batch files).")
+    w("- **floor**: `nmap -n -p22 --open -oG - NET.0/24`, then `xargs -P N` of one")
+    w("  `ssh -i id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=yes root@IP sh -s <script` per PC,")
+    w("  where the script is `RDPLAY_PARAMS='mode=renew ...'` followed by rdplay's own")
+    w("  `src/tasks/helper.sh`: the remote work is identical to rdplay's (one hash for all PCs).")
+    w("- **Ansible**: `ansible-playbook -e @vars.yml benches/ansible-renew.yml` (`forks = N`,")
+    w("  `pipelining = True`, `ControlMaster=auto`, `ControlPersist=60s`, a fresh control path each")
+    w("  iteration); tasks: `shell: pkill -KILL -u OLD`, `user: state=absent remove=true`,")
+    w("  `user: password=HASH`, `setup`. Static inventory of the N addresses (no scan).")
+    w("  Ansible's modules need Python on the PCs: the benchmark's lab adds `python3` to the lab's")
+    w("  root filesystem (for every tool; only Ansible uses it).")
+    w("- **pyinfra**: `pyinfra -y --parallel N inventory.py benches/pyinfra_renew.py`: `server.shell`")
+    w("  pkill, `server.user(present=False)` + `files.directory(present=False)` for the home,")
+    w("  `server.user(password=HASH)`, and the facts Hostname, Os, OsRelease, KernelVersion, Arch, Cpus,")
+    w("  Memory, BlockDevices, NetworkDevices. Static inventory (no scan).")
+    w("- **scan**: `rdplay scan renew.yml` (range 2-254) vs `nmap -n -p22 --open NET.0/24`.")
+    w("")
+    w("Host keys: rdplay pins them at its first contact. For the floor, Ansible and pyinfra the")
+    w("benchmark builds a `known_hosts` with `ssh-keyscan` once after the lab is up (trust on first use,")
+    w("as an administrator would), then checks host keys strictly (`StrictHostKeyChecking=yes`, pyinfra")
+    w("`ssh_strict_host_key_checking: yes`). Every timed run is checked: exit code, the number of PCs done,")
+    w("and on the first and last PC that the new account exists and the old one and its home are gone.")
+    w("Times are wall-clock seconds around the whole command, including `ip netns exec`. CPU is user +")
+    w("system time of the command and every process it waited for (`/usr/bin/time -v`), so for the")
+    w("floor it includes nmap and the `ssh` clients, for rdplay its `ssh` processes.")
+    w("")
+    w("## Results")
+    w("")
+    tools = ["rdplay", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap", "rdplay-first-contact"]
+    for n in sizes:
+        w(f"### {n} PCs")
+        w("")
+        w("| tool | median s | min s | max s | runs | per PC (median) | CPU s (median) |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for tool in tools:
+            v = times.get((n, tool))
+            if not v:
+                continue
+            med, lo, hi = summary(v)
+            c = cpus.get((n, tool))
+            cpu = fmt(statistics.median(c)) if c else "-"
+            w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms | {cpu} |")
+        w("")
+    chart = output.parent / "benchmarks.png"
+    if draw_chart(times, sizes, chart):
+        w(f"![median wall time per tool and size, min-max as error bars]({chart.name})")
+        w("")
+    w("## Ratios (of medians) against the targets")
+    w("")
+    w("| ratio | " + " | ".join(f"{n} PCs" for n in sizes) + " | target |")
+    w("| --- | " + " | ".join("---:" for _ in sizes) + " | --- |")
+
+    def med(n, tool):
+        v = times.get((n, tool))
+        return statistics.median(v) if v else None
+
+    ratios = {
+        "rdplay/floor": ("rdplay", "floor"),
+        "Ansible/rdplay": ("ansible", "rdplay"),
+        "pyinfra/rdplay": ("pyinfra", "rdplay"),
+        "rdplay-scan/nmap": ("rdplay-scan", "nmap"),
+    }
+    for name, (a, b) in ratios.items():
+        cells = []
+        for n in sizes:
+            x, y = med(n, a), med(n, b)
+            if x is None or y is None:
+                cells.append("-")
+                continue
+            r = x / y
+            op, target = TARGETS[name]
+            met = r <= target if op == "<=" else r >= target
+            cells.append(f"{fmt(r)}× {'(met)' if met else '(**missed**)'}")
+        op, target = TARGETS[name]
+        w(f"| {name} | " + " | ".join(cells) + f" | {op} {target}× |")
+    for name, (a, b) in {"Ansible/floor": ("ansible", "floor"), "pyinfra/floor": ("pyinfra", "floor")}.items():
+        cells = []
+        for n in sizes:
+            x, y = med(n, a), med(n, b)
+            cells.append(f"{fmt(x / y)}×" if x and y else "-")
+        w(f"| {name} | " + " | ".join(cells) + " | (context: the most any tool could gain here) |")
+    w("")
+    if len(sizes) >= 2:
+        lo_n, hi_n = sizes[0], sizes[-1]
+        w(f"## Growth from {lo_n} to {hi_n} PCs")
+        w("")
+        w(f"Linear growth would multiply the time by {fmt(hi_n / lo_n, 1)}.")
+        w("")
+        w(f"| tool | {lo_n} PCs s | {hi_n} PCs s | factor |")
+        w("| --- | ---: | ---: | ---: |")
+        for tool in tools[:-1]:
+            x, y = med(lo_n, tool), med(hi_n, tool)
+            if x and y:
+                w(f"| {tool} | {fmt(x)} | {fmt(y)} | {fmt(y / x)}× |")
+        w("")
+
+    w("## rdplay: memory, CPU and where its time goes")
+    w("")
+    w("Peak RSS and CPU (user + system, rdplay and the `ssh` processes it waited for) from")
+    w("`/usr/bin/time -v`; per-step times per PC from the `step done` lines of `--log-level debug`")
+    w("(`exchange`: key check/first contact; `sftp`: the SSH master connection and the helper's upload;")
+    w("`plan`: inventory reads, request number, name, password and its hash; `exec`: the helper on the PC;")
+    w("`record`: the inventory write; `render`: the user and PC sheets of that PC).")
+    w("")
+    w("| PCs | peak RSS MiB (median, max) | CPU s (median) | " +
+      " | ".join(f"{s} ms median / max" for s in ("exchange", "sftp", "plan", "exec", "record", "render")) + " |")
+    w("| ---: | ---: | ---: | " + " | ".join("---:" for _ in range(6)) + " |")
+    render_rows = []
+    for n in sizes:
+        logs = sorted((results / f"run-{n}" / "logs").glob("rdplay-[0-9]*.log"))
+        rss, cpu = [], []
+        per = collections.defaultdict(list)
+        render_sums = []
+        for log in logs:
+            tf = log.with_suffix(".time")
+            if tf.exists():
+                c, m = time_file(tf)
+                cpu.append(c)
+                rss.append(m / 1024)
+            s = steps(log)
+            for k, v in s.items():
+                per[k].extend(v)
+            if s.get("render"):
+                render_sums.append((sum(s["render"]), len(s["render"])))
+        if not rss:
+            continue
+        cells = []
+        for step in ("exchange", "sftp", "plan", "exec", "record", "render"):
+            v = per.get(step)
+            cells.append(f"{statistics.median(v):.0f} / {max(v)}" if v else "-")
+        w(f"| {n} | {fmt(statistics.median(rss), 1)}, {fmt(max(rss), 1)} | {fmt(statistics.median(cpu))} | "
+          + " | ".join(cells) + " |")
+        if render_sums:
+            total, pcs = sorted(render_sums)[len(render_sums) // 2]
+            render_rows.append((n, pcs, total, statistics.median(cpu)))
+    w("")
+    w("Target: peak RSS ≤ 150 MB at 200 PCs (1 MiB = 1.05 MB).")
+    w("")
+    if render_rows:
+        w("### Rendering (rdplay's share)")
+        w("")
+        w("The render step of each PC writes its user sheet and its PC sheet. The steps of different PCs")
+        w("overlap, so a step's latency includes waiting for a core; the sum of the latencies divided by")
+        w("the number of sheets is therefore an upper bound of the time per sheet (the batch files, written")
+        w("after every PC, are not included).")
+        w("")
+        w("| PCs | sheets | sum of render steps s (median run) | ms per sheet (sum / sheets) | target |")
+        w("| ---: | ---: | ---: | ---: | --- |")
+        for n, pcs, total, _cpu in render_rows:
+            sheets = 2 * pcs
+            w(f"| {n} | {sheets} | {fmt(total / 1000)} | {fmt(total / sheets, 1)} | ≤ 25 ms per sheet per core |")
+        w("")
+    render = results / "render.tsv"
+    rlines = [line.split("\t") for line in render.read_text(encoding="utf-8").splitlines()
+              if line.startswith("render\t")] if render.exists() else []
+    if rlines:
+        w("### Rendering alone (`cargo bench --bench render`)")
+        w("")
+        w("`benches/render.rs` renders N user sheets and N PC sheets through rdplay's `Renderer`, one")
+        w("after the other on one thread, after one untimed warm-up sheet of each kind; CPU is the")
+        w("process's user + system time (all threads), so CPU per sheet is the time per sheet per core.")
+        w("Then the two batch files (`users.pdf`, `pcs.pdf`), as `rdplay run` writes them after every PC.")
+        w("")
+        w("Peak RSS is the benchmark process's (VmHWM) after that size, the batch files included.")
+        w("")
+        w("| N | formats | sheets | wall s | CPU s | CPU ms per sheet | batch files wall s | batch CPU s | peak RSS MiB | target |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for f in rlines:
+            _, n, formats, sheets, wall, cpu, per, bwall, bcpu = f[:9]
+            hwm = fmt(int(f[9]) / 1024, 1) if len(f) > 9 else "-"
+            met = "met" if float(per) <= 25 else "**missed**"
+            w(f"| {n} | {formats} | {sheets} | {fmt(float(wall) / 1000)} | {fmt(float(cpu) / 1000)} | {per} | "
+              f"{fmt(float(bwall) / 1000)} | {fmt(float(bcpu) / 1000)} | {hwm} | ≤ 25 ms ({met}) |")
+        w("")
+    execs = [(int(k.split("_")[-1]), v) for k, v in machine.items() if k.startswith("execve_ssh_")]
+    if execs:
+        w("### Processes rdplay starts per PC")
+        w("")
+        w("One more (untimed) renewal per size under `strace -f -T -e trace=execve,fsync,fdatasync`")
+        w("(strace slows the run; only the counts matter here). The floor starts one `ssh` per PC and")
+        w("calls no fsync on the controller.")
+        w("")
+        w("| PCs | `ssh` processes | per PC | kinds (count) | fsync + fdatasync calls | seconds in them (sum over threads) |")
+        w("| ---: | ---: | ---: | --- | ---: | ---: |")
+        for n, v in sorted(execs):
+            kinds_file = results / f"run-{n}" / "logs" / "ssh-kinds.txt"
+            kinds = "; ".join(" ".join(line.replace('", "', " ").split()) for line in kinds_file.read_text().splitlines()) \
+                if kinds_file.exists() else "-"
+            fs = machine.get(f"fsync_{n}", "- \t -").split("\t")
+            fs = (fs + ["-"])[:2]
+            w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
+        w("")
+    w("### rdplay against the floor, computed")
+    w("")
+    for n in sizes:
+        r, f = med(n, "rdplay"), med(n, "floor")
+        rc, fc = cpus.get((n, "rdplay")), cpus.get((n, "floor"))
+        if r is None or f is None or not rc or not fc:
+            continue
+        ssh = machine.get(f"execve_ssh_{n}")
+        fs = machine.get(f"fsync_{n}", "").split("\t")
+        line = (f"- {n} PCs: rdplay took {fmt(r - f)} s more than the floor (medians), and"
+                f" {fmt(statistics.median(rc) - statistics.median(fc))} s more CPU")
+        if ssh:
+            line += f"; it started {fmt(int(ssh) / n, 1)} `ssh` processes per PC (the floor 1)"
+        if len(fs) == 2 and fs[0]:
+            line += f" and called fsync/fdatasync {fs[0]} times ({fmt(int(fs[0]) / n, 1)} per PC)"
+        w(line + ".")
+    for f in rlines:
+        w(f"- After the last PC, `rdplay run` compiles every sheet again for the batch files: at {f[1]} PCs that")
+        w(f"  took {fmt(float(f[7]) / 1000)} s ({fmt(float(f[8]) / 1000)} s CPU) in the render benchmark.")
+    w("")
+    w("Every lab PC runs on the same machine as the tools: each PC's `sshd` handshake and the helper's")
+    w("work take CPU from the same cores the controller uses, so at these sizes every tool is bound")
+    w("by CPU rather than by the network, and a tool's own CPU use shows directly in its wall time.")
+    w("")
+    if failures:
+        w("## Failed runs (left out of the medians)")
+        w("")
+        w("| PCs | round | tool | s | result |")
+        w("| ---: | ---: | --- | ---: | --- |")
+        for r in failures:
+            w(f"| {r['size']} | {r['round']} | {r['tool']} | {r['seconds']} | {r['ok']} |")
+        w("")
+    w("## All runs")
+    w("")
+    w("| PCs | round | tool | s | CPU s | peak RSS kB | checked |")
+    w("| ---: | ---: | --- | ---: | ---: | ---: | --- |")
+    for r in rows:
+        w(f"| {r['size']} | {r['round']} | {r['tool']} | {r['seconds']} | {r.get('cpu_s') or '-'} | "
+          f"{r['rss_kb'] or '-'} | {r['ok']} |")
+    w("")
+    notes = results / "notes.md"
+    if notes.exists():
+        md.append(notes.read_text(encoding="utf-8"))
+    output.write_text("\n".join(md) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
