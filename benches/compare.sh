@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh: two rdplay binaries (before/after a change) renewing the same lab PCs, alternating,
-# written to docs/BENCHMARKS-compare.md. Run as root from the clone:
+# written to docs/BENCHMARKS-compare-$PCS.md. Run as root from the clone:
 #
 #   benches/compare.sh OLD_BINARY NEW_BINARY [PCS] [REPS]     (defaults: 50 PCs, 3 repetitions)
 #
@@ -46,7 +46,7 @@ for ((r = 1; r <= REPS; r++)); do
     printf '%s\t%s\t%s\t%s\n' "$r" "$which" "$wall" "$rss" | tee -a "$results" >&2
   done
 done
-python3 - "$results" "$PCS" "$OLD" "$NEW" "$(uptime)" >"$ROOT/docs/BENCHMARKS-compare.md" <<'PY'
+python3 - "$results" "$PCS" "$OLD" "$NEW" "$(uptime)" >"$ROOT/docs/BENCHMARKS-compare-$PCS.md" <<'PY'
 import statistics, sys
 path, pcs, old, new, load = sys.argv[1:]
 rows = [l.split("\t") for l in open(path).read().splitlines()]
@@ -62,4 +62,4 @@ for w in ("old", "new"):
     print(f"| {w} | {t[0]:.2f} ({t[1]:.2f}–{t[2]:.2f}) | {r[0]/1024:.0f} ({r[1]/1024:.0f}–{r[2]/1024:.0f}) |")
 print(f"\nRatio new/old (median wall): {stats('new', 2)[0] / stats('old', 2)[0]:.2f}")
 PY
-cat "$ROOT/docs/BENCHMARKS-compare.md"
+cat "$ROOT/docs/BENCHMARKS-compare-$PCS.md"
