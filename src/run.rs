@@ -30,6 +30,22 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
+impl Outcome {
+    /// A PC that stopped with `error` before any account change was known.
+    fn failed(ip: Ipv4Addr, mac: Option<String>, error: StepError) -> Outcome {
+        Outcome {
+            ip,
+            mac,
+            hostname: None,
+            request: None,
+            old: Vec::new(),
+            new: None,
+            result: Err(error),
+            duration: Duration::ZERO,
+        }
+    }
+}
+
 /// A PC renewed.
 #[derive(Debug, Clone)]
 pub struct Done {
@@ -63,16 +79,11 @@ pub(crate) struct Ctx {
 /// Renews one PC through every step; never panics, never blocks another PC.
 pub(crate) async fn renew_pc(ctx: Arc<Ctx>, pc: Reachable) -> Outcome {
     let started = Instant::now();
-    let mut outcome = Outcome {
-        ip: pc.ip,
-        mac: Some(pc.mac.to_string()),
-        hostname: None,
-        request: None,
-        old: Vec::new(),
-        new: None,
-        result: Err(StepError::new(StepKind::Exchange, "not started")),
-        duration: Duration::ZERO,
-    };
+    let mut outcome = Outcome::failed(
+        pc.ip,
+        Some(pc.mac.to_string()),
+        StepError::new(StepKind::Exchange, "not started"),
+    );
     outcome.result = renew_steps(&ctx, pc, &mut outcome).await;
     outcome.duration = started.elapsed();
     record_outcome(&ctx.inventory, ctx.run, &outcome).await;
@@ -387,14 +398,12 @@ pub(crate) fn triage(
             .map_or(0, |p| p as u32 + 1);
         let known = inventory.pc_by_ip(r.ip).ok().flatten();
         let fail = |reason: String| Outcome {
-            ip: r.ip,
-            mac: known.as_ref().map(|k| k.mac.clone()),
             hostname: known.as_ref().and_then(|k| k.hostname.clone()),
-            request: None,
-            old: Vec::new(),
-            new: None,
-            result: Err(StepError::new(StepKind::Scan, reason)),
-            duration: Duration::ZERO,
+            ..Outcome::failed(
+                r.ip,
+                known.as_ref().map(|k| k.mac.clone()),
+                StepError::new(StepKind::Scan, reason),
+            )
         };
         match (r.state, r.mac) {
             (PortState::Open, Some(mac)) => reachable.push(Reachable {
@@ -720,16 +729,11 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
 }
 
 fn stopped(pc: &Reachable, reason: &str) -> Outcome {
-    Outcome {
-        ip: pc.ip,
-        mac: Some(pc.mac.to_string()),
-        hostname: None,
-        request: None,
-        old: Vec::new(),
-        new: None,
-        result: Err(StepError::new(StepKind::Exec, reason)),
-        duration: Duration::ZERO,
-    }
+    Outcome::failed(
+        pc.ip,
+        Some(pc.mac.to_string()),
+        StepError::new(StepKind::Exec, reason),
+    )
 }
 
 /// An inventory failure as the step error of the PC it stopped.

@@ -1,39 +1,7 @@
 //! Making PC-supplied text inert: for terminals (control characters shown as escapes) and for
 //! spreadsheets (cells that would start a formula prefixed with `'`).
 
-use std::borrow::Cow;
-use std::fmt::Write;
-
-/// Shows `text` safely on a terminal: control characters (C0, DEL, C1) and the bidirectional overrides
-/// that reorder what a terminal shows are written as `\xNN` or `\u{NNNN}`; a backslash as `\\`, so the
-/// result is unambiguous. Text without any of them is returned as is.
-pub fn for_terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c == '\\' {
-            out.push_str("\\\\");
-        } else if needs_escape(c) {
-            let code = u32::from(c);
-            if code < 0x100 {
-                let _ = write!(out, "\\x{code:02x}");
-            } else {
-                let _ = write!(out, "\\u{{{code:04x}}}");
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
+pub use crate::text::for_terminal;
 
 /// One CSV cell: terminal-safe (see [`for_terminal`]), `'`-prefixed when it starts with `=`, `+`, `-`,
 /// `@`, tab or CR (which spreadsheets would run as a formula), and quoted when it holds `,`, `"` or a
@@ -57,6 +25,7 @@ pub fn csv_cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     #[test]
     fn terminal_escapes_controls_only() {

@@ -14,13 +14,9 @@ pub struct Mac(String);
 impl Mac {
     /// Parses `aa:bb:cc:dd:ee:ff` (any case, `:` or `-`); refuses anything else and the all-zero MAC.
     pub fn parse(s: &str) -> Option<Mac> {
-        let parts: Vec<&str> = s.trim().split([':', '-']).collect();
-        let ok = parts.len() == 6
-            && parts
-                .iter()
-                .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
-        let mac = parts.join(":").to_ascii_lowercase();
-        (ok && mac != "00:00:00:00:00:00").then_some(Mac(mac))
+        crate::inventory::normalize_mac(s)
+            .filter(|mac| mac != "00:00:00:00:00:00")
+            .map(Mac)
     }
 
     /// The colon form.
