@@ -335,7 +335,10 @@ async fn plan_change(
         date: jiff::Zoned::now().date(),
     };
     let create = reserve_name(ctx, &vars, &delete)?;
-    let password = pb.password.generate();
+    let password = pb
+        .password
+        .try_generate()
+        .map_err(|e| StepError::new(StepKind::Exec, format!("generating a password: {e}")))?;
     let hash =
         hash_password(&password).map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
     let change = Change {
