@@ -2,10 +2,16 @@
 //!
 //! A TCP connect to the port on every address, all at once (bounded), with a short timeout; the MAC then
 //! comes from the controller's neighbour (ARP) table, which the connection filled. Read-only.
+//!
+//! The timeout counts from the moment an address *could* be probed (the scan's start, or when a slot of
+//! the concurrency bound freed up), not from the `connect` call itself: sending hundreds of probes takes
+//! the kernel a while (each unknown address costs an ARP broadcast), and counting from each call would
+//! add that whole sending time to the scan. Every probe still gets at least [`MIN_WAIT`] after it was
+//! sent, so an address probed last is not given up before it could answer.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A MAC address in lower-case colon form (`08:00:27:ea:fa:15`): the identity of a PC.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,9 +101,14 @@ pub fn scan_stream(
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     for ip in addresses {
         let (limit, tx) = (limit.clone(), tx.clone());
+        let queued = Instant::now();
         tokio::spawn(async move {
-            let _permit = limit.acquire().await;
-            let state = probe(ip, port, timeout).await;
+            // When this address could first be probed: now if a slot is free, else when one frees up.
+            let (_permit, ready) = match limit.clone().try_acquire_owned() {
+                Ok(permit) => (Ok(permit), queued),
+                Err(_) => (limit.acquire_owned().await, Instant::now()),
+            };
+            let state = probe(ip, port, ready + timeout).await;
             // The connection just filled the neighbour table: the MAC is there now.
             let mac = match state {
                 PortState::Silent => None,
@@ -109,9 +120,13 @@ pub fn scan_stream(
     rx
 }
 
-async fn probe(ip: Ipv4Addr, port: u16, timeout: Duration) -> PortState {
+/// The least time a probe waits for an answer after it was sent, whatever the scan's deadline.
+pub const MIN_WAIT: Duration = Duration::from_millis(500);
+
+async fn probe(ip: Ipv4Addr, port: u16, deadline: Instant) -> PortState {
     let addr = SocketAddr::from((ip, port));
-    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+    let deadline = deadline.max(Instant::now() + MIN_WAIT);
+    match tokio::time::timeout_at(deadline.into(), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_stream)) => PortState::Open,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => PortState::Closed,
         _ => PortState::Silent,
