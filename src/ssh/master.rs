@@ -64,7 +64,7 @@ impl Master {
             .server_alive_interval(Duration::from_secs(5))
             .control_directory(&settings.run_dir)
             .control_persist(persist);
-        match builder.connect(ip.to_string()).await {
+        match builder.connect_mux(ip.to_string()).await {
             Ok(session) => Ok(Master {
                 ip,
                 session: Arc::new(session),

@@ -5,7 +5,9 @@
 //!   password supplied by [`askpass`] (never argv or environment), accepting and recording the host key;
 //! - **managed sessions** ([`Master::connect`]): the `openssh` crate's ControlMaster, one per PC for all its
 //!   steps, as the connection user with the controller's key, `StrictHostKeyChecking=yes` against the key
-//!   pinned for that PC.
+//!   pinned for that PC. Commands and the SFTP subsystem open channels on the master through the
+//!   multiplexing protocol itself (the crate's `native-mux`), so the only `ssh` process per PC is the
+//!   master: no client process per command and none to close it.
 //!
 //! This module knows nothing of playbooks: callers pass [`SshSettings`].
 
