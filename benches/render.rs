@@ -91,6 +91,7 @@ fn sheets(n: usize) -> Vec<(UserSheet, PcSheet)> {
 }
 
 fn main() {
+    rdplay::cli::tune_allocator();
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

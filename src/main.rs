@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    rdplay::cli::tune_allocator();
     rdplay::cli::main()
 }

@@ -127,3 +127,16 @@ pub fn main() -> ExitCode {
     };
     ExitCode::from(code)
 }
+
+/// glibc's malloc, tuned before any thread starts. Its default mmap threshold rises to 32 MiB as large
+/// buffers are freed, after which those buffers (typst's layouts, PDF bytes) come from the heap and
+/// stay mapped when freed; with one arena per thread on top, a renewal of 200 PCs peaked at 128-170 MB
+/// of RSS for a live heap of 43 MB. A fixed 128 KiB threshold and two arenas: 83 MB.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets malloc parameters; called first thing in main (and in benches), before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}

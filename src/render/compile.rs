@@ -63,15 +63,28 @@ pub fn compile(
     })
 }
 
+/// A compiled sheet's pages and details, without its introspector (the index of its elements for
+/// queries, as large as the pages themselves): what a batch file keeps of each sheet.
+pub struct Pages {
+    pages: Vec<typst::layout::Page>,
+    info: typst::model::DocumentInfo,
+}
+
+impl From<PagedDocument> for Pages {
+    fn from(document: PagedDocument) -> Pages {
+        Pages {
+            pages: document.pages,
+            info: document.info,
+        }
+    }
+}
+
 /// Many compiled sheets as one PDF, pages in the given order.
-pub fn batch_pdf(
-    template: &Template,
-    documents: Vec<PagedDocument>,
-) -> Result<Vec<u8>, RenderError> {
+pub fn batch_pdf(template: &Template, documents: Vec<Pages>) -> Result<Vec<u8>, RenderError> {
     let mut merged = PagedDocument::default();
     for document in documents {
         if merged.pages.is_empty() {
-            merged.info = document.info.clone();
+            merged.info = document.info;
         }
         merged.pages.extend(document.pages);
     }

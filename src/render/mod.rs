@@ -211,7 +211,10 @@ impl Renderer {
     pub fn user_batch(&self, sheets: &[UserSheet], path: &Path) -> Result<(), RenderError> {
         let documents = sheets
             .par_iter()
-            .map(|sheet| self.compile_user(sheet, &[]).map(|c| c.document))
+            .map(|sheet| {
+                self.compile_user(sheet, &[])
+                    .map(|c| compile::Pages::from(c.document))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         write_batch(&self.user, documents, path)
     }
@@ -220,7 +223,10 @@ impl Renderer {
     pub fn pc_batch(&self, sheets: &[PcSheet], path: &Path) -> Result<(), RenderError> {
         let documents = sheets
             .par_iter()
-            .map(|sheet| self.compile_pc(sheet, &[]).map(|c| c.document))
+            .map(|sheet| {
+                self.compile_pc(sheet, &[])
+                    .map(|c| compile::Pages::from(c.document))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         write_batch(&self.pc, documents, path)
     }
@@ -326,7 +332,7 @@ fn write_all(dir: &Path, stem: &str, compiled: Compiled) -> Result<Vec<PathBuf>,
 
 fn write_batch(
     template: &Template,
-    documents: Vec<typst::layout::PagedDocument>,
+    documents: Vec<compile::Pages>,
     path: &Path,
 ) -> Result<(), RenderError> {
     let bytes = compile::batch_pdf(template, documents)?;
