@@ -7,7 +7,7 @@
 # Each binary gets a lab of its own (cmpo on 10.213.60, cmpn on 10.213.61: accounts one binary made
 # are not the other's to delete), the same playbook (forks = PCS, PDF sheets) and an untimed first
 # contact; then the runs alternate. Every run is checked to have renewed every PC. Wall time and peak
-# RSS come from /usr/bin/time -v.
+# RSS come from /usr/bin/time -v; after each run, `rdplay scan` of the same /24 (its own timing).
 set -Eeuo pipefail
 readonly ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly OLD=$1 NEW=$2 PCS=${3:-50} REPS=${4:-3}
@@ -43,7 +43,9 @@ for ((r = 1; r <= REPS; r++)); do
     grep -q "^$PCS renewed, " "$work/out" || { cat "$work/out" "$work/err" >&2; exit 1; }
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$work/err")
     rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/err")
-    printf '%s\t%s\t%s\t%s\n' "$r" "$which" "$wall" "$rss" | tee -a "$results" >&2
+    # rdplay scan of the same /24, timed by the scan itself
+    scan=$(cd "$work/$which" && lab "$which" ctl "$bin" scan renew.yml | awk '/ addresses in / { print $4 }')
+    printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$which" "$wall" "$rss" "$scan" | tee -a "$results" >&2
   done
 done
 python3 - "$results" "$PCS" "$OLD" "$NEW" "$(uptime)" >"$ROOT/docs/BENCHMARKS-compare-$PCS.md" <<'PY'
@@ -56,10 +58,10 @@ def stats(which, col):
 print(f"# rdplay before/after, {pcs} lab PCs\n")
 print("Written by `benches/compare.sh`; nothing typed by hand. Load at the end:", load.strip(), "\n")
 print(f"- before: `{old}`\n- after: `{new}`\n")
-print("| binary | wall s median (min–max) | peak RSS MB median (min–max) |\n| --- | ---: | ---: |")
+print("| binary | wall s median (min–max) | peak RSS MB median (min–max) | `rdplay scan` s median (min–max) |\n| --- | ---: | ---: | ---: |")
 for w in ("old", "new"):
-    t, r = stats(w, 2), stats(w, 3)
-    print(f"| {w} | {t[0]:.2f} ({t[1]:.2f}–{t[2]:.2f}) | {r[0]/1024:.0f} ({r[1]/1024:.0f}–{r[2]/1024:.0f}) |")
+    t, r, c = stats(w, 2), stats(w, 3), stats(w, 4)
+    print(f"| {w} | {t[0]:.2f} ({t[1]:.2f}–{t[2]:.2f}) | {r[0]/1024:.0f} ({r[1]/1024:.0f}–{r[2]/1024:.0f}) | {c[0]:.2f} ({c[1]:.2f}–{c[2]:.2f}) |")
 print(f"\nRatio new/old (median wall): {stats('new', 2)[0] / stats('old', 2)[0]:.2f}")
 PY
 cat "$ROOT/docs/BENCHMARKS-compare-$PCS.md"
