@@ -259,7 +259,10 @@ def main():
                   f"reaches {100 * (o / r) / (o / f):.0f}% of the floor's speed-up.")
             else:
                 w(f"- {n} PCs: {name}/rdplay {fmt(o / r)}× misses {fmt(target, 1)}× although the floor "
-                  f"reaches {fmt(o / f)}×: rdplay's own overhead is the cause here.")
+                  f"reaches {fmt(o / f)}×: the cause is rdplay's work beyond the floor's ({fmt(r - f)} s "
+                  f"more: the sheets, the inventory, the SFTP upload; see \"rdplay against the floor, "
+                  f"computed\" below). To meet the target rdplay would have to finish within "
+                  f"{fmt(o / target)} s, {fmt(o / target - f)} s after the floor.")
     w("")
     if len(sizes) >= 2:
         lo_n, hi_n = sizes[0], sizes[-1]
