@@ -13,10 +13,12 @@
 //! - [`facts`]: what a PC reports about itself.
 //! - [`run`]: the run itself: every PC's pipeline, concurrently, and the outcome.
 //! - [`text`]: making untrusted text inert for terminals and logs.
+//! - [`files`]: private (0700) directories, one function for every module that makes one.
 //! - [`cli`]: clap commands, progress and output.
 
 pub mod cli;
 pub mod facts;
+pub mod files;
 pub mod inventory;
 pub mod plan;
 pub mod playbook;

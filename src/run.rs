@@ -555,12 +555,12 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
     // without the clean stop (seen on a loaded machine, where PCs finished steps before the loop ran).
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(io("installing the SIGINT handler"))?;
-    crate::cli::private_dir(&pb.state_dir)
+    crate::files::private_dir(&pb.state_dir)
         .map_err(io(format!("creating {}", pb.state_dir.display())))?;
     let (inventory, _lock) = Inventory::open_for_run(&pb.inventory.path)?;
     let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
     let run_dir = pb.state_dir.join("runs").join(&stamp);
-    crate::cli::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;
+    crate::files::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;
     let log_file = pb
         .logging
         .file
@@ -610,7 +610,7 @@ async fn execute(pb: Playbook, args: RunArgs, log: &crate::cli::LogArgs) -> Resu
         pb.output.user_sheet.as_deref(),
         pb.output.pc_sheet.as_deref(),
     )?);
-    crate::cli::private_dir(&pb.output.dir)
+    crate::files::private_dir(&pb.output.dir)
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;
     let reserved = inventory.usernames_in_use()?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);

@@ -11,7 +11,7 @@ pub mod progress;
 mod scan;
 mod setup;
 
-pub use setup::{controller_key, init_logging, private_dir};
+pub use setup::{controller_key, init_logging};
 
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {

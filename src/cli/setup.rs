@@ -1,16 +1,6 @@
-//! What a command sets up before it works: private directories, the controller's key, logging.
+//! What a command sets up before it works: the controller's key, logging.
 
 use std::path::{Path, PathBuf};
-
-/// Creates `dir` (and parents) with mode 0700, or tightens an existing one to 0700.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
 
 /// Returns the controller's public key line, generating an ed25519 key pair at `identity` (0600, no
 /// passphrase, in a 0700 directory) when there is none yet.
@@ -18,7 +8,7 @@ pub fn controller_key(identity: &Path) -> std::io::Result<String> {
     let public = PathBuf::from(format!("{}.pub", identity.display()));
     if !identity.exists() {
         if let Some(dir) = identity.parent() {
-            private_dir(dir)?;
+            crate::files::private_dir(dir)?;
         }
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let status = std::process::Command::new("ssh-keygen")

@@ -5,9 +5,9 @@ use super::model::{AccountRecord, AccountState, PcRecord};
 use super::{Inventory, InventoryError};
 use crate::facts::Facts;
 use serde::Serialize;
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Everything an export needs, read once.
@@ -213,15 +213,11 @@ fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
 /// Returns the paths written.
 pub fn write_files(dir: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>, InventoryError> {
     if !dir.exists() {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| InventoryError::Io {
-                action: "create the export directory",
-                path: dir.to_owned(),
-                source,
-            })?;
+        crate::files::private_dir(dir).map_err(|source| InventoryError::Io {
+            action: "create the export directory",
+            path: dir.to_owned(),
+            source,
+        })?;
     }
     let mut written = Vec::with_capacity(files.len());
     for (name, contents) in files {

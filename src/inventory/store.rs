@@ -10,9 +10,9 @@ use super::{InventoryError, normalize_mac, schema, validate_mac};
 use crate::facts::Facts;
 use rusqlite::{Connection, OpenFlags, Row};
 use std::collections::HashSet;
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::net::Ipv4Addr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -55,15 +55,11 @@ impl Inventory {
             .parent()
             .filter(|d| !d.as_os_str().is_empty() && !d.exists())
         {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| InventoryError::Io {
-                    action: "create the state directory",
-                    path: dir.to_owned(),
-                    source,
-                })?;
+            crate::files::private_dir(dir).map_err(|source| InventoryError::Io {
+                action: "create the state directory",
+                path: dir.to_owned(),
+                source,
+            })?;
         }
         let lock = RunLock::acquire(path)?;
         let io = |action, source| InventoryError::Io {

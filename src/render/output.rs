@@ -1,9 +1,9 @@
 //! Sheet files on disk: directories 0700, files 0600, both created with their mode (never
 //! chmod-ed after), files replaced atomically so a reader never sees half a sheet.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,14 +11,10 @@ use super::RenderError;
 
 /// Creates `dir` and its missing parents with mode 0700.
 pub fn create_dir(dir: &Path) -> Result<(), RenderError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| RenderError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })
+    crate::files::private_dir(dir).map_err(|source| RenderError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes `bytes` to `path` (mode 0600) through a temporary file renamed over it.
