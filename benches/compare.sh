@@ -58,7 +58,7 @@ def stats(which, col):
 print(f"# rdplay before/after, {pcs} lab PCs\n")
 print("Written by `benches/compare.sh`; nothing typed by hand. Load at the end:", load.strip(), "\n")
 print(f"- before: `{old}`\n- after: `{new}`\n")
-print("| binary | wall s median (min–max) | peak RSS MB median (min–max) | `rdplay scan` s median (min–max) |\n| --- | ---: | ---: | ---: |")
+print("| binary | wall s median (min–max) | peak RSS MiB median (min–max) | `rdplay scan` s median (min–max) |\n| --- | ---: | ---: | ---: |")
 for w in ("old", "new"):
     t, r, c = stats(w, 2), stats(w, 3), stats(w, 4)
     print(f"| {w} | {t[0]:.2f} ({t[1]:.2f}–{t[2]:.2f}) | {r[0]/1024:.0f} ({r[1]/1024:.0f}–{r[2]/1024:.0f}) | {c[0]:.2f} ({c[1]:.2f}–{c[2]:.2f}) |")
