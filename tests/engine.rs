@@ -319,3 +319,59 @@ fn adopt_deletes_matching_pre_existing_accounts_only_when_asked_and_never_system
         .success();
     assert_eq!(managed_on_host(&lab, 1).len(), 1);
 }
+
+#[test]
+fn a_non_root_connection_user_renews_through_passwordless_sudo_and_is_told_when_it_has_none() {
+    let lab = Lab::up(2);
+    // PC 1: the service account may run anything as root without a password; PC 2: no sudo rule.
+    lab.host_sh(
+        1,
+        "useradd -m -s /bin/sh rdsvc && echo 'rdsvc ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/rdsvc \
+         && chmod 0440 /etc/sudoers.d/rdsvc",
+    )
+    .success();
+    lab.host_sh(2, "useradd -m -s /bin/sh rdsvc").success();
+    let pb = lab.playbook(&PLAYBOOK.replace("connection:\n", "connection:\n  user: rdsvc\n"));
+
+    for round in 1..=2 {
+        let out = run(&lab, &pb, &[]);
+        out.code(3);
+        let line = |i: usize| {
+            out.stdout
+                .lines()
+                .find(|l| l.contains(&lab.host(i).ip))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(line(1).contains(" ok"), "round {round}: {}", line(1));
+        assert!(
+            line(2).contains("passwordless sudo"),
+            "round {round}: {}",
+            line(2)
+        );
+        assert_eq!(managed_on_host(&lab, 1).len(), 1, "round {round}");
+        assert!(managed_on_host(&lab, 2).is_empty(), "round {round}");
+        for i in [1, 2] {
+            // The key went to the connection user, not root; the work directory is gone either way.
+            lab.host_sh(i, "cat /home/rdsvc/.ssh/authorized_keys")
+                .success()
+                .stdout_contains("rdplay@");
+            lab.host_sh(
+                i,
+                "test ! -e /root/.ssh/authorized_keys && ! ls -d /tmp/rdplay.* 2>/dev/null",
+            )
+            .success();
+            // rdplay never touches the service account it connects as.
+            lab.host_sh(i, "id rdsvc").success();
+        }
+    }
+    assert_converged_one(&lab, 1);
+}
+
+/// Like [`assert_converged`], for one host: its single managed account is the inventory's live one.
+fn assert_converged_one(lab: &Lab, i: usize) {
+    let inv = inventory(lab);
+    let live = live_accounts(&inv, &lab.host(i).mac);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0]["username"], managed_on_host(lab, i)[0].as_str());
+}

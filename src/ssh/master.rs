@@ -13,6 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct Master {
     ip: Ipv4Addr,
     session: Arc<Session>,
+    /// The connection user is not root: commands that need root go through `sudo -n`.
+    sudo: bool,
 }
 
 /// What a remote command returned.
@@ -68,6 +70,7 @@ impl Master {
             Ok(session) => Ok(Master {
                 ip,
                 session: Arc::new(session),
+                sudo: settings.user != "root",
             }),
             Err(e) => Err(SshError::from_ssh_output(
                 ip,
@@ -75,6 +78,12 @@ impl Master {
                 &error_chain(&e),
             )),
         }
+    }
+
+    /// How a command that needs root starts on this PC: nothing as root, `sudo -n` (never asking for
+    /// a password) as another connection user.
+    pub fn as_root(&self) -> &'static [&'static str] {
+        if self.sudo { &["sudo", "-n"] } else { &[] }
     }
 
     /// Runs `program args...` (each argument quoted for the remote shell), feeding `stdin`, keeping at

@@ -126,8 +126,16 @@ pub async fn renew(
         return Err((up, e));
     }
     let params = renew_params(change);
+    // As a connection user other than root, only the helper runs through sudo; the work directory
+    // is that user's own.
     let script = format!(
-        "sh {dir}/helper.sh; rc=$?; rm -rf {dir}; exit $rc",
+        "{root}sh {dir}/helper.sh; rc=$?; rm -rf {dir}; exit $rc",
+        root = up
+            .master
+            .as_root()
+            .iter()
+            .map(|word| format!("{word} "))
+            .collect::<String>(),
         dir = up.workdir
     );
     let result = up
@@ -190,11 +198,17 @@ pub async fn probe(
         crate::ssh::shell_quote(&params),
         HELPER
     );
+    let command: Vec<&str> = master
+        .as_root()
+        .iter()
+        .copied()
+        .chain(["sh", "-s"])
+        .collect();
     let out = master
         .run(
             "probe",
-            "sh",
-            &["-s"],
+            command[0],
+            &command[1..],
             script.as_bytes(),
             REPORT_CAP,
             timeout,
@@ -212,6 +226,16 @@ pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError>
             return Err(StepError::new(
                 StepKind::Exec,
                 format!("the PC refused: {}", out.reason()),
+            ));
+        }
+        Some(code) if out.reason().starts_with("sudo:") => {
+            return Err(StepError::new(
+                StepKind::Exec,
+                format!(
+                    "the connection user may not run the helper as root ({}, exit {code}): give it \
+                     passwordless sudo on the PC, or connect as root (connection.user)",
+                    out.reason()
+                ),
             ));
         }
         Some(code) => {
