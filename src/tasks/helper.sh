@@ -132,50 +132,101 @@ if [ "$mode" = renew ]; then
     hash=""
 fi
 
-# 4. Facts.
-os=$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | head -n1 | tr -d '"')
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)
-cores=$(grep -c '^processor' /proc/cpuinfo 2>/dev/null)
-mem=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null)
-up=$(cut -d. -f1 /proc/uptime 2>/dev/null)
-dmi() { [ -r "/sys/class/dmi/id/$1" ] && head -c 200 "/sys/class/dmi/id/$1" 2>/dev/null; }
+# 4. Facts, read with the shell's own `read` wherever a file holds them (a process per fact adds up over
+#    a fleet). Every value is capped and made inert again on the controller.
+# first_line FILE: its first line in $v (empty when unreadable).
+first_line() { v=""; if [ -r "$1" ]; then { IFS= read -r v <"$1"; } 2>/dev/null; fi; }
+os=""
+if [ -r /etc/os-release ]; then
+    while IFS= read -r l; do
+        case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=}; os=${os#[\"\']}; os=${os%[\"\']}; break ;; esac
+    done </etc/os-release
+fi
+cpu="" cores=0
+if [ -r /proc/cpuinfo ]; then
+    while IFS= read -r l; do
+        case $l in
+            processor*) cores=$((cores + 1)) ;;
+            "model name"*) [ -z "$cpu" ] && cpu=${l#*: } ;;
+        esac
+    done </proc/cpuinfo
+fi
+mem=""
+if [ -r /proc/meminfo ]; then
+    while read -r k m _; do
+        [ "$k" = MemTotal: ] && { mem=$m; break; }
+    done </proc/meminfo
+fi
+first_line /proc/uptime; up=${v%%.*}
+first_line /proc/sys/kernel/osrelease; kernel=$v
+first_line /sys/class/dmi/id/sys_vendor; dmi_vendor=$v
+first_line /sys/class/dmi/id/product_name; dmi_model=$v
+first_line /sys/class/dmi/id/product_serial; dmi_serial=$v
 disks=""
 for d in /sys/block/*; do
     [ -e "$d" ] || continue
     n=${d##*/}
     case $n in loop*|ram*|zram*|dm-*|sr*|fd*) continue ;; esac
-    sz=$(cat "$d/size" 2>/dev/null)
-    model=$(head -c 200 "$d/device/model" 2>/dev/null)
-    disks="$disks{\"name\":$(js "$n"),\"size_bytes\":$(( ${sz:-0} * 512 )),\"model\":$(jsn "$model")},"
+    first_line "$d/size"; sz=$v
+    case $sz in ''|*[!0-9]*) sz=0 ;; esac
+    first_line "$d/device/model"; model=$v
+    disks="$disks{\"name\":$(js "$n"),\"size_bytes\":$(( sz * 512 )),\"model\":$(jsn "$model")},"
 done
+# Every account once: name and uid, from one `getent passwd`.
+passwd=$(getent passwd 2>/dev/null)
+uid_in_passwd() { # NAME: its uid from $passwd, or nothing
+    IFS=$nl
+    set -f
+    for entry in $passwd; do
+        case $entry in "$1":*) IFS=:; set -- $entry; IFS=$old_ifs; set +f; printf '%s' "$3"; return ;; esac
+    done
+    IFS=$old_ifs
+    set +f
+}
 ifaces=""
 for i in /sys/class/net/*; do
     [ -e "$i" ] || continue
     n=${i##*/}
     [ "$n" = lo ] && continue
-    mac=$(cat "$i/address" 2>/dev/null)
+    first_line "$i/address"; mac=$v
     addrs=""
-    for a in $(ip -o addr show dev "$n" 2>/dev/null | awk '{print $4}' 2>/dev/null); do
-        addrs="$addrs$(js "$a"),"
+    IFS=$nl
+    set -f
+    for line in $(ip -o addr show dev "$n" 2>/dev/null); do
+        IFS=' '
+        set -- $line
+        [ $# -ge 4 ] && addrs="$addrs$(js "$4"),"
     done
+    IFS=$old_ifs
+    set +f
     ifaces="$ifaces{\"name\":$(js "$n"),\"mac\":$(jsn "$mac"),\"addresses\":[${addrs%,}]},"
 done
-users=""
-for u in $( (who 2>/dev/null | cut -d' ' -f1; ps -eo user= 2>/dev/null) | sort -u); do
-    uid=$(uid_of "$u")
+users="" seen=" "
+for u in $(who 2>/dev/null | cut -d' ' -f1; ps -eo user= 2>/dev/null); do
+    case $seen in *" $u "*) continue ;; esac
+    seen="$seen$u "
+    uid=$(uid_in_passwd "$u")
     case $uid in ''|*[!0-9]*) continue ;; esac
     [ "$uid" -ge 1000 ] && [ "$uid" -lt 60000 ] && users="$users$(js "$u"),"
 done
 
 # Local accounts (uid 1000-59999): what `account.adopt` may choose from.
 local=""
-for u in $(getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 {print $1}'); do
-    local="$local$(js "$u"),"
+IFS=$nl
+set -f
+for entry in $passwd; do
+    IFS=:
+    set -- $entry
+    IFS=$nl
+    case ${3:-} in ''|*[!0-9]*) continue ;; esac
+    [ "$3" -ge 1000 ] && [ "$3" -lt 60000 ] && local="$local$(js "$1"),"
 done
+IFS=$old_ifs
+set +f
 
 printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"local":[%s],"facts":{' \
     "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "${local%,}"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
-    "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$(uname -r)")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
+    "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$kernel")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
 printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \
-    "${disks%,}" "${ifaces%,}" "$(jsn "$(dmi sys_vendor)")" "$(jsn "$(dmi product_name)")" "$(jsn "$(dmi product_serial)")" "$(num "$up")" "${users%,}"
+    "${disks%,}" "${ifaces%,}" "$(jsn "$dmi_vendor")" "$(jsn "$dmi_model")" "$(jsn "$dmi_serial")" "$(num "$up")" "${users%,}"
