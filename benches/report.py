@@ -203,7 +203,7 @@ def main():
             cpu = fmt(statistics.median(c)) if c else "-"
             w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms | {cpu} |")
         w("")
-    chart = output.parent / "benchmarks.png"
+    chart = output.parent / (output.stem.lower() + ".png")
     if draw_chart(times, sizes, chart):
         w(f"![median wall time per tool and size, min-max as error bars]({chart.name})")
         w("")
