@@ -97,13 +97,8 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
         let _ = stdin.write_all(&line).await;
         line.fill(0);
     }
-    let output = tokio::time::timeout(timeout, child.wait_with_output())
-        .await
-        .map_err(|_| SshError::Timeout {
-            ip,
-            what: "first contact".into(),
-            secs: timeout.as_secs(),
-        })?
+    let output = super::within(ip, "first contact", timeout, child.wait_with_output())
+        .await?
         .map_err(local("waiting for ssh"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {

@@ -137,13 +137,7 @@ impl Master {
                 stderr,
             })
         };
-        tokio::time::timeout(timeout, work)
-            .await
-            .map_err(|_| SshError::Timeout {
-                ip,
-                what: what.to_string(),
-                secs: timeout.as_secs(),
-            })?
+        super::within(ip, what, timeout, work).await?
     }
 
     /// Starts an SFTP session over this master (can run while other commands are in flight).
@@ -153,13 +147,8 @@ impl Master {
             Arc::clone(&self.session),
             Default::default(),
         );
-        tokio::time::timeout(timeout, start)
-            .await
-            .map_err(|_| SshError::Timeout {
-                ip,
-                what: "sftp".into(),
-                secs: timeout.as_secs(),
-            })?
+        super::within(ip, "sftp", timeout, start)
+            .await?
             .map_err(|e| sftp_error(ip, e))
     }
 
@@ -184,13 +173,7 @@ impl Master {
             file.close().await.map_err(|e| sftp_error(ip, e))?;
             sftp.close().await.map_err(|e| sftp_error(ip, e))
         };
-        tokio::time::timeout(timeout, work)
-            .await
-            .map_err(|_| SshError::Timeout {
-                ip,
-                what: "sftp upload".into(),
-                secs: timeout.as_secs(),
-            })?
+        super::within(ip, "sftp upload", timeout, work).await?
     }
 
     /// Closes the master (ends the ssh process and removes its socket).

@@ -91,6 +91,22 @@ impl SshError {
     }
 }
 
+/// Runs `work` for at most `timeout`; past it, the step on `ip` fails with a timeout naming `what`.
+async fn within<T>(
+    ip: Ipv4Addr,
+    what: &str,
+    timeout: std::time::Duration,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, SshError> {
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| SshError::Timeout {
+            ip,
+            what: what.to_string(),
+            secs: timeout.as_secs(),
+        })
+}
+
 /// The last non-empty line of ssh's diagnostics, cleaned of control characters, as a short reason.
 fn last_meaningful_line(output: &str) -> String {
     let line = output
