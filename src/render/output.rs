@@ -1,5 +1,5 @@
-//! Sheet files on disk: directories 0700, files 0600, both created with their mode (never
-//! chmod-ed after), files replaced atomically so a reader never sees half a sheet.
+//! Sheet files on disk: directories 0700 (an existing one is tightened), files 0600 created with
+//! their mode, files replaced atomically so a reader never sees half a sheet.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::RenderError;
 
-/// Creates `dir` and its missing parents with mode 0700.
+/// Creates `dir` and its missing parents with mode 0700, or tightens an existing `dir` to 0700.
 pub fn create_dir(dir: &Path) -> Result<(), RenderError> {
     crate::files::private_dir(dir).map_err(|source| RenderError::Write {
         path: dir.to_path_buf(),
