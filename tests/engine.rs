@@ -4,43 +4,14 @@
 mod common;
 
 use common::Lab;
-use common::fleet::{PLAYBOOK, inventory, live_accounts, managed_on_host, run, sheet_password};
-use serde_json::Value;
+use common::fleet::{
+    PLAYBOOK, assert_converged, assert_host_converged, inventory, managed_on_host, run,
+};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn playbook(lab: &Lab) -> PathBuf {
     lab.playbook(PLAYBOOK)
-}
-
-/// Asserts that every host has exactly one managed account, recorded live in the inventory, whose
-/// sheet's password logs in over ssh.
-fn assert_converged(lab: &Lab, inv: &Value) {
-    for host in lab.hosts() {
-        let on_pc = managed_on_host(lab, host.index);
-        assert_eq!(
-            on_pc.len(),
-            1,
-            "{}: managed accounts {on_pc:?}",
-            host.hostname
-        );
-        let live = live_accounts(inv, &host.mac);
-        assert_eq!(live.len(), 1, "{}: live records {live:?}", host.hostname);
-        assert_eq!(live[0]["username"], on_pc[0].as_str());
-        let sheet = PathBuf::from(
-            live[0]["user_sheet"].as_array().unwrap()[0]
-                .as_str()
-                .unwrap(),
-        );
-        let password = sheet_password(&sheet);
-        let file = lab.dir().join(format!("pw-{}", host.index));
-        common::write_private(&file, password.as_bytes());
-        let login = lab.ssh_password(host.index, &on_pc[0], &file, "id -un; echo $SHELL");
-        login
-            .success()
-            .stdout_contains(&on_pc[0])
-            .stdout_contains("/bin/bash");
-    }
 }
 
 #[test]
@@ -56,7 +27,7 @@ fn first_contact_renews_every_pc_and_the_sheet_password_logs_in() {
             .stdout_contains("rdplay@");
     }
     let inv = inventory(&lab);
-    assert_converged(&lab, &inv);
+    assert_converged(&lab, "after first contact");
     // The inventory matches the fleet: every PC by MAC, with its hostname and address.
     let pcs = inv["pcs"].as_array().unwrap();
     assert_eq!(pcs.len(), lab.hosts().len());
@@ -127,7 +98,7 @@ fn second_run_deletes_old_accounts_homes_and_sessions_but_never_a_human_account(
         "the deleted account's sheet is removed"
     );
     let inv = inventory(&lab);
-    assert_converged(&lab, &inv);
+    assert_converged(&lab, "after the second run");
     let deleted: Vec<_> = inv["accounts"]
         .as_array()
         .unwrap()
@@ -365,13 +336,5 @@ fn a_non_root_connection_user_renews_through_passwordless_sudo_and_is_told_when_
             lab.host_sh(i, "id rdsvc").success();
         }
     }
-    assert_converged_one(&lab, 1);
-}
-
-/// Like [`assert_converged`], for one host: its single managed account is the inventory's live one.
-fn assert_converged_one(lab: &Lab, i: usize) {
-    let inv = inventory(lab);
-    let live = live_accounts(&inv, &lab.host(i).mac);
-    assert_eq!(live.len(), 1, "{live:?}");
-    assert_eq!(live[0]["username"], managed_on_host(lab, i)[0].as_str());
+    assert_host_converged(&lab, &inventory(&lab), 1, "non-root connection user");
 }

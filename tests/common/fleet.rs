@@ -102,3 +102,61 @@ pub fn sheet_password(pdf: &Path) -> String {
         .unwrap_or_else(|| panic!("no password on {}:\n{text}", pdf.display()))
         .to_string()
 }
+
+/// The first user sheet of a recorded account.
+pub fn user_sheet(account: &Value) -> PathBuf {
+    PathBuf::from(
+        account["user_sheet"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no user sheet recorded: {account}")),
+    )
+}
+
+/// Asserts that every host has converged ([`assert_host_converged`]); returns the sheets' passwords,
+/// by host order. `context` names the moment in failure messages.
+#[track_caller]
+pub fn assert_converged(lab: &Lab, context: &str) -> Vec<String> {
+    let inv = inventory(lab);
+    lab.hosts()
+        .iter()
+        .map(|host| assert_host_converged(lab, &inv, host.index, context))
+        .collect()
+}
+
+/// Asserts the kill -9 property on host `i`: exactly one managed account on the PC, recorded live in
+/// the inventory `inv` (exactly one live record), whose sheet's password logs in over ssh with bash.
+/// Returns that password.
+#[track_caller]
+pub fn assert_host_converged(lab: &Lab, inv: &Value, i: usize, context: &str) -> String {
+    let host = lab.host(i);
+    let on_pc = managed_on_host(lab, i);
+    assert_eq!(
+        on_pc.len(),
+        1,
+        "{context}: {}: managed accounts on the PC {on_pc:?}",
+        host.hostname
+    );
+    let live = live_accounts(inv, &host.mac);
+    assert_eq!(
+        live.len(),
+        1,
+        "{context}: {}: live records {live:?}",
+        host.hostname
+    );
+    assert_eq!(live[0]["username"], on_pc[0].as_str(), "{context}");
+    let password = sheet_password(&user_sheet(&live[0]));
+    let file = lab.dir().join(format!("pw-{i}"));
+    super::write_private(&file, password.as_bytes());
+    let login = lab.ssh_password(i, &on_pc[0], &file, "id -un; echo $SHELL");
+    assert!(
+        login.status.success()
+            && login.stdout.contains(&on_pc[0])
+            && login.stdout.contains("/bin/bash"),
+        "{context}: {}: the sheet's password does not log in to bash:\n{login}",
+        host.hostname
+    );
+    let _ = std::fs::remove_file(&file);
+    password
+}

@@ -1,66 +1,16 @@
 //! What the reliability tests (tests/reliability.rs) and the stress tests (tests/stress.rs) share:
 //! the lab playbook, rdplay started in the background (to kill it, unplug a PC or take a lock while it
-//! runs), and the convergence check every fault test ends with.
+//! runs); the convergence check every fault test ends with is `fleet::assert_converged`.
 #![allow(dead_code)]
 
 pub use crate::common::fleet::*;
 use crate::common::{Lab, RDPLAY, Run};
-use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The first user sheet of a recorded account.
-pub fn user_sheet(account: &Value) -> PathBuf {
-    PathBuf::from(
-        account["user_sheet"]
-            .as_array()
-            .and_then(|a| a.first())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no user sheet recorded: {account}")),
-    )
-}
-
-/// Asserts the kill -9 property: every host has exactly one managed account, recorded live in the
-/// inventory (exactly one live record), whose sheet's password logs in over ssh. Returns the
-/// passwords read from the sheets, by host index.
-#[track_caller]
-pub fn assert_converged(lab: &Lab, context: &str) -> Vec<String> {
-    let inv = inventory(lab);
-    let mut passwords = Vec::new();
-    for host in lab.hosts() {
-        let on_pc = managed_on_host(lab, host.index);
-        assert_eq!(
-            on_pc.len(),
-            1,
-            "{context}: {}: managed accounts on the PC {on_pc:?}",
-            host.hostname
-        );
-        let live = live_accounts(&inv, &host.mac);
-        assert_eq!(
-            live.len(),
-            1,
-            "{context}: {}: live records {live:?}",
-            host.hostname
-        );
-        assert_eq!(live[0]["username"], on_pc[0].as_str(), "{context}");
-        let password = sheet_password(&user_sheet(&live[0]));
-        let file = lab.dir().join(format!("pw-{}", host.index));
-        crate::common::write_private(&file, password.as_bytes());
-        let login = lab.ssh_password(host.index, &on_pc[0], &file, "id -un");
-        assert!(
-            login.status.success() && login.stdout.contains(&on_pc[0]),
-            "{context}: {}: the sheet's password does not log in:\n{login}",
-            host.hostname
-        );
-        let _ = std::fs::remove_file(&file);
-        passwords.push(password);
-    }
-    passwords
-}
 
 /// Makes host `i`'s `useradd` slow: it touches `/run/useradd-started`, sleeps `secs`, then runs the
 /// real one. Gives a test a wide, known moment in the middle of exec.
