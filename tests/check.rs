@@ -97,11 +97,16 @@ fn check_after_a_run_names_the_accounts_to_delete_hides_secrets_and_matches_the_
     assert!(!out.stdout.contains("$6$"), "{}", out.stdout);
     out.stdout_contains("password ****************");
 
-    // JSON form for scripts: the same plan.
+    // JSON form for scripts: the same plan, one object per PC per line.
     let json = check(&lab, &pb, &["--format", "json"]);
     json.code(2);
-    let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON plan");
-    assert_eq!(plan["pcs"].as_array().unwrap().len(), 2);
+    let plans: Vec<serde_json::Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON plan per line"))
+        .collect();
+    assert_eq!(plans.len(), 2);
+    assert!(plans.iter().all(|p| p["action"] == "renew"), "{plans:?}");
 
     // --limit limits.
     let one = check(&lab, &pb, &["--limit", &lab.host(1).ip]);
@@ -132,4 +137,140 @@ fn check_reports_unreachable_and_changed_host_key_pcs_with_exit_3() {
         .stdout_contains("! unreachable")
         .stdout_contains("! host key changed");
     assert_eq!(before, fingerprints(&lab));
+}
+
+/// The plans of a `--check --format json` by IP, or the plans a run wrote to its audit log.
+fn plans_by_ip(lines: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .filter(|v| v.get("event").is_none_or(|e| e == "plan"))
+        .map(|mut v| {
+            v.as_object_mut().unwrap().remove("event");
+            (v["ip"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+/// Filters for what changes from lab to lab and run to run.
+fn redact(lab: &Lab, text: &str) -> String {
+    let mut t = text.to_string();
+    for h in lab.hosts() {
+        t = t.replace(&h.mac.replace(':', ""), &format!("[MAC{}]", h.index));
+        t = t.replace(&h.mac, &format!("[MAC{}]", h.index));
+        t = t.replace(&format!("{} ", h.ip), &format!("[IP{}] ", h.index));
+        t = t.replace(&format!("\"{}\"", h.ip), &format!("\"[IP{}]\"", h.index));
+    }
+    t = t.replace(lab.dir().to_str().unwrap(), "[LAB]");
+    let re = |p: &str, with: &str, t: &str| regex_lite(p, with, t);
+    t = re(r"USERSS[0-9]{3}-[0-9]{4}", "[USER]", &t);
+    t = re(r"REQ-[0-9]{8}-[0-9]{6}", "[REQ]", &t);
+    t = re(r"[0-9]+\.[0-9]s", "[T]", &t);
+    t = re(r"runs/[0-9]{8}-[0-9]{6}", "runs/[STAMP]", &t);
+    t = re(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC",
+        "[WHEN]",
+        &t,
+    );
+    t = re(r"in [0-9]+\.[0-9] s", "in [T]", &t);
+    t
+}
+
+/// `regex::Regex::new(pattern).replace_all(text, with)`.
+fn regex_lite(pattern: &str, with: &str, text: &str) -> String {
+    regex::Regex::new(pattern)
+        .unwrap()
+        .replace_all(text, with)
+        .into_owned()
+}
+
+/// Aligned columns make the run table's width depend on the names: the snapshot keeps words only,
+/// and the first 140 characters of a line (the table cuts long reasons at a length that depends on
+/// the addresses in them).
+fn words(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let line = l.split_whitespace().collect::<Vec<_>>().join(" ");
+            match line.char_indices().nth(140) {
+                Some((at, _)) => format!("{}…", &line[..at]),
+                None => line,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn check_then_run_on_a_mixed_fleet_plans_exactly_what_the_run_executes() {
+    let lab = Lab::up(6);
+    let pb = lab.playbook(&format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\n"));
+    // PCs 3-6 were renewed before; 1 and 2 are new (first contact).
+    let known: Vec<String> = (3..=6).map(|i| lab.host(i).ip.clone()).collect();
+    lab.rdplay()
+        .args(["run", pb.to_str().unwrap(), "--limit", &known.join(",")])
+        .run()
+        .success();
+    // PC 3's account is old: renewed. PC 4's is young: kept. PC 5 is off. PC 6's is old too, but
+    // the PC was reinstalled (a new host key).
+    let sql = format!(
+        "UPDATE accounts SET created_at = '2020-01-01T00:00:00Z' WHERE mac IN ('{}', '{}');",
+        lab.host(3).mac,
+        lab.host(6).mac
+    );
+    let out = std::process::Command::new("sqlite3")
+        .arg(common::fleet::db(&lab))
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    lab.sshd(5, "stop");
+    lab.regen_hostkey(6);
+
+    let text = check(&lab, &pb, &[]);
+    text.code(3);
+    let json = check(&lab, &pb, &["--format", "json"]);
+    json.code(3);
+    let planned = plans_by_ip(&json.stdout);
+    assert_eq!(planned.len(), 6, "{}", json.stdout);
+
+    let run = lab.rdplay().args(["run", pb.to_str().unwrap()]).run();
+    run.code(3);
+    let runs = lab.dir().join("state/runs");
+    let mut stamps: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    stamps.sort();
+    let audit = std::fs::read_to_string(stamps.last().unwrap().join("audit.jsonl")).unwrap();
+    let executed = plans_by_ip(&audit);
+    // PC by PC, the run executed the plan --check printed.
+    assert_eq!(planned, executed);
+    let action = |i: usize| {
+        planned[&lab.host(i).ip]["action"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        (1..=6).map(action).collect::<Vec<_>>(),
+        ["renew", "renew", "renew", "keep", "blocked", "blocked"]
+    );
+    // What drawing added is only in the outcome lines: request numbers and names.
+    for line in audit
+        .lines()
+        .filter(|l| l.contains("\"event\":\"outcome\""))
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["outcome"] == "renewed" {
+            assert!(v["request"].as_str().unwrap().starts_with("REQ-"), "{v}");
+            assert!(v["created"].as_str().unwrap().starts_with("USERSS"), "{v}");
+        }
+    }
+    assert!(!audit.contains("$6$"), "no hash in the audit log");
+
+    insta::assert_snapshot!("mixed_fleet_check_text", redact(&lab, &text.stdout));
+    insta::assert_snapshot!("mixed_fleet_check_json", redact(&lab, &json.stdout));
+    // The run's table and summary; the output tree's order follows the (random) MACs and names.
+    let table = run.stdout.split("\noutput:").next().unwrap();
+    insta::assert_snapshot!("mixed_fleet_run_table", words(&redact(&lab, table)));
 }

@@ -8,10 +8,9 @@ use std::process::ExitCode;
 
 pub mod output;
 pub mod progress;
-mod scan;
 mod setup;
 
-pub use setup::{controller_key, init_logging};
+pub use setup::init_logging;
 
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
@@ -72,20 +71,20 @@ impl LogArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Renew every PC of the playbook's range (or show what would change with --check).
-    Run(crate::run::RunArgs),
+    Run(crate::commands::run::RunArgs),
     /// List the addresses of the range that answer on the SSH port.
-    Scan(scan::ScanArgs),
+    Scan(crate::commands::scan::ScanArgs),
     /// Validate a playbook and show what it would target.
-    Validate(crate::playbook::cli::ValidateArgs),
+    Validate(crate::commands::playbook::ValidateArgs),
     /// Print the playbook's JSON Schema.
-    Schema(crate::playbook::cli::SchemaArgs),
+    Schema(crate::commands::playbook::SchemaArgs),
     /// Write a commented starter playbook and the default sheet templates into DIR.
-    Init(crate::playbook::cli::InitArgs),
+    Init(crate::commands::playbook::InitArgs),
     /// Inspect and export the inventory.
     #[command(subcommand)]
-    Inventory(crate::inventory::cli::InventoryCommand),
+    Inventory(crate::commands::inventory::InventoryCommand),
     /// Render a sheet template with sample or given data.
-    Preview(crate::render::cli::PreviewArgs),
+    Preview(crate::commands::preview::PreviewArgs),
     /// Print shell completions.
     Completions {
         /// The shell to complete for.
@@ -111,14 +110,25 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    use crate::commands;
     let code = match cli.command {
-        Command::Run(args) => crate::run::command(args, &cli.log),
-        Command::Scan(args) => scan::run(args),
-        Command::Validate(args) => crate::playbook::cli::validate(args),
-        Command::Schema(args) => crate::playbook::cli::schema(args),
-        Command::Init(args) => crate::playbook::cli::init(args),
-        Command::Inventory(cmd) => crate::inventory::cli::run(cmd),
-        Command::Preview(args) => crate::render::cli::preview(args),
+        Command::Run(args) => run(args, &cli.log),
+        Command::Scan(args) => match commands::scan::scan(args) {
+            Ok(report) => {
+                print!("{}", report.text);
+                if report.unreachable > 0 {
+                    exit::SOME_FAILED
+                } else {
+                    exit::OK
+                }
+            }
+            Err(e) => failed(e),
+        },
+        Command::Validate(args) => output(commands::playbook::validate(args)),
+        Command::Schema(args) => output(commands::playbook::schema(args)),
+        Command::Init(args) => output(commands::playbook::init(args)),
+        Command::Inventory(cmd) => output(commands::inventory::run(cmd)),
+        Command::Preview(args) => output(commands::preview::preview(args)),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "rdplay", &mut std::io::stdout());
@@ -126,6 +136,83 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// Prints a command's output (exit 0) or its error (exit 1).
+fn output(result: Result<crate::commands::Output, crate::commands::CommandError>) -> u8 {
+    match result {
+        Ok(out) => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(out.stdout.as_bytes()) {
+                eprintln!("error: writing standard output: {e}");
+                return exit::FAILURE;
+            }
+            for note in out.notes {
+                eprintln!("{note}");
+            }
+            exit::OK
+        }
+        Err(e) => failed(e),
+    }
+}
+
+fn failed(e: crate::commands::CommandError) -> u8 {
+    eprintln!("{e}");
+    exit::FAILURE
+}
+
+/// `rdplay run` and `rdplay run --check`: the plans or the run's table, and the exit code.
+fn run(args: crate::commands::run::RunArgs, log: &LogArgs) -> u8 {
+    use crate::commands::{self, CommandError, run::PlanFormat};
+    let (pb, runtime) = match commands::load_with_runtime(&args.playbook) {
+        Ok(loaded) => loaded,
+        Err(e) => return failed(e),
+    };
+    let level = pb.logging.level;
+    // The bar is hidden for scripts (`--check --format json`), and when stderr is not a terminal.
+    let quiet = log.quiet > 0 || (args.check && args.format == PlanFormat::Json);
+    let progress = std::sync::Arc::new(progress::Progress::new(0, quiet));
+    if args.check {
+        init_logging(log, level, None);
+        let report = runtime.block_on(commands::check::check(pb, &args, progress.clone()));
+        progress.finish();
+        return match report {
+            Ok(report) => {
+                match args.format {
+                    PlanFormat::Text => print!("{}", output::check_text(&report)),
+                    PlanFormat::Json => match output::check_json(&report) {
+                        Ok(lines) => print!("{lines}"),
+                        Err(e) => return failed(CommandError::message(e)),
+                    },
+                }
+                let (renew, _, blocked) = crate::engine::plan::counts(&report.plans);
+                if blocked > 0 || report.interrupted {
+                    exit::SOME_FAILED
+                } else if renew > 0 {
+                    exit::CHANGES_PENDING
+                } else {
+                    exit::OK
+                }
+            }
+            Err(e) => failed(e.into()),
+        };
+    }
+    let report = runtime.block_on(commands::run::run(pb, &args, progress.clone(), |file| {
+        init_logging(log, level, Some(file))
+    }));
+    progress.finish();
+    match report {
+        Ok(report) => {
+            output::print_run(&report);
+            if report.all_ok() {
+                exit::OK
+            } else {
+                exit::SOME_FAILED
+            }
+        }
+        Err(e) => failed(e.into()),
+    }
 }
 
 /// glibc's malloc, tuned before any thread starts. Its default mmap threshold rises to 32 MiB as large

@@ -1,41 +1,64 @@
-//! What `rdplay run` prints at the end: a table of PCs, the run directory and the output tree.
+//! What `rdplay run` prints: the plans of `--check` (text or JSON lines) and, after a run, a table of
+//! PCs, the run directory and the output tree.
 
-use crate::run::{Done, Outcome};
+use crate::commands::check::CheckReport;
+use crate::commands::run::RunReport;
+use crate::engine::outcome::{Outcome, PcReport};
 use crate::text::inert;
 use std::path::Path;
-use std::time::Duration;
+
+/// The plans as `--check` shows them, with a summary line.
+pub fn check_text(report: &CheckReport) -> String {
+    let mut t: String = report.plans.iter().map(|p| p.text()).collect();
+    let (renew, kept, blocked) = crate::engine::plan::counts(&report.plans);
+    t.push_str(&format!(
+        "plan: {renew} PCs to renew, {kept} kept by the renewal policy, {blocked} PCs failing, {} addresses without SSH skipped{}\n",
+        report.skipped,
+        if report.interrupted { " (interrupted)" } else { "" }
+    ));
+    t
+}
+
+/// The plans as JSON: one object per PC, one per line (the shape of the run's audit log).
+pub fn check_json(report: &CheckReport) -> Result<String, serde_json::Error> {
+    let mut t = String::new();
+    for plan in &report.plans {
+        t.push_str(&serde_json::to_string(plan)?);
+        t.push('\n');
+    }
+    Ok(t)
+}
 
 /// Prints the final table (PC, IP, MAC, old → new account, request, outcome, duration) and where things are.
-pub fn print_run(
-    outcomes: &[Outcome],
-    skipped: usize,
-    run_dir: &Path,
-    log_file: &Path,
-    out_dir: &Path,
-    elapsed: Duration,
-) {
-    println!("{}", table(outcomes));
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    let kept = outcomes
+pub fn print_run(report: &RunReport) {
+    println!("{}", table(&report.pcs));
+    let failed = report.pcs.iter().filter(|o| o.outcome.failed()).count();
+    let kept = report
+        .pcs
         .iter()
-        .filter(|o| matches!(&o.result, Ok(Done { kept: Some(_), .. })))
+        .filter(|o| matches!(o.outcome, Outcome::Kept { .. }))
         .count();
     println!(
-        "{} renewed, {} kept by the renewal policy, {} failed, {} addresses without SSH skipped, in {:.1} s",
-        outcomes.len() - failed - kept,
+        "{} renewed, {} kept by the renewal policy, {} failed, {} addresses without SSH skipped, in {:.1} s{}",
+        report.pcs.len() - failed - kept,
         kept,
         failed,
-        skipped,
-        elapsed.as_secs_f64()
+        report.skipped,
+        report.elapsed.as_secs_f64(),
+        if report.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     );
-    println!("run directory: {}", run_dir.display());
-    println!("log file:      {}", log_file.display());
-    println!("output:        {}", out_dir.display());
-    print!("{}", tree(out_dir));
+    println!("run directory: {}", report.run_dir.display());
+    println!("log file:      {}", report.log_file.display());
+    println!("output:        {}", report.out_dir.display());
+    print!("{}", tree(&report.out_dir));
 }
 
 /// The outcome table, one line per PC, columns aligned.
-pub fn table(outcomes: &[Outcome]) -> String {
+pub fn table(outcomes: &[PcReport]) -> String {
     let mut rows = vec![[
         "PC".to_string(),
         "IP".into(),
@@ -52,18 +75,19 @@ pub fn table(outcomes: &[Outcome]) -> String {
             (old, Some(new)) => format!("{} -> {new}", old.join(",")),
             _ => "-".into(),
         };
-        let result = match &o.result {
-            Ok(Done {
-                kept: Some(reason), ..
-            }) => reason.clone(),
-            Ok(done) if done.first_contact => "ok (first contact)".to_string(),
-            Ok(_) => "ok".to_string(),
-            Err(e) => format!("FAILED at {}: {}", e.step, inert(&e.reason, 200)),
+        let result = match &o.outcome {
+            Outcome::Kept { reason } => reason.clone(),
+            Outcome::Renewed {
+                first_contact: true,
+                ..
+            } => "ok (first contact)".to_string(),
+            Outcome::Renewed { .. } => "ok".to_string(),
+            Outcome::Failed(e) => format!("FAILED at {}: {}", e.step, inert(&e.reason(), 200)),
         };
         rows.push([
             inert(o.hostname.as_deref().unwrap_or("?"), 32),
             o.ip.to_string(),
-            o.mac.clone().unwrap_or_else(|| "?".into()),
+            o.mac.as_ref().map_or_else(|| "?".into(), |m| m.to_string()),
             account,
             o.request.clone().unwrap_or_else(|| "-".into()),
             result,

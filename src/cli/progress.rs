@@ -38,33 +38,6 @@ impl Progress {
         }
     }
 
-    /// The scan found one more PC to renew.
-    pub fn found(&self) {
-        self.bar.inc_length(1);
-    }
-
-    /// The PC at `ip` entered `step` (and left the one it was in).
-    pub fn enter(&self, ip: std::net::Ipv4Addr, step: StepKind) {
-        if let Ok(mut c) = self.counts.lock() {
-            c.in_flight.insert(ip, step);
-            self.draw(&c);
-        }
-    }
-
-    /// The PC at `ip` finished.
-    pub fn finished(&self, ip: std::net::Ipv4Addr, ok: bool) {
-        if let Ok(mut c) = self.counts.lock() {
-            c.in_flight.remove(&ip);
-            if ok {
-                c.done += 1;
-            } else {
-                c.failed += 1;
-            }
-            self.bar.inc(1);
-            self.draw(&c);
-        }
-    }
-
     fn draw(&self, c: &Counts) {
         let steps: Vec<String> = [
             StepKind::Exchange,
@@ -87,5 +60,31 @@ impl Progress {
     /// Removes the bar before the final table is printed.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl crate::engine::Observer for Progress {
+    fn found(&self, _ip: std::net::Ipv4Addr) {
+        self.bar.inc_length(1);
+    }
+
+    fn enter(&self, ip: std::net::Ipv4Addr, step: StepKind) {
+        if let Ok(mut c) = self.counts.lock() {
+            c.in_flight.insert(ip, step);
+            self.draw(&c);
+        }
+    }
+
+    fn finished(&self, ip: std::net::Ipv4Addr, ok: bool) {
+        if let Ok(mut c) = self.counts.lock() {
+            c.in_flight.remove(&ip);
+            if ok {
+                c.done += 1;
+            } else {
+                c.failed += 1;
+            }
+            self.bar.inc(1);
+            self.draw(&c);
+        }
     }
 }

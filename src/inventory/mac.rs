@@ -4,16 +4,7 @@ use super::InventoryError;
 
 /// Checks that `value` is a MAC address in lower-case colon form (`52:54:00:12:34:56`) and returns it.
 pub fn validate_mac(value: &str) -> Result<&str, InventoryError> {
-    let bytes = value.as_bytes();
-    let well_formed = bytes.len() == 17
-        && bytes.iter().enumerate().all(|(i, b)| {
-            if i % 3 == 2 {
-                *b == b':'
-            } else {
-                b.is_ascii_digit() || (b'a'..=b'f').contains(b)
-            }
-        });
-    if well_formed {
+    if crate::mac::is_canonical(value) {
         Ok(value)
     } else {
         Err(InventoryError::InvalidMac {
@@ -24,9 +15,7 @@ pub fn validate_mac(value: &str) -> Result<&str, InventoryError> {
 
 /// Turns what a user typed (any case, `-` or `:` separators) into the stored form, if it is a MAC at all.
 pub fn normalize_mac(value: &str) -> Option<String> {
-    let candidate = value.trim().to_ascii_lowercase().replace('-', ":");
-    validate_mac(&candidate).ok()?;
-    Some(candidate)
+    crate::mac::canonical(value)
 }
 
 #[cfg(test)]

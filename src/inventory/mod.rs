@@ -10,7 +10,6 @@
 //!
 //! This module must not talk to PCs.
 
-pub mod cli;
 mod error;
 pub mod export;
 pub mod glpi;
@@ -19,6 +18,7 @@ mod lock;
 mod mac;
 mod model;
 mod schema;
+mod seam;
 mod store;
 mod writer;
 
@@ -30,4 +30,5 @@ pub use model::{
     Renewal, RunId, RunSummary, WriteStats,
 };
 pub use schema::SCHEMA_VERSION;
+pub use seam::Store;
 pub use store::Inventory;

@@ -19,8 +19,7 @@
 //! | `schema.rs`, `init.rs`, `cli.rs` | `rdplay schema`, `rdplay init`, `rdplay validate` |
 
 pub mod account;
-pub mod cli;
-mod duration;
+pub mod duration;
 pub mod error;
 pub mod init;
 pub mod password;

@@ -87,3 +87,12 @@ pub struct Logging {
     /// A log file besides standard error.
     pub file: Option<PathBuf>,
 }
+
+impl From<super::Format> for crate::render::Format {
+    fn from(f: super::Format) -> Self {
+        match f {
+            super::Format::Pdf => crate::render::Format::Pdf,
+            super::Format::Png => crate::render::Format::Png,
+        }
+    }
+}

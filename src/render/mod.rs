@@ -12,7 +12,6 @@
 //! It must not know about SSH or the inventory: the engine hands it [`UserSheet`] and
 //! [`PcSheet`] values and gets paths back.
 
-pub mod cli;
 mod compile;
 mod error;
 mod output;

@@ -14,11 +14,13 @@
 pub mod askpass;
 mod config;
 mod first_contact;
+mod keys;
 mod master;
 
 pub use config::SshSettings;
 pub(crate) use first_contact::shell_quote;
 pub use first_contact::{FirstContact, first_contact};
+pub use keys::controller_key;
 pub use master::{Master, RemoteOutput};
 
 use std::net::Ipv4Addr;
@@ -59,6 +61,14 @@ pub enum SshError {
         what: String,
         secs: u64,
     },
+    /// First contact was needed but this run has no admin password.
+    #[error(
+        "first contact with {ip} needed but no admin password is available (see `exchange.password` in the playbook)"
+    )]
+    NoFirstContact { ip: Ipv4Addr },
+    /// The controller has no key yet (the first run makes it).
+    #[error("no controller key yet to reach {ip} (a run creates it)")]
+    NoControllerKey { ip: Ipv4Addr },
     /// A local I/O problem (temp files, sockets, spawning ssh).
     #[error("{what}: {source}")]
     Local {

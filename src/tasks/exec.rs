@@ -1,11 +1,11 @@
 //! Exec: run the uploaded helper — close sessions and delete the recorded accounts, create the new one
 //! from a hash on stdin, collect facts — and validate what it reports.
 
-use super::sftp::Uploaded;
+use super::sftp::Workdir;
 use super::{StepError, StepKind};
 use crate::facts::Facts;
+use crate::remote::{Connection, RemoteOutput};
 use crate::secret::Secret;
-use crate::ssh::{Master, RemoteOutput};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -63,12 +63,6 @@ pub struct Present {
     pub processes: u32,
 }
 
-/// The result of exec on one PC.
-pub struct Renewed {
-    pub uploaded: Uploaded,
-    pub report: Report,
-}
-
 /// The parameters the helper reads on stdin (one `key=value` per line). Carries the hash: never logged.
 pub fn renew_params(change: &Change) -> Secret {
     let mut p = String::from("mode=renew\n");
@@ -88,7 +82,25 @@ pub fn renew_params(change: &Change) -> Secret {
     Secret::new(p)
 }
 
-/// Refuses names the helper must never be asked to delete or create (defence in depth: the helper checks too).
+/// Why the helper must never be asked to delete or create `name` (root, odd characters), if so.
+pub fn refusal(name: &str) -> Option<String> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name != "root"
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    (!valid).then(|| {
+        format!(
+            "refusing to handle account name {:?}",
+            crate::text::inert(name, 40)
+        )
+    })
+}
+
+/// Refuses names the helper must never be asked to delete or create (defence in depth: the planner
+/// and the helper check too).
 pub fn check_names(change: &Change) -> Result<(), StepError> {
     for name in change
         .delete
@@ -96,21 +108,8 @@ pub fn check_names(change: &Change) -> Result<(), StepError> {
         .chain(&change.adopt)
         .chain(std::iter::once(&change.create))
     {
-        let valid = !name.is_empty()
-            && name.len() <= 32
-            && !name.starts_with('-')
-            && name != "root"
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !valid {
-            return Err(StepError::new(
-                StepKind::Exec,
-                format!(
-                    "refusing to handle account name {:?}",
-                    crate::text::inert(name, 40)
-                ),
-            ));
+        if let Some(why) = refusal(name) {
+            return Err(StepError::new(StepKind::Exec, why));
         }
     }
     Ok(())
@@ -118,28 +117,28 @@ pub fn check_names(change: &Change) -> Result<(), StepError> {
 
 /// Runs the helper in renew mode and removes its directory whatever happens.
 pub async fn renew(
-    up: Uploaded,
+    conn: &impl Connection,
+    workdir: Workdir,
     change: &Change,
     timeout: Duration,
-) -> Result<Renewed, (Uploaded, StepError)> {
+) -> Result<Report, StepError> {
     if let Err(e) = check_names(change) {
-        return Err((up, e));
+        super::sftp::remove(conn, &workdir).await;
+        return Err(e);
     }
     let params = renew_params(change);
     // As a connection user other than root, only the helper runs through sudo; the work directory
     // is that user's own.
     let script = format!(
         "{root}sh {dir}/helper.sh; rc=$?; rm -rf {dir}; exit $rc",
-        root = up
-            .master
+        root = conn
             .as_root()
             .iter()
             .map(|word| format!("{word} "))
             .collect::<String>(),
-        dir = up.workdir
+        dir = workdir.path()
     );
-    let result = up
-        .master
+    let result = conn
         .run(
             "helper",
             "sh",
@@ -150,42 +149,19 @@ pub async fn renew(
         )
         .await;
     match result {
-        Ok(out) => match parse_report(&out, "renew") {
-            Ok(report) => Ok(Renewed {
-                uploaded: up,
-                report,
-            }),
-            Err(e) => Err((up, e)),
-        },
+        Ok(out) => parse_report(&out, "renew"),
         Err(e) => {
             // The helper may still hold its directory: remove it through a fresh channel.
-            up.cleanup().await;
-            Err((up, StepError::new(StepKind::Exec, e.to_string())))
+            super::sftp::remove(conn, &workdir).await;
+            Err(StepError::caused(StepKind::Exec, "", e))
         }
     }
 }
 
-/// The local accounts of a probe that `account.adopt` selects: matching the pattern, not recorded by
-/// rdplay (`recorded`), not held by any PC in the inventory (`taken`). The helper still refuses any with
-/// uid < 1000 or root.
-pub fn adoptable(
-    report: &Report,
-    adopt: &regex::Regex,
-    recorded: &[String],
-    taken: &std::collections::HashSet<String>,
-) -> Vec<String> {
-    report
-        .local
-        .iter()
-        .filter(|u| adopt.is_match(u) && !recorded.contains(u) && !taken.contains(*u))
-        .cloned()
-        .collect()
-}
-
-/// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): for `--check`, and
-/// before a renewal that may adopt accounts.
+/// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): what the planner
+/// needs to know of a PC — the recorded accounts present (home, processes), local accounts, facts.
 pub async fn probe(
-    master: &Master,
+    conn: &impl Connection,
     delete: &[String],
     timeout: Duration,
 ) -> Result<Report, StepError> {
@@ -198,13 +174,8 @@ pub async fn probe(
         crate::ssh::shell_quote(&params),
         HELPER
     );
-    let command: Vec<&str> = master
-        .as_root()
-        .iter()
-        .copied()
-        .chain(["sh", "-s"])
-        .collect();
-    let out = master
+    let command: Vec<&str> = conn.as_root().iter().copied().chain(["sh", "-s"]).collect();
+    let out = conn
         .run(
             "probe",
             command[0],
@@ -214,7 +185,7 @@ pub async fn probe(
             timeout,
         )
         .await
-        .map_err(|e| StepError::new(StepKind::Exec, e.to_string()))?;
+        .map_err(|e| StepError::caused(StepKind::Exec, "", e))?;
     parse_report(&out, "probe")
 }
 

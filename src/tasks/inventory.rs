@@ -1,21 +1,21 @@
 //! Inventory step: the journal around a PC's change. Before exec: [`intend`] records the new account as
 //! pending (synced). After exec: [`record`] marks the old accounts deleted and stores the facts.
 
-use super::exec::Renewed;
+use super::exec::Report;
+use super::scan::Reachable;
 use super::{StepError, StepKind};
-use crate::inventory::{Intent, Inventory, Renewal, RunId};
+use crate::inventory::{Intent, Renewal, RunId, Store};
 
 /// Records the intended change before anything changes on the PC.
-pub async fn intend(
-    inventory: &Inventory,
+pub async fn intend<S: Store>(
+    store: &S,
     run: RunId,
-    up: &super::sftp::Uploaded,
+    pc: &Reachable,
     request: &str,
     new_username: &str,
     old: &[String],
 ) -> Result<(), StepError> {
-    let pc = &up.trusted.pc;
-    inventory
+    store
         .intend(Intent {
             run,
             mac: pc.mac.as_str().to_string(),
@@ -25,30 +25,34 @@ pub async fn intend(
             old_usernames: old.to_vec(),
         })
         .await
-        .map_err(|e| StepError::new(StepKind::Inventory, format!("recording the intent: {e}")))
+        .map_err(|e| StepError::caused(StepKind::Inventory, "recording the intent", e))
 }
 
-/// Records what exec did: old accounts deleted, the new one created, the facts.
-pub async fn record(
-    inventory: &Inventory,
+/// Records what exec did: old accounts deleted (absent ones too), the new one created, the facts.
+pub async fn record<S: Store>(
+    store: &S,
     run: RunId,
-    renewed: &Renewed,
+    pc: &Reachable,
+    report: &Report,
     request: &str,
 ) -> Result<(), StepError> {
-    let pc = &renewed.uploaded.trusted.pc;
-    let mut deleted = renewed.report.deleted.clone();
-    // Accounts already absent from the PC are gone too: record them as deleted.
-    deleted.extend(renewed.report.absent.iter().cloned());
-    inventory
+    store
         .renewed(Renewal {
             run,
             mac: pc.mac.as_str().to_string(),
             request: request.to_string(),
-            new_username: renewed.report.created.clone().unwrap_or_default(),
-            deleted,
-            hostname: renewed.report.facts.hostname.clone(),
-            facts: renewed.report.facts.clone(),
+            new_username: report.created.clone().unwrap_or_default(),
+            deleted: gone(report),
+            hostname: report.facts.hostname.clone(),
+            facts: report.facts.clone(),
         })
         .await
-        .map_err(|e| StepError::new(StepKind::Inventory, format!("recording the renewal: {e}")))
+        .map_err(|e| StepError::caused(StepKind::Inventory, "recording the renewal", e))
+}
+
+/// The accounts a renewal's report says are gone: deleted, or already absent.
+pub fn gone(report: &Report) -> Vec<String> {
+    let mut gone = report.deleted.clone();
+    gone.extend(report.absent.iter().cloned());
+    gone
 }

@@ -1,21 +1,22 @@
 //! The steps of a PC's renewal, one file each. A step consumes what the previous one produced:
 //!
 //! ```text
-//! scan ──► Reachable ──exchange──► Trusted ──sftp──► Uploaded ──exec──► Renewed ──inventory──► Recorded ──render──► Done
+//! scan ──► Reachable ──exchange──► host keys ──(connect)──► probe ──► sftp ──► Workdir ──exec──► Report ──inventory
 //! ```
 //!
-//! so a step cannot run without what it needs. Steps that only read (scan, the probe) are separate from
-//! the ones that change a PC (exchange installs a key; exec changes accounts).
+//! so a step cannot run without what it needs (exec consumes the [`sftp::Workdir`] only the upload
+//! makes). Steps that only read (scan, the probe) are separate from the ones that change a PC
+//! (exchange installs a key; exec changes accounts). The steps reach PCs through the
+//! [`crate::remote::Connection`] seam and the inventory through [`crate::inventory::Store`].
 
 pub mod exchange;
 pub mod exec;
 pub mod inventory;
-pub mod render;
 pub mod scan;
 pub mod sftp;
 
 /// The steps, as named in progress, logs, errors and the inventory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
     Scan,
@@ -46,20 +47,59 @@ impl std::fmt::Display for StepKind {
     }
 }
 
-/// Why a PC's renewal stopped: the step and a reason a sysadmin can act on.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{step}: {reason}")]
+/// Why a PC's renewal stopped: the step, what it was doing, and the underlying error when there is one.
+#[derive(Debug)]
 pub struct StepError {
     pub step: StepKind,
-    pub reason: String,
+    /// What failed, in words a sysadmin can act on.
+    pub what: String,
+    /// The error underneath, kept as the source.
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl StepError {
-    /// A step's failure.
-    pub fn new(step: StepKind, reason: impl Into<String>) -> Self {
+    /// A step's failure with no error underneath.
+    pub fn new(step: StepKind, what: impl Into<String>) -> Self {
         StepError {
             step,
-            reason: reason.into(),
+            what: what.into(),
+            cause: None,
         }
+    }
+
+    /// A step's failure caused by `cause`; shown as `what: cause`.
+    pub fn caused(
+        step: StepKind,
+        what: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StepError {
+            step,
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The reason without the step: `what`, then the cause.
+    pub fn reason(&self) -> String {
+        match &self.cause {
+            Some(cause) if self.what.is_empty() => cause.to_string(),
+            Some(cause) => format!("{}: {cause}", self.what),
+            None => self.what.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.step, self.reason())
+    }
+}
+
+impl std::error::Error for StepError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
     }
 }

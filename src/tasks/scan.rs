@@ -9,38 +9,10 @@
 //! add that whole sending time to the scan. Every probe still gets at least [`MIN_WAIT`] after it was
 //! sent, so an address probed last is not given up before it could answer.
 
+use crate::mac::Mac;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-
-/// A MAC address in lower-case colon form (`08:00:27:ea:fa:15`): the identity of a PC.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Mac(String);
-
-impl Mac {
-    /// Parses `aa:bb:cc:dd:ee:ff` (any case, `:` or `-`); refuses anything else and the all-zero MAC.
-    pub fn parse(s: &str) -> Option<Mac> {
-        crate::inventory::normalize_mac(s)
-            .filter(|mac| mac != "00:00:00:00:00:00")
-            .map(Mac)
-    }
-
-    /// The colon form.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The form used in file names: hex digits without colons.
-    pub fn bare(&self) -> String {
-        self.0.replace(':', "")
-    }
-}
-
-impl std::fmt::Display for Mac {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What one address answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,21 +128,6 @@ fn parse_arp(text: &str) -> HashMap<Ipv4Addr, Mac> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mac_forms() {
-        assert_eq!(
-            Mac::parse("08-00-27-EA-FA-15").unwrap().as_str(),
-            "08:00:27:ea:fa:15"
-        );
-        assert_eq!(
-            Mac::parse("08:00:27:ea:fa:15").unwrap().bare(),
-            "080027eafa15"
-        );
-        assert!(Mac::parse("00:00:00:00:00:00").is_none());
-        assert!(Mac::parse("08:00:27:ea:fa").is_none());
-        assert!(Mac::parse("08:00:27:ea:fa:1g").is_none());
-    }
 
     #[test]
     fn arp_table_complete_entries_only() {

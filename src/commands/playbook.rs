@@ -1,7 +1,7 @@
 //! `rdplay validate`, `rdplay schema`, `rdplay init`.
 
-use super::{Playbook, PlaybookError, Renewal};
-use crate::cli::exit;
+use super::{CommandError, Output};
+use crate::playbook::{Playbook, PlaybookError, Renewal};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -23,30 +23,15 @@ pub struct InitArgs {
     pub dir: PathBuf,
 }
 
-/// Loads the playbook and prints a summary (exit 0) or every problem (exit 1).
-pub fn validate(args: ValidateArgs) -> u8 {
-    let playbook = match Playbook::load(&args.playbook) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::FAILURE;
-        }
-    };
-    match compile_sheet_templates(&playbook) {
-        Ok(templates) => {
-            print!(
-                "{}",
-                summary(&args.playbook.display().to_string(), &playbook, &templates)
-            );
-            exit::OK
-        }
-        Err(problems) => {
-            for p in problems {
-                eprintln!("error: {p}");
-            }
-            exit::FAILURE
-        }
-    }
+/// Loads the playbook and describes it, or reports every problem.
+pub fn validate(args: ValidateArgs) -> Result<Output, CommandError> {
+    let playbook = Playbook::load(&args.playbook)?;
+    let templates = compile_sheet_templates(&playbook).map_err(CommandError::Problems)?;
+    Ok(Output::text(summary(
+        &args.playbook.display().to_string(),
+        &playbook,
+        &templates,
+    )))
 }
 
 /// What `rdplay validate` says about each sheet template: `(label, state)`.
@@ -135,7 +120,7 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
             Renewal::Always => "always".to_string(),
             Renewal::OlderThan(d) => format!(
                 "accounts older than {}",
-                super::duration::format_duration(d)
+                crate::playbook::duration::format_duration(d)
             ),
         },
     );
@@ -164,29 +149,23 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
     text
 }
 
-/// Prints the playbook's JSON Schema.
-pub fn schema(_args: SchemaArgs) -> u8 {
-    print!("{}", super::schema::schema_json());
-    exit::OK
+/// The playbook's JSON Schema.
+pub fn schema(_args: SchemaArgs) -> Result<Output, CommandError> {
+    Ok(Output::text(crate::playbook::schema::schema_json()))
 }
 
 /// Writes the starter files into DIR, refusing to overwrite any.
-pub fn init(args: InitArgs) -> u8 {
-    match super::init::init(&args.dir) {
-        Ok(written) => {
-            for path in &written {
-                println!("wrote {}", path.display());
-            }
-            let playbook = args.dir.join("renew.yml");
-            println!(
-                "next: edit {0}, then run `rdplay validate {0}`",
-                playbook.display()
-            );
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::FAILURE
-        }
+pub fn init(args: InitArgs) -> Result<Output, CommandError> {
+    let written = crate::playbook::init::init(&args.dir).map_err(CommandError::message)?;
+    let mut text = String::new();
+    for path in &written {
+        let _ = writeln!(text, "wrote {}", path.display());
     }
+    let playbook = args.dir.join("renew.yml");
+    let _ = writeln!(
+        text,
+        "next: edit {0}, then run `rdplay validate {0}`",
+        playbook.display()
+    );
+    Ok(Output::text(text))
 }

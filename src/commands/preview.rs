@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Format, Kind, RenderError};
-use crate::cli::exit;
+use super::{CommandError, Output};
+use crate::render::{Format, Kind, RenderError};
 
 /// Arguments of `rdplay preview`.
 #[derive(Debug, clap::Args)]
@@ -23,21 +23,14 @@ pub struct PreviewArgs {
     pub output: PathBuf,
 }
 
-/// Runs `rdplay preview`; prints errors to stderr and returns the exit code.
-pub fn preview(args: PreviewArgs) -> u8 {
-    match run(&args) {
-        Ok(warnings) => {
-            for warning in warnings {
-                eprintln!("{warning}");
-            }
-            eprintln!("wrote {}", args.output.display());
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            exit::FAILURE
-        }
-    }
+/// Runs `rdplay preview`: the warnings and the file written, as notes.
+pub fn preview(args: PreviewArgs) -> Result<Output, CommandError> {
+    let mut notes = run(&args)?;
+    notes.push(format!("wrote {}", args.output.display()));
+    Ok(Output {
+        notes,
+        ..Output::text(String::new())
+    })
 }
 
 /// Why `rdplay preview` could not run.
@@ -77,8 +70,8 @@ fn run(args: &PreviewArgs) -> Result<Vec<String>, PreviewError> {
         Some(data) => data,
         None => sample_data(&args.template, kind)?,
     };
-    let (bytes, warnings) = super::preview(&args.template, &data, format)?;
-    super::write_file(&args.output, &bytes)?;
+    let (bytes, warnings) = crate::render::preview(&args.template, &data, format)?;
+    crate::render::write_file(&args.output, &bytes)?;
     Ok(warnings)
 }
 

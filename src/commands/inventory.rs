@@ -2,14 +2,12 @@
 //!
 //! Every text a PC supplied goes through [`for_terminal`] before it reaches the terminal.
 
-use super::export::{self, Snapshot};
-use super::inert::for_terminal;
-use super::model::{AccountRecord, PcRecord};
-use super::{Inventory, InventoryError, glpi};
-use crate::cli::exit;
+use super::{CommandError, Output};
+use crate::inventory::export::{self, Snapshot};
+use crate::inventory::inert::for_terminal;
+use crate::inventory::{AccountRecord, AccountState, Inventory, InventoryError, PcRecord, glpi};
 use jiff::Timestamp;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// `rdplay inventory ...`
@@ -72,28 +70,26 @@ pub enum Format {
     Glpi,
 }
 
-/// Runs an inventory command; returns the exit code.
-pub fn run(cmd: InventoryCommand) -> u8 {
-    let mut stdout = std::io::stdout().lock();
-    let result = match cmd {
+/// Runs an inventory command.
+pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
+    let mut notes = Vec::new();
+    let text = match cmd {
         InventoryCommand::List(source) => {
             open(&source).and_then(|inv| list(&inv).map_err(|e| e.to_string()))
         }
         InventoryCommand::Show(args) => {
             open(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
         }
-        InventoryCommand::Export(args) => open(&args.source).and_then(|inv| export(&inv, &args)),
-        InventoryCommand::Forget(args) => forget(&args),
-    };
-    let written =
-        result.and_then(|text| stdout.write_all(text.as_bytes()).map_err(|e| e.to_string()));
-    match written {
-        Ok(()) => exit::OK,
-        Err(message) => {
-            eprintln!("error: {message}");
-            exit::FAILURE
+        InventoryCommand::Export(args) => {
+            open(&args.source).and_then(|inv| export(&inv, &args, &mut notes))
         }
+        InventoryCommand::Forget(args) => forget(&args),
     }
+    .map_err(CommandError::Message)?;
+    Ok(Output {
+        notes,
+        ..Output::text(text)
+    })
 }
 
 /// Clears the pinned host key of one PC, holding the run lock (never during a run).
@@ -167,7 +163,7 @@ pub fn list(inventory: &Inventory) -> Result<String, InventoryError> {
 
 fn account_label(a: &AccountRecord) -> String {
     match a.state {
-        super::AccountState::Live => a.username.clone(),
+        AccountState::Live => a.username.clone(),
         state => format!("{} ({state})", a.username),
     }
 }
@@ -325,7 +321,11 @@ fn pc_fields(pc: &PcRecord) -> Vec<(&'static str, String)> {
     fields
 }
 
-fn export(inventory: &Inventory, args: &ExportArgs) -> Result<String, String> {
+fn export(
+    inventory: &Inventory,
+    args: &ExportArgs,
+    notes: &mut Vec<String>,
+) -> Result<String, String> {
     let snapshot = Snapshot::read(inventory).map_err(|e| e.to_string())?;
     let files: Vec<(String, String)> = match args.format {
         Format::Json => vec![("inventory.json".into(), export::json(&snapshot))],
@@ -355,7 +355,11 @@ fn export(inventory: &Inventory, args: &ExportArgs) -> Result<String, String> {
     match &args.output {
         Some(dir) => {
             let written = export::write_files(dir, &files).map_err(|e| e.to_string())?;
-            eprintln!("wrote {} file(s) into {}", written.len(), dir.display());
+            notes.push(format!(
+                "wrote {} file(s) into {}",
+                written.len(),
+                dir.display()
+            ));
             Ok(String::new())
         }
         None => Ok(files

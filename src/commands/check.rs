@@ -1,0 +1,87 @@
+//! `rdplay run --check`: the plan of every PC, made by the same engine as a run (scan, triage, the
+//! inventory's records, the read-only probe, the planner, forks and Ctrl-C), then printed instead of
+//! applied. Nothing is written anywhere, on the PCs or on the controller.
+
+use super::run::{RunArgs, RunError, private_tempdir, sigint, ssh_settings};
+use crate::engine::plan::PcPlan;
+use crate::engine::planner::Planner;
+use crate::engine::scope::Scope;
+use crate::engine::{Engine, Observer, driver};
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::remote::Connection;
+use crate::remote::openssh::OpenSsh;
+use std::sync::Arc;
+
+/// The plans of a `--check`.
+pub struct CheckReport {
+    /// One plan per PC, in address order.
+    pub plans: Vec<PcPlan>,
+    /// Addresses without SSH and without a PC on record.
+    pub skipped: usize,
+    pub interrupted: bool,
+}
+
+/// Plans every PC of the playbook's scope.
+pub async fn check(
+    pb: Playbook,
+    args: &RunArgs,
+    observer: Arc<dyn Observer>,
+) -> Result<CheckReport, RunError> {
+    let sigint = sigint()?;
+    let inventory = Inventory::open_read_only(&pb.inventory.path)?;
+    let scope = Scope::new(&pb, &inventory, &args.limit)?;
+    let ssh_dir = private_tempdir("rdplay-check-")?;
+    let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
+    let port = pb.target.port;
+    let engine = Arc::new(Engine {
+        connector: OpenSsh {
+            settings: ssh_settings(&pb, ssh_dir.path()),
+            first_contact: None,
+        },
+        planner: Planner::new(pb)?,
+        store: inventory.clone(),
+        observer: Arc::clone(&observer),
+    });
+    let driven = driver::drive(
+        &scope,
+        &inventory,
+        port,
+        forks,
+        Arc::clone(&observer),
+        sigint,
+        |target| {
+            let (engine, observer) = (Arc::clone(&engine), Arc::clone(&observer));
+            async move {
+                let ip = target.ip;
+                let (plan, conn) = engine.plan_pc(target).await;
+                if let Some(conn) = conn {
+                    conn.close().await;
+                }
+                observer.finished(
+                    ip,
+                    !matches!(plan.action, crate::engine::plan::Action::Blocked(_)),
+                );
+                plan
+            }
+        },
+        |target, why| PcPlan {
+            ip: target.ip,
+            mac: target.mac.clone(),
+            hostname: None,
+            action: crate::engine::plan::Action::Blocked(crate::engine::plan::Blocked {
+                step: crate::tasks::StepKind::Scan,
+                kind: crate::engine::plan::BlockedKind::ProbeFailed,
+                reason: why.to_string(),
+            }),
+        },
+    )
+    .await;
+    let mut plans = driven.results;
+    plans.sort_by_key(|p| p.ip);
+    Ok(CheckReport {
+        plans,
+        skipped: driven.skipped,
+        interrupted: driven.interrupted,
+    })
+}

@@ -1,0 +1,267 @@
+//! `rdplay run`: scan the range, plan every PC and apply each plan, concurrently, each PC isolated
+//! (its failure, hang or timeout never stops or slows the others); `--check` is [`super::check`].
+
+use crate::engine::apply::{RunCtx, run_pc};
+use crate::engine::audit::Audit;
+use crate::engine::effects::{Effect, sheets::Sheets};
+use crate::engine::outcome::{Outcome, PcReport};
+use crate::engine::planner::Planner;
+use crate::engine::scope::Scope;
+use crate::engine::{Engine, Observer, driver};
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::remote::openssh::{FirstContactCreds, OpenSsh};
+use crate::render::Renderer;
+use crate::ssh::SshSettings;
+use crate::ssh::askpass::AskpassServer;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `rdplay run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The playbook to run.
+    pub playbook: PathBuf,
+    /// Show what would change, changing nothing (exit 2 when changes are pending).
+    #[arg(long)]
+    pub check: bool,
+    /// Only these PCs: IPs, hostnames, MACs, or `@failed` (the PCs that failed in the last run).
+    /// Repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub limit: Vec<String>,
+    /// How many PCs at once (overrides the playbook's `connection.forks`).
+    #[arg(long)]
+    pub forks: Option<usize>,
+    /// Output format of `--check`: text, or one JSON object per PC per line.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+/// Output format of `--check`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, Default, PartialEq, Eq)]
+pub enum PlanFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A reason the run as a whole could not go on (as opposed to one PC failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Playbook(#[from] crate::playbook::PlaybookError),
+    #[error(transparent)]
+    Scope(#[from] crate::engine::scope::ScopeError),
+    #[error("account.adopt: {0}")]
+    Adopt(#[from] regex::Error),
+}
+
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Io { what, source }
+}
+
+/// What a run did.
+pub struct RunReport {
+    /// One report per PC, in address order.
+    pub pcs: Vec<PcReport>,
+    /// Addresses without SSH and without a PC on record.
+    pub skipped: usize,
+    pub interrupted: bool,
+    pub run_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub out_dir: PathBuf,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    /// Whether every PC ended renewed or kept.
+    pub fn all_ok(&self) -> bool {
+        !self.interrupted && !self.pcs.iter().any(|p| p.outcome.failed())
+    }
+}
+
+/// Runs `rdplay run`. `start_logging` is called once the run's log file is known.
+pub async fn run(
+    pb: Playbook,
+    args: &RunArgs,
+    observer: Arc<dyn Observer>,
+    start_logging: impl FnOnce(&Path),
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    // Installed first: a SIGINT before the driver polls it still stops the run cleanly.
+    let sigint = sigint()?;
+    crate::files::private_dir(&pb.state_dir)
+        .map_err(io(format!("creating {}", pb.state_dir.display())))?;
+    let (inventory, _lock) = Inventory::open_for_run(&pb.inventory.path)?;
+    let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+    let run_dir = pb.state_dir.join("runs").join(&stamp);
+    crate::files::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;
+    let log_file = pb
+        .logging
+        .file
+        .clone()
+        .unwrap_or_else(|| run_dir.join("rdplay.log"));
+    start_logging(&log_file);
+    tracing::info!(playbook = %pb.path.display(), "run started");
+
+    let controller_key =
+        crate::ssh::controller_key(&pb.connection.identity).map_err(io(format!(
+            "preparing the controller key {}",
+            pb.connection.identity.display()
+        )))?;
+    let ssh_dir = private_tempdir("rdplay-")?;
+    let settings = ssh_settings(&pb, ssh_dir.path());
+    let run = inventory.begin_run(&pb.path, &pb.digest).await?;
+    let scope = Scope::new(&pb, &inventory, &args.limit)?;
+
+    // First contact needs the admin password: read it once, before anything is drawn, when the range
+    // holds any address that is not a PC with a pinned key.
+    let pinned: HashSet<Ipv4Addr> = inventory
+        .pcs()?
+        .into_iter()
+        .filter(|p| p.host_key.as_ref().is_some_and(|k| !k.trim().is_empty()))
+        .map(|p| p.ip)
+        .collect();
+    let first_contact = if scope.to_scan.iter().any(|ip| !pinned.contains(ip)) {
+        let password = pb.exchange.password.read()?;
+        let askpass = AskpassServer::start(ssh_dir.path(), password.clone())
+            .map_err(io("starting the askpass server"))?;
+        Some(FirstContactCreds {
+            admin: pb.exchange.admin_user.clone(),
+            password,
+            askpass,
+            controller_key,
+        })
+    } else {
+        None
+    };
+
+    let renderer = Arc::new(Renderer::new(
+        pb.output.user_sheet.as_deref(),
+        pb.output.pc_sheet.as_deref(),
+    )?);
+    crate::files::private_dir(&pb.output.dir)
+        .map_err(io(format!("creating {}", pb.output.dir.display())))?;
+    let sheets = Sheets {
+        renderer,
+        store: inventory.clone(),
+        out_dir: pb.output.dir.clone(),
+        formats: pb.output.formats.iter().map(|f| (*f).into()).collect(),
+        site: pb.site.clone(),
+        shell: pb.account.shell.clone(),
+        output: pb.output.clone(),
+        slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
+        batch: pb.output.batch.then(|| Mutex::new(Vec::new())),
+    };
+    let effects: Vec<Box<dyn Effect>> = vec![Box::new(sheets)];
+    let rc = Arc::new(RunCtx {
+        run,
+        reserved: Mutex::new(inventory.usernames_in_use()?),
+        effects,
+        audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
+    });
+    let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
+    let (port, out_dir) = (pb.target.port, pb.output.dir.clone());
+    let engine = Arc::new(Engine {
+        planner: Planner::new(pb)?,
+        connector: OpenSsh {
+            settings,
+            first_contact,
+        },
+        store: inventory.clone(),
+        observer: Arc::clone(&observer),
+    });
+
+    let driven = driver::drive(
+        &scope,
+        &inventory,
+        port,
+        forks,
+        observer,
+        sigint,
+        |target| {
+            let (engine, rc) = (Arc::clone(&engine), Arc::clone(&rc));
+            async move { run_pc(&engine, &rc, target).await }
+        },
+        |target, why| {
+            PcReport::new(
+                target.ip,
+                target.mac.clone(),
+                Outcome::Failed(crate::tasks::StepError::new(
+                    crate::tasks::StepKind::Exec,
+                    why,
+                )),
+            )
+        },
+    )
+    .await;
+
+    for effect in &rc.effects {
+        if let Err(e) = effect.finish().await {
+            tracing::error!(effect = effect.name(), "{e}");
+        }
+    }
+    if let Err(e) = inventory.finish_run(run).await {
+        tracing::error!("closing the run in the inventory: {e}");
+    }
+    let mut pcs = driven.results;
+    pcs.sort_by_key(|o| o.ip);
+    let failed = pcs.iter().filter(|o| o.outcome.failed()).count();
+    tracing::info!(
+        done = pcs.len() - failed,
+        failed,
+        skipped = driven.skipped,
+        "run finished"
+    );
+    Ok(RunReport {
+        pcs,
+        skipped: driven.skipped,
+        interrupted: driven.interrupted,
+        run_dir,
+        log_file,
+        out_dir,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The SIGINT handler the driver listens to.
+pub(crate) fn sigint() -> Result<tokio::signal::unix::Signal, RunError> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(io("installing the SIGINT handler"))
+}
+
+/// A private temporary directory for ssh's sockets and known_hosts, removed when dropped.
+pub(crate) fn private_tempdir(prefix: &str) -> Result<tempfile::TempDir, RunError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(io("creating the private ssh directory"))
+}
+
+/// The ssh settings of a playbook, with `dir` as the private directory for sockets and known_hosts.
+pub(crate) fn ssh_settings(pb: &Playbook, dir: &Path) -> SshSettings {
+    SshSettings {
+        user: pb.connection.user.clone(),
+        port: pb.target.port,
+        identity: pb.connection.identity.clone(),
+        connect_timeout: pb.connection.connect_timeout,
+        control_persist: pb.connection.control_persist,
+        use_ssh_config: pb.connection.ssh_config,
+        run_dir: dir.to_path_buf(),
+    }
+}

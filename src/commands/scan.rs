@@ -1,0 +1,84 @@
+//! `rdplay scan PLAYBOOK`: which addresses answer on the SSH port, with MAC and known hostname. The
+//! same scan and triage as a run: a recorded PC that does not answer is UNREACHABLE.
+
+use super::CommandError;
+use crate::engine::scope::{Scope, Triage};
+use crate::inventory::Inventory;
+use crate::tasks::scan::PortState;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// `rdplay scan` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The playbook whose range to scan.
+    pub playbook: PathBuf,
+    /// Also list addresses where nothing answered.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// What the scan found.
+pub struct ScanReport {
+    /// `IP MAC HOSTNAME STATE` per address that answered (or that the inventory knows), then counts.
+    pub text: String,
+    /// PCs recorded in the inventory that did not answer.
+    pub unreachable: usize,
+}
+
+/// Scans the playbook's range.
+pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
+    let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
+    let inventory = Inventory::open_read_only(&pb.inventory.path).map_err(CommandError::message)?;
+    let scope = Scope::new(&pb, &inventory, &[]).map_err(CommandError::message)?;
+    let started = std::time::Instant::now();
+    let results = runtime.block_on(crate::tasks::scan::scan(
+        &scope.to_scan,
+        pb.target.port,
+        scope.timeout,
+        256,
+    ));
+    let (mut open, mut closed, mut silent, mut unreachable) = (0, 0, 0, 0);
+    let mut text = String::new();
+    let total = results.len();
+    for r in results {
+        let (ip, raw_state, raw_mac) = (r.ip, r.state, r.mac.clone());
+        let (known, state) = match scope.triage(&inventory, r) {
+            Triage::Target(t) if t.state == PortState::Open => {
+                open += 1;
+                (t.known_by_ip, "open")
+            }
+            Triage::Target(t) => {
+                unreachable += 1;
+                (t.known_by_ip, "UNREACHABLE")
+            }
+            Triage::Skip | Triage::Excluded if raw_state == PortState::Closed => {
+                closed += 1;
+                (None, "closed")
+            }
+            Triage::Skip | Triage::Excluded => {
+                silent += 1;
+                if !args.all {
+                    continue;
+                }
+                (None, "no-answer")
+            }
+        };
+        let hostname = known
+            .as_ref()
+            .and_then(|k| k.hostname.as_deref())
+            .map(|h| crate::text::inert(h, 64))
+            .unwrap_or_else(|| "-".into());
+        let mac = raw_mac
+            .map(|m| m.to_string())
+            .or_else(|| known.as_ref().map(|k| k.mac.clone()))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(text, "{ip:<15} {mac:<17} {hostname:<20} {state}");
+    }
+    let _ = writeln!(
+        text,
+        "{total} addresses in {:.2} s: {open} open, {closed} closed, {silent} without answer, {unreachable} recorded PCs unreachable",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ScanReport { text, unreachable })
+}

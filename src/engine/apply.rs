@@ -1,0 +1,374 @@
+//! Apply: carries out one PC's plan. It binds last what only exists while applying — the request
+//! number, the account's name drawn from the pattern, the password — and goes through the steps:
+//! first contact when the plan says so, the upload, the journal's intent, the helper, the journal's
+//! record, then every effect in order. The PC's connection is closed on one path, whatever happens.
+
+use super::Engine;
+use super::audit::Audit;
+use super::effects::{Effect, Renewed};
+use super::outcome::{Outcome, PcReport};
+use super::plan::{Action, Adopt, PcPlan, Renew};
+use super::scope::Target;
+use crate::inventory::{PcOutcome, PcSeen, RunId, Store};
+use crate::remote::{Connection, Connector};
+use crate::secret::{Secret, hash_password};
+use crate::tasks::exec::{Change, Report};
+use crate::tasks::scan::Reachable;
+use crate::tasks::{StepError, StepKind, exchange, exec, sftp};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// What a run adds to the engine: its number, the names taken, the effects, the audit log.
+pub struct RunCtx {
+    pub run: RunId,
+    /// Usernames held fleet-wide (inventory) or drawn in this run.
+    pub reserved: Mutex<HashSet<String>>,
+    pub effects: Vec<Box<dyn Effect>>,
+    pub audit: Audit,
+}
+
+/// A PC's way through the steps: tells the observer and logs each step's time (`step done`, debug).
+struct Lap<'a> {
+    ip: std::net::Ipv4Addr,
+    observer: &'a dyn super::Observer,
+    current: Option<(StepKind, Instant)>,
+}
+
+impl Lap<'_> {
+    fn enter(&mut self, step: StepKind) {
+        if self.current.is_some_and(|(now, _)| now == step) {
+            return;
+        }
+        self.done();
+        self.current = Some((step, Instant::now()));
+        self.observer.enter(self.ip, step);
+    }
+
+    fn done(&mut self) {
+        if let Some((step, since)) = self.current.take() {
+            let ms = since.elapsed().as_millis() as u64;
+            tracing::debug!(ip = %self.ip, step = step.name(), ms, "step done");
+        }
+    }
+}
+
+/// Plans one PC, writes the plan to the audit log, applies it, and records how the PC ended.
+pub async fn run_pc<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    target: Target,
+) -> PcReport {
+    let started = Instant::now();
+    let (plan, conn) = engine.plan_pc(target.clone()).await;
+    rc.audit.plan(&plan);
+    let mut report = PcReport {
+        hostname: plan.hostname.clone(),
+        ..PcReport::new(
+            target.ip,
+            plan.mac.clone(),
+            Outcome::Kept {
+                reason: String::new(),
+            },
+        )
+    };
+    report.outcome = match &plan.action {
+        Action::Keep { account, reason } => {
+            report.old = vec![account.clone()];
+            Outcome::Kept {
+                reason: reason.clone(),
+            }
+        }
+        Action::Blocked(b) => Outcome::Failed(StepError::new(
+            b.step,
+            format!("{}: {}", b.kind.describe(), b.reason),
+        )),
+        Action::Renew(renew) => {
+            let outcome = apply(engine, rc, &plan, renew, target.index, conn, &mut report).await;
+            match outcome {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome::Failed(e),
+            }
+        }
+    };
+    report.duration = started.elapsed();
+    finish(engine, rc, &report).await;
+    report
+}
+
+/// Logs, journals and audits how a PC ended.
+async fn finish<C: Connector, S: Store>(engine: &Engine<C, S>, rc: &RunCtx, r: &PcReport) {
+    let (ip, mac) = (r.ip, r.mac.as_ref().map_or("?", |m| m.as_str()));
+    let (old, new) = (r.old.join(","), r.new.as_deref().unwrap_or("-"));
+    let request = r.request.as_deref().unwrap_or("-");
+    let ms = r.duration.as_millis() as u64;
+    let (ok, reason) = match &r.outcome {
+        Outcome::Failed(e) => {
+            tracing::error!(%ip, mac, old, new, request, ms, step = e.step.name(), reason = %crate::text::inert(&e.reason(), 300), "PC failed");
+            (false, Some(e.reason()))
+        }
+        Outcome::Kept { reason } => {
+            tracing::info!(%ip, mac, old, ms, kept = reason.as_str(), "PC kept");
+            (true, None)
+        }
+        Outcome::Renewed { .. } => {
+            tracing::info!(%ip, mac, old, new, request, ms, "PC done");
+            (true, None)
+        }
+    };
+    let recorded = engine
+        .store
+        .outcome(
+            rc.run,
+            PcOutcome {
+                mac: r.mac.as_ref().map(|m| m.to_string()),
+                ip,
+                step: r.outcome.step().name().to_string(),
+                ok,
+                reason,
+                duration: r.duration,
+            },
+        )
+        .await;
+    if let Err(e) = recorded {
+        tracing::error!(%ip, "could not record the outcome: {e}");
+    }
+    rc.audit.outcome(r);
+    engine.observer.finished(ip, ok);
+}
+
+/// Applies a renewal. The connection (opened by the probe, or after first contact) is closed here.
+async fn apply<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    plan: &PcPlan,
+    renew: &Renew,
+    index: u32,
+    conn: Option<C::Conn>,
+    report: &mut PcReport,
+) -> Result<Outcome, StepError> {
+    let Some(mac) = plan.mac.clone() else {
+        return Err(StepError::new(StepKind::Scan, "no MAC"));
+    };
+    let pc = Reachable {
+        ip: plan.ip,
+        mac,
+        index,
+    };
+    let timeout = engine.planner.playbook().connection.step_timeout;
+    let mut lap = Lap {
+        ip: pc.ip,
+        observer: engine.observer.as_ref(),
+        current: None,
+    };
+    lap.enter(StepKind::Exchange);
+    let conn = match conn {
+        Some(conn) => conn,
+        None => {
+            let host_keys =
+                exchange::first_contact(&engine.connector, &engine.store, &pc, timeout).await?;
+            lap.enter(StepKind::Sftp);
+            engine
+                .connector
+                .connect(pc.ip, &host_keys)
+                .await
+                .map_err(|e| StepError::caused(StepKind::Sftp, "", e))?
+        }
+    };
+    let result = renew_over(engine, rc, &pc, plan, renew, &conn, report, &mut lap).await;
+    conn.close().await;
+    if result.is_ok() {
+        lap.done();
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn renew_over<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    pc: &Reachable,
+    plan: &PcPlan,
+    renew: &Renew,
+    conn: &C::Conn,
+    report: &mut PcReport,
+    lap: &mut Lap<'_>,
+) -> Result<Outcome, StepError> {
+    let pb = engine.planner.playbook();
+    let timeout = pb.connection.step_timeout;
+    let delete: Vec<String> = renew.delete.iter().map(|a| a.name.clone()).collect();
+    // After first contact, the PC is probed now: its name, and the accounts to adopt.
+    let (hostname, adopt) = if renew.first_contact.is_some() {
+        let probed = exec::probe(conn, &delete, timeout).await?;
+        let taken = if engine.planner.needs_taken() {
+            engine.store.usernames_in_use().map_err(|e| e.to_string())
+        } else {
+            Ok(HashSet::new())
+        };
+        match engine.planner.adoptable(&probed, &delete, &taken) {
+            Ok(Adopt::Accounts(names)) => (probed.facts.hostname, names),
+            Ok(_) => (probed.facts.hostname, Vec::new()),
+            Err(e) => {
+                return Err(StepError::new(
+                    StepKind::Inventory,
+                    format!("reading the fleet's accounts: {e}"),
+                ));
+            }
+        }
+    } else {
+        let adopt = match &renew.adopt {
+            Adopt::Accounts(names) => names.clone(),
+            _ => Vec::new(),
+        };
+        (plan.hostname.clone().unwrap_or_default(), adopt)
+    };
+    report.hostname = Some(hostname.clone());
+    if !adopt.is_empty() {
+        tracing::info!(ip = %pc.ip, ?adopt, "adopting accounts that match account.adopt");
+    }
+    engine
+        .store
+        .seen(PcSeen {
+            mac: pc.mac.to_string(),
+            ip: pc.ip,
+            hostname: Some(hostname.clone()),
+        })
+        .await
+        .map_err(|e| StepError::caused(StepKind::Inventory, "recording the PC", e))?;
+
+    lap.enter(StepKind::Sftp);
+    let workdir = sftp::upload(conn, exec::HELPER, timeout).await?;
+
+    // Bind what only exists now: the request number, the name, the password.
+    let bound = bind(engine, rc, pc, &hostname, delete, adopt).await;
+    let (request, change, password, vars) = match bound {
+        Ok(b) => b,
+        Err(e) => {
+            sftp::remove(conn, &workdir).await;
+            return Err(e);
+        }
+    };
+    report.request = Some(request.clone());
+    report.old = change.delete.iter().chain(&change.adopt).cloned().collect();
+    report.new = Some(change.create.clone());
+    let intent = crate::tasks::inventory::intend(
+        &engine.store,
+        rc.run,
+        pc,
+        &request,
+        &change.create,
+        &report.old,
+    )
+    .await;
+    if let Err(e) = intent {
+        sftp::remove(conn, &workdir).await;
+        return Err(e);
+    }
+
+    lap.enter(StepKind::Exec);
+    let done: Report = exec::renew(conn, workdir, &change, timeout).await?;
+    drop(change);
+
+    lap.enter(StepKind::Inventory);
+    crate::tasks::inventory::record(&engine.store, rc.run, pc, &done, &request).await?;
+    report.hostname = Some(done.facts.hostname.clone());
+
+    lap.enter(StepKind::Render);
+    let username = done.created.clone().unwrap_or_default();
+    let gone = crate::tasks::inventory::gone(&done);
+    let renewed = Renewed {
+        pc,
+        request: &request,
+        username: &username,
+        password: &password,
+        facts: &done.facts,
+        vars: &vars,
+        gone: &gone,
+    };
+    let mut files = Vec::new();
+    for effect in &rc.effects {
+        let did = effect.apply(&renewed).await?;
+        tracing::debug!(ip = %pc.ip, effect = effect.name(), files = did.files.len(), "effect done");
+        files.extend(did.files);
+    }
+    Ok(Outcome::Renewed {
+        first_contact: renew.first_contact.is_some(),
+        files,
+    })
+}
+
+/// The values drawn while applying: a request number, the new account's name, its password and hash.
+async fn bind<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    pc: &Reachable,
+    hostname: &str,
+    delete: Vec<String>,
+    adopt: Vec<String>,
+) -> Result<(String, Change, Secret, crate::playbook::NameVars), StepError> {
+    let pb = engine.planner.playbook();
+    let request =
+        engine.store.next_request(rc.run).await.map_err(|e| {
+            StepError::caused(StepKind::Inventory, "allocating a request number", e)
+        })?;
+    let vars = crate::playbook::NameVars {
+        site: pb.site.clone(),
+        index: pc.index,
+        ip: pc.ip,
+        hostname: hostname.to_string(),
+        mac: pc.mac.to_string(),
+        request: request.clone(),
+        date: jiff::Zoned::now().date(),
+    };
+    let create = reserve_name(engine, rc, &vars, &delete)?;
+    let password = pb
+        .password
+        .try_generate()
+        .map_err(|e| StepError::caused(StepKind::Exec, "generating a password", e))?;
+    let hash = hash_password(&password)
+        .map_err(|e| StepError::caused(StepKind::Exec, "hashing the password", e))?;
+    let change = Change {
+        delete,
+        adopt,
+        create,
+        hash,
+        shell: pb.account.shell.clone(),
+        home_base: pb.account.home_base.display().to_string(),
+        groups: pb.account.groups.clone(),
+    };
+    Ok((request, change, password, vars))
+}
+
+/// Renders the pattern until it gives a name no other PC holds (random parts are re-drawn); a pattern
+/// that keeps colliding fails this PC before any change.
+fn reserve_name<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    vars: &crate::playbook::NameVars,
+    own: &[String],
+) -> Result<String, StepError> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let name = engine
+            .planner
+            .playbook()
+            .account
+            .username(vars)
+            .map_err(|e| StepError::caused(StepKind::Exec, "naming pattern", e))?;
+        let mut reserved = rc
+            .reserved
+            .lock()
+            .map_err(|_| StepError::new(StepKind::Exec, "name reservation lock poisoned"))?;
+        if !reserved.contains(&name) && !own.contains(&name) {
+            reserved.insert(name.clone());
+            return Ok(name);
+        }
+        last = name;
+    }
+    Err(StepError::new(
+        StepKind::Exec,
+        format!(
+            "the naming pattern keeps giving {last}, which another PC already has: add a per-PC variable (index, mac, hostname) or random digits"
+        ),
+    ))
+}

@@ -1,0 +1,98 @@
+//! The driver: scans the scope and starts each PC's work as soon as its address answers, at most
+//! `forks` at once, so silent addresses hold nobody up and one PC's failure or hang never holds up
+//! another. Ctrl-C stops every PC. `run` and `--check` both go through it.
+
+use super::Observer;
+use super::scope::{Scope, Target, Triage};
+use crate::inventory::Store;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+/// What driving a scope gave.
+pub struct Driven<T> {
+    /// One result per PC, in address order.
+    pub results: Vec<T>,
+    /// Addresses without SSH and without a PC on record.
+    pub skipped: usize,
+    /// Whether Ctrl-C stopped the work.
+    pub interrupted: bool,
+}
+
+/// Runs `per_pc` for every PC of the scope. `stopped` makes the result of a PC whose work was
+/// stopped (Ctrl-C, or a panic in its task) from its target and a reason.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive<S, T, F, Fut>(
+    scope: &Scope,
+    store: &S,
+    port: u16,
+    forks: usize,
+    observer: Arc<dyn Observer>,
+    mut sigint: tokio::signal::unix::Signal,
+    per_pc: F,
+    stopped: impl Fn(&Target, &str) -> T,
+) -> Driven<T>
+where
+    S: Store,
+    T: Send + 'static,
+    F: Fn(Target) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let mut found =
+        crate::tasks::scan::scan_stream(scope.to_scan.clone(), port, scope.timeout, 256);
+    let slots = Arc::new(tokio::sync::Semaphore::new(forks.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut pending: HashMap<tokio::task::Id, Target> = HashMap::new();
+    let mut driven = Driven {
+        results: Vec::new(),
+        skipped: 0,
+        interrupted: false,
+    };
+    let mut scanning = true;
+    loop {
+        tokio::select! {
+            result = found.recv(), if scanning && !driven.interrupted => match result {
+                Some(r) => match scope.triage(store, r) {
+                    Triage::Target(target) => {
+                        observer.found(target.ip);
+                        let (slots, this) = (Arc::clone(&slots), target.clone());
+                        let work = per_pc(target);
+                        let handle = tasks.spawn(async move {
+                            let _slot = slots.acquire_owned().await;
+                            work.await
+                        });
+                        pending.insert(handle.id(), this);
+                    }
+                    Triage::Skip => driven.skipped += 1,
+                    Triage::Excluded => {}
+                },
+                None => {
+                    scanning = false;
+                    tracing::info!(pcs = pending.len() + driven.results.len(), skipped = driven.skipped, "scan done");
+                }
+            },
+            joined = tasks.join_next_with_id(), if !tasks.is_empty() => match joined {
+                Some(Ok((id, result))) => {
+                    pending.remove(&id);
+                    driven.results.push(result);
+                }
+                Some(Err(e)) => {
+                    if let Some(target) = pending.remove(&e.id()) {
+                        let why = if e.is_panic() { "internal error (panic): please report it" } else { "interrupted" };
+                        driven.results.push(stopped(&target, why));
+                    }
+                }
+                None => {}
+            },
+            _ = sigint.recv(), if !driven.interrupted => {
+                driven.interrupted = true;
+                tracing::warn!("interrupted: stopping every PC (the journal keeps what was begun)");
+                tasks.abort_all();
+            }
+        }
+        if (!scanning || driven.interrupted) && tasks.is_empty() {
+            break;
+        }
+    }
+    driven
+}

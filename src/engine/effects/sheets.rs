@@ -1,0 +1,140 @@
+//! The sheets effect: a renewed PC's user sheet and PC sheet (PDF/PNG), then the inventory's journal
+//! step 3 (the account becomes `live` with its sheets), then the removal of the sheets of the accounts
+//! the renewal deleted. At the end of the run, the batch files to print.
+
+use super::{BoxFuture, Done, Effect, Renewed};
+use crate::inventory::Store;
+use crate::render::{Format, PcSheet, Renderer, UserSheet};
+use crate::tasks::{StepError, StepKind};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Writes the sheets of every renewed PC.
+pub struct Sheets<S: Store> {
+    pub renderer: Arc<Renderer>,
+    pub store: S,
+    pub out_dir: PathBuf,
+    pub formats: Vec<Format>,
+    pub site: String,
+    pub shell: String,
+    pub output: crate::playbook::Output,
+    /// One permit per core: rendering is CPU work, and this keeps memory flat at any fleet size.
+    pub slots: tokio::sync::Semaphore,
+    /// The sheets of this run, for the batch files (`None`: no batch files).
+    pub batch: Option<Mutex<Vec<(UserSheet, PcSheet)>>>,
+}
+
+impl<S: Store> Sheets<S> {
+    async fn sheets(&self, r: &Renewed<'_>) -> Result<Done, StepError> {
+        let render_err = |what: &str, e: crate::render::RenderError| {
+            StepError::caused(StepKind::Render, what.to_string(), e)
+        };
+        let date = r.vars.date.to_string();
+        let user = UserSheet {
+            username: r.username.to_string(),
+            password: r.password.clone(),
+            request: r.request.to_string(),
+            date: date.clone(),
+            site: self.site.clone(),
+            hostname: r.facts.hostname.clone(),
+            ip: r.pc.ip.to_string(),
+            mac: r.pc.mac.to_string(),
+            shell: self.shell.clone(),
+            facts: r.facts.clone(),
+        };
+        let qr = self
+            .output
+            .qr_content(r.vars, r.username)
+            .map_err(|e| StepError::caused(StepKind::Render, "QR content", e))?;
+        let pc = PcSheet {
+            hostname: r.facts.hostname.clone(),
+            ip: r.pc.ip.to_string(),
+            mac: r.pc.mac.to_string(),
+            qr,
+            request: r.request.to_string(),
+            date,
+            site: self.site.clone(),
+            username: r.username.to_string(),
+            facts: r.facts.clone(),
+        };
+        let _core = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| StepError::new(StepKind::Render, "render slots closed"))?;
+        let (renderer, out, formats) = (
+            Arc::clone(&self.renderer),
+            self.out_dir.clone(),
+            self.formats.clone(),
+        );
+        let (user, pc, user_paths, pc_paths) = tokio::task::spawn_blocking(move || {
+            let user_paths = renderer.user_sheet(&user, &formats, &out);
+            let pc_paths = renderer.pc_sheet(&pc, &formats, &out);
+            (user, pc, user_paths, pc_paths)
+        })
+        .await
+        .map_err(|e| StepError::caused(StepKind::Render, "rendering stopped", e))?;
+        drop(_core);
+        let user_paths = user_paths.map_err(|e| render_err("user sheet", e))?;
+        let pc_paths = pc_paths.map_err(|e| render_err("PC sheet", e))?;
+        self.store
+            .sheets_written(&user.username, user_paths.clone(), pc_paths.clone())
+            .await
+            .map_err(|e| StepError::caused(StepKind::Inventory, "recording the sheets", e))?;
+        for name in r.gone.iter().filter(|n| **n != user.username) {
+            crate::render::remove_user_sheets(&self.out_dir, name).map_err(|e| {
+                StepError::caused(
+                    StepKind::Render,
+                    format!("removing the sheets of {name}"),
+                    e,
+                )
+            })?;
+        }
+        if let Some(batch) = &self.batch
+            && let Ok(mut all) = batch.lock()
+        {
+            all.push((user, pc));
+        }
+        let mut files = user_paths;
+        files.extend(pc_paths);
+        Ok(Done {
+            effect: "sheets",
+            files,
+        })
+    }
+}
+
+impl<S: Store> Effect for Sheets<S> {
+    fn name(&self) -> &'static str {
+        "sheets"
+    }
+
+    fn apply<'a>(&'a self, pc: &'a Renewed<'a>) -> BoxFuture<'a, Result<Done, StepError>> {
+        Box::pin(self.sheets(pc))
+    }
+
+    fn finish(&self) -> BoxFuture<'_, Result<Vec<PathBuf>, String>> {
+        Box::pin(async move {
+            let Some(batch) = &self.batch else {
+                return Ok(Vec::new());
+            };
+            let all = batch.lock().map(|s| s.clone()).unwrap_or_default();
+            if all.is_empty() {
+                return Ok(Vec::new());
+            }
+            let renderer = Arc::clone(&self.renderer);
+            let (users_pdf, pcs_pdf) =
+                (self.out_dir.join("users.pdf"), self.out_dir.join("pcs.pdf"));
+            let files = vec![users_pdf.clone(), pcs_pdf.clone()];
+            tokio::task::spawn_blocking(move || {
+                let (users, pcs): (Vec<UserSheet>, Vec<PcSheet>) = all.into_iter().unzip();
+                renderer.user_batch(&users, &users_pdf)?;
+                renderer.pc_batch(&pcs, &pcs_pdf)
+            })
+            .await
+            .map_err(|e| format!("batch files: {e}"))?
+            .map_err(|e| format!("batch files: {e}"))?;
+            Ok(files)
+        })
+    }
+}

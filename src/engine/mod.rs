@@ -1,0 +1,142 @@
+//! The engine: from a scope of addresses to one plan per PC, and — for `run` — to those plans
+//! applied. `--check` and `run` share all of it up to the plan: the scan and its triage
+//! ([`scope`]), what is read of each PC ([`Engine::plan_pc`]: the inventory, then the read-only probe
+//! when the [`planner`] asks for it), the planner itself and the [`driver`] (forks, SIGINT,
+//! progress). Only `run` goes on to [`apply`] and the [`effects`].
+//!
+//! The engine reaches PCs through [`crate::remote::Connector`], the inventory through
+//! [`crate::inventory::Store`], and reports progress through [`Observer`]; it prints nothing.
+
+pub mod apply;
+pub mod audit;
+pub mod driver;
+pub mod effects;
+pub mod outcome;
+pub mod plan;
+pub mod planner;
+pub mod scope;
+
+use crate::inventory::Store;
+use crate::remote::{Connection, Connector, SshError};
+use crate::tasks::StepKind;
+use plan::PcPlan;
+use planner::{Decision, Known, Planner, Probed};
+use scope::Target;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// Told where each PC is, for a progress display. Implementations must be cheap and never block.
+pub trait Observer: Send + Sync {
+    /// The scan found one more PC.
+    fn found(&self, _ip: Ipv4Addr) {}
+    /// A PC entered a step.
+    fn enter(&self, _ip: Ipv4Addr, _step: StepKind) {}
+    /// A PC is done.
+    fn finished(&self, _ip: Ipv4Addr, _ok: bool) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// What every PC's work shares.
+pub struct Engine<C: Connector, S: Store> {
+    pub planner: Planner,
+    pub connector: C,
+    pub store: S,
+    pub observer: Arc<dyn Observer>,
+}
+
+impl<C: Connector, S: Store> Engine<C, S> {
+    /// Reads what the planner needs of one PC and returns its plan, with the connection the probe
+    /// opened when the plan renews the PC (`run` applies over it; `--check` closes it).
+    pub async fn plan_pc(&self, target: Target) -> (PcPlan, Option<C::Conn>) {
+        let known = self.known(target);
+        let (plan, conn) = match self.planner.decide(&known, None) {
+            Decision::Plan(plan) => (plan, None),
+            Decision::Probe { host_keys } => {
+                self.observer.enter(known.target.ip, StepKind::Sftp);
+                let (probed, conn) = self.probe(&known, &host_keys).await;
+                match self.planner.decide(&known, Some(&probed)) {
+                    Decision::Plan(plan) => (plan, conn),
+                    Decision::Probe { .. } => unreachable!("the planner decides once probed"),
+                }
+            }
+        };
+        match conn {
+            Some(conn) if !plan.renews() => {
+                conn.close().await;
+                (plan, None)
+            }
+            conn => (plan, conn),
+        }
+    }
+
+    /// The inventory's view of a PC. A failed read is kept as the error: the planner blocks the PC.
+    fn known(&self, target: Target) -> Known {
+        let mut recorded = Ok(Vec::new());
+        let mut record = None;
+        if let Some(mac) = &target.mac {
+            match self.store.pc(mac) {
+                Ok(r) => record = r,
+                Err(e) => recorded = Err(e.to_string()),
+            }
+            if recorded.is_ok() {
+                recorded = self
+                    .store
+                    .accounts_to_remove(mac)
+                    .map_err(|e| e.to_string());
+            }
+        }
+        let taken = if self.planner.needs_taken() {
+            self.store.usernames_in_use().map_err(|e| e.to_string())
+        } else {
+            Ok(Default::default())
+        };
+        Known {
+            target,
+            record,
+            recorded,
+            taken,
+            now: jiff::Timestamp::now(),
+        }
+    }
+
+    /// Connects with the pinned key and runs the read-only probe; keeps the connection when it worked.
+    async fn probe(&self, known: &Known, host_keys: &str) -> (Probed, Option<C::Conn>) {
+        let ip = known.target.ip;
+        let names: Vec<String> = match &known.recorded {
+            Ok(r) => r.iter().map(|a| a.username.clone()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let timeout = self.planner.playbook().connection.step_timeout;
+        match self.connector.connect(ip, host_keys).await {
+            Err(e @ SshError::HostKeyChanged { .. }) => {
+                (Probed::HostKeyChanged(e.to_string()), None)
+            }
+            Err(e) => (
+                Probed::Failed {
+                    step: StepKind::Sftp,
+                    reason: e.to_string(),
+                },
+                None,
+            ),
+            Ok(conn) => match crate::tasks::exec::probe(&conn, &names, timeout).await {
+                Ok(report) => (Probed::Report(Box::new(report)), Some(conn)),
+                Err(e) => {
+                    conn.close().await;
+                    (
+                        Probed::Failed {
+                            step: StepKind::Exec,
+                            reason: e.reason(),
+                        },
+                        None,
+                    )
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! The plan: per PC, what a run does. [`super::planner`] decides it; `--check` prints it (text, or one
+//! JSON object per PC); `run` writes it to the run's audit log and applies it. The values a run draws
+//! only while applying — the request number, the account's name when the pattern uses it or random
+//! parts, the password — are not part of a plan: the plan names the rule they follow.
+
+use crate::mac::Mac;
+use crate::tasks::StepKind;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// One PC's plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PcPlan {
+    pub ip: Ipv4Addr,
+    pub mac: Option<Mac>,
+    /// What the PC (or the inventory, before contact) says its name is; untrusted text.
+    pub hostname: Option<String>,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What happens to a PC.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// The renewal policy keeps the current account this time.
+    Keep { account: String, reason: String },
+    /// The PC's account is renewed.
+    Renew(Renew),
+    /// The PC cannot be renewed in this run.
+    Blocked(Blocked),
+}
+
+/// Why a PC cannot be renewed, with the step that stops it and the underlying error's text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Blocked {
+    pub step: StepKind,
+    #[serde(rename = "blocked")]
+    pub kind: BlockedKind,
+    pub reason: String,
+}
+
+/// The kinds of [`Blocked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockedKind {
+    /// A PC the inventory knows did not answer on the SSH port.
+    Unreachable,
+    /// The port answered but the neighbour table has no MAC for it.
+    NoMac,
+    /// The PC presents a host key other than the pinned one.
+    HostKeyChanged,
+    /// The read-only probe failed (connection, helper, report).
+    ProbeFailed,
+    /// The inventory could not be read for this PC.
+    InventoryRead,
+    /// The inventory records an account rdplay must never touch (root, an odd name): tampered.
+    Refused,
+}
+
+/// A renewal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Renew {
+    /// Whether the key exchange comes first (no host key pinned yet): the admin account it logs in as.
+    pub first_contact: Option<String>,
+    /// Accounts rdplay recorded for this PC, deleted with their homes and sessions.
+    pub delete: Vec<OldAccount>,
+    /// Pre-existing accounts that match `account.adopt`, deleted too.
+    pub adopt: Adopt,
+    /// The new account.
+    pub create: NewAccount,
+    /// The files the sheets effect writes, relative to the output directory.
+    pub sheets: Vec<String>,
+}
+
+/// An account to delete, as the probe saw it (or only as recorded, before first contact).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OldAccount {
+    pub name: String,
+    /// Whether it is on the PC: `None` before first contact (nothing can be listed yet).
+    pub on_pc: Option<bool>,
+    pub home: Option<String>,
+    /// Its running processes, ended before deletion.
+    pub processes: Option<u32>,
+}
+
+/// Adoption of pre-existing accounts (`account.adopt`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", content = "accounts", rename_all = "snake_case")]
+pub enum Adopt {
+    /// No `account.adopt` in the playbook.
+    Off,
+    /// These accounts.
+    Accounts(Vec<String>),
+    /// Listed once first contact lets the PC be probed.
+    AfterFirstContact,
+}
+
+/// The new account: its naming rule (the name is drawn when the run applies the plan).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewAccount {
+    pub pattern: String,
+    pub shell: String,
+    pub groups: Vec<String>,
+    pub home_base: String,
+    /// Length of the password drawn for it (never the password).
+    pub password_length: usize,
+}
+
+impl PcPlan {
+    /// Whether the plan changes the PC.
+    pub fn renews(&self) -> bool {
+        matches!(self.action, Action::Renew(_))
+    }
+
+    /// The plan as `--check` shows it: a header line, then one line per change.
+    pub fn text(&self) -> String {
+        use crate::text::inert;
+        let mut t = format!(
+            "{} {} {}\n",
+            inert(self.hostname.as_deref().unwrap_or("?"), 64),
+            self.ip,
+            self.mac.as_ref().map_or("?", |m| m.as_str())
+        );
+        match &self.action {
+            Action::Keep { reason, .. } => t.push_str(&format!("  = {reason}\n")),
+            Action::Blocked(b) => t.push_str(&format!(
+                "  ! {}: {}\n",
+                b.kind.describe(),
+                inert(&b.reason, 300)
+            )),
+            Action::Renew(r) => {
+                if let Some(admin) = &r.first_contact {
+                    t.push_str(&format!(
+                        "  ! key exchange needed (first contact as {admin}; accounts on the PC cannot be listed before it)\n"
+                    ));
+                }
+                for a in &r.delete {
+                    t.push_str(&match (a.on_pc, &a.home) {
+                        (Some(false), _) => format!(
+                            "  - forget account {} (recorded, already absent from the PC)\n",
+                            a.name
+                        ),
+                        (Some(true), home) => format!(
+                            "  - delete account {} (home {}, {} processes)\n",
+                            a.name,
+                            inert(home.as_deref().unwrap_or("?"), 100),
+                            a.processes.unwrap_or(0)
+                        ),
+                        (None, _) => format!(
+                            "  - delete account {} (recorded; its home and sessions too)\n",
+                            a.name
+                        ),
+                    });
+                }
+                match &r.adopt {
+                    Adopt::Off => {}
+                    Adopt::Accounts(names) => {
+                        for name in names {
+                            t.push_str(&format!(
+                                "  - adopt and delete account {name} (matches account.adopt)\n"
+                            ));
+                        }
+                    }
+                    Adopt::AfterFirstContact => t.push_str(
+                        "  - adopt and delete the accounts matching account.adopt (listed after first contact)\n",
+                    ),
+                }
+                let c = &r.create;
+                let groups = if c.groups.is_empty() {
+                    String::new()
+                } else {
+                    format!(", groups {}", c.groups.join(","))
+                };
+                t.push_str(&format!(
+                    "  + create account named by {:?} (shell {}{groups}, home under {}, password {})\n",
+                    c.pattern,
+                    c.shell,
+                    c.home_base,
+                    "*".repeat(c.password_length)
+                ));
+                t.push_str("  ~ inventory: a new request number, the PC's facts\n");
+                for s in &r.sheets {
+                    t.push_str(&format!("  + sheet {s}\n"));
+                }
+            }
+        }
+        t
+    }
+}
+
+impl BlockedKind {
+    /// How `--check` and the run table say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BlockedKind::Unreachable => "unreachable",
+            BlockedKind::NoMac => "no MAC",
+            BlockedKind::HostKeyChanged => "host key changed",
+            BlockedKind::ProbeFailed => "probe failed",
+            BlockedKind::InventoryRead => "inventory unreadable",
+            BlockedKind::Refused => "refused",
+        }
+    }
+}
+
+/// Counts of a set of plans: to renew, kept by policy, blocked.
+pub fn counts(plans: &[PcPlan]) -> (usize, usize, usize) {
+    let renew = plans.iter().filter(|p| p.renews()).count();
+    let kept = plans
+        .iter()
+        .filter(|p| matches!(p.action, Action::Keep { .. }))
+        .count();
+    (renew, kept, plans.len() - renew - kept)
+}

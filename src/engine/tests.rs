@@ -1,0 +1,427 @@
+//! Fast tests of the engine's decisions and of apply's clean-up, through the fake connector and a real
+//! SQLite inventory in a temporary directory: no root, no lab (`cargo test --lib engine`).
+
+use super::apply::{RunCtx, run_pc};
+use super::audit::Audit;
+use super::effects::{Effect, sheets::Sheets};
+use super::outcome::Outcome;
+use super::plan::{Action, Adopt, BlockedKind, PcPlan};
+use super::planner::{Decision, Known, Planner};
+use super::scope::Target;
+use super::{Engine, Silent};
+use crate::inventory::{Intent, Inventory, RunLock};
+use crate::mac::Mac;
+use crate::playbook::Playbook;
+use crate::remote::fake::{Account, Fake, Fleet, Pc};
+use crate::tasks::StepKind;
+use crate::tasks::scan::PortState;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+struct World {
+    dir: tempfile::TempDir,
+    fleet: Arc<Fleet>,
+    engine: Engine<Fake, Inventory>,
+    rc: RunCtx,
+    _lock: RunLock,
+}
+
+fn ip(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 9, 0, n)
+}
+
+fn mac(n: u8) -> Mac {
+    Mac::parse(&format!("02:00:00:00:00:{n:02x}")).expect("a MAC")
+}
+
+fn target(n: u8) -> Target {
+    Target {
+        ip: ip(n),
+        index: u32::from(n) - 1,
+        state: PortState::Open,
+        mac: Some(mac(n)),
+        known_by_ip: None,
+    }
+}
+
+/// A playbook over 10.9.0.2-5 (`extra` appended), a fake PC at each of `pcs`, an inventory.
+fn world(extra: &str, pcs: &[u8]) -> World {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = dir.path().join("admin.secret");
+    std::fs::write(&secret, "tech-password\n").expect("secret");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let yaml = format!(
+        "site: SS\ntarget:\n  network: 10.9.0.0/24\n  ranges: 2-5\nexchange:\n  admin_user: tech\n  password: {{ file: admin.secret }}\nstate_dir: state\noutput:\n  dir: output\n  formats: [pdf]\n{extra}"
+    );
+    let path = dir.path().join("pb.yml");
+    std::fs::write(&path, yaml).expect("playbook");
+    let pb = Playbook::load(&path).expect("valid playbook");
+    crate::files::private_dir(&pb.state_dir).expect("state dir");
+    let (inventory, lock) = Inventory::open_for_run(&pb.inventory.path).expect("inventory");
+    let fleet = Arc::new(Fleet::default());
+    for n in pcs {
+        fleet
+            .pcs
+            .lock()
+            .expect("fleet")
+            .insert(ip(*n), Pc::new(&format!("pc{n}")));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run = runtime
+        .block_on(inventory.begin_run(&pb.path, &pb.digest))
+        .expect("run");
+    let sheets = Sheets {
+        renderer: Arc::new(crate::render::Renderer::new(None, None).expect("renderer")),
+        store: inventory.clone(),
+        out_dir: pb.output.dir.clone(),
+        formats: vec![crate::render::Format::Pdf],
+        site: pb.site.clone(),
+        shell: pb.account.shell.clone(),
+        output: pb.output.clone(),
+        slots: tokio::sync::Semaphore::new(2),
+        batch: None,
+    };
+    crate::files::private_dir(&pb.output.dir).expect("output dir");
+    let rc = RunCtx {
+        run,
+        reserved: Mutex::new(inventory.usernames_in_use().expect("names")),
+        effects: vec![Box::new(sheets) as Box<dyn Effect>],
+        audit: Audit::create(dir.path()).expect("audit"),
+    };
+    let engine = Engine {
+        planner: Planner::new(pb).expect("planner"),
+        connector: Fake(Arc::clone(&fleet)),
+        store: inventory,
+        observer: Arc::new(Silent),
+    };
+    World {
+        dir,
+        fleet,
+        engine,
+        rc,
+        _lock: lock,
+    }
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn plan(w: &World, n: u8) -> PcPlan {
+    block_on(async {
+        let (plan, conn) = w.engine.plan_pc(target(n)).await;
+        if let Some(conn) = conn {
+            crate::remote::Connection::close(conn).await;
+        }
+        plan
+    })
+}
+
+fn managed(pc: &Pc) -> Vec<String> {
+    pc.accounts
+        .iter()
+        .filter(|(n, a)| a.uid > 1000 && n.as_str() != "alice")
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+fn renew_of(plan: &PcPlan) -> &super::plan::Renew {
+    match &plan.action {
+        Action::Renew(r) => r,
+        other => panic!("expected a renewal, got {other:?}"),
+    }
+}
+
+#[test]
+fn first_contact_then_a_known_pc_with_its_account_to_delete() {
+    let w = world("", &[2]);
+    let first = plan(&w, 2);
+    let r = renew_of(&first);
+    assert_eq!(r.first_contact.as_deref(), Some("tech"));
+    assert!(r.delete.is_empty());
+    assert_eq!(r.adopt, Adopt::Off);
+
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(
+        matches!(
+            report.outcome,
+            Outcome::Renewed {
+                first_contact: true,
+                ..
+            }
+        ),
+        "{:?}",
+        report.outcome
+    );
+    let pc = w.fleet.pc(ip(2));
+    let created = managed(&pc);
+    assert_eq!(created.len(), 1, "{pc:?}");
+    assert!(pc.accounts.contains_key("alice"), "a human account stays");
+    assert!(pc.workdirs.is_empty(), "the work directory is removed");
+    assert_eq!(w.fleet.open_connections(), 0);
+    assert_eq!(report.new.as_deref(), Some(created[0].as_str()));
+
+    // Known now: no first contact, the account just made is the one to delete, seen by the probe.
+    let second = plan(&w, 2);
+    let r = renew_of(&second);
+    assert_eq!(r.first_contact, None);
+    assert_eq!(r.delete.len(), 1);
+    assert_eq!(r.delete[0].name, created[0]);
+    assert_eq!(r.delete[0].on_pc, Some(true));
+    assert_eq!(
+        r.delete[0].home.as_deref(),
+        Some(format!("/home/{}", created[0]).as_str())
+    );
+    assert_eq!(second.hostname.as_deref(), Some("pc2"));
+
+    // The run applies the very plan --check printed (the audit log's plan line).
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(matches!(
+        report.outcome,
+        Outcome::Renewed {
+            first_contact: false,
+            ..
+        }
+    ));
+    let audit = std::fs::read_to_string(w.rc.audit.path()).expect("audit");
+    let plans: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .filter(|v| v["event"] == "plan")
+        .map(|mut v| {
+            v.as_object_mut().expect("object").remove("event");
+            v
+        })
+        .collect();
+    assert_eq!(plans.len(), 2);
+    assert_eq!(plans[1], serde_json::to_value(&second).expect("JSON"));
+    assert!(!audit.contains("$6$"), "no hash in the audit log");
+    let pc = w.fleet.pc(ip(2));
+    assert_eq!(managed(&pc).len(), 1, "exactly one managed account");
+    assert!(
+        !pc.accounts.contains_key(&created[0]),
+        "the old one is gone"
+    );
+    assert!(
+        pc.accounts.values().all(|a| a.uid != 1001) || managed(&pc) != created,
+        "no uid reused"
+    );
+}
+
+#[test]
+fn a_changed_host_key_blocks_the_pc_and_closes_nothing_left_open() {
+    let w = world("", &[2]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    w.fleet
+        .with(ip(2), |pc| pc.host_key = "ssh-ed25519 REINSTALLED".into());
+    let p = plan(&w, 2);
+    match &p.action {
+        Action::Blocked(b) => {
+            assert_eq!(b.kind, BlockedKind::HostKeyChanged);
+            assert!(
+                b.reason.contains("does not match the key pinned"),
+                "{}",
+                b.reason
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    match &report.outcome {
+        Outcome::Failed(e) => assert_eq!(e.step, StepKind::Sftp),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.fleet.open_connections(), 0);
+}
+
+#[test]
+fn the_renewal_policy_keeps_a_young_live_account_but_never_a_pending_one() {
+    let w = world("renewal: { older_than: 30d }\n", &[2, 3]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    let p = plan(&w, 2);
+    match &p.action {
+        Action::Keep { account, reason } => {
+            assert_eq!(account, &managed(&w.fleet.pc(ip(2)))[0]);
+            assert!(reason.starts_with("kept: "), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A pending account (a run that stopped before the sheet) is renewed.
+    block_on(w.engine.store.intend(Intent {
+        run: w.rc.run,
+        mac: mac(3).to_string(),
+        ip: ip(3),
+        request: "REQ-1".into(),
+        new_username: "USERSS002-0001".into(),
+        old_usernames: vec![],
+    }))
+    .expect("intent");
+    let p = plan(&w, 3);
+    let r = renew_of(&p);
+    assert_eq!(r.delete[0].name, "USERSS002-0001");
+    assert_eq!(
+        r.delete[0].on_pc, None,
+        "before first contact nothing is listed"
+    );
+}
+
+#[test]
+fn adoption_takes_matching_local_accounts_only() {
+    let w = world("account:\n  adopt: \"eleve[0-9]+\"\n", &[2]);
+    w.fleet.with(ip(2), |pc| {
+        pc.accounts.insert(
+            "eleve1".into(),
+            Account {
+                uid: 1001,
+                processes: 2,
+            },
+        );
+        pc.last_uid = 1001;
+    });
+    let p = plan(&w, 2);
+    assert_eq!(renew_of(&p).adopt, Adopt::AfterFirstContact);
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(
+        matches!(report.outcome, Outcome::Renewed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.old, vec!["eleve1".to_string()]);
+    let pc = w.fleet.pc(ip(2));
+    assert!(!pc.accounts.contains_key("eleve1"));
+    assert!(pc.accounts.contains_key("alice"), "alice does not match");
+    // Known now, the next plan lists adoption from the probe: nothing left to adopt.
+    assert_eq!(renew_of(&plan(&w, 2)).adopt, Adopt::Accounts(vec![]));
+}
+
+#[test]
+fn a_recorded_root_is_refused_before_any_change() {
+    let w = world("", &[2]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    let before = w.fleet.pc(ip(2)).accounts.len();
+    // A tampered inventory that records root for this PC.
+    block_on(w.engine.store.intend(Intent {
+        run: w.rc.run,
+        mac: mac(2).to_string(),
+        ip: ip(2),
+        request: "REQ-X".into(),
+        new_username: "root".into(),
+        old_usernames: vec![],
+    }))
+    .expect("intent");
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    match &report.outcome {
+        Outcome::Failed(e) => {
+            assert_eq!(e.step, StepKind::Exec);
+            assert!(
+                e.reason().contains("refusing to handle account name"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let pc = w.fleet.pc(ip(2));
+    assert!(pc.accounts.contains_key("root"));
+    assert_eq!(pc.accounts.len(), before);
+    assert!(pc.workdirs.is_empty());
+    assert_eq!(w.fleet.open_connections(), 0);
+}
+
+#[test]
+fn every_failure_path_cleans_up_the_work_directory_and_the_connection() {
+    for (what, step) in [
+        ("connect", StepKind::Sftp),
+        ("probe", StepKind::Exec),
+        ("mktemp", StepKind::Sftp),
+        ("upload", StepKind::Sftp),
+        ("helper", StepKind::Exec),
+    ] {
+        let w = world("", &[2]);
+        // Known PC, so the failure can come at any step.
+        block_on(run_pc(&w.engine, &w.rc, target(2)));
+        let accounts = w.fleet.pc(ip(2)).accounts.clone();
+        w.fleet.with(ip(2), |pc| {
+            pc.fail.insert(what.to_string());
+        });
+        let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+        match &report.outcome {
+            Outcome::Failed(e) => assert_eq!(e.step, step, "{what}: {e}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        let pc = w.fleet.pc(ip(2));
+        assert!(pc.workdirs.is_empty(), "{what}: {:?}", pc.workdirs);
+        assert_eq!(w.fleet.open_connections(), 0, "{what}");
+        assert_eq!(
+            pc.accounts.keys().collect::<Vec<_>>(),
+            accounts.keys().collect::<Vec<_>>(),
+            "{what}: nothing changed"
+        );
+        drop(w.dir);
+    }
+}
+
+#[test]
+fn failed_first_contact_fails_at_exchange_with_the_cause() {
+    let w = world("", &[2]);
+    w.fleet.with(ip(2), |pc| pc.admin_ok = false);
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    match &report.outcome {
+        Outcome::Failed(e) => {
+            assert_eq!(e.step, StepKind::Exchange);
+            assert!(std::error::Error::source(e).is_some(), "the cause is kept");
+            assert!(e.reason().contains("authentication to tech@"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn known(n: u8, state: PortState, mac_found: bool) -> Known {
+    Known {
+        target: Target {
+            state,
+            mac: mac_found.then(|| mac(n)),
+            ..target(n)
+        },
+        record: None,
+        recorded: Ok(Vec::new()),
+        taken: Ok(Default::default()),
+        now: jiff::Timestamp::now(),
+    }
+}
+
+fn blocked(d: Decision) -> (StepKind, BlockedKind, String) {
+    match d {
+        Decision::Plan(PcPlan {
+            action: Action::Blocked(b),
+            ..
+        }) => (b.step, b.kind, b.reason),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_planner_blocks_what_cannot_be_renewed_with_the_reason() {
+    let w = world("", &[]);
+    let p = &w.engine.planner;
+    let (step, kind, _) = blocked(p.decide(&known(2, PortState::Silent, false), None));
+    assert_eq!((step, kind), (StepKind::Scan, BlockedKind::Unreachable));
+    let (_, kind, reason) = blocked(p.decide(&known(2, PortState::Open, false), None));
+    assert_eq!(kind, BlockedKind::NoMac);
+    assert!(reason.contains("neighbour table"));
+    let mut k = known(2, PortState::Open, true);
+    k.recorded = Err("database disk image is malformed".into());
+    let (step, kind, reason) = blocked(p.decide(&k, None));
+    assert_eq!(
+        (step, kind),
+        (StepKind::Inventory, BlockedKind::InventoryRead)
+    );
+    assert!(reason.contains("malformed"), "{reason}");
+}

@@ -1,0 +1,113 @@
+//! The store interface the engine talks to. [`super::Inventory`] (SQLite) implements it; a second
+//! backend is one more module implementing [`Store`]. Reads answer at once (the engine calls them
+//! while planning); writes are journal steps, durable when they return.
+
+use super::{
+    AccountRecord, Intent, Inventory, InventoryError, PcOutcome, PcRecord, PcRef, PcSeen, Renewal,
+    RunId, RunSummary,
+};
+use crate::mac::Mac;
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+type R<T> = Result<T, InventoryError>;
+
+/// What the engine reads from and writes to the inventory.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// The PC with this MAC.
+    fn pc(&self, mac: &Mac) -> R<Option<PcRecord>>;
+    /// The PC last seen at this address.
+    fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>>;
+    /// Every PC.
+    fn pcs(&self) -> R<Vec<PcRecord>>;
+    /// The accounts rdplay may (and must) delete on this PC: recorded and not deleted.
+    fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>>;
+    /// Every managed username not deleted, fleet-wide.
+    fn usernames_in_use(&self) -> R<HashSet<String>>;
+    /// The PCs that failed in the last run (for `--limit @failed`).
+    fn failed_in_last_run(&self) -> R<Vec<PcRef>>;
+
+    /// Records the start of a run.
+    fn begin_run(&self, playbook: &Path, digest: &str) -> impl Future<Output = R<RunId>> + Send;
+    /// The next request number.
+    fn next_request(&self, run: RunId) -> impl Future<Output = R<String>> + Send;
+    /// A PC was seen.
+    fn seen(&self, pc: PcSeen) -> impl Future<Output = R<()>> + Send;
+    /// Pins a PC's host key lines.
+    fn pin_host_key(
+        &self,
+        mac: &Mac,
+        ip: Ipv4Addr,
+        key: &str,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// Journal step 1: the new account `pending`, before any change on the PC.
+    fn intend(&self, intent: Intent) -> impl Future<Output = R<()>> + Send;
+    /// Journal step 2: the PC reported success.
+    fn renewed(&self, renewal: Renewal) -> impl Future<Output = R<()>> + Send;
+    /// Journal step 3: the sheets exist; the account is `live`.
+    fn sheets_written(
+        &self,
+        username: &str,
+        user_sheet: Vec<PathBuf>,
+        pc_sheet: Vec<PathBuf>,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// How a PC ended in a run.
+    fn outcome(&self, run: RunId, pc: PcOutcome) -> impl Future<Output = R<()>> + Send;
+    /// Records the end of a run.
+    fn finish_run(&self, run: RunId) -> impl Future<Output = R<RunSummary>> + Send;
+}
+
+impl Store for Inventory {
+    fn pc(&self, mac: &Mac) -> R<Option<PcRecord>> {
+        Inventory::pc(self, mac.as_str())
+    }
+    fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>> {
+        Inventory::pc_by_ip(self, ip)
+    }
+    fn pcs(&self) -> R<Vec<PcRecord>> {
+        Inventory::pcs(self)
+    }
+    fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
+        Inventory::accounts_to_remove(self, mac.as_str())
+    }
+    fn usernames_in_use(&self) -> R<HashSet<String>> {
+        Inventory::usernames_in_use(self)
+    }
+    fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
+        Inventory::failed_in_last_run(self)
+    }
+    async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
+        Inventory::begin_run(self, playbook, digest).await
+    }
+    async fn next_request(&self, run: RunId) -> R<String> {
+        Inventory::next_request(self, run).await
+    }
+    async fn seen(&self, pc: PcSeen) -> R<()> {
+        Inventory::seen(self, pc).await
+    }
+    async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
+        Inventory::pin_host_key(self, mac.as_str(), ip, key).await
+    }
+    async fn intend(&self, intent: Intent) -> R<()> {
+        Inventory::intend(self, intent).await
+    }
+    async fn renewed(&self, renewal: Renewal) -> R<()> {
+        Inventory::renewed(self, renewal).await
+    }
+    async fn sheets_written(
+        &self,
+        username: &str,
+        user_sheet: Vec<PathBuf>,
+        pc_sheet: Vec<PathBuf>,
+    ) -> R<()> {
+        Inventory::sheets_written(self, username, user_sheet, pc_sheet).await
+    }
+    async fn outcome(&self, run: RunId, pc: PcOutcome) -> R<()> {
+        Inventory::outcome(self, run, pc).await
+    }
+    async fn finish_run(&self, run: RunId) -> R<RunSummary> {
+        Inventory::finish_run(self, run).await
+    }
+}

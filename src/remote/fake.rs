@@ -1,0 +1,345 @@
+//! An in-memory fleet behind the [`Connector`] seam, for fast tests of the engine's decisions and of
+//! apply's cleanup. It understands the few commands rdplay sends (the helper's probe and renew modes,
+//! `mktemp`, the clean-up) and keeps each PC's accounts and work directories, so a test can assert
+//! what a run left behind. Test builds only; the lab tests run the real thing.
+
+use super::{Connection, Connector, RemoteOutput, SshError};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A local account on a fake PC.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub uid: u32,
+    pub processes: u32,
+}
+
+/// A fake PC.
+#[derive(Debug, Clone)]
+pub struct Pc {
+    pub hostname: String,
+    pub host_key: String,
+    pub accounts: BTreeMap<String, Account>,
+    /// Every uid ever given, so none is reused.
+    pub last_uid: u32,
+    /// Work directories that exist.
+    pub workdirs: BTreeSet<String>,
+    /// Commands (by their `what`) that fail on this PC.
+    pub fail: BTreeSet<String>,
+    /// Whether first contact with the admin password works.
+    pub admin_ok: bool,
+}
+
+impl Pc {
+    /// A PC with root and a human account, reachable by first contact.
+    pub fn new(hostname: &str) -> Pc {
+        let mut accounts = BTreeMap::new();
+        accounts.insert(
+            "root".to_string(),
+            Account {
+                uid: 0,
+                processes: 3,
+            },
+        );
+        accounts.insert(
+            "alice".to_string(),
+            Account {
+                uid: 1000,
+                processes: 0,
+            },
+        );
+        Pc {
+            hostname: hostname.to_string(),
+            host_key: format!("ssh-ed25519 KEY-{hostname}"),
+            accounts,
+            last_uid: 1000,
+            workdirs: BTreeSet::new(),
+            fail: BTreeSet::new(),
+            admin_ok: true,
+        }
+    }
+}
+
+/// The fleet: PCs by address, and how many connections are open.
+#[derive(Default)]
+pub struct Fleet {
+    pub pcs: Mutex<HashMap<Ipv4Addr, Pc>>,
+    pub open: Mutex<usize>,
+}
+
+impl Fleet {
+    /// A copy of the PC at `ip`.
+    pub fn pc(&self, ip: Ipv4Addr) -> Pc {
+        self.pcs.lock().expect("fleet lock")[&ip].clone()
+    }
+
+    /// Changes the PC at `ip`.
+    pub fn with(&self, ip: Ipv4Addr, change: impl FnOnce(&mut Pc)) {
+        change(
+            self.pcs
+                .lock()
+                .expect("fleet lock")
+                .get_mut(&ip)
+                .expect("a PC"),
+        );
+    }
+
+    /// Connections not closed.
+    pub fn open_connections(&self) -> usize {
+        *self.open.lock().expect("open lock")
+    }
+}
+
+/// Reaches the fake fleet.
+#[derive(Clone)]
+pub struct Fake(pub Arc<Fleet>);
+
+fn remote(ip: Ipv4Addr, what: &str) -> SshError {
+    SshError::Remote {
+        ip,
+        what: what.to_string(),
+        detail: "injected failure".into(),
+    }
+}
+
+impl Connector for Fake {
+    type Conn = FakeConn;
+
+    async fn first_contact(&self, ip: Ipv4Addr, _timeout: Duration) -> Result<String, SshError> {
+        let pcs = self.0.pcs.lock().expect("fleet lock");
+        match pcs.get(&ip) {
+            Some(pc) if pc.admin_ok => Ok(pc.host_key.clone()),
+            Some(_) => Err(SshError::Auth {
+                ip,
+                user: "tech".into(),
+                detail: "Permission denied".into(),
+            }),
+            None => Err(SshError::Connect {
+                ip,
+                detail: "no route".into(),
+            }),
+        }
+    }
+
+    async fn connect(&self, ip: Ipv4Addr, host_keys: &str) -> Result<FakeConn, SshError> {
+        let pcs = self.0.pcs.lock().expect("fleet lock");
+        let pc = pcs.get(&ip).ok_or(SshError::Connect {
+            ip,
+            detail: "no route".into(),
+        })?;
+        if pc.host_key != host_keys {
+            return Err(SshError::HostKeyChanged { ip });
+        }
+        if pc.fail.contains("connect") {
+            return Err(remote(ip, "connect"));
+        }
+        *self.0.open.lock().expect("open lock") += 1;
+        Ok(FakeConn {
+            ip,
+            fleet: Arc::clone(&self.0),
+        })
+    }
+}
+
+/// An open fake connection.
+pub struct FakeConn {
+    ip: Ipv4Addr,
+    fleet: Arc<Fleet>,
+}
+
+/// `key=value` lines.
+fn params(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn ok(stdout: String) -> RemoteOutput {
+    RemoteOutput {
+        code: Some(0),
+        stdout: stdout.into_bytes(),
+        stderr: Vec::new(),
+    }
+}
+
+impl FakeConn {
+    fn answer(&self, pc: &mut Pc, what: &str, args: &[&str], stdin: &[u8]) -> RemoteOutput {
+        let stdin = String::from_utf8_lossy(stdin);
+        match what {
+            "mktemp" => {
+                let dir = format!("/tmp/rdplay.FAKE{:04}", pc.workdirs.len() + 1);
+                pc.workdirs.insert(dir.clone());
+                ok(format!("{dir}\n"))
+            }
+            "cleanup" => {
+                if let Some(dir) = args.last() {
+                    pc.workdirs.remove(*dir);
+                }
+                ok(String::new())
+            }
+            "probe" => {
+                let quoted = stdin
+                    .strip_prefix("RDPLAY_PARAMS='")
+                    .and_then(|rest| rest.split('\'').next())
+                    .unwrap_or("");
+                let names: Vec<String> = params(quoted)
+                    .into_iter()
+                    .filter(|(k, _)| k == "delete")
+                    .map(|(_, v)| v)
+                    .collect();
+                let present = self.present(pc, &names);
+                ok(self.report(pc, "probe", &names, present, &[], &[], None))
+            }
+            _ => {
+                // The helper, in renew mode: parameters on stdin; it removes its work directory.
+                if let Some(dir) = args.get(1).and_then(|s| s.split("rm -rf ").nth(1)) {
+                    pc.workdirs
+                        .remove(dir.split(';').next().unwrap_or("").trim());
+                }
+                let p = params(&stdin);
+                let take = |key: &str| -> Vec<String> {
+                    p.iter()
+                        .filter(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
+                let names: Vec<String> = take("delete").into_iter().chain(take("adopt")).collect();
+                let present = self.present(pc, &names);
+                let (mut deleted, mut absent) = (Vec::new(), Vec::new());
+                for name in &names {
+                    match pc.accounts.get(name) {
+                        Some(a) if a.uid >= 1000 => {
+                            pc.accounts.remove(name);
+                            deleted.push(name.clone());
+                        }
+                        Some(_) => {
+                            return RemoteOutput {
+                                code: Some(3),
+                                stdout: Vec::new(),
+                                stderr: format!(
+                                    "rdplay-helper: refused: {name} is a system account\n"
+                                )
+                                .into_bytes(),
+                            };
+                        }
+                        None => absent.push(name.clone()),
+                    }
+                }
+                let created = take("create").pop();
+                if let Some(name) = &created {
+                    pc.last_uid += 1;
+                    pc.accounts.insert(
+                        name.clone(),
+                        Account {
+                            uid: pc.last_uid,
+                            processes: 0,
+                        },
+                    );
+                }
+                ok(self.report(pc, "renew", &[], present, &deleted, &absent, created))
+            }
+        }
+    }
+
+    fn present(&self, pc: &Pc, names: &[String]) -> Vec<serde_json::Value> {
+        names
+            .iter()
+            .filter_map(|n| {
+                pc.accounts.get(n).map(
+                    |a| json!({"name": n, "home": format!("/home/{n}"), "processes": a.processes}),
+                )
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        pc: &Pc,
+        mode: &str,
+        probe_names: &[String],
+        present: Vec<serde_json::Value>,
+        deleted: &[String],
+        absent: &[String],
+        created: Option<String>,
+    ) -> String {
+        let absent: Vec<String> = if mode == "probe" {
+            probe_names
+                .iter()
+                .filter(|n| !pc.accounts.contains_key(*n))
+                .cloned()
+                .collect()
+        } else {
+            absent.to_vec()
+        };
+        let local: Vec<&String> = pc
+            .accounts
+            .iter()
+            .filter(|(_, a)| (1000..60000).contains(&a.uid))
+            .map(|(n, _)| n)
+            .collect();
+        json!({
+            "mode": mode,
+            "deleted": deleted,
+            "absent": absent,
+            "present": present,
+            "created": created,
+            "local": local,
+            "facts": {"hostname": pc.hostname, "os": null, "kernel": null, "arch": null,
+                      "cpu_model": null, "cpu_cores": null, "memory_kib": null, "dmi_vendor": null,
+                      "dmi_model": null, "dmi_serial": null, "uptime_seconds": null, "logged_in": []},
+        })
+        .to_string()
+    }
+}
+
+impl Connection for FakeConn {
+    async fn run(
+        &self,
+        what: &str,
+        _program: &str,
+        args: &[&str],
+        stdin: &[u8],
+        _stdout_cap: usize,
+        _timeout: Duration,
+    ) -> Result<RemoteOutput, SshError> {
+        let mut pcs = self.fleet.pcs.lock().expect("fleet lock");
+        let pc = pcs.get_mut(&self.ip).ok_or(SshError::Connect {
+            ip: self.ip,
+            detail: "gone".into(),
+        })?;
+        if pc.fail.contains(what) {
+            return Err(remote(self.ip, what));
+        }
+        Ok(self.answer(pc, what, args, stdin))
+    }
+
+    async fn prepare_upload(&self, _timeout: Duration) -> Result<(), SshError> {
+        Ok(())
+    }
+
+    async fn upload(&self, path: &str, _bytes: &[u8], _timeout: Duration) -> Result<(), SshError> {
+        let pcs = self.fleet.pcs.lock().expect("fleet lock");
+        let pc = &pcs[&self.ip];
+        if pc.fail.contains("upload") {
+            return Err(remote(self.ip, "sftp upload"));
+        }
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        if !pc.workdirs.contains(dir) {
+            return Err(remote(self.ip, "sftp upload into a missing directory"));
+        }
+        Ok(())
+    }
+
+    fn as_root(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn close(self) {
+        *self.fleet.open.lock().expect("open lock") -= 1;
+    }
+}

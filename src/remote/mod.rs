@@ -1,0 +1,71 @@
+//! The connector seam: how the engine reaches a PC. Two operations open a connection — first contact
+//! (the admin's password, pinning the host key, installing the controller's key) and a managed
+//! connection that accepts only the pinned key — and a [`Connection`] runs commands with stdin and
+//! uploads files. [`openssh`] is the real one (the system OpenSSH, one ControlMaster per PC); tests of
+//! the engine's decisions also use an in-memory fake (`fake`, test builds only), never instead of the
+//! lab tests.
+
+#[cfg(test)]
+pub mod fake;
+pub mod openssh;
+
+pub use crate::ssh::{RemoteOutput, SshError};
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Opens connections to PCs.
+pub trait Connector: Send + Sync + 'static {
+    /// An open connection to one PC.
+    type Conn: Connection;
+
+    /// First contact with the PC at `ip`: log in as the admin, install the controller's key for the
+    /// connection user, and return the host key lines the PC presented (to pin).
+    fn first_contact(
+        &self,
+        ip: Ipv4Addr,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<String, SshError>> + Send;
+
+    /// Opens a managed connection to `ip` that accepts only `host_keys` (the pinned lines).
+    fn connect(
+        &self,
+        ip: Ipv4Addr,
+        host_keys: &str,
+    ) -> impl Future<Output = Result<Self::Conn, SshError>> + Send;
+}
+
+/// A managed connection to one PC.
+pub trait Connection: Send + Sync + 'static {
+    /// Runs `program args...` (each argument quoted for the remote shell), feeding `stdin`, keeping at
+    /// most `stdout_cap` bytes of output (more is an error), within `timeout`. `what` names it in errors.
+    fn run(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+        stdin: &[u8],
+        stdout_cap: usize,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<RemoteOutput, SshError>> + Send;
+
+    /// Makes ready for an upload (may run alongside commands); uploading without it works too.
+    fn prepare_upload(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SshError>> + Send;
+
+    /// Writes `bytes` to the new file `path` on the PC (it must not exist).
+    fn upload(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SshError>> + Send;
+
+    /// How a command that needs root starts: nothing as root, `sudo -n` as another user.
+    fn as_root(&self) -> &'static [&'static str];
+
+    /// Closes the connection.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
