@@ -160,6 +160,23 @@ fn a_changed_host_key_stops_that_pc_by_name() {
         .find(|l| l.contains(&lab.host(2).ip))
         .unwrap();
     assert!(other.contains(" ok"), "{other}");
+
+    // The PC was reinstalled on purpose: forget its key, and the next run makes first contact again.
+    lab.rdplay()
+        .args(["inventory", "forget", &lab.host(1).ip, "--playbook"])
+        .arg(pb.to_str().unwrap())
+        .run()
+        .success()
+        .stdout_contains("forgot the host key");
+    let out = run(&lab, &pb, &[]);
+    out.success();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&lab.host(1).ip))
+        .unwrap();
+    assert!(line.contains("ok (first contact)"), "{line}");
+    assert_host_converged(&lab, &inventory(&lab), 1, "after forget");
 }
 
 #[test]

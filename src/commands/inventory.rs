@@ -105,7 +105,7 @@ fn forget(args: &ShowArgs) -> Result<String, String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime
-        .block_on(inventory.pin_host_key(&pc.mac, pc.ip, ""))
+        .block_on(inventory.forget_host_key(&pc.mac, pc.ip))
         .map_err(|e| e.to_string())?;
     Ok(format!(
         "forgot the host key of {} ({}): the next run makes first contact with it again\n",

@@ -132,7 +132,7 @@ pub async fn run(
     let pinned: HashSet<Ipv4Addr> = inventory
         .pcs()?
         .into_iter()
-        .filter(|p| p.host_key.as_ref().is_some_and(|k| !k.trim().is_empty()))
+        .filter(|p| p.host_key.is_some())
         .map(|p| p.ip)
         .collect();
     let first_contact = if scope.to_scan.iter().any(|ip| !pinned.contains(ip)) {

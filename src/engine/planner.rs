@@ -141,11 +141,7 @@ impl Planner {
         probed: Option<&Probed>,
         hostname: &mut Option<String>,
     ) -> Result<Action, String> {
-        let pinned = known
-            .record
-            .as_ref()
-            .and_then(|r| r.host_key.clone())
-            .filter(|k| !k.trim().is_empty());
+        let pinned = known.record.as_ref().and_then(|r| r.host_key.clone());
         let names: Vec<String> = recorded.iter().map(|a| a.username.clone()).collect();
         let (first_contact, delete, adopt) = match (pinned, probed) {
             (None, _) => (

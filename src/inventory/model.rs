@@ -26,7 +26,8 @@ pub struct PcRecord {
     pub ip: Ipv4Addr,
     /// Its hostname, as it reported it (untrusted text).
     pub hostname: Option<String>,
-    /// The pinned SSH host key line(s), e.g. `ssh-ed25519 AAAA...`.
+    /// The pinned SSH host key line(s), e.g. `ssh-ed25519 AAAA...`; `None` before first contact or
+    /// after `rdplay inventory forget`.
     pub host_key: Option<String>,
     /// The facts of its last renewal.
     pub facts: Option<Facts>,

@@ -336,7 +336,8 @@ impl Inventory {
                     mac,
                     ip: self.parse("IP address", &ip)?,
                     hostname,
-                    host_key,
+                    // Older versions forgot a key by storing an empty one.
+                    host_key: host_key.filter(|k| !k.trim().is_empty()),
                     facts: facts.map(|f| self.parse_facts(&f)).transpose()?,
                     first_seen: self.parse("timestamp", &first)?,
                     last_seen: self.parse("timestamp", &last)?,
@@ -491,7 +492,18 @@ impl Inventory {
         self.write(Op::PinHostKey {
             mac: mac.to_owned(),
             ip,
-            key: key.to_owned(),
+            key: Some(key.to_owned()),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Forgets the PC's pinned host key (a reinstalled PC): the next run makes first contact again.
+    pub async fn forget_host_key(&self, mac: &str, ip: Ipv4Addr) -> Result<(), InventoryError> {
+        self.write(Op::PinHostKey {
+            mac: mac.to_owned(),
+            ip,
+            key: None,
         })
         .await
         .map(drop)

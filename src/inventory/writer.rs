@@ -28,10 +28,11 @@ pub(crate) enum Op {
         run: RunId,
     },
     Seen(PcSeen),
+    /// Pins the key lines, or forgets the pinned key (`None`).
     PinHostKey {
         mac: String,
         ip: Ipv4Addr,
-        key: String,
+        key: Option<String>,
     },
     Intend(Intent),
     Renewed(Box<Renewal>),
