@@ -5,7 +5,9 @@ use super::model::{
     AccountRecord, AccountState, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen,
     Renewal, RunId, RunSummary, WriteStats,
 };
-use super::writer::{Op, Reply, Writer};
+use super::writer::{
+    BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, SheetsWritten, Write, Writer,
+};
 use super::{InventoryError, normalize_mac, schema, validate_mac};
 use crate::facts::Facts;
 use rusqlite::{Connection, OpenFlags, Row};
@@ -444,7 +446,7 @@ impl Inventory {
 
     // ---- writes ----
 
-    async fn write(&self, op: Op) -> Result<Reply, InventoryError> {
+    async fn write<W: Write>(&self, write: W) -> Result<W::Reply, InventoryError> {
         let writer = self
             .inner
             .writer
@@ -452,34 +454,28 @@ impl Inventory {
             .ok_or_else(|| InventoryError::ReadOnly {
                 path: self.path().to_owned(),
             })?;
-        writer.call(op).await
+        writer.call(write).await
     }
 
     /// Records the start of a run.
     pub async fn begin_run(&self, playbook: &Path, digest: &str) -> Result<RunId, InventoryError> {
         let playbook = std::path::absolute(playbook).unwrap_or_else(|_| playbook.to_owned());
-        let op = Op::BeginRun {
+        self.write(BeginRun {
             playbook: playbook.display().to_string(),
             digest: digest.to_owned(),
-        };
-        match self.write(op).await? {
-            Reply::Run(run) => Ok(run),
-            _ => Err(self.unexpected()),
-        }
+        })
+        .await
     }
 
     /// Issues the next request number, `REQ-YYYYMMDD-NNNNNN` (UTC date; `NNNNNN` counts up across all
     /// runs and never repeats).
     pub async fn next_request(&self, run: RunId) -> Result<String, InventoryError> {
-        match self.write(Op::NextRequest { run }).await? {
-            Reply::Request(id) => Ok(id),
-            _ => Err(self.unexpected()),
-        }
+        self.write(NextRequest { run }).await
     }
 
     /// Records that a PC was seen: its address, its hostname when known, and the time.
     pub async fn seen(&self, pc: PcSeen) -> Result<(), InventoryError> {
-        self.write(Op::Seen(pc)).await.map(drop)
+        self.write(pc).await
     }
 
     /// Pins the PC's SSH host key line(s).
@@ -489,35 +485,33 @@ impl Inventory {
         ip: Ipv4Addr,
         key: &str,
     ) -> Result<(), InventoryError> {
-        self.write(Op::PinHostKey {
+        self.write(PinHostKey {
             mac: mac.to_owned(),
             ip,
             key: Some(key.to_owned()),
         })
         .await
-        .map(drop)
     }
 
     /// Forgets the PC's pinned host key (a reinstalled PC): the next run makes first contact again.
     pub async fn forget_host_key(&self, mac: &str, ip: Ipv4Addr) -> Result<(), InventoryError> {
-        self.write(Op::PinHostKey {
+        self.write(PinHostKey {
             mac: mac.to_owned(),
             ip,
             key: None,
         })
         .await
-        .map(drop)
     }
 
     /// Journal step 1, before any change on the PC: the new account is recorded `pending`.
     pub async fn intend(&self, intent: Intent) -> Result<(), InventoryError> {
-        self.write(Op::Intend(intent)).await.map(drop)
+        self.write(intent).await
     }
 
     /// Journal step 2, after the PC reported success: the deleted accounts are marked so, the facts
     /// stored. List in `deleted` every old account no longer on the PC (absent ones included).
     pub async fn renewed(&self, renewal: Renewal) -> Result<(), InventoryError> {
-        self.write(Op::Renewed(Box::new(renewal))).await.map(drop)
+        self.write(renewal).await
     }
 
     /// Journal step 3, after the sheets exist: the new account becomes `live` with its sheet paths.
@@ -527,32 +521,22 @@ impl Inventory {
         user_sheet: Vec<PathBuf>,
         pc_sheet: Vec<PathBuf>,
     ) -> Result<(), InventoryError> {
-        self.write(Op::SheetsWritten {
+        self.write(SheetsWritten {
             username: username.to_owned(),
             user_sheet,
             pc_sheet,
         })
         .await
-        .map(drop)
     }
 
     /// Records how a PC ended in this run.
     pub async fn outcome(&self, run: RunId, pc: PcOutcome) -> Result<(), InventoryError> {
-        self.write(Op::Outcome { run, pc }).await.map(drop)
+        self.write(Outcome { run, pc }).await
     }
 
     /// Records the end of a run and returns its counts.
     pub async fn finish_run(&self, run: RunId) -> Result<RunSummary, InventoryError> {
-        match self.write(Op::FinishRun { run }).await? {
-            Reply::Summary(summary) => Ok(summary),
-            _ => Err(self.unexpected()),
-        }
-    }
-
-    fn unexpected(&self) -> InventoryError {
-        InventoryError::WriterGone {
-            path: self.path().to_owned(),
-        }
+        self.write(FinishRun { run }).await
     }
 }
 

@@ -18,49 +18,95 @@ use std::thread::JoinHandle;
 /// The most writes one transaction takes; more wait for the next commit.
 const MAX_BATCH: usize = 512;
 
-/// A write, as sent to the writer thread.
-pub(crate) enum Op {
-    BeginRun {
-        playbook: String,
-        digest: String,
-    },
-    NextRequest {
-        run: RunId,
-    },
-    Seen(PcSeen),
-    /// Pins the key lines, or forgets the pinned key (`None`).
-    PinHostKey {
-        mac: String,
-        ip: Ipv4Addr,
-        key: Option<String>,
-    },
-    Intend(Intent),
-    Renewed(Box<Renewal>),
-    SheetsWritten {
-        username: String,
-        user_sheet: Vec<PathBuf>,
-        pc_sheet: Vec<PathBuf>,
-    },
-    Outcome {
-        run: RunId,
-        pc: PcOutcome,
-    },
-    FinishRun {
-        run: RunId,
-    },
+/// Records the start of a run.
+pub(crate) struct BeginRun {
+    pub playbook: String,
+    pub digest: String,
 }
 
-/// What a write gives back.
-pub(crate) enum Reply {
-    Done,
-    Run(RunId),
-    Request(String),
-    Summary(RunSummary),
+/// Issues the next request number.
+pub(crate) struct NextRequest {
+    pub run: RunId,
 }
 
-struct Job {
-    op: Op,
-    reply: tokio::sync::oneshot::Sender<Result<Reply, InventoryError>>,
+/// Pins a PC's host key, or forgets it (`None`).
+pub(crate) struct PinHostKey {
+    pub mac: String,
+    pub ip: Ipv4Addr,
+    pub key: Option<String>,
+}
+
+/// Journal step 3: the sheets of an account exist.
+pub(crate) struct SheetsWritten {
+    pub username: String,
+    pub user_sheet: Vec<PathBuf>,
+    pub pc_sheet: Vec<PathBuf>,
+}
+
+/// How a PC ended in a run.
+pub(crate) struct Outcome {
+    pub run: RunId,
+    pub pc: PcOutcome,
+}
+
+/// Records the end of a run and counts its outcomes.
+pub(crate) struct FinishRun {
+    pub run: RunId,
+}
+
+/// A write: applied on the writer thread inside its own savepoint, answered with its own reply type
+/// once the batch it is in has committed.
+pub(crate) trait Write: Send + 'static {
+    /// What the caller gets back.
+    type Reply: Send + 'static;
+    /// Applies the write to the open transaction.
+    fn apply(self, conn: &Connection, path: &Path) -> Result<Self::Reply, InventoryError>;
+}
+
+/// A write with its caller's reply channel, its type erased so one queue carries every kind.
+trait Job: Send {
+    /// Applies the write; whether it succeeded.
+    fn apply(&mut self, conn: &Connection, path: &Path) -> bool;
+    /// The write failed after all (its savepoint could not be made or released).
+    fn fail(&mut self, error: InventoryError);
+    /// Answers the caller once the transaction ended: the write's own result, or the commit's error.
+    fn answer(self: Box<Self>, commit: Result<(), InventoryError>);
+}
+
+struct Typed<W: Write> {
+    write: Option<W>,
+    result: Option<Result<W::Reply, InventoryError>>,
+    reply: tokio::sync::oneshot::Sender<Result<W::Reply, InventoryError>>,
+}
+
+impl<W: Write> Job for Typed<W> {
+    fn apply(&mut self, conn: &Connection, path: &Path) -> bool {
+        let result = match self.write.take() {
+            Some(write) => write.apply(conn, path),
+            None => return false,
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn fail(&mut self, error: InventoryError) {
+        self.write = None;
+        self.result = Some(Err(error));
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), InventoryError>) {
+        let result = match (self.result, commit) {
+            (Some(Err(e)), _) | (Some(Ok(_)), Err(e)) => Err(e),
+            (Some(Ok(reply)), Ok(())) => Ok(reply),
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => Err(InventoryError::WriterGone {
+                path: PathBuf::from("(a write that never ran)"),
+            }),
+        };
+        // The caller may have given up waiting; its write is committed all the same.
+        let _ = self.reply.send(result);
+    }
 }
 
 #[derive(Default)]
@@ -72,7 +118,7 @@ struct Counters {
 /// The handle on the writer thread. Dropping it lets the thread finish its queue and close the database.
 pub(crate) struct Writer {
     path: PathBuf,
-    queue: Option<mpsc::Sender<Job>>,
+    queue: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
 }
@@ -80,7 +126,7 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the thread that owns `conn`.
     pub(crate) fn start(conn: Connection, path: &Path) -> Result<Writer, InventoryError> {
-        let (queue, jobs) = mpsc::channel::<Job>();
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         let counters = Arc::new(Counters::default());
         let thread_counters = Arc::clone(&counters);
         let thread_path = path.to_owned();
@@ -100,16 +146,21 @@ impl Writer {
         })
     }
 
-    /// Sends `op` and waits until it is durably committed (or failed).
-    pub(crate) async fn call(&self, op: Op) -> Result<Reply, InventoryError> {
+    /// Sends `write` and waits until it is durably committed (or failed).
+    pub(crate) async fn call<W: Write>(&self, write: W) -> Result<W::Reply, InventoryError> {
         let gone = || InventoryError::WriterGone {
             path: self.path.clone(),
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Typed {
+            write: Some(write),
+            result: None,
+            reply,
+        });
         self.queue
             .as_ref()
             .ok_or_else(gone)?
-            .send(Job { op, reply })
+            .send(job)
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
@@ -132,7 +183,12 @@ impl Drop for Writer {
     }
 }
 
-fn serve(mut conn: Connection, path: &Path, jobs: &mpsc::Receiver<Job>, counters: &Counters) {
+fn serve(
+    mut conn: Connection,
+    path: &Path,
+    jobs: &mpsc::Receiver<Box<dyn Job>>,
+    counters: &Counters,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -141,16 +197,11 @@ fn serve(mut conn: Connection, path: &Path, jobs: &mpsc::Receiver<Job>, counters
                 Err(_) => break,
             }
         }
-        let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|j| (j.op, j.reply)).unzip();
-        let results = commit_batch(&mut conn, path, ops);
         counters
             .writes
-            .fetch_add(replies.len() as u64, Ordering::Relaxed);
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        commit_batch(&mut conn, path, batch);
         counters.commits.fetch_add(1, Ordering::Relaxed);
-        for (reply, result) in replies.into_iter().zip(results) {
-            // The caller may have given up waiting; its write is committed all the same.
-            let _ = reply.send(result);
-        }
     }
     // A clean end: leave the file in rollback-journal mode, so that read-only openers (`--check`,
     // `rdplay inventory`, possibly as another user) need no -wal or -shm file and create none. The next
@@ -159,48 +210,34 @@ fn serve(mut conn: Connection, path: &Path, jobs: &mpsc::Receiver<Job>, counters
     let _ = conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()));
 }
 
-/// Applies `ops` in one transaction; returns one result per op.
-fn commit_batch(
-    conn: &mut Connection,
-    path: &Path,
-    ops: Vec<Op>,
-) -> Vec<Result<Reply, InventoryError>> {
-    let count = ops.len();
-    let failed_all = |message: String| {
-        (0..count)
-            .map(|_| {
-                Err(InventoryError::Commit {
-                    path: path.to_owned(),
-                    message: message.clone(),
-                })
-            })
-            .collect()
+/// Applies `jobs` in one transaction, each in its own savepoint (a failing write is rolled back
+/// alone), then answers each caller.
+fn commit_batch(conn: &mut Connection, path: &Path, mut jobs: Vec<Box<dyn Job>>) {
+    let failed = |message: &str| InventoryError::Commit {
+        path: path.to_owned(),
+        message: message.to_owned(),
     };
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => return failed_all(e.to_string()),
-    };
-    let mut results = Vec::with_capacity(count);
-    for op in ops {
-        let result = match tx.savepoint() {
-            Ok(mut sp) => {
-                sp.set_drop_behavior(rusqlite::DropBehavior::Rollback);
-                let result = apply(&sp, path, op);
-                match result {
-                    Ok(reply) => sp
-                        .commit()
-                        .map(|()| reply)
-                        .map_err(|source| sqlite(path, source)),
-                    Err(e) => Err(e),
+    let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Err(e) => Err(e.to_string()),
+        Ok(mut tx) => {
+            for job in &mut jobs {
+                match tx.savepoint() {
+                    Ok(mut sp) => {
+                        sp.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+                        if job.apply(&sp, path)
+                            && let Err(source) = sp.commit()
+                        {
+                            job.fail(sqlite(path, source));
+                        }
+                    }
+                    Err(source) => job.fail(sqlite(path, source)),
                 }
             }
-            Err(source) => Err(sqlite(path, source)),
-        };
-        results.push(result);
-    }
-    match tx.commit() {
-        Ok(()) => results,
-        Err(e) => failed_all(e.to_string()),
+            tx.commit().map_err(|e| e.to_string())
+        }
+    };
+    for job in jobs {
+        job.answer(committed.as_ref().map(|_| ()).map_err(|m| failed(m)));
     }
 }
 
@@ -211,229 +248,290 @@ fn sqlite(path: &Path, source: rusqlite::Error) -> InventoryError {
     }
 }
 
-fn apply(conn: &Connection, path: &Path, op: Op) -> Result<Reply, InventoryError> {
+/// The time a write is made, as stored (RFC 3339) and as a value.
+fn now() -> (Timestamp, String) {
     let now = Timestamp::now();
-    let now_text = now.to_string();
-    let sql = |source| sqlite(path, source);
-    match op {
-        Op::BeginRun { playbook, digest } => {
-            conn.execute(
-                "INSERT INTO runs (playbook, digest, started_at) VALUES (?1, ?2, ?3)",
-                params![playbook, digest, now_text],
-            )
+    (now, now.to_string())
+}
+
+impl Write for BeginRun {
+    type Reply = RunId;
+    fn apply(self, conn: &Connection, path: &Path) -> Result<RunId, InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let BeginRun { playbook, digest } = self;
+        conn.execute(
+            "INSERT INTO runs (playbook, digest, started_at) VALUES (?1, ?2, ?3)",
+            params![playbook, digest, now_text],
+        )
+        .map_err(sql)?;
+        Ok(RunId(conn.last_insert_rowid()))
+    }
+}
+
+impl Write for NextRequest {
+    type Reply = String;
+    fn apply(self, conn: &Connection, path: &Path) -> Result<String, InventoryError> {
+        let (now, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let NextRequest { run } = self;
+        let seq: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests", [], |r| {
+                r.get(0)
+            })
             .map_err(sql)?;
-            Ok(Reply::Run(RunId(conn.last_insert_rowid())))
+        let id = format!("REQ-{}-{seq:06}", now.strftime("%Y%m%d"));
+        conn.execute(
+            "INSERT INTO requests (seq, id, run, issued_at) VALUES (?1, ?2, ?3, ?4)",
+            params![seq, id, run.0, now_text],
+        )
+        .map_err(sql)?;
+        Ok(id)
+    }
+}
+
+impl Write for PcSeen {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let pc = self;
+        validate_mac(&pc.mac)?;
+        upsert_pc(conn, &pc.mac, pc.ip, pc.hostname.as_deref(), &now_text).map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for PinHostKey {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let PinHostKey { mac, ip, key } = self;
+        validate_mac(&mac)?;
+        upsert_pc(conn, &mac, ip, None, &now_text).map_err(sql)?;
+        conn.execute(
+            "UPDATE pcs SET host_key = ?2 WHERE mac = ?1",
+            params![mac, key],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for Intent {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let i = self;
+        validate_mac(&i.mac)?;
+        upsert_pc(conn, &i.mac, i.ip, None, &now_text).map_err(sql)?;
+        let holder: Option<String> = conn
+            .query_row(
+                "SELECT mac FROM accounts WHERE username = ?1 AND state != 'deleted'",
+                [&i.new_username],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(mac) = holder {
+            return Err(InventoryError::UsernameInUse {
+                username: i.new_username,
+                mac,
+            });
         }
-        Op::NextRequest { run } => {
-            let seq: i64 = conn
-                .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests", [], |r| {
-                    r.get(0)
-                })
-                .map_err(sql)?;
-            let id = format!("REQ-{}-{seq:06}", now.strftime("%Y%m%d"));
-            conn.execute(
-                "INSERT INTO requests (seq, id, run, issued_at) VALUES (?1, ?2, ?3, ?4)",
-                params![seq, id, run.0, now_text],
+        conn.execute(
+            "INSERT INTO accounts (username, mac, request, run, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            params![i.new_username, i.mac, i.request, i.run.0, now_text],
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "INSERT INTO journal (run, mac, request, new_username, old_usernames, intended_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                i.run.0,
+                i.mac,
+                i.request,
+                i.new_username,
+                json_list(&i.old_usernames),
+                now_text
+            ],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for Renewal {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let r = self;
+        validate_mac(&r.mac)?;
+        let created: Option<String> = conn
+            .query_row(
+                "SELECT state FROM accounts WHERE mac = ?1 AND username = ?2 AND request = ?3
+                 AND state != 'deleted'",
+                params![r.mac, r.new_username, r.request],
+                |row| row.get(0),
             )
+            .optional()
             .map_err(sql)?;
-            Ok(Reply::Request(id))
+        if created.is_none() {
+            return Err(InventoryError::UnknownAccount {
+                username: r.new_username,
+                mac: Some(r.mac),
+                expected: "intended",
+            });
         }
-        Op::Seen(pc) => {
-            validate_mac(&pc.mac)?;
-            upsert_pc(conn, &pc.mac, pc.ip, pc.hostname.as_deref(), &now_text).map_err(sql)?;
-            Ok(Reply::Done)
+        for old in r.deleted.iter().filter(|u| **u != r.new_username) {
+            conn.execute(
+                "UPDATE accounts SET state = 'deleted', deleted_at = ?3
+                 WHERE mac = ?1 AND username = ?2 AND state != 'deleted'",
+                params![r.mac, old, now_text],
+            )
+            .map_err(sql)?;
         }
-        Op::PinHostKey { mac, ip, key } => {
-            validate_mac(&mac)?;
-            upsert_pc(conn, &mac, ip, None, &now_text).map_err(sql)?;
-            conn.execute(
-                "UPDATE pcs SET host_key = ?2 WHERE mac = ?1",
-                params![mac, key],
-            )
-            .map_err(sql)?;
-            Ok(Reply::Done)
-        }
-        Op::Intend(i) => {
-            validate_mac(&i.mac)?;
-            upsert_pc(conn, &i.mac, i.ip, None, &now_text).map_err(sql)?;
-            let holder: Option<String> = conn
-                .query_row(
-                    "SELECT mac FROM accounts WHERE username = ?1 AND state != 'deleted'",
-                    [&i.new_username],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql)?;
-            if let Some(mac) = holder {
-                return Err(InventoryError::UsernameInUse {
-                    username: i.new_username,
-                    mac,
-                });
-            }
-            conn.execute(
-                "INSERT INTO accounts (username, mac, request, run, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-                params![i.new_username, i.mac, i.request, i.run.0, now_text],
-            )
-            .map_err(sql)?;
-            conn.execute(
-                "INSERT INTO journal (run, mac, request, new_username, old_usernames, intended_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    i.run.0,
-                    i.mac,
-                    i.request,
-                    i.new_username,
-                    json_list(&i.old_usernames),
-                    now_text
-                ],
-            )
-            .map_err(sql)?;
-            Ok(Reply::Done)
-        }
-        Op::Renewed(r) => {
-            validate_mac(&r.mac)?;
-            let created: Option<String> = conn
-                .query_row(
-                    "SELECT state FROM accounts WHERE mac = ?1 AND username = ?2 AND request = ?3
-                     AND state != 'deleted'",
-                    params![r.mac, r.new_username, r.request],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(sql)?;
-            if created.is_none() {
-                return Err(InventoryError::UnknownAccount {
-                    username: r.new_username,
-                    mac: Some(r.mac),
-                    expected: "intended",
-                });
-            }
-            for old in r.deleted.iter().filter(|u| **u != r.new_username) {
-                conn.execute(
-                    "UPDATE accounts SET state = 'deleted', deleted_at = ?3
-                     WHERE mac = ?1 AND username = ?2 AND state != 'deleted'",
-                    params![r.mac, old, now_text],
-                )
-                .map_err(sql)?;
-            }
-            let facts = serde_json::to_string(&r.facts).map_err(|e| InventoryError::Commit {
-                path: path.to_owned(),
-                message: format!("facts of {} could not be encoded: {e}", r.mac),
-            })?;
-            conn.execute(
-                "UPDATE pcs SET hostname = ?2, facts = ?3, last_seen = ?4 WHERE mac = ?1",
-                params![r.mac, r.hostname, facts, now_text],
-            )
-            .map_err(sql)?;
-            conn.execute(
-                "UPDATE journal SET renewed_at = ?3, deleted = ?4 WHERE mac = ?1 AND request = ?2",
-                params![r.mac, r.request, now_text, json_list(&r.deleted)],
-            )
-            .map_err(sql)?;
-            Ok(Reply::Done)
-        }
-        Op::SheetsWritten {
+        let facts = serde_json::to_string(&r.facts).map_err(|e| InventoryError::Commit {
+            path: path.to_owned(),
+            message: format!("facts of {} could not be encoded: {e}", r.mac),
+        })?;
+        conn.execute(
+            "UPDATE pcs SET hostname = ?2, facts = ?3, last_seen = ?4 WHERE mac = ?1",
+            params![r.mac, r.hostname, facts, now_text],
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "UPDATE journal SET renewed_at = ?3, deleted = ?4 WHERE mac = ?1 AND request = ?2",
+            params![r.mac, r.request, now_text, json_list(&r.deleted)],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for SheetsWritten {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let SheetsWritten {
             username,
             user_sheet,
             pc_sheet,
-        } => {
-            let found: Option<(i64, String, String)> = conn
-                .query_row(
-                    "SELECT a.id, a.mac, a.request FROM accounts a
-                     JOIN journal j ON j.mac = a.mac AND j.request = a.request
-                     WHERE a.username = ?1 AND a.state != 'deleted' AND j.renewed_at IS NOT NULL",
-                    [&username],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(sql)?;
-            let Some((id, mac, request)) = found else {
-                return Err(InventoryError::UnknownAccount {
-                    username,
-                    mac: None,
-                    expected: "renewed",
-                });
-            };
-            conn.execute(
-                "UPDATE accounts SET state = 'live', user_sheet = ?2, pc_sheet = ?3 WHERE id = ?1",
-                params![
-                    id,
-                    json_paths(path, &user_sheet)?,
-                    json_paths(path, &pc_sheet)?
-                ],
+        } = self;
+        let found: Option<(i64, String, String)> = conn
+            .query_row(
+                "SELECT a.id, a.mac, a.request FROM accounts a
+                 JOIN journal j ON j.mac = a.mac AND j.request = a.request
+                 WHERE a.username = ?1 AND a.state != 'deleted' AND j.renewed_at IS NOT NULL",
+                [&username],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
+            .optional()
             .map_err(sql)?;
-            conn.execute(
-                "UPDATE journal SET sheets_at = ?3 WHERE mac = ?1 AND request = ?2",
-                params![mac, request, now_text],
-            )
-            .map_err(sql)?;
-            Ok(Reply::Done)
+        let Some((id, mac, request)) = found else {
+            return Err(InventoryError::UnknownAccount {
+                username,
+                mac: None,
+                expected: "renewed",
+            });
+        };
+        conn.execute(
+            "UPDATE accounts SET state = 'live', user_sheet = ?2, pc_sheet = ?3 WHERE id = ?1",
+            params![
+                id,
+                json_paths(path, &user_sheet)?,
+                json_paths(path, &pc_sheet)?
+            ],
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "UPDATE journal SET sheets_at = ?3 WHERE mac = ?1 AND request = ?2",
+            params![mac, request, now_text],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for Outcome {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let Outcome { run, pc } = self;
+        if let Some(mac) = &pc.mac {
+            validate_mac(mac)?;
         }
-        Op::Outcome { run, pc } => {
-            if let Some(mac) = &pc.mac {
-                validate_mac(mac)?;
-            }
-            let duration_ms = i64::try_from(pc.duration.as_millis()).unwrap_or(i64::MAX);
-            conn.execute(
-                "INSERT INTO outcomes (run, mac, ip, step, ok, reason, duration_ms, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    run.0,
-                    pc.mac,
-                    pc.ip.to_string(),
-                    pc.step,
-                    pc.ok,
-                    pc.reason,
-                    duration_ms,
-                    now_text
-                ],
+        let duration_ms = i64::try_from(pc.duration.as_millis()).unwrap_or(i64::MAX);
+        conn.execute(
+            "INSERT INTO outcomes (run, mac, ip, step, ok, reason, duration_ms, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run.0,
+                pc.mac,
+                pc.ip.to_string(),
+                pc.step,
+                pc.ok,
+                pc.reason,
+                duration_ms,
+                now_text
+            ],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for FinishRun {
+    type Reply = RunSummary;
+    fn apply(self, conn: &Connection, path: &Path) -> Result<RunSummary, InventoryError> {
+        let (now, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let FinishRun { run } = self;
+        let (ok, failed): (u32, u32) = conn
+            .query_row(
+                "SELECT COALESCE(SUM(ok), 0), COALESCE(SUM(1 - ok), 0) FROM outcomes o
+                 WHERE run = ?1 AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = o.run
+                   AND COALESCE(p.mac, p.ip) = COALESCE(o.mac, o.ip))",
+                [run.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(sql)?;
-            Ok(Reply::Done)
-        }
-        Op::FinishRun { run } => {
-            let (ok, failed): (u32, u32) = conn
-                .query_row(
-                    "SELECT COALESCE(SUM(ok), 0), COALESCE(SUM(1 - ok), 0) FROM outcomes o
-                     WHERE run = ?1 AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = o.run
-                       AND COALESCE(p.mac, p.ip) = COALESCE(o.mac, o.ip))",
-                    [run.0],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(sql)?;
-            let started: Option<String> = conn
-                .query_row("SELECT started_at FROM runs WHERE id = ?1", [run.0], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(sql)?;
-            let Some(started) = started else {
-                return Err(InventoryError::Corrupt {
-                    path: path.to_owned(),
-                    what: "run id",
-                    value: run.0.to_string(),
-                });
-            };
-            conn.execute(
-                "UPDATE runs SET finished_at = ?2, ok = ?3, failed = ?4 WHERE id = ?1",
-                params![run.0, now_text, ok, failed],
-            )
+        let started: Option<String> = conn
+            .query_row("SELECT started_at FROM runs WHERE id = ?1", [run.0], |r| {
+                r.get(0)
+            })
+            .optional()
             .map_err(sql)?;
-            let started_at = started.parse().map_err(|_| InventoryError::Corrupt {
+        let Some(started) = started else {
+            return Err(InventoryError::Corrupt {
                 path: path.to_owned(),
-                what: "timestamp",
-                value: started.clone(),
-            })?;
-            Ok(Reply::Summary(RunSummary {
-                run,
-                started_at,
-                finished_at: now,
-                ok,
-                failed,
-            }))
-        }
+                what: "run id",
+                value: run.0.to_string(),
+            });
+        };
+        conn.execute(
+            "UPDATE runs SET finished_at = ?2, ok = ?3, failed = ?4 WHERE id = ?1",
+            params![run.0, now_text, ok, failed],
+        )
+        .map_err(sql)?;
+        let started_at = started.parse().map_err(|_| InventoryError::Corrupt {
+            path: path.to_owned(),
+            what: "timestamp",
+            value: started.clone(),
+        })?;
+        Ok(RunSummary {
+            run,
+            started_at,
+            finished_at: now,
+            ok,
+            failed,
+        })
     }
 }
 
