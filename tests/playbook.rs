@@ -204,6 +204,13 @@ fn duplicate_key_is_an_error() {
 }
 
 #[test]
+fn duplicate_key_in_a_section_is_shown_where_it_is_repeated() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}connection:\n  forks: 5\n  user: admin\n  \"forks\": 6\n"
+    )));
+}
+
+#[test]
 fn missing_key_says_what_to_add() {
     insta::assert_snapshot!(errors(
         "site: SS\ntarget:\n  ranges: 2-40\nexchange:\n  admin_user: tech\n  password: prompt\n"

@@ -1,8 +1,9 @@
 //! What can go wrong with a playbook, and how it is shown to a person.
 //!
 //! Structural and semantic problems become [`Diagnostic`]s: a message, the place in the file
-//! (`file:line:col`), the source line with a caret under the offending text and, when there is
-//! one, a hint (`did you mean `ranges`?`). They are rendered once, by `Display`.
+//! (`file:line:col`), the source line with a caret under the offending text and, when there are
+//! any, a related fact (`first defined at line 1`) and a hint (`did you mean `ranges`?`). They are
+//! rendered once, by `Display`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ pub struct Diagnostic {
     pub location: Option<Location>,
     /// The text of the line at `location`.
     pub line_text: Option<String>,
+    /// A related fact (where a repeated key was first written).
+    pub note: Option<String>,
     /// What to do about it (a suggestion, the accepted forms).
     pub help: Option<String>,
 }
@@ -37,7 +40,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;
-        match (self.location, &self.line_text) {
+        let gutter = match (self.location, &self.line_text) {
             (Some(loc), Some(text)) => {
                 let number = loc.line.to_string();
                 let gutter = " ".repeat(number.len());
@@ -51,21 +54,20 @@ impl fmt::Display for Diagnostic {
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 writeln!(f, "{gutter} | {pad}{}", "^".repeat(loc.len.max(1)))?;
-                if let Some(help) = &self.help {
-                    writeln!(f, "{gutter} = help: {help}")?;
-                }
+                gutter
             }
             (Some(loc), None) => {
                 writeln!(f, " --> {}:{}:{}", self.file, loc.line, loc.column)?;
-                if let Some(help) = &self.help {
-                    writeln!(f, "  = help: {help}")?;
-                }
+                " ".to_string()
             }
             (None, _) => {
                 writeln!(f, " --> {}", self.file)?;
-                if let Some(help) = &self.help {
-                    writeln!(f, "  = help: {help}")?;
-                }
+                " ".to_string()
+            }
+        };
+        for (label, text) in [("note", &self.note), ("help", &self.help)] {
+            if let Some(text) = text {
+                writeln!(f, "{gutter} = {label}: {text}")?;
             }
         }
         Ok(())
@@ -190,6 +192,7 @@ mod tests {
                 len: 5,
             }),
             line_text: Some("  rangs: [1]".into()),
+            note: None,
             help: Some("did you mean `ranges`?".into()),
         };
         let text = d.to_string();

@@ -114,8 +114,7 @@ impl Playbook {
         let raw: RawPlaybook = match serde_yaml_ng::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                let source = Source::new(display, text);
-                let d = serde_diagnostic(&e, &source, text);
+                let d = serde_diagnostic(&e, display, text);
                 return Err(PlaybookError::Invalid(vec![d]));
             }
         };
@@ -217,14 +216,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Turns a serde_yaml_ng error into a diagnostic: its message without the trailing position,
-/// the place, and a hint.
-fn serde_diagnostic(e: &serde_yaml_ng::Error, source: &Source, text: &str) -> Diagnostic {
+/// the place, and a hint. `display` names the playbook.
+fn serde_diagnostic(e: &serde_yaml_ng::Error, display: &str, text: &str) -> Diagnostic {
     let full = e.to_string();
     let strip = regex::Regex::new(r" at (line \d+ column \d+|position \d+)").ok();
     let mut message = match &strip {
         Some(re) => re.replace_all(&full, "").into_owned(),
         None => full.clone(),
     };
+    if message.contains("duplicate field") || message.contains("duplicate entry") {
+        return duplicate_diagnostic(e, display, text, message);
+    }
+    let source = Source::new(display, text);
     let location = e.location().map(|l| source.at(l.line(), l.column()));
     for (rust, human) in [
         ("expected usize", "expected a whole number"),
@@ -253,8 +256,6 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, source: &Source, text: &str) -> Di
         help = Some(format!(
             "add `{field}:` here; see docs/PLAYBOOK.md for its forms"
         ));
-    } else if message.contains("duplicate field") || message.contains("duplicate entry") {
-        help = Some("each key may appear once: remove one of the two".into());
     } else if message.contains("repetition limit exceeded") {
         message = "the playbook's aliases expand to too much data (an alias bomb?)".into();
         help = Some("write the values out instead of repeating aliases".into());
@@ -281,6 +282,35 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, source: &Source, text: &str) -> Di
         help = Some("a playbook is a mapping of keys such as `site:` and `target:`".into());
     }
     source.diagnostic(message, location, help)
+}
+
+/// A repeated key, shown where it is repeated, with where it was first written: serde_yaml_ng
+/// places the error at the start of the mapping, so the text is walked for the key itself.
+fn duplicate_diagnostic(
+    e: &serde_yaml_ng::Error,
+    display: &str,
+    text: &str,
+    message: String,
+) -> Diagnostic {
+    let source = Source::indexed(display, text);
+    let name = message
+        .split("duplicate field `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next());
+    let mapping = e.location().map(|l| (l.line(), l.column()));
+    let found = source.duplicate(name, mapping.map_or(1, |(line, _)| line));
+    let location = match (found, mapping) {
+        (Some(d), _) => Some(d.again),
+        (None, Some((line, column))) => Some(source.at(line, column)),
+        (None, None) => None,
+    };
+    let mut d = source.diagnostic(
+        message,
+        location,
+        Some("each key may appear once: remove one of the two".into()),
+    );
+    d.note = found.map(|d| format!("first defined at line {}", d.first.line));
+    d
 }
 
 /// Resolves `path` against the playbook's directory; `~/` is the user's home.

@@ -6,8 +6,12 @@
 //! document once with `saphyr-parser`'s event parser, which gives every event a span, and
 //! records the span of every key and value under its path (`target.ranges[1]`).
 //!
-//! This walk only runs after serde_yaml_ng has accepted the document, and an event parser
-//! never expands aliases, so it cannot be made to do more work than the text's size.
+//! The same walk records keys repeated within one mapping: serde_yaml_ng reports a duplicate at
+//! the start of its mapping, the walk finds the repeated key itself (and the first one).
+//!
+//! This walk only runs on text that serde_yaml_ng has parsed (accepted, or refused only for a
+//! duplicate key), stops at the first syntax error, and never expands aliases (an event parser
+//! does not), so it cannot be made to do more work than the text's size.
 
 use super::error::{Diagnostic, Location};
 use saphyr_parser::{Event, Parser, Span};
@@ -29,10 +33,24 @@ struct Frame {
 }
 
 enum Kind {
-    /// A mapping; `key` is the key waiting for its value.
-    Map { key: Option<(String, Location)> },
+    /// A mapping; `key` is the key waiting for its value, `seen` where each of its plain keys was.
+    Map {
+        key: Option<(String, Location)>,
+        seen: HashMap<String, Location>,
+    },
     /// A sequence; `next` is the index of its next item.
     Seq { next: usize },
+}
+
+/// A key that appears twice in one mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Duplicate {
+    /// The key as written (without quotes).
+    pub name: String,
+    /// Its first occurrence.
+    pub first: Location,
+    /// The repeated one.
+    pub again: Location,
 }
 
 /// The playbook's text, the name to show for it, and the location of each path.
@@ -41,6 +59,8 @@ pub(crate) struct Source {
     file: String,
     lines: Vec<String>,
     nodes: HashMap<String, Node>,
+    /// Repeated keys, in the order of their repetition.
+    duplicates: Vec<Duplicate>,
 }
 
 fn location(span: &Span) -> Location {
@@ -73,6 +93,7 @@ impl Source {
             file: file.to_string(),
             lines: text.lines().map(str::to_string).collect(),
             nodes: HashMap::new(),
+            duplicates: Vec::new(),
         }
     }
 
@@ -99,18 +120,36 @@ impl Source {
                 }
                 Event::Scalar(value, ..) => {
                     if let Some(Frame {
-                        kind: Kind::Map { key: key @ None },
+                        kind:
+                            Kind::Map {
+                                key: key @ None,
+                                seen,
+                            },
                         ..
                     }) = stack.last_mut()
                     {
-                        *key = Some((value.into_owned(), loc));
+                        let name = value.into_owned();
+                        match seen.get(&name) {
+                            Some(first) => self.duplicates.push(Duplicate {
+                                name: name.clone(),
+                                first: *first,
+                                again: loc,
+                            }),
+                            None => {
+                                seen.insert(name.clone(), loc);
+                            }
+                        }
+                        *key = Some((name, loc));
                     } else {
                         self.record(&mut stack, loc);
                     }
                 }
                 Event::Alias(_) => {
                     if let Some(Frame {
-                        kind: Kind::Map { key: key @ None },
+                        kind:
+                            Kind::Map {
+                                key: key @ None, ..
+                            },
                         ..
                     }) = stack.last_mut()
                     {
@@ -124,13 +163,16 @@ impl Source {
                         // A complex key (a mapping used as a key): index it under `?`.
                         Some(Frame {
                             path,
-                            kind: Kind::Map { key: None },
+                            kind: Kind::Map { key: None, .. },
                             ..
                         }) => (child(path, "?"), true),
                         _ => (self.record(&mut stack, loc), false),
                     };
                     let kind = if matches!(event, Event::MappingStart(..)) {
-                        Kind::Map { key: None }
+                        Kind::Map {
+                            key: None,
+                            seen: HashMap::new(),
+                        }
                     } else {
                         Kind::Seq { next: 0 }
                     };
@@ -140,7 +182,7 @@ impl Source {
                     // A finished complex key leaves its mapping waiting for the value.
                     if stack.pop().is_some_and(|f| f.is_key)
                         && let Some(Frame {
-                            kind: Kind::Map { key },
+                            kind: Kind::Map { key, .. },
                             ..
                         }) = stack.last_mut()
                     {
@@ -158,7 +200,7 @@ impl Source {
             None => (String::new(), None),
             Some(Frame {
                 path,
-                kind: Kind::Map { key },
+                kind: Kind::Map { key, .. },
                 ..
             }) => match key.take() {
                 Some((name, at)) => (child(path, &name), Some(at)),
@@ -195,6 +237,14 @@ impl Source {
         }
     }
 
+    /// The first repetition of the key `name` at or after `line` (where serde_yaml_ng saw its
+    /// mapping start), or of any key when `name` is `None`.
+    pub(crate) fn duplicate(&self, name: Option<&str>, line: usize) -> Option<&Duplicate> {
+        self.duplicates
+            .iter()
+            .find(|d| d.again.line >= line && name.is_none_or(|n| n == d.name))
+    }
+
     /// A diagnostic at `location`, with the source line filled in.
     pub(crate) fn diagnostic(
         &self,
@@ -220,6 +270,7 @@ impl Source {
                 })
             }),
             location,
+            note: None,
             help,
         }
     }
@@ -343,6 +394,26 @@ target:
             }
         );
         assert_eq!(s.at(9, 1).len, 1);
+    }
+
+    #[test]
+    fn repeated_keys_are_found_in_the_order_of_their_repetition() {
+        let s = Source::indexed(
+            "pb.yml",
+            "a:\n  b: 1\n  c: 2\n  b: 3\nd: {e: 1, e: 2}\na: 4\nf:\n  - b: 1\n  - b: 2\n",
+        );
+        let found = |name, line| s.duplicate(name, line).map(|d| (d.first, d.again));
+        assert_eq!(
+            found(Some("b"), 1),
+            Some((loc(2, 3, 1).unwrap(), loc(4, 3, 1).unwrap()))
+        );
+        assert_eq!(found(None, 5).map(|(_, again)| again), loc(5, 11, 1));
+        assert_eq!(
+            found(Some("a"), 1),
+            Some((loc(1, 1, 1).unwrap(), loc(6, 1, 1).unwrap()))
+        );
+        // Keys of different mappings (items of a list) are not repetitions.
+        assert_eq!(found(Some("b"), 5), None);
     }
 
     #[test]
