@@ -393,19 +393,66 @@ impl Checker<'_> {
     }
 
     fn playbook(&mut self, raw: RawPlaybook, path: PathBuf, digest: String) -> Option<Playbook> {
-        let dir = self.dir.to_path_buf();
-        if !(1..=16).contains(&raw.site.len())
-            || !raw.site.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        self.site(&raw.site);
+        let target = self.target(&raw);
+        let state_dir = resolve(self.dir, &raw.state_dir);
+        let connection = self.connection(&raw, &state_dir);
+        let exchange = self.exchange(&raw);
+        let account = self.account(&raw);
+        let example_username = match &target {
+            Some(t) if self.problems.iter().all(|p| !p.message.starts_with("site")) => {
+                self.pattern(&account, &raw.site, &t.addresses())
+            }
+            _ => String::new(),
+        };
+        let renewal = match &raw.renewal {
+            RawRenewal::Always => Renewal::Always,
+            RawRenewal::OlderThan(text) => {
+                Renewal::OlderThan(self.duration("renewal.older_than", text, 30 * 86_400))
+            }
+        };
+        let password = self.password(&raw);
+        let inventory = InventoryConfig {
+            path: raw
+                .inventory
+                .path
+                .as_ref()
+                .map_or_else(|| state_dir.join("inventory.db"), |p| resolve(self.dir, p)),
+        };
+        let output = self.output(&raw, target.as_ref());
+        let logging = Logging {
+            level: raw.logging.level,
+            file: raw.logging.file.as_ref().map(|p| resolve(self.dir, p)),
+        };
+        Some(Playbook {
+            path,
+            digest,
+            site: raw.site,
+            target: target?,
+            connection,
+            exchange,
+            account,
+            renewal,
+            password,
+            state_dir,
+            inventory,
+            output,
+            logging,
+            example_username,
+        })
+    }
+
+    fn site(&mut self, site: &str) {
+        if !(1..=16).contains(&site.len()) || !site.bytes().all(|b| b.is_ascii_alphanumeric()) {
             self.problem(
                 "site",
-                format!("site: `{}` is not a site code", raw.site),
+                format!("site: `{site}` is not a site code"),
                 Some("use 1 to 16 letters or digits, e.g. `SS`".into()),
             );
         }
+    }
 
-        let target = self.target(&raw);
-
+    fn connection(&mut self, raw: &RawPlaybook, state_dir: &Path) -> Connection {
         let c = &raw.connection;
         self.name("connection.user", &c.user, "user name");
         if !(1..=1024).contains(&c.forks) {
@@ -415,29 +462,30 @@ impl Checker<'_> {
                 Some("use 1 to 1024 (default 50)".into()),
             );
         }
-        let state_dir = resolve(&dir, &raw.state_dir);
-        let connection = Connection {
+        Connection {
             user: c.user.clone(),
             identity: c
                 .identity
                 .as_ref()
-                .map_or_else(|| state_dir.join("id_ed25519"), |p| resolve(&dir, p)),
+                .map_or_else(|| state_dir.join("id_ed25519"), |p| resolve(self.dir, p)),
             known_hosts: c
                 .known_hosts
                 .as_ref()
-                .map_or_else(|| state_dir.join("known_hosts"), |p| resolve(&dir, p)),
+                .map_or_else(|| state_dir.join("known_hosts"), |p| resolve(self.dir, p)),
             connect_timeout: self.duration("connection.connect_timeout", &c.connect_timeout, 5),
             step_timeout: self.duration("connection.step_timeout", &c.step_timeout, 120),
             forks: c.forks,
             control_persist: self.duration("connection.control_persist", &c.control_persist, 60),
             ssh_config: c.ssh_config,
-        };
+        }
+    }
 
+    fn exchange(&mut self, raw: &RawPlaybook) -> Exchange {
         let e = &raw.exchange;
         self.name("exchange.admin_user", &e.admin_user, "user name");
         let password_source = match &e.password {
             RawPasswordSource::File(p) => {
-                let file = resolve(&dir, p);
+                let file = resolve(self.dir, p);
                 self.existing_file("exchange.password.file", &file, "admin password file");
                 PasswordSource::File(file)
             }
@@ -457,12 +505,14 @@ impl Checker<'_> {
             }
             RawPasswordSource::Prompt => PasswordSource::Prompt,
         };
-        let exchange = Exchange {
+        Exchange {
             admin_user: e.admin_user.clone(),
             password: password_source,
             become_method: e.become_method,
-        };
+        }
+    }
 
+    fn account(&mut self, raw: &RawPlaybook) -> Account {
         let a = &raw.account;
         self.absolute_unix("account.shell", &a.shell);
         self.absolute_unix("account.home_base", &a.home_base);
@@ -479,27 +529,16 @@ impl Checker<'_> {
                 None,
             );
         }
-        let account = Account {
+        Account {
             pattern: a.pattern.clone(),
             shell: a.shell.clone(),
             groups: a.groups.clone(),
             home_base: PathBuf::from(&a.home_base),
             adopt: a.adopt.clone(),
-        };
-        let example_username = match &target {
-            Some(t) if self.problems.iter().all(|p| !p.message.starts_with("site")) => {
-                self.pattern(&account, &raw.site, &t.addresses())
-            }
-            _ => String::new(),
-        };
+        }
+    }
 
-        let renewal = match &raw.renewal {
-            RawRenewal::Always => Renewal::Always,
-            RawRenewal::OlderThan(text) => {
-                Renewal::OlderThan(self.duration("renewal.older_than", text, 30 * 86_400))
-            }
-        };
-
+    fn password(&mut self, raw: &RawPlaybook) -> PasswordPolicy {
         let p = &raw.password;
         let password = PasswordPolicy {
             length: p.length,
@@ -518,18 +557,13 @@ impl Checker<'_> {
                 Some(problem.help),
             );
         }
+        password
+    }
 
-        let inventory = InventoryConfig {
-            path: raw
-                .inventory
-                .path
-                .as_ref()
-                .map_or_else(|| state_dir.join("inventory.db"), |p| resolve(&dir, p)),
-        };
-
+    fn output(&mut self, raw: &RawPlaybook, target: Option<&Target>) -> Output {
         let o = &raw.output;
-        let user_sheet = o.user_sheet.as_ref().map(|p| resolve(&dir, p));
-        let pc_sheet = o.pc_sheet.as_ref().map(|p| resolve(&dir, p));
+        let user_sheet = o.user_sheet.as_ref().map(|p| resolve(self.dir, p));
+        let pc_sheet = o.pc_sheet.as_ref().map(|p| resolve(self.dir, p));
         if let Some(file) = &user_sheet {
             self.existing_file("output.user_sheet", file, "user sheet template");
         }
@@ -555,44 +589,21 @@ impl Checker<'_> {
                 Some("use `[pdf]`, `[png]` or `[pdf, png]`".into()),
             );
         }
-        if let Some(t) = &target
-            && let Some(first) = t.addresses().first()
-        {
-            let vars = super::account::NameVars::sample(&raw.site, 1, *first);
+        if let Some(first) = target.and_then(|t| t.addresses().first().copied()) {
+            let vars = super::account::NameVars::sample(&raw.site, 1, first);
             let username = [("username", minijinja::Value::from("USERSS001-1234"))];
             if let Err(e) = super::account::render_template(&o.qr, &vars, &username) {
                 self.pattern_problem("output.qr", "output.qr", &e, &["username"]);
             }
         }
-        let output = Output {
-            dir: resolve(&dir, &o.dir),
+        Output {
+            dir: resolve(self.dir, &o.dir),
             user_sheet,
             pc_sheet,
             formats,
             batch: o.batch,
             qr: o.qr.clone(),
-        };
-        let logging = Logging {
-            level: raw.logging.level,
-            file: raw.logging.file.as_ref().map(|p| resolve(&dir, p)),
-        };
-
-        Some(Playbook {
-            path,
-            digest,
-            site: raw.site,
-            target: target?,
-            connection,
-            exchange,
-            account,
-            renewal,
-            password,
-            state_dir,
-            inventory,
-            output,
-            logging,
-            example_username,
-        })
+        }
     }
 
     fn target(&mut self, raw: &RawPlaybook) -> Option<Target> {
