@@ -4,7 +4,6 @@
 
 use super::run::{RunArgs, RunError, private_tempdir, sigint, ssh_settings};
 use crate::engine::plan::PcPlan;
-use crate::engine::planner::Planner;
 use crate::engine::scope::Scope;
 use crate::engine::{Engine, Observer, driver};
 use crate::inventory::Inventory;
@@ -33,37 +32,25 @@ pub async fn check(
     let scope = Scope::new(&pb, &inventory, &args.limit)?;
     let ssh_dir = private_tempdir("rdplay-check-")?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
-    let port = pb.target.port;
-    let engine = Arc::new(Engine {
-        connector: OpenSsh {
-            settings: ssh_settings(&pb, ssh_dir.path()),
-            first_contact: None,
-        },
-        planner: Planner::new(pb)?,
-        store: inventory.clone(),
-        observer: Arc::clone(&observer),
-    });
+    let connector = OpenSsh {
+        settings: ssh_settings(&pb, ssh_dir.path()),
+        first_contact: None,
+    };
+    let engine = Engine::new(pb, connector, inventory, observer)?;
     let driven = driver::drive(
+        &engine,
         &scope,
-        &inventory,
-        port,
         forks,
-        Arc::clone(&observer),
         sigint,
-        |target| {
-            let (engine, observer) = (Arc::clone(&engine), Arc::clone(&observer));
-            async move {
-                let ip = target.ip;
-                let (plan, conn) = engine.plan_pc(target).await;
-                if let Some(conn) = conn {
-                    conn.close().await;
-                }
-                observer.finished(
-                    ip,
-                    !matches!(plan.action, crate::engine::plan::Action::Blocked(_)),
-                );
-                plan
+        |engine, target| async move {
+            let ip = target.ip;
+            let (plan, conn) = engine.plan_pc(target).await;
+            if let Some(conn) = conn {
+                conn.close().await;
             }
+            let blocked = matches!(plan.action, crate::engine::plan::Action::Blocked(_));
+            engine.observer.finished(ip, !blocked);
+            plan
         },
         |target, why| PcPlan {
             ip: target.ip,

@@ -5,7 +5,6 @@ use crate::engine::apply::{RunCtx, run_pc};
 use crate::engine::audit::Audit;
 use crate::engine::effects::{Effect, sheets::Sheets};
 use crate::engine::outcome::{Outcome, PcReport};
-use crate::engine::planner::Planner;
 use crate::engine::scope::Scope;
 use crate::engine::{Engine, Observer, driver};
 use crate::inventory::Inventory;
@@ -155,19 +154,9 @@ pub async fn run(
     )?);
     crate::files::private_dir(&pb.output.dir)
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;
-    let sheets = Sheets {
-        renderer,
-        store: inventory.clone(),
-        out_dir: pb.output.dir.clone(),
-        formats: pb.output.formats.iter().map(|f| (*f).into()).collect(),
-        site: pb.site.clone(),
-        shell: pb.account.shell.clone(),
-        output: pb.output.clone(),
-        slots: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        ),
-        batch: pb.output.batch.then(|| Mutex::new(Vec::new())),
-    };
+    // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let sheets = Sheets::new(&pb, renderer, inventory.clone(), cores);
     let effects: Vec<Box<dyn Effect>> = vec![Box::new(sheets)];
     let rc = Arc::new(RunCtx {
         run,
@@ -176,26 +165,19 @@ pub async fn run(
         audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
     });
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
-    let (port, out_dir) = (pb.target.port, pb.output.dir.clone());
-    let engine = Arc::new(Engine {
-        planner: Planner::new(pb)?,
-        connector: OpenSsh {
-            settings,
-            first_contact,
-        },
-        store: inventory.clone(),
-        observer: Arc::clone(&observer),
-    });
-
+    let out_dir = pb.output.dir.clone();
+    let connector = OpenSsh {
+        settings,
+        first_contact,
+    };
+    let engine = Engine::new(pb, connector, inventory.clone(), observer)?;
     let driven = driver::drive(
+        &engine,
         &scope,
-        &inventory,
-        port,
         forks,
-        observer,
         sigint,
-        |target| {
-            let (engine, rc) = (Arc::clone(&engine), Arc::clone(&rc));
+        |engine, target| {
+            let rc = Arc::clone(&rc);
             async move { run_pc(&engine, &rc, target).await }
         },
         |target, why| {

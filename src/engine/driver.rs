@@ -2,9 +2,10 @@
 //! `forks` at once, so silent addresses hold nobody up and one PC's failure or hang never holds up
 //! another. Ctrl-C stops every PC. `run` and `--check` both go through it.
 
-use super::Observer;
+use super::Engine;
 use super::scope::{Scope, Target, Triage};
 use crate::inventory::Store;
+use crate::remote::Connector;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -19,25 +20,24 @@ pub struct Driven<T> {
     pub interrupted: bool,
 }
 
-/// Runs `per_pc` for every PC of the scope. `stopped` makes the result of a PC whose work was
-/// stopped (Ctrl-C, or a panic in its task) from its target and a reason.
-#[allow(clippy::too_many_arguments)]
-pub async fn drive<S, T, F, Fut>(
+/// Runs `per_pc` for every PC of the scope, `forks` at once. `stopped` makes the result of a PC whose
+/// work was stopped (Ctrl-C, or a panic in its task) from its target and a reason.
+pub async fn drive<C, S, T, F, Fut>(
+    engine: &Arc<Engine<C, S>>,
     scope: &Scope,
-    store: &S,
-    port: u16,
     forks: usize,
-    observer: Arc<dyn Observer>,
     mut sigint: tokio::signal::unix::Signal,
     per_pc: F,
     stopped: impl Fn(&Target, &str) -> T,
 ) -> Driven<T>
 where
+    C: Connector,
     S: Store,
     T: Send + 'static,
-    F: Fn(Target) -> Fut,
+    F: Fn(Arc<Engine<C, S>>, Target) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
 {
+    let port = engine.planner.playbook().target.port;
     let mut found =
         crate::tasks::scan::scan_stream(scope.to_scan.clone(), port, scope.timeout, 256);
     let slots = Arc::new(tokio::sync::Semaphore::new(forks.max(1)));
@@ -52,11 +52,11 @@ where
     loop {
         tokio::select! {
             result = found.recv(), if scanning && !driven.interrupted => match result {
-                Some(r) => match scope.triage(store, r) {
+                Some(r) => match scope.triage(&engine.store, r) {
                     Triage::Target(target) => {
-                        observer.found(target.ip);
+                        engine.observer.found(target.ip);
                         let (slots, this) = (Arc::clone(&slots), target.clone());
-                        let work = per_pc(target);
+                        let work = per_pc(Arc::clone(engine), target);
                         let handle = tasks.spawn(async move {
                             let _slot = slots.acquire_owned().await;
                             work.await

@@ -48,6 +48,21 @@ pub struct Engine<C: Connector, S: Store> {
 }
 
 impl<C: Connector, S: Store> Engine<C, S> {
+    /// The engine of a playbook (its rules compiled once).
+    pub fn new(
+        pb: crate::playbook::Playbook,
+        connector: C,
+        store: S,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Arc<Self>, regex::Error> {
+        Ok(Arc::new(Engine {
+            planner: Planner::new(pb)?,
+            connector,
+            store,
+            observer,
+        }))
+    }
+
     /// Reads what the planner needs of one PC and returns its plan, with the connection the probe
     /// opened when the plan renews the PC (`run` applies over it; `--check` closes it).
     pub async fn plan_pc(&self, target: Target) -> (PcPlan, Option<C::Conn>) {

@@ -74,17 +74,8 @@ fn world(extra: &str, pcs: &[u8]) -> World {
     let run = runtime
         .block_on(inventory.begin_run(&pb.path, &pb.digest))
         .expect("run");
-    let sheets = Sheets {
-        renderer: Arc::new(crate::render::Renderer::new(None, None).expect("renderer")),
-        store: inventory.clone(),
-        out_dir: pb.output.dir.clone(),
-        formats: vec![crate::render::Format::Pdf],
-        site: pb.site.clone(),
-        shell: pb.account.shell.clone(),
-        output: pb.output.clone(),
-        slots: tokio::sync::Semaphore::new(2),
-        batch: None,
-    };
+    let renderer = Arc::new(crate::render::Renderer::new(None, None).expect("renderer"));
+    let sheets = Sheets::new(&pb, renderer, inventory.clone(), 2);
     crate::files::private_dir(&pb.output.dir).expect("output dir");
     let rc = RunCtx {
         run,

@@ -25,6 +25,26 @@ pub struct Sheets<S: Store> {
 }
 
 impl<S: Store> Sheets<S> {
+    /// The sheets of `pb`'s output section, rendered `slots` at a time.
+    pub fn new(
+        pb: &crate::playbook::Playbook,
+        renderer: Arc<Renderer>,
+        store: S,
+        slots: usize,
+    ) -> Sheets<S> {
+        Sheets {
+            renderer,
+            store,
+            out_dir: pb.output.dir.clone(),
+            formats: pb.output.formats.iter().map(|f| (*f).into()).collect(),
+            site: pb.site.clone(),
+            shell: pb.account.shell.clone(),
+            output: pb.output.clone(),
+            slots: tokio::sync::Semaphore::new(slots),
+            batch: pb.output.batch.then(|| Mutex::new(Vec::new())),
+        }
+    }
+
     async fn sheets(&self, r: &Renewed<'_>) -> Result<Done, StepError> {
         let render_err = |what: &str, e: crate::render::RenderError| {
             StepError::caused(StepKind::Render, what.to_string(), e)
