@@ -31,6 +31,13 @@ impl std::fmt::Display for Mac {
     }
 }
 
+impl std::str::FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mac, String> {
+        Mac::parse(s).ok_or_else(|| format!("{s:?} is not a MAC address"))
+    }
+}
+
 impl Serialize for Mac {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

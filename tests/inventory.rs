@@ -6,6 +6,7 @@ use rdplay::inventory::{
     AccountState, Intent, Inventory, InventoryError, PcOutcome, PcSeen, Renewal, RunId,
     SCHEMA_VERSION, lock_path,
 };
+use rdplay::mac::Mac;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
@@ -13,6 +14,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A MAC from its canonical text.
+fn m(s: &str) -> Mac {
+    Mac::parse(s).expect("a MAC")
+}
 
 const MAC_A: &str = "52:54:00:00:00:0a";
 const MAC_B: &str = "52:54:00:00:00:0b";
@@ -70,14 +76,14 @@ async fn renew(
     stop: u8,
 ) -> String {
     let old: Vec<String> = inv
-        .accounts_to_remove(mac)
+        .accounts_to_remove(&m(mac))
         .unwrap()
         .into_iter()
         .map(|a| a.username)
         .collect();
     let request = inv.next_request(run).await.unwrap();
     inv.seen(PcSeen {
-        mac: mac.into(),
+        mac: m(mac),
         ip,
         hostname: None,
     })
@@ -85,7 +91,7 @@ async fn renew(
     .unwrap();
     let intent = Intent {
         run,
-        mac: mac.into(),
+        mac: m(mac),
         ip,
         request: request.clone(),
         new_username: new.into(),
@@ -97,7 +103,7 @@ async fn renew(
     }
     let renewal = Renewal {
         run,
-        mac: mac.into(),
+        mac: m(mac),
         request: request.clone(),
         new_username: new.into(),
         deleted: old,
@@ -116,7 +122,7 @@ async fn renew(
 }
 
 fn to_remove(inv: &Inventory, mac: &str) -> Vec<(String, AccountState)> {
-    inv.accounts_to_remove(mac)
+    inv.accounts_to_remove(&m(mac))
         .unwrap()
         .into_iter()
         .map(|a| (a.username, a.state))
@@ -229,7 +235,7 @@ async fn read_only_creates_nothing() {
     let missing = dir.path().join("nowhere").join("inventory.sqlite");
     let inv = Inventory::open_read_only(&missing).unwrap();
     assert!(inv.pcs().unwrap().is_empty());
-    assert!(inv.accounts_to_remove(MAC_A).unwrap().is_empty());
+    assert!(inv.accounts_to_remove(&m(MAC_A)).unwrap().is_empty());
     assert!(inv.usernames_in_use().unwrap().is_empty());
     assert!(!dir.path().join("nowhere").exists(), "no directory created");
     let err = inv
@@ -526,7 +532,7 @@ async fn every_crash_point_leaves_the_accounts_to_remove_recorded() {
             "stop {stop}"
         );
         let deleted: Vec<_> = inv
-            .accounts_of(MAC_A)
+            .accounts_of(&m(MAC_A))
             .unwrap()
             .into_iter()
             .filter(|a| a.state == AccountState::Deleted)
@@ -565,7 +571,7 @@ async fn the_journal_refuses_steps_out_of_order() {
     // A renewal without an intent: refused.
     let renewal = Renewal {
         run,
-        mac: MAC_B.into(),
+        mac: m(MAC_B),
         request: request.clone(),
         new_username: "eleve-0002".into(),
         deleted: vec![],
@@ -581,7 +587,7 @@ async fn the_journal_refuses_steps_out_of_order() {
     // A username already managed elsewhere: refused.
     let intent = Intent {
         run,
-        mac: MAC_B.into(),
+        mac: m(MAC_B),
         ip: IP_B,
         request: inv.next_request(run).await.unwrap(),
         new_username: "eleve-0001".into(),
@@ -593,34 +599,32 @@ async fn the_journal_refuses_steps_out_of_order() {
         "{err}"
     );
     // A failed write in a batch does not undo the others.
-    assert!(inv.accounts_of(MAC_B).unwrap().is_empty());
+    assert!(inv.accounts_of(&m(MAC_B)).unwrap().is_empty());
     assert_eq!(inv.accounts().unwrap().len(), 1);
 }
 
 #[tokio::test]
-async fn macs_must_be_lower_case_colon_form() {
+async fn macs_are_stored_in_one_canonical_form() {
     let dir = state_dir();
     let db = dir.path().join("inventory.sqlite");
     let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
-    for bad in [
-        "52:54:00:00:00:0A",
-        "52-54-00-00-00-0a",
-        "52540000000a",
-        "x",
-    ] {
-        let err = inv
-            .seen(PcSeen {
-                mac: bad.into(),
-                ip: IP_A,
-                hostname: None,
-            })
-            .await
-            .expect_err("refused");
-        assert!(matches!(err, InventoryError::InvalidMac { .. }), "{err}");
-        assert!(inv.pc(bad).is_err());
-        assert!(inv.accounts_to_remove(bad).is_err());
+    // The inventory takes only the Mac type: what a user or a PC gives is parsed once, at the edge.
+    for typed in ["52:54:00:00:00:0A", "52-54-00-00-00-0a"] {
+        let mac = Mac::parse(typed).expect("a MAC in another form");
+        inv.seen(PcSeen {
+            mac,
+            ip: IP_A,
+            hostname: None,
+        })
+        .await
+        .unwrap();
     }
-    assert!(inv.pcs().unwrap().is_empty());
+    for bad in ["52540000000a", "x", "00:00:00:00:00:00"] {
+        assert!(Mac::parse(bad).is_none(), "{bad}");
+    }
+    let pcs = inv.pcs().unwrap();
+    assert_eq!(pcs.len(), 1, "one PC, however its MAC was written");
+    assert_eq!(pcs[0].mac.as_str(), MAC_A);
 }
 
 #[tokio::test]
@@ -629,24 +633,24 @@ async fn finds_pcs_by_mac_ip_or_hostname() {
     let db = dir.path().join("inventory.sqlite");
     let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
     inv.seen(PcSeen {
-        mac: MAC_A.into(),
+        mac: m(MAC_A),
         ip: IP_A,
         hostname: Some("pc-a".into()),
     })
     .await
     .unwrap();
     inv.seen(PcSeen {
-        mac: MAC_B.into(),
+        mac: m(MAC_B),
         ip: IP_B,
         hostname: Some("pc-b".into()),
     })
     .await
     .unwrap();
-    inv.pin_host_key(MAC_A, IP_A, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA")
+    inv.pin_host_key(&m(MAC_A), IP_A, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA")
         .await
         .unwrap();
-    assert_eq!(inv.find_pc("52-54-00-00-00-0A").unwrap().mac, MAC_A);
-    assert_eq!(inv.find_pc("10.9.0.11").unwrap().mac, MAC_B);
+    assert_eq!(inv.find_pc("52-54-00-00-00-0A").unwrap().mac, m(MAC_A));
+    assert_eq!(inv.find_pc("10.9.0.11").unwrap().mac, m(MAC_B));
     assert_eq!(
         inv.find_pc("pc-a").unwrap().host_key.as_deref(),
         Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA")
@@ -662,20 +666,20 @@ async fn finds_pcs_by_mac_ip_or_hostname() {
     ));
     // A later `seen` without a hostname keeps the known one; a new address replaces the old.
     inv.seen(PcSeen {
-        mac: MAC_B.into(),
+        mac: m(MAC_B),
         ip: Ipv4Addr::new(10, 9, 0, 12),
         hostname: None,
     })
     .await
     .unwrap();
-    let b = inv.pc(MAC_B).unwrap().unwrap();
+    let b = inv.pc(&m(MAC_B)).unwrap().unwrap();
     assert_eq!(
         (b.hostname.as_deref(), b.ip),
         (Some("pc-b"), Ipv4Addr::new(10, 9, 0, 12))
     );
     assert!(b.last_seen >= b.first_seen);
     inv.seen(PcSeen {
-        mac: MAC_B.into(),
+        mac: m(MAC_B),
         ip: IP_B,
         hostname: Some("pc-a".into()),
     })
@@ -695,7 +699,7 @@ async fn runs_count_outcomes_and_remember_failures() {
     let db = dir.path().join("inventory.sqlite");
     let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
     let outcome = |mac: Option<&str>, ip, ok| PcOutcome {
-        mac: mac.map(str::to_owned),
+        mac: mac.map(m),
         ip,
         step: if ok {
             "render".into()
@@ -718,7 +722,10 @@ async fn runs_count_outcomes_and_remember_failures() {
     assert!(summary.finished_at >= summary.started_at);
     let failed = inv.failed_in_last_run().unwrap();
     assert_eq!(failed.len(), 1);
-    assert_eq!((failed[0].mac.as_deref(), failed[0].ip), (None, IP_B));
+    assert_eq!(
+        (failed[0].mac.as_ref().map(|m| m.as_str()), failed[0].ip),
+        (None, IP_B)
+    );
 
     // A run killed half way still counts; a retry that succeeded is not a failure.
     let second = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
@@ -764,7 +771,7 @@ async fn fifty_concurrent_pcs_share_commits() {
                 )
                 .await;
                 let outcome = PcOutcome {
-                    mac: Some(mac),
+                    mac: Some(m(&mac)),
                     ip,
                     step: "render".into(),
                     ok: true,
@@ -833,13 +840,17 @@ async fn fleet(db: &Path, hostname_b: &str) {
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
     renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
     renew(&inv, run, MAC_B, IP_B, "eleve-0002", hostname_b, 3).await;
-    inv.pin_host_key(MAC_A, IP_A, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfakekey")
-        .await
-        .unwrap();
+    inv.pin_host_key(
+        &m(MAC_A),
+        IP_A,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfakekey",
+    )
+    .await
+    .unwrap();
     renew(&inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
     renew(&inv, run, MAC_A, IP_A, "eleve-0004", "pc-a", 1).await;
     let c = PcSeen {
-        mac: "52:54:00:00:00:0c".into(),
+        mac: m("52:54:00:00:00:0c"),
         ip: Ipv4Addr::new(10, 9, 0, 12),
         hostname: None,
     };
@@ -849,7 +860,7 @@ async fn fleet(db: &Path, hostname_b: &str) {
         (true, "render", None),
     ] {
         let outcome = PcOutcome {
-            mac: Some(MAC_A.into()),
+            mac: Some(m(MAC_A)),
             ip: IP_A,
             step: step.into(),
             ok,
@@ -1005,7 +1016,7 @@ async fn hostile_hostnames_are_stored_exactly_and_shown_inert() {
     let db = dir.path().join("inventory.sqlite");
     fleet(&db, HOSTILE).await;
     let inv = Inventory::open_read_only(&db).unwrap();
-    let b = inv.pc(MAC_B).unwrap().unwrap();
+    let b = inv.pc(&m(MAC_B)).unwrap().unwrap();
     assert_eq!(b.hostname.as_deref(), Some(HOSTILE), "stored byte for byte");
     assert_eq!(b.facts.unwrap().hostname, HOSTILE);
     let dbs = db.to_str().unwrap();

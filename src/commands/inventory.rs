@@ -143,7 +143,7 @@ pub fn list(inventory: &Inventory) -> Result<String, InventoryError> {
         .iter()
         .map(|pc| {
             vec![
-                pc.mac.clone(),
+                pc.mac.to_string(),
                 pc.ip.to_string(),
                 pc.hostname.clone().unwrap_or_else(|| "-".into()),
                 snapshot

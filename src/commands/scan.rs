@@ -71,7 +71,7 @@ pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
             .unwrap_or_else(|| "-".into());
         let mac = raw_mac
             .map(|m| m.to_string())
-            .or_else(|| known.as_ref().map(|k| k.mac.clone()))
+            .or_else(|| known.as_ref().map(|k| k.mac.to_string()))
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(text, "{ip:<15} {mac:<17} {hostname:<20} {state}");
     }

@@ -121,7 +121,7 @@ async fn finish<C: Connector, S: Store>(engine: &Engine<C, S>, rc: &RunCtx, r: &
         .outcome(
             rc.run,
             PcOutcome {
-                mac: r.mac.as_ref().map(|m| m.to_string()),
+                mac: r.mac.clone(),
                 ip,
                 step: r.outcome.step().name().to_string(),
                 ok,
@@ -229,7 +229,7 @@ async fn renew_over<C: Connector, S: Store>(
     engine
         .store
         .seen(PcSeen {
-            mac: pc.mac.to_string(),
+            mac: pc.mac.clone(),
             ip: pc.ip,
             hostname: Some(hostname.clone()),
         })

@@ -75,11 +75,10 @@ impl Planner {
         let t = &known.target;
         let mut plan = PcPlan {
             ip: t.ip,
-            mac: t.mac.clone().or_else(|| {
-                t.known_by_ip
-                    .as_ref()
-                    .and_then(|r| crate::mac::Mac::parse(&r.mac))
-            }),
+            mac: t
+                .mac
+                .clone()
+                .or_else(|| t.known_by_ip.as_ref().map(|r| r.mac.clone())),
             hostname: known
                 .record
                 .as_ref()

@@ -119,7 +119,7 @@ impl Limit {
         for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
             if item == "@failed" {
                 for pc in store.failed_in_last_run().map_err(ScopeError::Failed)? {
-                    if let Some(mac) = pc.mac.as_deref().and_then(Mac::parse) {
+                    if let Some(mac) = pc.mac {
                         limit.macs.insert(mac);
                     }
                     limit.ips.insert(pc.ip);
@@ -137,15 +137,14 @@ impl Limit {
         }
         // Hostnames and MACs recorded in the inventory name their last address too.
         for pc in store.pcs().map_err(ScopeError::Pcs)? {
-            let mac = Mac::parse(&pc.mac);
-            if mac.as_ref().is_some_and(|m| limit.macs.contains(m))
+            if limit.macs.contains(&pc.mac)
                 || pc
                     .hostname
                     .as_ref()
                     .is_some_and(|h| limit.names.contains(h))
             {
                 limit.ips.insert(pc.ip);
-                limit.macs.extend(mac);
+                limit.macs.insert(pc.mac);
             }
         }
         Ok(limit)

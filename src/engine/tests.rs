@@ -248,7 +248,7 @@ fn the_renewal_policy_keeps_a_young_live_account_but_never_a_pending_one() {
     // A pending account (a run that stopped before the sheet) is renewed.
     block_on(w.engine.store.intend(Intent {
         run: w.rc.run,
-        mac: mac(3).to_string(),
+        mac: mac(3),
         ip: ip(3),
         request: "REQ-1".into(),
         new_username: "USERSS002-0001".into(),
@@ -301,7 +301,7 @@ fn a_recorded_root_is_refused_before_any_change() {
     // A tampered inventory that records root for this PC.
     block_on(w.engine.store.intend(Intent {
         run: w.rc.run,
-        mac: mac(2).to_string(),
+        mac: mac(2),
         ip: ip(2),
         request: "REQ-X".into(),
         new_username: "root".into(),

@@ -93,12 +93,6 @@ pub enum InventoryError {
         /// The stored text.
         value: String,
     },
-    /// A MAC address not in lower-case colon form.
-    #[error("{value:?} is not a MAC address in lower-case colon form (like 52:54:00:12:34:56)")]
-    InvalidMac {
-        /// The rejected text.
-        value: String,
-    },
     /// A write named an account the inventory does not hold in the needed state.
     #[error("the inventory has no {expected} account {username:?}{}", on_mac(mac))]
     UnknownAccount {

@@ -4,6 +4,7 @@ use super::inert::csv_cell;
 use super::model::{AccountRecord, AccountState, PcRecord};
 use super::{Inventory, InventoryError};
 use crate::facts::Facts;
+use crate::mac::Mac;
 use serde::Serialize;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -28,21 +29,21 @@ impl Snapshot {
     }
 
     /// The PC's managed account: its live one, else its newest pending one.
-    pub fn managed_account(&self, mac: &str) -> Option<&AccountRecord> {
+    pub fn managed_account(&self, mac: &Mac) -> Option<&AccountRecord> {
         managed_account(&self.accounts, mac)
     }
 
-    fn hostname(&self, mac: &str) -> Option<&str> {
+    fn hostname(&self, mac: &Mac) -> Option<&str> {
         self.pcs
             .iter()
-            .find(|pc| pc.mac == mac)
+            .find(|pc| &pc.mac == mac)
             .and_then(|pc| pc.hostname.as_deref())
     }
 }
 
 /// The PC's managed account among `accounts`: its live one, else its newest pending one.
-pub fn managed_account<'a>(accounts: &'a [AccountRecord], mac: &str) -> Option<&'a AccountRecord> {
-    let mine = || accounts.iter().rev().filter(move |a| a.mac == mac);
+pub fn managed_account<'a>(accounts: &'a [AccountRecord], mac: &Mac) -> Option<&'a AccountRecord> {
+    let mine = || accounts.iter().rev().filter(move |a| &a.mac == mac);
     mine()
         .find(|a| a.state == AccountState::Live)
         .or_else(|| mine().find(|a| a.state == AccountState::Pending))
@@ -85,7 +86,7 @@ pub fn json(snapshot: &Snapshot) -> String {
             .pcs
             .iter()
             .map(|pc| JsonPc {
-                mac: &pc.mac,
+                mac: pc.mac.as_str(),
                 ip: pc.ip.to_string(),
                 hostname: pc.hostname.as_deref(),
                 account: snapshot
@@ -102,7 +103,7 @@ pub fn json(snapshot: &Snapshot) -> String {
             .iter()
             .map(|a| JsonAccount {
                 username: &a.username,
-                mac: &a.mac,
+                mac: a.mac.as_str(),
                 request: &a.request,
                 state: a.state.as_str(),
                 created_at: a.created_at.to_string(),
@@ -136,7 +137,7 @@ pub fn users_csv(snapshot: &Snapshot) -> String {
     let rows = snapshot.accounts.iter().map(|a| {
         vec![
             a.username.clone(),
-            a.mac.clone(),
+            a.mac.to_string(),
             snapshot.hostname(&a.mac).unwrap_or_default().to_owned(),
             a.request.clone(),
             a.state.as_str().to_owned(),
@@ -172,7 +173,7 @@ pub fn pcs_csv(snapshot: &Snapshot) -> String {
         let text =
             |get: fn(&Facts) -> Option<&String>| f.and_then(get).cloned().unwrap_or_default();
         vec![
-            pc.mac.clone(),
+            pc.mac.to_string(),
             pc.ip.to_string(),
             pc.hostname.clone().unwrap_or_default(),
             snapshot

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 
 /// The file a PC's document is written to: its MAC with `-` separators (a validated MAC is safe as a name).
 pub fn file_name(pc: &PcRecord) -> String {
-    format!("{}.json", pc.mac.replace(':', "-"))
+    format!("{}.json", pc.mac.as_str().replace(':', "-"))
 }
 
 /// The GLPI inventory document of one PC.
@@ -182,7 +182,7 @@ fn device_id(pc: &PcRecord, hostname: Option<&str>) -> String {
                 }
             })
             .collect(),
-        _ => pc.mac.replace(':', ""),
+        _ => pc.mac.bare(),
     };
     format!("{name}-{}", pc.first_seen.strftime("%Y-%m-%d-%H-%M-%S"))
 }

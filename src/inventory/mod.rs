@@ -24,7 +24,6 @@ mod writer;
 
 pub use error::InventoryError;
 pub use lock::{RunLock, lock_path};
-pub use mac::{normalize_mac, validate_mac};
 pub use model::{
     AccountRecord, AccountState, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen,
     Renewal, RunId, RunSummary, WriteStats,

@@ -1,6 +1,7 @@
 //! The records the inventory stores and the messages the engine sends it.
 
 use crate::facts::Facts;
+use crate::mac::Mac;
 use jiff::Timestamp;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -21,7 +22,7 @@ impl fmt::Display for RunId {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PcRecord {
     /// MAC address, lower-case colon form.
-    pub mac: String,
+    pub mac: Mac,
     /// The address it was last seen at.
     pub ip: Ipv4Addr,
     /// Its hostname, as it reported it (untrusted text).
@@ -80,7 +81,7 @@ pub struct AccountRecord {
     /// The login name.
     pub username: String,
     /// The PC it belongs to.
-    pub mac: String,
+    pub mac: Mac,
     /// The request number that created it (`REQ-YYYYMMDD-NNNNNN`).
     pub request: String,
     /// Its journal state.
@@ -99,7 +100,7 @@ pub struct AccountRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PcRef {
     /// MAC address, when the run got that far.
-    pub mac: Option<String>,
+    pub mac: Option<Mac>,
     /// The address it was reached at.
     pub ip: Ipv4Addr,
 }
@@ -108,7 +109,7 @@ pub struct PcRef {
 #[derive(Debug, Clone)]
 pub struct PcSeen {
     /// MAC address, lower-case colon form.
-    pub mac: String,
+    pub mac: Mac,
     /// Its address.
     pub ip: Ipv4Addr,
     /// Its hostname, when known at this point.
@@ -121,7 +122,7 @@ pub struct Intent {
     /// The current run.
     pub run: RunId,
     /// The PC.
-    pub mac: String,
+    pub mac: Mac,
     /// Its address.
     pub ip: Ipv4Addr,
     /// The request number from [`super::Inventory::next_request`].
@@ -138,7 +139,7 @@ pub struct Renewal {
     /// The current run.
     pub run: RunId,
     /// The PC.
-    pub mac: String,
+    pub mac: Mac,
     /// The request of the intent.
     pub request: String,
     /// The account that was created.
@@ -155,7 +156,7 @@ pub struct Renewal {
 #[derive(Debug, Clone)]
 pub struct PcOutcome {
     /// MAC address, when the run learnt it.
-    pub mac: Option<String>,
+    pub mac: Option<Mac>,
     /// Its address.
     pub ip: Ipv4Addr,
     /// The last step reached (`scan`, `exchange`, `sftp`, `exec`, `inventory`, `render`).
@@ -174,7 +175,7 @@ pub struct OutcomeRecord {
     /// The run.
     pub run: RunId,
     /// The PC's MAC, when known.
-    pub mac: Option<String>,
+    pub mac: Option<Mac>,
     /// The PC's address.
     pub ip: Ipv4Addr,
     /// The last step reached.

@@ -61,7 +61,7 @@ pub trait Store: Clone + Send + Sync + 'static {
 
 impl Store for Inventory {
     fn pc(&self, mac: &Mac) -> R<Option<PcRecord>> {
-        Inventory::pc(self, mac.as_str())
+        Inventory::pc(self, mac)
     }
     fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>> {
         Inventory::pc_by_ip(self, ip)
@@ -70,7 +70,7 @@ impl Store for Inventory {
         Inventory::pcs(self)
     }
     fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
-        Inventory::accounts_to_remove(self, mac.as_str())
+        Inventory::accounts_to_remove(self, mac)
     }
     fn usernames_in_use(&self) -> R<HashSet<String>> {
         Inventory::usernames_in_use(self)
@@ -88,7 +88,7 @@ impl Store for Inventory {
         Inventory::seen(self, pc).await
     }
     async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
-        Inventory::pin_host_key(self, mac.as_str(), ip, key).await
+        Inventory::pin_host_key(self, mac, ip, key).await
     }
     async fn intend(&self, intent: Intent) -> R<()> {
         Inventory::intend(self, intent).await

@@ -8,8 +8,9 @@ use super::model::{
 use super::writer::{
     BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, SheetsWritten, Write, Writer,
 };
-use super::{InventoryError, normalize_mac, schema, validate_mac};
+use super::{InventoryError, schema};
 use crate::facts::Facts;
+use crate::mac::Mac;
 use rusqlite::{Connection, OpenFlags, Row};
 use std::collections::HashSet;
 use std::fs::OpenOptions;
@@ -192,9 +193,8 @@ impl Inventory {
     // ---- reads ----
 
     /// The PC with this MAC.
-    pub fn pc(&self, mac: &str) -> Result<Option<PcRecord>, InventoryError> {
-        validate_mac(mac)?;
-        Ok(self.pcs_where("mac = ?1", &[&mac])?.pop())
+    pub fn pc(&self, mac: &Mac) -> Result<Option<PcRecord>, InventoryError> {
+        Ok(self.pcs_where("mac = ?1", &[mac])?.pop())
     }
 
     /// The PC last seen at this address.
@@ -216,7 +216,7 @@ impl Inventory {
             path: self.path().to_owned(),
             query: query.to_owned(),
         };
-        if let Some(mac) = normalize_mac(query) {
+        if let Some(mac) = Mac::parse(query) {
             return self.pc(&mac)?.ok_or_else(not_found);
         }
         if let Ok(ip) = query.trim().parse::<Ipv4Addr>() {
@@ -228,16 +228,15 @@ impl Inventory {
             1 => Ok(found.remove(0)),
             _ => Err(InventoryError::Ambiguous {
                 query: query.to_owned(),
-                macs: found.into_iter().map(|pc| pc.mac).collect(),
+                macs: found.into_iter().map(|pc| pc.mac.to_string()).collect(),
             }),
         }
     }
 
     /// The accounts rdplay may (and must) delete on this PC: every account recorded for its MAC that is
     /// not deleted, pending ones included (their creation may or may not have reached the PC).
-    pub fn accounts_to_remove(&self, mac: &str) -> Result<Vec<AccountRecord>, InventoryError> {
-        validate_mac(mac)?;
-        self.accounts_where("mac = ?1 AND state != 'deleted' ORDER BY id", &[&mac])
+    pub fn accounts_to_remove(&self, mac: &Mac) -> Result<Vec<AccountRecord>, InventoryError> {
+        self.accounts_where("mac = ?1 AND state != 'deleted' ORDER BY id", &[mac])
     }
 
     /// Every managed username not deleted (live or pending), fleet-wide.
@@ -255,9 +254,8 @@ impl Inventory {
     }
 
     /// The accounts of one PC, oldest first.
-    pub fn accounts_of(&self, mac: &str) -> Result<Vec<AccountRecord>, InventoryError> {
-        validate_mac(mac)?;
-        self.accounts_where("mac = ?1 ORDER BY id", &[&mac])
+    pub fn accounts_of(&self, mac: &Mac) -> Result<Vec<AccountRecord>, InventoryError> {
+        self.accounts_where("mac = ?1 ORDER BY id", &[mac])
     }
 
     /// The PCs that failed in the last run that recorded outcomes (for `--limit @failed`); for each PC,
@@ -280,9 +278,8 @@ impl Inventory {
     }
 
     /// The outcomes recorded for a PC, newest first, at most `limit`.
-    pub fn outcomes_of(&self, mac: &str, limit: u32) -> Result<Vec<OutcomeRecord>, InventoryError> {
-        validate_mac(mac)?;
-        self.outcomes_where("mac = ?1 ORDER BY id DESC LIMIT ?2", &[&mac, &limit])
+    pub fn outcomes_of(&self, mac: &Mac, limit: u32) -> Result<Vec<OutcomeRecord>, InventoryError> {
+        self.outcomes_where("mac = ?1 ORDER BY id DESC LIMIT ?2", &[mac, &limit])
     }
 
     fn with_reader<T>(
@@ -335,7 +332,7 @@ impl Inventory {
         raws.into_iter()
             .map(|(mac, ip, hostname, host_key, facts, first, last): RawPc| {
                 Ok(PcRecord {
-                    mac,
+                    mac: self.parse("MAC address", &mac)?,
                     ip: self.parse("IP address", &ip)?,
                     hostname,
                     // Older versions forgot a key by storing an empty one.
@@ -370,7 +367,7 @@ impl Inventory {
             .map(|(username, mac, request, state, created, deleted, user_sheet, pc_sheet): RawAccount| {
                 Ok(AccountRecord {
                     username,
-                    mac,
+                    mac: self.parse("MAC address", &mac)?,
                     request,
                     state: AccountState::parse(&state).ok_or_else(|| self.corrupt("account state", &state))?,
                     created_at: self.parse("timestamp", &created)?,
@@ -407,7 +404,7 @@ impl Inventory {
                 |(run, mac, ip, step, ok, reason, duration_ms, at): RawOutcome| {
                     Ok(OutcomeRecord {
                         run: RunId(run),
-                        mac,
+                        mac: mac.map(|m| self.parse("MAC address", &m)).transpose()?,
                         ip: self.parse("IP address", &ip)?,
                         step,
                         ok,
@@ -481,12 +478,12 @@ impl Inventory {
     /// Pins the PC's SSH host key line(s).
     pub async fn pin_host_key(
         &self,
-        mac: &str,
+        mac: &Mac,
         ip: Ipv4Addr,
         key: &str,
     ) -> Result<(), InventoryError> {
         self.write(PinHostKey {
-            mac: mac.to_owned(),
+            mac: mac.clone(),
             ip,
             key: Some(key.to_owned()),
         })
@@ -494,9 +491,9 @@ impl Inventory {
     }
 
     /// Forgets the PC's pinned host key (a reinstalled PC): the next run makes first contact again.
-    pub async fn forget_host_key(&self, mac: &str, ip: Ipv4Addr) -> Result<(), InventoryError> {
+    pub async fn forget_host_key(&self, mac: &Mac, ip: Ipv4Addr) -> Result<(), InventoryError> {
         self.write(PinHostKey {
-            mac: mac.to_owned(),
+            mac: mac.clone(),
             ip,
             key: None,
         })

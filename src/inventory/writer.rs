@@ -4,8 +4,9 @@
 //! Each write runs in its own savepoint: a write that fails (say, an unknown account) is rolled back
 //! alone and reported to its caller, while the rest of its batch commits.
 
+use super::InventoryError;
 use super::model::{Intent, PcOutcome, PcSeen, Renewal, RunId, RunSummary, WriteStats};
-use super::{InventoryError, validate_mac};
+use crate::mac::Mac;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::net::Ipv4Addr;
@@ -31,7 +32,7 @@ pub(crate) struct NextRequest {
 
 /// Pins a PC's host key, or forgets it (`None`).
 pub(crate) struct PinHostKey {
-    pub mac: String,
+    pub mac: Mac,
     pub ip: Ipv4Addr,
     pub key: Option<String>,
 }
@@ -197,11 +198,26 @@ fn serve(
                 Err(_) => break,
             }
         }
+        let committed =
+            commit_batch(&mut conn, path, &mut batch).map_err(|message| InventoryError::Commit {
+                path: path.to_owned(),
+                message,
+            });
+        // Counted before any caller hears back, so a caller reading the counters sees its write.
         counters
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        commit_batch(&mut conn, path, batch);
         counters.commits.fetch_add(1, Ordering::Relaxed);
+        let message = committed.as_ref().err().map(ToString::to_string);
+        for job in batch {
+            job.answer(match &message {
+                None => Ok(()),
+                Some(m) => Err(InventoryError::Commit {
+                    path: path.to_owned(),
+                    message: m.clone(),
+                }),
+            });
+        }
     }
     // A clean end: leave the file in rollback-journal mode, so that read-only openers (`--check`,
     // `rdplay inventory`, possibly as another user) need no -wal or -shm file and create none. The next
@@ -211,16 +227,16 @@ fn serve(
 }
 
 /// Applies `jobs` in one transaction, each in its own savepoint (a failing write is rolled back
-/// alone), then answers each caller.
-fn commit_batch(conn: &mut Connection, path: &Path, mut jobs: Vec<Box<dyn Job>>) {
-    let failed = |message: &str| InventoryError::Commit {
-        path: path.to_owned(),
-        message: message.to_owned(),
-    };
-    let committed = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+/// alone); the commit's error, if any.
+fn commit_batch(
+    conn: &mut Connection,
+    path: &Path,
+    jobs: &mut [Box<dyn Job>],
+) -> Result<(), String> {
+    match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Err(e) => Err(e.to_string()),
         Ok(mut tx) => {
-            for job in &mut jobs {
+            for job in jobs.iter_mut() {
                 match tx.savepoint() {
                     Ok(mut sp) => {
                         sp.set_drop_behavior(rusqlite::DropBehavior::Rollback);
@@ -235,9 +251,6 @@ fn commit_batch(conn: &mut Connection, path: &Path, mut jobs: Vec<Box<dyn Job>>)
             }
             tx.commit().map_err(|e| e.to_string())
         }
-    };
-    for job in jobs {
-        job.answer(committed.as_ref().map(|_| ()).map_err(|m| failed(m)));
     }
 }
 
@@ -296,7 +309,6 @@ impl Write for PcSeen {
         let (_, now_text) = now();
         let sql = |source| sqlite(path, source);
         let pc = self;
-        validate_mac(&pc.mac)?;
         upsert_pc(conn, &pc.mac, pc.ip, pc.hostname.as_deref(), &now_text).map_err(sql)?;
         Ok(())
     }
@@ -308,7 +320,6 @@ impl Write for PinHostKey {
         let (_, now_text) = now();
         let sql = |source| sqlite(path, source);
         let PinHostKey { mac, ip, key } = self;
-        validate_mac(&mac)?;
         upsert_pc(conn, &mac, ip, None, &now_text).map_err(sql)?;
         conn.execute(
             "UPDATE pcs SET host_key = ?2 WHERE mac = ?1",
@@ -325,7 +336,6 @@ impl Write for Intent {
         let (_, now_text) = now();
         let sql = |source| sqlite(path, source);
         let i = self;
-        validate_mac(&i.mac)?;
         upsert_pc(conn, &i.mac, i.ip, None, &now_text).map_err(sql)?;
         let holder: Option<String> = conn
             .query_row(
@@ -370,7 +380,6 @@ impl Write for Renewal {
         let (_, now_text) = now();
         let sql = |source| sqlite(path, source);
         let r = self;
-        validate_mac(&r.mac)?;
         let created: Option<String> = conn
             .query_row(
                 "SELECT state FROM accounts WHERE mac = ?1 AND username = ?2 AND request = ?3
@@ -383,7 +392,7 @@ impl Write for Renewal {
         if created.is_none() {
             return Err(InventoryError::UnknownAccount {
                 username: r.new_username,
-                mac: Some(r.mac),
+                mac: Some(r.mac.to_string()),
                 expected: "intended",
             });
         }
@@ -464,9 +473,6 @@ impl Write for Outcome {
         let (_, now_text) = now();
         let sql = |source| sqlite(path, source);
         let Outcome { run, pc } = self;
-        if let Some(mac) = &pc.mac {
-            validate_mac(mac)?;
-        }
         let duration_ms = i64::try_from(pc.duration.as_millis()).unwrap_or(i64::MAX);
         conn.execute(
             "INSERT INTO outcomes (run, mac, ip, step, ok, reason, duration_ms, at)
@@ -537,7 +543,7 @@ impl Write for FinishRun {
 
 fn upsert_pc(
     conn: &Connection,
-    mac: &str,
+    mac: &Mac,
     ip: Ipv4Addr,
     hostname: Option<&str>,
     now: &str,

@@ -18,7 +18,7 @@ pub async fn intend<S: Store>(
     store
         .intend(Intent {
             run,
-            mac: pc.mac.as_str().to_string(),
+            mac: pc.mac.clone(),
             ip: pc.ip,
             request: request.to_string(),
             new_username: new_username.to_string(),
@@ -39,7 +39,7 @@ pub async fn record<S: Store>(
     store
         .renewed(Renewal {
             run,
-            mac: pc.mac.as_str().to_string(),
+            mac: pc.mac.clone(),
             request: request.to_string(),
             new_username: report.created.clone().unwrap_or_default(),
             deleted: gone(report),
