@@ -6,6 +6,7 @@ mod common;
 
 use common::{BOOTSTRAP_SECRET, LAB_SCRIPT, Lab, require_root};
 use std::collections::BTreeSet;
+use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -204,6 +205,27 @@ fn unplugged_or_sshd_stopped_hosts_are_unreachable_until_restored() {
 }
 
 #[test]
+fn a_tarpit_accepts_connections_and_never_speaks_until_turned_off() {
+    let lab = Lab::up(1);
+    let ip = lab.host(1).ip.clone();
+    // What port 22 says within 2 s of connecting: the number of bytes, or its first line.
+    let first_bytes = |script: &str| {
+        let script = format!("exec 3<>/dev/tcp/{ip}/22; {script}");
+        lab.ctl(&["bash", "-c", &script]).success().stdout.clone()
+    };
+    lab.tarpit(1, "on");
+    assert!(lab.port22_open(1), "the tarpit does not accept connections");
+    lab.lab(&["status"]).success().stdout_contains(" tarpit ");
+    assert_eq!(first_bytes("timeout 2 head -c1 <&3 | wc -c").trim(), "0");
+    lab.tarpit(1, "banner");
+    let banner = first_bytes("timeout 2 head -n1 <&3");
+    assert!(banner.starts_with("SSH-2.0-"), "{banner:?}");
+    lab.tarpit(1, "off");
+    assert!(!lab.host_key_fingerprints(1).is_empty());
+    lab.lab(&["status"]).success().stdout_contains(" up ");
+}
+
+#[test]
 fn regenerated_host_keys_differ() {
     let lab = Lab::up(1);
     let before = lab.host_key_fingerprints(1);
@@ -246,6 +268,15 @@ fn the_controller_has_no_default_route() {
 fn teardown_leaves_nothing() {
     let lab = Lab::up(3);
     let name = lab.name().to_owned();
+    // A tarpit (a process of the machine, in a host's network namespace) must go too.
+    lab.tarpit(2, "on");
+    let tarpit_pid = fs::read_to_string(
+        Path::new("/run/rdplay-lab")
+            .join(&name)
+            .join("h2/tarpit.pid"),
+    )
+    .expect("the tarpit's pid is recorded");
+    let tarpit = Path::new("/proc").join(tarpit_pid.trim());
     // A process started in the controller must go too.
     let mut sleeper = Command::new(LAB_SCRIPT)
         .args(["ctl", "sleep", "600"])
@@ -275,6 +306,12 @@ fn teardown_leaves_nothing() {
         .expect("pgrep");
     let leftovers = String::from_utf8_lossy(&pgrep.stdout);
     assert!(leftovers.trim().is_empty(), "processes left: {leftovers}");
+    // Killed; at most a zombie until whoever adopted it reaps it.
+    let state = fs::read_to_string(tarpit.join("stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "the tarpit survived lab down: {state}"
+    );
     assert!(!Path::new("/run/rdplay-lab").join(&name).exists());
     // `down` is idempotent.
     let again = Command::new(LAB_SCRIPT)

@@ -73,6 +73,117 @@ fn a_pc_unplugged_mid_exec_fails_within_its_timeout_and_the_others_finish() {
     assert_converged(&lab, "after the unplugged run");
 }
 
+/// The seconds of the TIME column (the last one) of an outcome line.
+#[track_caller]
+fn seconds_of(line: &str) -> f64 {
+    line.split_whitespace()
+        .last()
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no TIME at the end of {line:?}"))
+}
+
+/// The processes of the machine whose program is `ssh` and one of whose arguments is `ip`.
+fn ssh_processes_to(ip: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args
+            .first()
+            .is_some_and(|a| a == "ssh" || a.ends_with("/ssh"))
+            && args.iter().any(|a| a == ip)
+        {
+            found.push(args.join(" "));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_pc_whose_port_22_never_speaks_fails_within_connect_timeout_and_the_others_are_renewed() {
+    let lab = Lab::up(3);
+    // PLAYBOOK's connect_timeout is 3 s; the step timeout is far longer than any wait here.
+    let pb = playbook_with_step_timeout(&lab, "120s");
+    run(&lab, &pb, &[]).success();
+    let ip = lab.host(2).ip.clone();
+    // `on`: no banner, which ssh's ConnectTimeout ends; `banner`: a greeting and then silence, which
+    // ssh's ServerAlive settings end 15 s later (a key exchange is not held to connect_timeout: a busy
+    // PC legitimately takes longer).
+    for (mode, reason, limit) in [
+        (
+            "on",
+            "within 3 s (the port accepts connections but no SSH server answers)",
+            3.0,
+        ),
+        (
+            "banner",
+            "(the SSH server answered, then said nothing for 15 s)",
+            3.0 + 15.0,
+        ),
+    ] {
+        lab.tarpit(2, mode);
+        let started = Instant::now();
+        let out = run(&lab, &pb, &[]);
+        let elapsed = started.elapsed();
+        let line = only_failed(&out, &lab, 2);
+        eprintln!("tarpit {mode}, run of {elapsed:.1?}: {}", line.trim_end());
+        // Its host key is pinned since the first run: its first connection is the sftp step's master.
+        assert!(line.contains("FAILED at sftp"), "tarpit {mode}: {line}");
+        assert!(
+            line.contains(&ip),
+            "tarpit {mode}: the reason names the PC: {line}"
+        );
+        let message = format!("SSH handshake did not complete {reason}");
+        assert!(line.contains(&message), "tarpit {mode}: {line}");
+        // The limit, with room for a loaded machine; far from the step timeout.
+        let secs = seconds_of(&line);
+        assert!(secs < limit + 3.0, "tarpit {mode}: {secs} s: {line}");
+        assert!(
+            elapsed < Duration::from_secs(30),
+            "tarpit {mode}: run took {elapsed:?}"
+        );
+        let left = ssh_processes_to(&ip);
+        assert!(
+            left.is_empty(),
+            "tarpit {mode}: ssh processes left: {left:?}"
+        );
+    }
+    // At first contact (its key forgotten) the same tarpit fails the exchange step the same way.
+    lab.rdplay()
+        .args([
+            "inventory",
+            "forget",
+            &ip,
+            "--playbook",
+            pb.to_str().unwrap(),
+        ])
+        .run()
+        .success();
+    lab.tarpit(2, "on");
+    let out = run(&lab, &pb, &[]);
+    let line = only_failed(&out, &lab, 2);
+    assert!(line.contains("FAILED at exchange"), "{line}");
+    assert!(
+        line.contains(
+            "SSH handshake did not complete within 3 s \
+             (the port accepts connections but no SSH server answers)"
+        ),
+        "{line}"
+    );
+    assert!(seconds_of(&line) < 6.0, "{line}");
+    assert!(ssh_processes_to(&ip).is_empty());
+
+    lab.tarpit(2, "off");
+    run(&lab, &pb, &[]).success();
+    assert_converged(&lab, "after the tarpit");
+}
+
 #[test]
 fn sshd_killed_between_steps_fails_that_pc_with_a_clear_reason() {
     let lab = Lab::up(3);

@@ -5,6 +5,17 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// How often ssh checks a silent server (`ServerAliveInterval`), and how many checks may go unanswered
+/// (`ServerAliveCountMax`) before it gives up: the connection, handshake included, ends after the
+/// server has said nothing for [`SERVER_ALIVE_WINDOW`].
+const SERVER_ALIVE_INTERVAL: u64 = 5;
+const SERVER_ALIVE_COUNT_MAX: u64 = 3;
+/// How long a silent server is waited for once connected (see [`SERVER_ALIVE_INTERVAL`]).
+pub const SERVER_ALIVE_WINDOW: Duration =
+    Duration::from_secs(SERVER_ALIVE_INTERVAL * SERVER_ALIVE_COUNT_MAX);
+/// What a master's handshake gets beyond `connect_timeout` and [`SERVER_ALIVE_WINDOW`].
+const HANDSHAKE_MARGIN: Duration = Duration::from_secs(2);
+
 /// How to reach PCs: filled from the playbook's `connection` section by the caller.
 #[derive(Debug, Clone)]
 pub struct SshSettings {
@@ -14,7 +25,8 @@ pub struct SshSettings {
     pub port: u16,
     /// The controller's private key.
     pub identity: PathBuf,
-    /// TCP connect timeout.
+    /// How long a PC may take to accept the TCP connection and send its SSH banner (ssh's
+    /// `ConnectTimeout`); see [`SshSettings::handshake_limit`] for the rest of the handshake.
     pub connect_timeout: Duration,
     /// ControlPersist for masters.
     pub control_persist: Duration,
@@ -25,6 +37,18 @@ pub struct SshSettings {
 }
 
 impl SshSettings {
+    /// `connect_timeout` in whole seconds, at least 1, as ssh's `ConnectTimeout` takes it.
+    pub fn connect_timeout_secs(&self) -> u64 {
+        self.connect_timeout.as_secs().max(1)
+    }
+
+    /// How long a master's whole handshake (TCP, banner, key exchange, login) may take before rdplay
+    /// kills its `ssh`: `connect_timeout`, then [`SERVER_ALIVE_WINDOW`] (after which ssh itself ends a
+    /// silent server), then a margin. Only a server that answers but never finishes reaches it.
+    pub fn handshake_limit(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs()) + SERVER_ALIVE_WINDOW + HANDSHAKE_MARGIN
+    }
+
     /// The `known_hosts` line for `ip` and an OpenSSH public key (`type base64`).
     pub fn known_hosts_line(&self, ip: Ipv4Addr, key: &str) -> String {
         if self.port == 22 {
@@ -53,14 +77,14 @@ impl SshSettings {
         if path.exists() {
             return Ok(path);
         }
-        let mut text = String::from(
+        let mut text = format!(
             "# Written by rdplay for one run.\n\
              Host *\n  \
              GlobalKnownHostsFile /dev/null\n  \
              HashKnownHosts no\n  \
              CheckHostIP no\n  \
-             ServerAliveInterval 5\n  \
-             ServerAliveCountMax 3\n  \
+             ServerAliveInterval {SERVER_ALIVE_INTERVAL}\n  \
+             ServerAliveCountMax {SERVER_ALIVE_COUNT_MAX}\n  \
              UpdateHostKeys no\n  \
              LogLevel ERROR\n",
         );

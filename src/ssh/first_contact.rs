@@ -1,6 +1,6 @@
 //! First contact: log in as the admin with its password, pin the host key, install the controller's key.
 
-use super::{SshError, SshSettings, askpass::AskpassServer};
+use super::{SshError, SshSettings, askpass::AskpassServer, local};
 use crate::secret::Secret;
 use std::net::Ipv4Addr;
 use std::process::Stdio;
@@ -30,10 +30,6 @@ pub async fn first_contact(
     controller_key: &str,
     timeout: Duration,
 ) -> Result<FirstContact, SshError> {
-    let local = |what: &str| {
-        let what = what.to_string();
-        move |source| SshError::Local { what, source }
-    };
     let known_hosts = settings.run_dir.join(format!("first-contact-{ip}"));
     let _ = std::fs::remove_file(&known_hosts);
     let config = settings
@@ -70,7 +66,7 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
         .arg("-o")
         .arg(format!(
             "ConnectTimeout={}",
-            settings.connect_timeout.as_secs().max(1)
+            settings.connect_timeout_secs()
         ))
         .arg("-p")
         .arg(settings.port.to_string())
@@ -104,7 +100,7 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
     if !output.status.success() {
         // 255 is ssh's own failure; anything else came from sudo or the script.
         return Err(if output.status.code() == Some(255) {
-            SshError::from_ssh_output(ip, admin, &stderr)
+            SshError::from_ssh_output(ip, admin, settings, &stderr)
         } else if stderr.contains("incorrect password") || stderr.contains("no password") {
             SshError::Auth {
                 ip,

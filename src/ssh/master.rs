@@ -1,10 +1,12 @@
-//! Managed sessions: one ControlMaster per PC (the `openssh` crate over system `ssh`), commands with
-//! capped output and timeouts, and SFTP uploads over the same master.
+//! Managed sessions: one ControlMaster per PC (system `ssh`, driven through the `openssh` crate's
+//! multiplexing client), commands with capped output and timeouts, and SFTP uploads over the same
+//! master.
 
-use super::{SshError, SshSettings};
-use openssh::{KnownHosts, Session, SessionBuilder};
+use super::{SshError, SshSettings, local};
+use openssh::Session;
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,44 +42,109 @@ const STDERR_CAP: usize = 64 * 1024;
 impl Master {
     /// Opens the master to `ip` as the connection user with the controller's key, accepting only the
     /// host key in `known_hosts` (the key pinned for this PC).
+    ///
+    /// The master is `ssh -M -f -N`: it goes to the background once logged in, and its control socket
+    /// and log live in a private directory under the run's directory. Its whole handshake gets
+    /// [`SshSettings::handshake_limit`]; past that, or if this future is dropped, the `ssh` process is
+    /// killed.
     pub async fn connect(
         settings: &SshSettings,
         ip: Ipv4Addr,
         known_hosts: &Path,
     ) -> Result<Master, SshError> {
+        Self::connect_within(settings, ip, known_hosts, settings.handshake_limit()).await
+    }
+
+    /// [`Master::connect`] with the handshake bounded by `limit`.
+    async fn connect_within(
+        settings: &SshSettings,
+        ip: Ipv4Addr,
+        known_hosts: &Path,
+        limit: Duration,
+    ) -> Result<Master, SshError> {
         let config = settings
             .write_config_file()
-            .map_err(|source| SshError::Local {
-                what: "writing ssh config".into(),
-                source,
-            })?;
-        let persist = std::num::NonZeroUsize::new(settings.control_persist.as_secs() as usize)
-            .map(openssh::ControlPersist::IdleFor)
-            .unwrap_or(openssh::ControlPersist::ClosedAfterInitialConnection);
-        let mut builder = SessionBuilder::default();
-        builder
-            .user(settings.user.clone())
-            .port(settings.port)
-            .keyfile(&settings.identity)
-            .known_hosts_check(KnownHosts::Strict)
-            .user_known_hosts_file(known_hosts)
-            .config_file(&config)
-            .connect_timeout(settings.connect_timeout.max(Duration::from_secs(1)))
-            .server_alive_interval(Duration::from_secs(5))
-            .control_directory(&settings.run_dir)
-            .control_persist(persist);
-        match builder.connect_mux(ip.to_string()).await {
-            Ok(session) => Ok(Master {
-                ip,
-                session: Arc::new(session),
-                sudo: settings.user != "root",
-            }),
-            Err(e) => Err(SshError::from_ssh_output(
+            .map_err(local("writing ssh config"))?;
+        let dir = tempfile::Builder::new()
+            .prefix(".ssh-connection")
+            .tempdir_in(&settings.run_dir)
+            .map_err(local("creating the master's directory"))?;
+        let log = dir.path().join("log");
+        let persist = match settings.control_persist.as_secs() {
+            0 => "ControlPersist=no".to_string(),
+            secs => format!("ControlPersist={secs}s"),
+        };
+        let mut known_hosts_option = std::ffi::OsString::from("UserKnownHostsFile=");
+        known_hosts_option.push(known_hosts);
+        let mut ssh = tokio::process::Command::new("ssh");
+        ssh.arg("-F")
+            .arg(&config)
+            .arg("-E")
+            .arg(&log)
+            .arg("-S")
+            .arg(dir.path().join("master"))
+            .args(["-M", "-f", "-N", "-o", &persist])
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+            // INFO, not the config's ERROR: ssh says at INFO that a server went silent.
+            .args(["-o", "LogLevel=INFO"])
+            .arg("-o")
+            .arg(known_hosts_option)
+            .arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                settings.connect_timeout_secs()
+            ))
+            .args(["-o", "IdentitiesOnly=yes", "-i"])
+            .arg(&settings.identity)
+            .arg("-p")
+            .arg(settings.port.to_string())
+            .arg("-l")
+            .arg(&settings.user)
+            .arg(ip.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let started = std::time::Instant::now();
+        let mut child = ssh.spawn().map_err(local("starting ssh"))?;
+        let status = match tokio::time::timeout(limit, child.wait()).await {
+            Ok(status) => status.map_err(local("waiting for ssh"))?,
+            Err(_) => {
+                // Killed and reaped: nothing of it is left running.
+                let _ = child.kill().await;
+                // Had it logged in at the last moment, its background master would be listening.
+                if dir.path().join("master").exists() {
+                    let close = Session::new_native_mux(dir).close();
+                    let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
+                }
+                return Err(SshError::Handshake {
+                    ip,
+                    detail: format!(
+                        "within {} s (the SSH server answers, but too slowly to log in)",
+                        limit.as_secs()
+                    ),
+                });
+            }
+        };
+        if !status.success() {
+            let output = match std::fs::read_to_string(&log) {
+                Ok(text) if !text.trim().is_empty() => text,
+                Ok(_) => format!("ssh {status} and logged nothing"),
+                Err(e) => format!("ssh {status}; its log {} is unreadable: {e}", log.display()),
+            };
+            return Err(SshError::from_ssh_output(
                 ip,
                 &settings.user,
-                &error_chain(&e),
-            )),
+                settings,
+                &output,
+            ));
         }
+        tracing::debug!(%ip, ms = started.elapsed().as_millis() as u64, "master handshake done");
+        Ok(Master {
+            ip,
+            session: Arc::new(Session::new_native_mux(dir)),
+            sudo: settings.user != "root",
+        })
     }
 
     /// How a command that needs root starts on this PC: nothing as root, `sudo -n` (never asking for
@@ -226,4 +293,85 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
     let overflow = buf.len() > cap;
     buf.truncate(cap);
     (buf, overflow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A server on loopback that sends its banner, then one byte of a packet every 300 ms and never
+    /// the whole packet: ssh's own timers never fire (it keeps hearing from the server), so only the
+    /// handshake limit ends it, and its `ssh` must then be gone (the server sees the connection close).
+    #[tokio::test]
+    async fn a_handshake_past_its_limit_fails_clearly_and_its_ssh_is_killed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listen on loopback");
+        let port = listener.local_addr().expect("local address").port();
+        let server = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.expect("ssh connects");
+            let (mut read, mut write) = conn.into_split();
+            let trickle = async move {
+                // The start of a 256-byte packet (a 252-byte length: a whole number of blocks), then
+                // one byte at a time.
+                let mut bytes = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n".to_vec();
+                bytes.extend_from_slice(&[0, 0, 0, 252, 4, 20]);
+                write.write_all(&bytes).await.expect("banner");
+                loop {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if write.write_all(&[0]).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            let until_closed = async move {
+                let mut buf = [0u8; 4096];
+                while read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+                Instant::now()
+            };
+            tokio::select! {
+                closed = until_closed => closed,
+                () = trickle => Instant::now(),
+            }
+        });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let known_hosts = dir.path().join("known_hosts");
+        std::fs::write(&known_hosts, "").expect("known_hosts");
+        let settings = SshSettings {
+            user: "nobody".into(),
+            port,
+            identity: dir.path().join("no-such-key"),
+            connect_timeout: Duration::from_secs(1),
+            control_persist: Duration::ZERO,
+            use_ssh_config: false,
+            run_dir: dir.path().to_path_buf(),
+        };
+        let ip = Ipv4Addr::LOCALHOST;
+        let started = Instant::now();
+        let limit = Duration::from_secs(2);
+        let result = Master::connect_within(&settings, ip, &known_hosts, limit).await;
+        let failed_after = started.elapsed();
+        match result {
+            Err(e @ SshError::Handshake { .. }) => assert_eq!(
+                e.to_string(),
+                "on 127.0.0.1: SSH handshake did not complete within 2 s \
+                 (the SSH server answers, but too slowly to log in)"
+            ),
+            Err(e) => panic!("expected a handshake error, got: {e}"),
+            Ok(_) => panic!("a server that never finishes its handshake was accepted"),
+        }
+        assert!(
+            failed_after < limit + Duration::from_secs(1),
+            "{failed_after:?}"
+        );
+        let closed = tokio::time::timeout(Duration::from_secs(2), server)
+            .await
+            .expect("ssh still holds the connection: it was not killed")
+            .expect("server task");
+        assert!(
+            closed.duration_since(started) >= limit,
+            "ssh gave up by itself"
+        );
+    }
 }

@@ -3,11 +3,23 @@
 //! Two kinds of connection reach a PC:
 //! - **first contact** ([`first_contact`]): one plain `ssh` process logging in as the admin account with its
 //!   password supplied by [`askpass`] (never argv or environment), accepting and recording the host key;
-//! - **managed sessions** ([`Master::connect`]): the `openssh` crate's ControlMaster, one per PC for all its
-//!   steps, as the connection user with the controller's key, `StrictHostKeyChecking=yes` against the key
-//!   pinned for that PC. Commands and the SFTP subsystem open channels on the master through the
-//!   multiplexing protocol itself (the crate's `native-mux`), so the only `ssh` process per PC is the
-//!   master: no client process per command and none to close it.
+//! - **managed sessions** ([`Master::connect`]): one ControlMaster per PC for all its steps, as the
+//!   connection user with the controller's key, `StrictHostKeyChecking=yes` against the key pinned for
+//!   that PC. rdplay starts the master `ssh` itself (so that a handshake that never completes is bounded
+//!   and its process killed), then hands its control socket to the `openssh` crate: commands and the
+//!   SFTP subsystem open channels on the master through the multiplexing protocol itself (the crate's
+//!   `native-mux`), so the only `ssh` process per PC is the master: no client process per command and
+//!   none to close it.
+//!
+//! A PC whose port 22 accepts connections but whose SSH server does not answer (a tarpit, a hung
+//! sshd) fails within `connect_timeout`, with [`SshError::Handshake`]: ssh's `ConnectTimeout` covers
+//! the TCP connection and the server's banner. After the banner, the key exchange and the login are
+//! CPU work on both sides and legitimately take longer on a busy PC or controller (100 masters at once
+//! in the lab, on 2 cores: up to 9.4 s), so they are not held to `connect_timeout`:
+//! ssh ends a server that stops answering after [`SERVER_ALIVE_WINDOW`] (its `ServerAliveInterval`
+//! and `ServerAliveCountMax`), and rdplay bounds a master's whole handshake by
+//! [`SshSettings::handshake_limit`] (which also ends a server that answers a byte at a time), killing
+//! its `ssh`.
 //!
 //! This module knows nothing of playbooks: callers pass [`SshSettings`].
 
@@ -17,7 +29,7 @@ mod first_contact;
 mod keys;
 mod master;
 
-pub use config::SshSettings;
+pub use config::{SERVER_ALIVE_WINDOW, SshSettings};
 pub(crate) use first_contact::shell_quote;
 pub use first_contact::{FirstContact, first_contact};
 pub use keys::controller_key;
@@ -47,6 +59,13 @@ pub enum SshError {
     /// The connection could not be made or broke.
     #[error("could not connect to {ip}: {detail}")]
     Connect { ip: Ipv4Addr, detail: String },
+    /// The PC accepted the TCP connection but its SSH server did not complete the handshake.
+    #[error("on {ip}: SSH handshake did not complete {detail}")]
+    Handshake {
+        ip: Ipv4Addr,
+        /// How long was waited and what was seen, e.g. `within 5 s (... no SSH server answers)`.
+        detail: String,
+    },
     /// A remote command failed.
     #[error("on {ip}: {what} failed: {detail}")]
     Remote {
@@ -78,10 +97,33 @@ pub enum SshError {
 }
 
 impl SshError {
-    /// Classifies ssh's own diagnostics (its stderr or log) into an error.
-    pub(crate) fn from_ssh_output(ip: Ipv4Addr, user: &str, output: &str) -> SshError {
+    /// Classifies ssh's own diagnostics (its stderr or log) into an error; `settings` are those ssh ran
+    /// with.
+    pub(crate) fn from_ssh_output(
+        ip: Ipv4Addr,
+        user: &str,
+        settings: &SshSettings,
+        output: &str,
+    ) -> SshError {
         let detail = last_meaningful_line(output);
-        if output.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        if output.contains("timed out during banner exchange") {
+            SshError::Handshake {
+                ip,
+                detail: format!(
+                    "within {} s (the port accepts connections but no SSH server answers)",
+                    settings.connect_timeout_secs()
+                ),
+            }
+        } else if detail.starts_with("Connection to ") && detail.ends_with(" timed out") {
+            // ssh's words when the server went silent for SERVER_ALIVE_WINDOW after its banner.
+            SshError::Handshake {
+                ip,
+                detail: format!(
+                    "(the SSH server answered, then said nothing for {} s)",
+                    SERVER_ALIVE_WINDOW.as_secs()
+                ),
+            }
+        } else if output.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
             || output.contains("Offending")
             || output.contains("differs from the key for the IP address")
         {
@@ -99,6 +141,13 @@ impl SshError {
             SshError::Connect { ip, detail }
         }
     }
+}
+
+/// Makes an I/O error of ours (temp files, sockets, spawning ssh) an [`SshError::Local`] saying `what`
+/// was being done.
+fn local(what: &str) -> impl FnOnce(std::io::Error) -> SshError {
+    let what = what.to_string();
+    move |source| SshError::Local { what, source }
 }
 
 /// Runs `work` for at most `timeout`; past it, the step on `ip` fails with a timeout naming `what`.
@@ -125,4 +174,45 @@ fn last_meaningful_line(output: &str) -> String {
         .rfind(|l| !l.is_empty())
         .unwrap_or("ssh gave no reason");
     crate::text::inert(line, 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SshSettings {
+        SshSettings {
+            user: "root".into(),
+            port: 22,
+            identity: "id".into(),
+            connect_timeout: std::time::Duration::from_secs(3),
+            control_persist: std::time::Duration::ZERO,
+            use_ssh_config: false,
+            run_dir: "/nonexistent".into(),
+        }
+    }
+
+    #[test]
+    fn ssh_timeouts_after_the_tcp_connection_are_handshake_errors() {
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        let classify =
+            |log: &str| SshError::from_ssh_output(ip, "root", &settings(), log).to_string();
+        assert_eq!(
+            classify(
+                "Connection timed out during banner exchange\r\nConnection to 10.0.0.2 port 22 timed out\r\n"
+            ),
+            "on 10.0.0.2: SSH handshake did not complete within 3 s \
+             (the port accepts connections but no SSH server answers)"
+        );
+        assert_eq!(
+            classify("Connection to 10.0.0.2 port 22 timed out\r\n"),
+            "on 10.0.0.2: SSH handshake did not complete \
+             (the SSH server answered, then said nothing for 15 s)"
+        );
+        // No connection at all stays a connection error.
+        assert_eq!(
+            classify("ssh: connect to host 10.0.0.2 port 22: Connection timed out\r\n"),
+            "could not connect to 10.0.0.2: ssh: connect to host 10.0.0.2 port 22: Connection timed out"
+        );
+    }
 }

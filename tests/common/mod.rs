@@ -438,6 +438,15 @@ impl Lab {
         self.lab(&["link", &index, state]).success();
     }
 
+    /// `lab tarpit i on|banner|off`: `on`, host `i`'s sshd is stopped and its port 22 accepts
+    /// connections but never says a byte (a tarpit, a hung sshd); `banner`, the same after an SSH
+    /// banner; `off`, sshd answers again.
+    #[track_caller]
+    pub fn tarpit(&self, i: usize, mode: &str) {
+        let index = self.host(i).index.to_string();
+        self.lab(&["tarpit", &index, mode]).success();
+    }
+
     /// Gives host `i` new SSH host keys and restarts its sshd.
     #[track_caller]
     pub fn regen_hostkey(&self, i: usize) {
