@@ -69,6 +69,7 @@ fn sheets(n: usize) -> Vec<(UserSheet, PcSheet)> {
                 date: "2026-11-24".into(),
                 site: "BN".into(),
                 hostname: f.hostname.clone(),
+                number: i as u32,
                 ip: format!("10.0.{}.{}", i / 256, i % 256),
                 mac: mac.clone(),
                 shell: "/bin/bash".into(),
@@ -76,6 +77,7 @@ fn sheets(n: usize) -> Vec<(UserSheet, PcSheet)> {
             };
             let pc = PcSheet {
                 hostname: f.hostname.clone(),
+                number: i as u32,
                 ip: user.ip.clone(),
                 mac: mac.clone(),
                 qr: mac,

@@ -355,3 +355,71 @@ fn a_non_root_connection_user_renews_through_passwordless_sudo_and_is_told_when_
     }
     assert_host_converged(&lab, &inventory(&lab), 1, "non-root connection user");
 }
+
+#[test]
+fn a_pc_keeps_its_number_when_dhcp_moves_it() {
+    let lab = Lab::up(3);
+    // A range wider than the lab, so a PC can move inside it.
+    let pb = lab.playbook(&PLAYBOOK.replace("ranges: \"@RANGE@\"", "ranges: \"2-40\""));
+    run(&lab, &pb, &[]).success();
+    let number_of = |inv: &serde_json::Value, i: usize| {
+        inv["pcs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["mac"] == lab.host(i).mac.as_str())
+            .map(|p| p["number"].as_u64().unwrap())
+            .unwrap()
+    };
+    let before = inventory(&lab);
+    // New PCs are numbered in address order.
+    assert_eq!(
+        (1..=3).map(|i| number_of(&before, i)).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(managed_on_host(&lab, 1)[0].starts_with("USERSS001-"));
+
+    // DHCP gives pc1 another address, past the others.
+    let (old_ip, new_ip) = (lab.host(1).ip.clone(), format!("{}.30", lab.net()));
+    lab.host_sh(
+        1,
+        &format!("ip addr del {old_ip}/24 dev eth0 && ip addr add {new_ip}/24 dev eth0"),
+    )
+    .success();
+    let out = run(&lab, &pb, &[]);
+    // Its old address is silent, and that is not a missing PC: its MAC answered elsewhere.
+    out.success();
+    assert!(
+        !out.stdout.contains(&format!("{old_ip} ")),
+        "{}",
+        out.stdout
+    );
+    let line = out.stdout.lines().find(|l| l.contains(&new_ip)).unwrap();
+    assert!(line.contains(" ok"), "{line}");
+    let after = inventory(&lab);
+    assert_eq!(number_of(&after, 1), 1, "the number stays with the MAC");
+    let account = managed_on_host(&lab, 1).remove(0);
+    assert!(account.starts_with("USERSS001-"), "{account}");
+    let label = lab.dir().join(format!(
+        "output/pcs/{}.pdf",
+        lab.host(1).mac.replace(':', "")
+    ));
+    let text = common::fleet::pdf_text(&label);
+    assert!(text.contains("n° 1"), "{text}");
+    assert!(text.contains(&new_ip), "{text}");
+
+    // An admin gives it another number by hand; one another PC has is refused.
+    lab.rdplay()
+        .args(["inventory", "renumber", &new_ip, "2", "--playbook"])
+        .arg(pb.to_str().unwrap())
+        .run()
+        .failure()
+        .stderr_contains("belongs to");
+    lab.rdplay()
+        .args(["inventory", "renumber", &new_ip, "7", "--playbook"])
+        .arg(pb.to_str().unwrap())
+        .run()
+        .success();
+    run(&lab, &pb, &[]).success();
+    assert!(managed_on_host(&lab, 1)[0].starts_with("USERSS007-"));
+}

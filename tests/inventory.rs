@@ -96,6 +96,7 @@ async fn renew(
         request: request.clone(),
         new_username: new.into(),
         old_usernames: old.clone(),
+        number: None,
     };
     inv.intend(intent).await.unwrap();
     if stop == 1 {
@@ -592,6 +593,7 @@ async fn the_journal_refuses_steps_out_of_order() {
         request: inv.next_request(run).await.unwrap(),
         new_username: "eleve-0001".into(),
         old_usernames: vec![],
+        number: None,
     };
     let err = inv.intend(intent).await.expect_err("refused");
     assert!(
@@ -1268,4 +1270,45 @@ async fn glpi_export_follows_the_agent_format() {
             .unwrap()
             .starts_with("52540000000c-")
     );
+}
+
+#[tokio::test]
+async fn pc_numbers_are_the_smallest_free_kept_with_the_first_intent_and_unique() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    let (a, b) = (m(MAC_A), m(MAC_B));
+    let c = m("52:54:00:00:00:0c");
+    // Proposed in the order given; nothing is recorded by proposing.
+    let proposed = inv.numbers_for(&[b.clone(), a.clone()]).unwrap();
+    assert_eq!((proposed[&b], proposed[&a]), (1, 2));
+    assert!(inv.pcs().unwrap().is_empty());
+    // Recorded with the PC's first intent.
+    let intent = |mac: &Mac, number: u32, new: &str| Intent {
+        run,
+        mac: mac.clone(),
+        ip: IP_A,
+        request: format!("REQ-{new}"),
+        new_username: new.into(),
+        old_usernames: vec![],
+        number: Some(number),
+    };
+    inv.intend(intent(&b, 1, "u1")).await.unwrap();
+    // A later intent does not change it.
+    inv.intend(intent(&b, 9, "u2")).await.unwrap();
+    assert_eq!(inv.pc(&b).unwrap().unwrap().number, Some(1));
+    // The next free number skips the ones taken; a known PC keeps its own.
+    let proposed = inv.numbers_for(&[c.clone(), b.clone(), a.clone()]).unwrap();
+    assert_eq!((proposed[&c], proposed[&b], proposed[&a]), (2, 1, 3));
+    inv.intend(intent(&a, 3, "u3")).await.unwrap();
+    // By hand: unique.
+    let err = inv.renumber(&a, 1).await.unwrap_err();
+    assert!(
+        matches!(err, InventoryError::NumberInUse { number: 1, .. }),
+        "{err}"
+    );
+    inv.renumber(&a, 5).await.unwrap();
+    assert_eq!(inv.pc(&a).unwrap().unwrap().number, Some(5));
+    assert!(inv.renumber(&c, 6).await.is_err(), "an unknown PC");
 }

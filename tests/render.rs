@@ -40,6 +40,7 @@ fn user(username: &str, hostname: &str) -> UserSheet {
         date: "2025-11-24".into(),
         site: "Room 12".into(),
         hostname: hostname.into(),
+        number: 12,
         ip: "10.20.0.12".into(),
         mac: "08:00:27:ea:fa:15".into(),
         shell: "/bin/bash".into(),
@@ -50,6 +51,7 @@ fn user(username: &str, hostname: &str) -> UserSheet {
 fn pc(mac: &str) -> PcSheet {
     PcSheet {
         hostname: "pc12".into(),
+        number: 12,
         ip: "10.20.0.12".into(),
         mac: mac.into(),
         qr: mac.into(),

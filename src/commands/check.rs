@@ -56,12 +56,14 @@ pub async fn check(
             ip: target.ip,
             mac: target.mac.clone(),
             hostname: None,
+            number: None,
             action: crate::engine::plan::Action::Blocked(crate::engine::plan::Blocked {
                 step: crate::tasks::StepKind::Scan,
                 kind: crate::engine::plan::BlockedKind::ProbeFailed,
                 reason: why.to_string(),
             }),
         },
+        |_| {},
     )
     .await;
     let mut plans = driven.results;

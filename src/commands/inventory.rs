@@ -21,6 +21,18 @@ pub enum InventoryCommand {
     Export(ExportArgs),
     /// Forget a PC's pinned host key (after a reinstall): the next run makes first contact again.
     Forget(ShowArgs),
+    /// Set a PC's number by hand (the naming pattern's `number`, on its label); numbers are unique.
+    Renumber(RenumberArgs),
+}
+
+/// `rdplay inventory renumber PC NUMBER`
+#[derive(Debug, clap::Args)]
+pub struct RenumberArgs {
+    #[command(flatten)]
+    pub pc: ShowArgs,
+    /// Its new number (1 or more; no other PC may have it).
+    #[arg(value_name = "NUMBER", value_parser = clap::value_parser!(u32).range(1..))]
+    pub number: u32,
 }
 
 /// Which inventory to read: the one a playbook names, or a database file.
@@ -84,6 +96,7 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
             open(&args.source).and_then(|inv| export(&inv, &args, &mut notes))
         }
         InventoryCommand::Forget(args) => forget(&args),
+        InventoryCommand::Renumber(args) => renumber(&args),
     }
     .map_err(CommandError::Message)?;
     Ok(Output {
@@ -94,6 +107,37 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
 
 /// Clears the pinned host key of one PC, holding the run lock (never during a run).
 fn forget(args: &ShowArgs) -> Result<String, String> {
+    let pc = change_pc(args, |inventory, pc| {
+        Box::pin(inventory.forget_host_key(&pc.mac, pc.ip))
+    })?;
+    Ok(format!(
+        "forgot the host key of {} ({}): the next run makes first contact with it again\n",
+        pc.mac, pc.ip
+    ))
+}
+
+/// Sets one PC's number, holding the run lock (never during a run).
+fn renumber(args: &RenumberArgs) -> Result<String, String> {
+    let number = args.number;
+    let pc = change_pc(&args.pc, move |inventory, pc| {
+        Box::pin(inventory.renumber(&pc.mac, number))
+    })?;
+    let was = pc.number.map_or("none".to_string(), |n| n.to_string());
+    Ok(format!(
+        "{} ({}) is now PC number {number} (was {was}); its next account name and label carry it\n",
+        pc.mac, pc.ip
+    ))
+}
+
+type Change<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), InventoryError>> + 'a>>;
+
+/// Finds the PC `args` names and makes one write about it, holding the run lock; returns the PC as
+/// it was.
+fn change_pc(
+    args: &ShowArgs,
+    write: impl for<'a> FnOnce(&'a Inventory, &'a PcRecord) -> Change<'a>,
+) -> Result<PcRecord, String> {
     let db = match (&args.source.db, &args.source.playbook) {
         (Some(db), _) => db.clone(),
         (None, Some(playbook)) => db_from_playbook(playbook)?,
@@ -105,12 +149,9 @@ fn forget(args: &ShowArgs) -> Result<String, String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime
-        .block_on(inventory.forget_host_key(&pc.mac, pc.ip))
+        .block_on(write(&inventory, &pc))
         .map_err(|e| e.to_string())?;
-    Ok(format!(
-        "forgot the host key of {} ({}): the next run makes first contact with it again\n",
-        pc.mac, pc.ip
-    ))
+    Ok(pc)
 }
 
 /// The inventory database a playbook names (its `inventory.path`, resolved against its directory).
@@ -244,6 +285,11 @@ fn sheets(a: &AccountRecord) -> String {
 
 fn pc_fields(pc: &PcRecord) -> Vec<(&'static str, String)> {
     let mut fields = vec![
+        (
+            "number",
+            pc.number
+                .map_or_else(|| "none yet".to_string(), |n| n.to_string()),
+        ),
         ("IP address", pc.ip.to_string()),
         (
             "hostname",

@@ -100,6 +100,18 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
     );
     row("example username", p.example_username.clone());
     row(
+        "PC numbers",
+        if uses_variable(&p.account.pattern, "index") {
+            "the pattern uses `index`, the address's position in the range: it changes when a \
+             PC's address does (DHCP); `number` is the PC's own number, kept by the inventory"
+                .to_string()
+        } else {
+            "`number` is each PC's own number: given once by the inventory, kept whatever its \
+             address"
+                .to_string()
+        },
+    );
+    row(
         "password",
         format!(
             "{} characters, {:.1} bits of entropy",
@@ -168,4 +180,13 @@ pub fn init(args: InitArgs) -> Result<Output, CommandError> {
         playbook.display()
     );
     Ok(Output::text(text))
+}
+
+/// Whether a minijinja pattern uses the variable `name` (as a whole word inside `{{ }}`).
+fn uses_variable(pattern: &str, name: &str) -> bool {
+    pattern.split("{{").skip(1).any(|inside| {
+        let expr = inside.split("}}").next().unwrap_or("");
+        expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == name)
+    })
 }

@@ -158,8 +158,10 @@ pub async fn run(
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let sheets = Sheets::new(&pb, renderer, inventory.clone(), cores);
     let effects: Vec<Box<dyn Effect>> = vec![Box::new(sheets)];
+    let (numbers_given, numbers) = tokio::sync::watch::channel(None);
     let rc = Arc::new(RunCtx {
         run,
+        numbers,
         reserved: Mutex::new(inventory.usernames_in_use()?),
         effects,
         audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
@@ -189,6 +191,16 @@ pub async fn run(
                     why,
                 )),
             )
+        },
+        // Once the scan is complete: the PCs met for the first time get their numbers, in address
+        // order (each is recorded with its PC's intent).
+        |answered| {
+            let macs: Vec<_> = answered.into_iter().filter_map(|t| t.mac).collect();
+            let given = inventory
+                .numbers_for(&macs)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            let _ = numbers_given.send(Some(given));
         },
     )
     .await;

@@ -10,18 +10,25 @@ use super::outcome::{Outcome, PcReport};
 use super::plan::{Action, Adopt, PcPlan, Renew};
 use super::scope::Target;
 use crate::inventory::{PcOutcome, PcSeen, RunId, Store};
+use crate::mac::Mac;
 use crate::remote::{Connection, Connector};
 use crate::secret::{Secret, hash_password};
 use crate::tasks::exec::{Change, Report};
 use crate::tasks::scan::Reachable;
 use crate::tasks::{StepError, StepKind, exchange, exec, sftp};
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// What a run adds to the engine: its number, the names taken, the effects, the audit log.
+/// The PCs' numbers, once the scan is complete and the new ones are given (or why they could not be).
+pub type Numbers = Option<Result<Arc<HashMap<Mac, u32>>, String>>;
+
+/// What a run adds to the engine: its number, the names taken, the effects, the audit log, the
+/// PCs' numbers.
 pub struct RunCtx {
     pub run: RunId,
+    /// Filled once the scan is complete; a PC without a number waits for it.
+    pub numbers: tokio::sync::watch::Receiver<Numbers>,
     /// Usernames held fleet-wide (inventory) or drawn in this run.
     pub reserved: Mutex<HashSet<String>>,
     pub effects: Vec<Box<dyn Effect>>,
@@ -240,7 +247,7 @@ async fn renew_over<C: Connector, S: Store>(
     let workdir = sftp::upload(conn, exec::HELPER, timeout).await?;
 
     // Bind what only exists now: the request number, the name, the password.
-    let bound = bind(engine, rc, pc, &hostname, delete, adopt).await;
+    let bound = bind(engine, rc, pc, plan.number, &hostname, delete, adopt).await;
     let (request, change, password, vars) = match bound {
         Ok(b) => b,
         Err(e) => {
@@ -258,6 +265,7 @@ async fn renew_over<C: Connector, S: Store>(
         &request,
         &change.create,
         &report.old,
+        vars.number,
     )
     .await;
     if let Err(e) = intent {
@@ -298,21 +306,28 @@ async fn renew_over<C: Connector, S: Store>(
 }
 
 /// The values drawn while applying: a request number, the new account's name, its password and hash.
+#[allow(clippy::too_many_arguments)]
 async fn bind<C: Connector, S: Store>(
     engine: &Engine<C, S>,
     rc: &RunCtx,
     pc: &Reachable,
+    number: Option<u32>,
     hostname: &str,
     delete: Vec<String>,
     adopt: Vec<String>,
 ) -> Result<(String, Change, Secret, crate::playbook::NameVars), StepError> {
     let pb = engine.planner.playbook();
+    let number = match number {
+        Some(n) => n,
+        None => number_of(rc, &pc.mac).await?,
+    };
     let request =
         engine.store.next_request(rc.run).await.map_err(|e| {
             StepError::caused(StepKind::Inventory, "allocating a request number", e)
         })?;
     let vars = crate::playbook::NameVars {
         site: pb.site.clone(),
+        number,
         index: pc.index,
         ip: pc.ip,
         hostname: hostname.to_string(),
@@ -337,6 +352,26 @@ async fn bind<C: Connector, S: Store>(
         groups: pb.account.groups.clone(),
     };
     Ok((request, change, password, vars))
+}
+
+/// The number the run gave a PC met for the first time (waits for the end of the scan).
+async fn number_of(rc: &RunCtx, mac: &Mac) -> Result<u32, StepError> {
+    let mut numbers = rc.numbers.clone();
+    let given = numbers
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| StepError::new(StepKind::Inventory, "the scan ended without PC numbers"))?;
+    match given.as_ref() {
+        Some(Ok(numbers)) => numbers
+            .get(mac)
+            .copied()
+            .ok_or_else(|| StepError::new(StepKind::Inventory, "this PC was given no number")),
+        Some(Err(e)) => Err(StepError::new(
+            StepKind::Inventory,
+            format!("giving the PCs their numbers: {e}"),
+        )),
+        None => Err(StepError::new(StepKind::Inventory, "no PC numbers")),
+    }
 }
 
 /// Renders the pattern until it gives a name no other PC holds (random parts are re-drawn); a pattern

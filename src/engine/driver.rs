@@ -1,12 +1,17 @@
 //! The driver: scans the scope and starts each PC's work as soon as its address answers, at most
 //! `forks` at once, so silent addresses hold nobody up and one PC's failure or hang never holds up
 //! another. Ctrl-C stops every PC. `run` and `--check` both go through it.
+//!
+//! A recorded PC that does not answer at its last address is planned only once the scan is done:
+//! if its MAC answered at another address (DHCP moved it), it is that PC, not a missing one.
 
 use super::Engine;
 use super::scope::{Scope, Target, Triage};
 use crate::inventory::Store;
+use crate::mac::Mac;
 use crate::remote::Connector;
-use std::collections::HashMap;
+use crate::tasks::scan::PortState;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -21,7 +26,9 @@ pub struct Driven<T> {
 }
 
 /// Runs `per_pc` for every PC of the scope, `forks` at once. `stopped` makes the result of a PC whose
-/// work was stopped (Ctrl-C, or a panic in its task) from its target and a reason.
+/// work was stopped (Ctrl-C, or a panic in its task) from its target and a reason. `scanned` is
+/// told, once the scan is complete, every PC that answered with a MAC, in address order.
+#[allow(clippy::too_many_arguments)]
 pub async fn drive<C, S, T, F, Fut>(
     engine: &Arc<Engine<C, S>>,
     scope: &Scope,
@@ -29,6 +36,7 @@ pub async fn drive<C, S, T, F, Fut>(
     mut sigint: tokio::signal::unix::Signal,
     per_pc: F,
     stopped: impl Fn(&Target, &str) -> T,
+    scanned: impl FnOnce(Vec<Target>),
 ) -> Driven<T>
 where
     C: Connector,
@@ -48,26 +56,48 @@ where
         skipped: 0,
         interrupted: false,
     };
+    let start = |target: Target,
+                 tasks: &mut tokio::task::JoinSet<T>,
+                 pending: &mut HashMap<tokio::task::Id, Target>| {
+        engine.observer.found(target.ip);
+        let (slots, this) = (Arc::clone(&slots), target.clone());
+        let work = per_pc(Arc::clone(engine), target);
+        let handle = tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            work.await
+        });
+        pending.insert(handle.id(), this);
+    };
+    let (mut answered, mut silent) = (Vec::new(), Vec::new());
+    let mut scanned = Some(scanned);
     let mut scanning = true;
     loop {
         tokio::select! {
             result = found.recv(), if scanning && !driven.interrupted => match result {
                 Some(r) => match scope.triage(&engine.store, r) {
+                    Triage::Target(target) if target.state != PortState::Open => silent.push(target),
                     Triage::Target(target) => {
-                        engine.observer.found(target.ip);
-                        let (slots, this) = (Arc::clone(&slots), target.clone());
-                        let work = per_pc(Arc::clone(engine), target);
-                        let handle = tasks.spawn(async move {
-                            let _slot = slots.acquire_owned().await;
-                            work.await
-                        });
-                        pending.insert(handle.id(), this);
+                        if target.mac.is_some() {
+                            answered.push(target.clone());
+                        }
+                        start(target, &mut tasks, &mut pending);
                     }
                     Triage::Skip => driven.skipped += 1,
                     Triage::Excluded => {}
                 },
                 None => {
                     scanning = false;
+                    let macs: HashSet<&Mac> = answered.iter().filter_map(|t| t.mac.as_ref()).collect();
+                    for target in std::mem::take(&mut silent) {
+                        match target.known_by_ip.as_ref().filter(|k| macs.contains(&k.mac)) {
+                            Some(moved) => tracing::info!(ip = %target.ip, mac = %moved.mac, "the PC recorded here answered at another address"),
+                            None => start(target, &mut tasks, &mut pending),
+                        }
+                    }
+                    answered.sort_by_key(|t| t.ip);
+                    if let Some(scanned) = scanned.take() {
+                        scanned(std::mem::take(&mut answered));
+                    }
                     tracing::info!(pcs = pending.len() + driven.results.len(), skipped = driven.skipped, "scan done");
                 }
             },

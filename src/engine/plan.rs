@@ -15,6 +15,9 @@ pub struct PcPlan {
     pub mac: Option<Mac>,
     /// What the PC (or the inventory, before contact) says its name is; untrusted text.
     pub hostname: Option<String>,
+    /// The PC's number, kept by the inventory for its MAC; `None` for a PC met for the first time
+    /// (the run gives it the smallest free number).
+    pub number: Option<u32>,
     #[serde(flatten)]
     pub action: Action,
 }
@@ -117,10 +120,11 @@ impl PcPlan {
     pub fn text(&self) -> String {
         use crate::text::inert;
         let mut t = format!(
-            "{} {} {}\n",
+            "{} {} {}{}\n",
             inert(self.hostname.as_deref().unwrap_or("?"), 64),
             self.ip,
-            self.mac.as_ref().map_or("?", |m| m.as_str())
+            self.mac.as_ref().map_or("?", |m| m.as_str()),
+            self.number.map(|n| format!(" #{n}")).unwrap_or_default()
         );
         match &self.action {
             Action::Keep { reason, .. } => t.push_str(&format!("  = {reason}\n")),
@@ -130,6 +134,9 @@ impl PcPlan {
                 inert(&b.reason, 300)
             )),
             Action::Renew(r) => {
+                if self.number.is_none() {
+                    t.push_str("  + number: the smallest free PC number, kept for good\n");
+                }
                 if let Some(admin) = &r.first_contact {
                     t.push_str(&format!(
                         "  ! key exchange needed (first contact as {admin}; accounts on the PC cannot be listed before it)\n"

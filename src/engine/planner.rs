@@ -84,6 +84,11 @@ impl Planner {
                 .as_ref()
                 .or(t.known_by_ip.as_ref())
                 .and_then(|r| r.hostname.clone()),
+            number: known
+                .record
+                .as_ref()
+                .or(t.known_by_ip.as_ref().filter(|_| t.mac.is_none()))
+                .and_then(|r| r.number),
             action: Action::Blocked(Blocked {
                 step: StepKind::Scan,
                 kind: BlockedKind::Unreachable,

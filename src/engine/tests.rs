@@ -77,8 +77,13 @@ fn world(extra: &str, pcs: &[u8]) -> World {
     let renderer = Arc::new(crate::render::Renderer::new(None, None).expect("renderer"));
     let sheets = Sheets::new(&pb, renderer, inventory.clone(), 2);
     crate::files::private_dir(&pb.output.dir).expect("output dir");
+    // What the driver does once the scan is complete: the PCs' numbers, in address order.
+    let answered: Vec<Mac> = pcs.iter().map(|n| mac(*n)).collect();
+    let given = inventory.numbers_for(&answered).expect("numbers");
+    let (_, numbers) = tokio::sync::watch::channel(Some(Ok(Arc::new(given))));
     let rc = RunCtx {
         run,
+        numbers,
         reserved: Mutex::new(inventory.usernames_in_use().expect("names")),
         effects: vec![Box::new(sheets) as Box<dyn Effect>],
         audit: Audit::create(dir.path()).expect("audit"),
@@ -253,6 +258,7 @@ fn the_renewal_policy_keeps_a_young_live_account_but_never_a_pending_one() {
         request: "REQ-1".into(),
         new_username: "USERSS002-0001".into(),
         old_usernames: vec![],
+        number: None,
     }))
     .expect("intent");
     let p = plan(&w, 3);
@@ -306,6 +312,7 @@ fn a_recorded_root_is_refused_before_any_change() {
         request: "REQ-X".into(),
         new_username: "root".into(),
         old_usernames: vec![],
+        number: None,
     }))
     .expect("intent");
     let report = block_on(run_pc(&w.engine, &w.rc, target(2)));

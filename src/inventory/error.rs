@@ -114,6 +114,14 @@ pub enum InventoryError {
         /// The PC where it is in use.
         mac: String,
     },
+    /// `renumber` to a number another PC has.
+    #[error("PC number {number} belongs to {mac} already: numbers are unique across the fleet")]
+    NumberInUse {
+        /// The number.
+        number: u32,
+        /// The PC that has it.
+        mac: String,
+    },
     /// `show PC` found nothing.
     #[error(
         "no PC in the inventory {path} matches {query:?} (give a MAC, an IP address or a hostname)"

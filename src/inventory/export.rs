@@ -58,6 +58,7 @@ struct JsonExport<'a> {
 #[derive(Serialize)]
 struct JsonPc<'a> {
     mac: &'a str,
+    number: Option<u32>,
     ip: String,
     hostname: Option<&'a str>,
     account: Option<&'a str>,
@@ -87,6 +88,7 @@ pub fn json(snapshot: &Snapshot) -> String {
             .iter()
             .map(|pc| JsonPc {
                 mac: pc.mac.as_str(),
+                number: pc.number,
                 ip: pc.ip.to_string(),
                 hostname: pc.hostname.as_deref(),
                 account: snapshot

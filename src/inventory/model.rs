@@ -36,6 +36,8 @@ pub struct PcRecord {
     pub first_seen: Timestamp,
     /// When rdplay last saw it.
     pub last_seen: Timestamp,
+    /// Its number (the naming pattern's `number`), kept for good once given.
+    pub number: Option<u32>,
 }
 
 /// Where an account is in the journal.
@@ -131,6 +133,8 @@ pub struct Intent {
     pub new_username: String,
     /// The accounts about to be deleted.
     pub old_usernames: Vec<String>,
+    /// The PC's number, recorded with its first intent (kept when it has one).
+    pub number: Option<u32>,
 }
 
 /// The PC reported success: old accounts are gone, the new one exists.

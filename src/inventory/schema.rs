@@ -73,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
         at          TEXT NOT NULL
     );
     CREATE INDEX outcomes_run ON outcomes(run);",
+    // 2: every PC's own number, given once and kept (DHCP may move it to another address).
+    "ALTER TABLE pcs ADD COLUMN number INTEGER;
+    CREATE UNIQUE INDEX pcs_number ON pcs(number) WHERE number IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

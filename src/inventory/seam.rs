@@ -26,6 +26,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>>;
     /// Every managed username not deleted, fleet-wide.
     fn usernames_in_use(&self) -> R<HashSet<String>>;
+    /// Each PC's number: its own, or the smallest free ones in the order given (reads only).
+    fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>>;
     /// The PCs that failed in the last run (for `--limit @failed`).
     fn failed_in_last_run(&self) -> R<Vec<PcRef>>;
 
@@ -77,6 +79,9 @@ impl Store for Inventory {
     }
     fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
         Inventory::failed_in_last_run(self)
+    }
+    fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>> {
+        Inventory::numbers_for(self, macs)
     }
     async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
         Inventory::begin_run(self, playbook, digest).await

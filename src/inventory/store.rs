@@ -6,13 +6,13 @@ use super::model::{
     Renewal, RunId, RunSummary, WriteStats,
 };
 use super::writer::{
-    BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, SheetsWritten, Write, Writer,
+    BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, Renumber, SheetsWritten, Write, Writer,
 };
 use super::{InventoryError, schema};
 use crate::facts::Facts;
 use crate::mac::Mac;
 use rusqlite::{Connection, OpenFlags, Row};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::OpenOptions;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -45,7 +45,7 @@ struct Inner {
     writer: Option<Writer>,
 }
 
-const PC_COLUMNS: &str = "mac, ip, hostname, host_key, facts, first_seen, last_seen";
+const PC_COLUMNS: &str = "mac, ip, hostname, host_key, facts, first_seen, last_seen, number";
 const ACCOUNT_COLUMNS: &str =
     "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet";
 
@@ -239,6 +239,34 @@ impl Inventory {
         self.accounts_where("mac = ?1 AND state != 'deleted' ORDER BY id", &[mac])
     }
 
+    /// The number of each PC of `macs`: its own, or for those without one the smallest free numbers,
+    /// in the order given. Reads only: a new PC's number is recorded with its first intent.
+    pub fn numbers_for(&self, macs: &[Mac]) -> Result<HashMap<Mac, u32>, InventoryError> {
+        let pcs = self.pcs()?;
+        let mut taken: std::collections::BTreeSet<u32> =
+            pcs.iter().filter_map(|p| p.number).collect();
+        let own: HashMap<&Mac, u32> = pcs
+            .iter()
+            .filter_map(|p| p.number.map(|n| (&p.mac, n)))
+            .collect();
+        let mut next = 1;
+        let mut numbers = HashMap::with_capacity(macs.len());
+        for mac in macs {
+            let number = match own.get(mac) {
+                Some(n) => *n,
+                None => {
+                    while taken.contains(&next) {
+                        next += 1;
+                    }
+                    taken.insert(next);
+                    next
+                }
+            };
+            numbers.insert(mac.clone(), number);
+        }
+        Ok(numbers)
+    }
+
     /// Every managed username not deleted (live or pending), fleet-wide.
     pub fn usernames_in_use(&self) -> Result<HashSet<String>, InventoryError> {
         Ok(self
@@ -327,21 +355,25 @@ impl Inventory {
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                r.get(7)?,
             ))
         })?;
         raws.into_iter()
-            .map(|(mac, ip, hostname, host_key, facts, first, last): RawPc| {
-                Ok(PcRecord {
-                    mac: self.parse("MAC address", &mac)?,
-                    ip: self.parse("IP address", &ip)?,
-                    hostname,
-                    // Older versions forgot a key by storing an empty one.
-                    host_key: host_key.filter(|k| !k.trim().is_empty()),
-                    facts: facts.map(|f| self.parse_facts(&f)).transpose()?,
-                    first_seen: self.parse("timestamp", &first)?,
-                    last_seen: self.parse("timestamp", &last)?,
-                })
-            })
+            .map(
+                |(mac, ip, hostname, host_key, facts, first, last, number): RawPc| {
+                    Ok(PcRecord {
+                        mac: self.parse("MAC address", &mac)?,
+                        ip: self.parse("IP address", &ip)?,
+                        hostname,
+                        // Older versions forgot a key by storing an empty one.
+                        host_key: host_key.filter(|k| !k.trim().is_empty()),
+                        facts: facts.map(|f| self.parse_facts(&f)).transpose()?,
+                        first_seen: self.parse("timestamp", &first)?,
+                        last_seen: self.parse("timestamp", &last)?,
+                        number,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -500,6 +532,15 @@ impl Inventory {
         .await
     }
 
+    /// Sets a PC's number by hand; refuses a number another PC has.
+    pub async fn renumber(&self, mac: &Mac, number: u32) -> Result<(), InventoryError> {
+        self.write(Renumber {
+            mac: mac.clone(),
+            number,
+        })
+        .await
+    }
+
     /// Journal step 1, before any change on the PC: the new account is recorded `pending`.
     pub async fn intend(&self, intent: Intent) -> Result<(), InventoryError> {
         self.write(intent).await
@@ -545,6 +586,7 @@ type RawPc = (
     Option<String>,
     String,
     String,
+    Option<u32>,
 );
 type RawAccount = (
     String,

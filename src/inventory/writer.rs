@@ -55,6 +55,12 @@ pub(crate) struct FinishRun {
     pub run: RunId,
 }
 
+/// Sets one PC's number.
+pub(crate) struct Renumber {
+    pub mac: Mac,
+    pub number: u32,
+}
+
 /// A write: applied on the writer thread inside its own savepoint, answered with its own reply type
 /// once the batch it is in has committed.
 pub(crate) trait Write: Send + 'static {
@@ -337,6 +343,14 @@ impl Write for Intent {
         let sql = |source| sqlite(path, source);
         let i = self;
         upsert_pc(conn, &i.mac, i.ip, None, &now_text).map_err(sql)?;
+        // The PC's number is given for good with its first intent (a number it has stays).
+        if let Some(number) = i.number {
+            conn.execute(
+                "UPDATE pcs SET number = ?2 WHERE mac = ?1 AND number IS NULL",
+                params![i.mac, number],
+            )
+            .map_err(sql)?;
+        }
         let holder: Option<String> = conn
             .query_row(
                 "SELECT mac FROM accounts WHERE username = ?1 AND state != 'deleted'",
@@ -538,6 +552,40 @@ impl Write for FinishRun {
             ok,
             failed,
         })
+    }
+}
+
+impl Write for Renumber {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let sql = |source| sqlite(path, source);
+        let holder: Option<String> = conn
+            .query_row(
+                "SELECT mac FROM pcs WHERE number = ?1 AND mac != ?2",
+                params![self.number, self.mac],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(other) = holder {
+            return Err(InventoryError::NumberInUse {
+                number: self.number,
+                mac: other,
+            });
+        }
+        let changed = conn
+            .execute(
+                "UPDATE pcs SET number = ?2 WHERE mac = ?1",
+                params![self.mac, self.number],
+            )
+            .map_err(sql)?;
+        if changed == 0 {
+            return Err(InventoryError::PcNotFound {
+                path: path.to_owned(),
+                query: self.mac.to_string(),
+            });
+        }
+        Ok(())
     }
 }
 

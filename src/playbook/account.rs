@@ -5,7 +5,8 @@
 //! | variable | value | example |
 //! | --- | --- | --- |
 //! | `site` | the playbook's site code | `SS` |
-//! | `index` | the PC's position among the target's addresses, sorted, from 1 | `6` |
+//! | `number` | the PC's own number, given by the inventory the first time rdplay meets its MAC and kept for good (DHCP does not change it) | `6` |
+//! | `index` | the address's position among the target's addresses, sorted, from 1: it changes when the PC's address does | `6` |
 //! | `ip` | the PC's address | `192.168.122.7` |
 //! | `octet` | the last octet of the address | `7` |
 //! | `hostname` | the PC's host name (not assumed unique) | `pc-lab-07` |
@@ -32,6 +33,7 @@ pub const MAX_USERNAME_LEN: usize = 32;
 /// The variables a naming pattern (and the QR template) can use.
 pub const PATTERN_VARIABLES: &[&str] = &[
     "site",
+    "number",
     "index",
     "ip",
     "octet",
@@ -44,7 +46,7 @@ pub const PATTERN_VARIABLES: &[&str] = &[
 
 /// Variables that differ on every PC of a playbook's target, so a pattern using one gives
 /// every PC its own name. `hostname` is not one: cloned PCs often share it.
-const PER_PC_VARIABLES: &[&str] = &["index", "ip", "mac"];
+const PER_PC_VARIABLES: &[&str] = &["number", "index", "ip", "mac"];
 
 /// The account rdplay creates on each PC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +69,9 @@ pub struct Account {
 pub struct NameVars {
     /// Site code.
     pub site: String,
-    /// The PC's position among the target's sorted addresses, from 1.
+    /// The PC's number, kept by the inventory for its MAC.
+    pub number: u32,
+    /// The address's position among the target's sorted addresses, from 1.
     pub index: u32,
     /// The PC's address.
     pub ip: Ipv4Addr,
@@ -106,12 +110,13 @@ pub enum PatternError {
 }
 
 impl NameVars {
-    /// Sample values for PC number `index` at `ip`, as `rdplay validate` and previews use:
-    /// a MAC made from the address, the host name `pc`, request 42, today's date.
+    /// Sample values for the PC at position `index` at `ip` (its number the same), as `rdplay
+    /// validate` and previews use: a MAC made from the address, the host name `pc`, request 42.
     pub fn sample(site: &str, index: u32, ip: Ipv4Addr) -> NameVars {
         let o = ip.octets();
         NameVars {
             site: site.to_string(),
+            number: index,
             index,
             ip,
             hostname: "pc".to_string(),
@@ -125,6 +130,7 @@ impl NameVars {
     pub fn context(&self) -> HashMap<&'static str, Value> {
         let mut ctx = HashMap::new();
         ctx.insert("site", Value::from(self.site.clone()));
+        ctx.insert("number", Value::from(self.number));
         ctx.insert("index", Value::from(self.index));
         ctx.insert("ip", Value::from(self.ip.to_string()));
         ctx.insert("octet", Value::from(self.ip.octets()[3]));
@@ -414,6 +420,7 @@ mod tests {
     fn vars() -> NameVars {
         NameVars {
             site: "SS".into(),
+            number: 12,
             index: 6,
             ip: Ipv4Addr::new(192, 168, 122, 7),
             hostname: "pc-lab-07".into(),
@@ -427,6 +434,7 @@ mod tests {
     fn every_variable_renders_as_documented() {
         let cases = [
             ("{{ site }}", "SS"),
+            ("{{ number | pad(3) }}", "012"),
             ("{{ index }}", "6"),
             ("{{ index | pad(3) }}", "006"),
             ("{{ ip }}", "192.168.122.7"),
@@ -464,7 +472,8 @@ mod tests {
         let name = account(super::super::raw::DEFAULT_PATTERN)
             .username(&vars())
             .unwrap();
-        assert!(name.starts_with("USERSS006-"), "{name}");
+        // The default pattern names a PC by its number (12 in these variables), not its index.
+        assert!(name.starts_with("USERSS012-"), "{name}");
         assert_eq!(name.len(), "USERSS006-1291".len());
     }
 
@@ -501,7 +510,7 @@ mod tests {
     #[test]
     fn fleet_uniqueness() {
         let ok = check_fleet(
-            &account("USER{{ site }}{{ index | pad(3) }}-{{ random_digits(4) }}"),
+            &account("USER{{ site }}{{ number | pad(3) }}-{{ random_digits(4) }}"),
             "SS",
             &addrs(200),
         );

@@ -416,7 +416,7 @@ impl Default for RawLogging {
 }
 
 /// The default naming pattern: the seed's `USERSS006-1291`.
-pub const DEFAULT_PATTERN: &str = "USER{{ site }}{{ index | pad(3) }}-{{ random_digits(4) }}";
+pub const DEFAULT_PATTERN: &str = "USER{{ site }}{{ number | pad(3) }}-{{ random_digits(4) }}";
 /// The default symbol set: easy to type on QWERTY and AZERTY keyboards.
 pub const DEFAULT_SYMBOLS: &str = "!#%*+-=?@_";
 

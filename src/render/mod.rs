@@ -45,6 +45,8 @@ pub struct UserSheet {
     pub site: String,
     /// The PC the account lives on.
     pub hostname: String,
+    /// That PC's number, kept for good by the inventory.
+    pub number: u32,
     /// The PC's IP address.
     pub ip: String,
     /// The PC's MAC address, colon form.
@@ -60,6 +62,8 @@ pub struct UserSheet {
 pub struct PcSheet {
     /// The PC's hostname.
     pub hostname: String,
+    /// The PC's number, kept for good by the inventory.
+    pub number: u32,
     /// The PC's IP address.
     pub ip: String,
     /// The PC's MAC address, colon form; names the file (`pcs/<mac without colons>.pdf`).
@@ -252,6 +256,7 @@ impl Renderer {
             "date": sheet.date,
             "site": sheet.site,
             "hostname": sheet.hostname,
+            "number": sheet.number,
             "ip": sheet.ip,
             "mac": sheet.mac,
             "shell": sheet.shell,
@@ -266,6 +271,7 @@ impl Renderer {
     fn compile_pc(&self, sheet: &PcSheet, formats: &[Format]) -> Result<Compiled, RenderError> {
         let data = json!({
             "hostname": sheet.hostname,
+            "number": sheet.number,
             "ip": sheet.ip,
             "mac": sheet.mac,
             "qr": sheet.qr,

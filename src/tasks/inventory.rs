@@ -14,6 +14,7 @@ pub async fn intend<S: Store>(
     request: &str,
     new_username: &str,
     old: &[String],
+    number: u32,
 ) -> Result<(), StepError> {
     store
         .intend(Intent {
@@ -23,6 +24,7 @@ pub async fn intend<S: Store>(
             request: request.to_string(),
             new_username: new_username.to_string(),
             old_usernames: old.to_vec(),
+            number: Some(number),
         })
         .await
         .map_err(|e| StepError::caused(StepKind::Inventory, "recording the intent", e))

@@ -57,6 +57,7 @@ impl<S: Store> Sheets<S> {
             date: date.clone(),
             site: self.site.clone(),
             hostname: r.facts.hostname.clone(),
+            number: r.vars.number,
             ip: r.pc.ip.to_string(),
             mac: r.pc.mac.to_string(),
             shell: self.shell.clone(),
@@ -68,6 +69,7 @@ impl<S: Store> Sheets<S> {
             .map_err(|e| StepError::caused(StepKind::Render, "QR content", e))?;
         let pc = PcSheet {
             hostname: r.facts.hostname.clone(),
+            number: r.vars.number,
             ip: r.pc.ip.to_string(),
             mac: r.pc.mac.to_string(),
             qr,
