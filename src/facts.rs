@@ -40,6 +40,12 @@ pub struct Facts {
     /// Users with a login session or process at the time of collection.
     #[serde(default)]
     pub logged_in: Vec<String>,
+    /// `/etc/machine-id`: the same on two PCs means one was cloned from the other's disk.
+    #[serde(default)]
+    pub machine_id: Option<String>,
+    /// DMI product UUID, when readable (root only).
+    #[serde(default)]
+    pub dmi_uuid: Option<String>,
 }
 
 /// One disk of a PC.

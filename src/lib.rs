@@ -3,13 +3,14 @@
 //!
 //! The modules form layers, each using only the ones below it (docs/ARCHITECTURE.md):
 //!
-//! - leaf types: [`mac`], [`secret`], [`facts`], [`text`], [`files`];
+//! - leaf types: [`mac`], [`secret`], [`facts`] (and their [`changes`]), [`text`], [`files`];
 //! - domain: [`playbook`], [`inventory`] (the [`inventory::Store`] seam), [`render`], [`ssh`],
 //!   [`remote`] (the [`remote::Connector`] seam), [`tasks`] (one file per step);
 //! - [`engine`]: scope and triage, the planner, the driver, apply, effects;
 //! - [`commands`]: one module per subcommand, returning values;
 //! - [`cli`]: clap, printing, logging set-up, exit codes. Nothing imports it.
 
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -62,6 +62,8 @@ fn facts(hostname: &str, mac: &str, ip: Ipv4Addr) -> Facts {
         dmi_serial: Some("5XYZ123".into()),
         uptime_seconds: Some(93_784),
         logged_in: vec!["alice".into()],
+        machine_id: Some(format!("{:0>32}", mac.replace(':', ""))),
+        dmi_uuid: None,
     }
 }
 
@@ -110,6 +112,7 @@ async fn renew(
         deleted: old,
         hostname: hostname.into(),
         facts: facts(hostname, mac, ip),
+        history: 3,
     };
     inv.renewed(renewal).await.unwrap();
     if stop == 2 {
@@ -172,7 +175,16 @@ async fn migrates_from_empty_and_reopens() {
         .unwrap();
     assert_eq!(
         tables,
-        ["accounts", "journal", "outcomes", "pcs", "requests", "runs"]
+        [
+            "accounts",
+            "events",
+            "facts_history",
+            "journal",
+            "outcomes",
+            "pcs",
+            "requests",
+            "runs"
+        ]
     );
     drop(conn);
     // A second open applies nothing and keeps the data.
@@ -578,6 +590,7 @@ async fn the_journal_refuses_steps_out_of_order() {
         deleted: vec![],
         hostname: "pc-b".into(),
         facts: Facts::default(),
+        history: 3,
     };
     let err = inv.renewed(renewal).await.expect_err("refused");
     assert!(
@@ -1119,6 +1132,11 @@ async fn csv_export_to_a_directory_and_to_stdout() {
     assert_eq!(mode(&out_dir), 0o700);
     let users = std::fs::read_to_string(out_dir.join("users.csv")).unwrap();
     let pcs = std::fs::read_to_string(out_dir.join("pcs.csv")).unwrap();
+    let changes = std::fs::read_to_string(out_dir.join("changes.csv")).unwrap();
+    assert_eq!(
+        changes, "run,at,severity,kind,mac,other_mac,ip,hostname,text,since\n",
+        "nothing changed in this inventory"
+    );
     assert_eq!(mode(&out_dir.join("users.csv")), 0o600);
     assert_eq!(mode(&out_dir.join("pcs.csv")), 0o600);
     assert!(users.starts_with(
@@ -1145,7 +1163,7 @@ async fn csv_export_to_a_directory_and_to_stdout() {
     ]);
     assert_eq!(
         String::from_utf8(stdout.stdout).unwrap(),
-        format!("{users}\n{pcs}")
+        format!("{users}\n{pcs}\n{changes}")
     );
 }
 

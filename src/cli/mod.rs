@@ -187,7 +187,14 @@ fn run(args: crate::commands::run::RunArgs, log: &LogArgs) -> u8 {
                     },
                 }
                 let (renew, _, blocked) = crate::engine::plan::counts(&report.plans);
-                if blocked > 0 || report.interrupted {
+                let changed = report
+                    .plans
+                    .iter()
+                    .flat_map(|p| p.changes.iter().map(|c| c.severity));
+                if blocked > 0
+                    || report.interrupted
+                    || crate::engine::fleet::fails(changed, report.fail_on)
+                {
                     exit::SOME_FAILED
                 } else if renew > 0 {
                     exit::CHANGES_PENDING

@@ -51,10 +51,39 @@ pub fn print_run(report: &RunReport) {
             ""
         }
     );
+    print!("{}", changes(&report.changes, report.run));
     println!("run directory: {}", report.run_dir.display());
     println!("log file:      {}", report.log_file.display());
     println!("output:        {}", report.out_dir.display());
     print!("{}", tree(&report.out_dir));
+}
+
+/// The most change lines shown after a run; the rest are counted, with where to read them.
+const CHANGES_SHOWN: usize = 20;
+
+/// The run's "changes" section: one sentence per change, warnings first, at most a screenful.
+pub fn changes(events: &[crate::inventory::EventRecord], run: crate::inventory::RunId) -> String {
+    if events.is_empty() {
+        return String::new();
+    }
+    let mut sorted: Vec<_> = events.iter().collect();
+    sorted.sort_by_key(|e| std::cmp::Reverse(e.event.severity));
+    let mut t = format!("changes since last time ({}):\n", events.len());
+    for e in sorted.iter().take(CHANGES_SHOWN) {
+        t.push_str(&format!(
+            "  {:<7}  {}\n",
+            e.event.severity.as_str(),
+            e.sentence()
+        ));
+    }
+    if events.len() > CHANGES_SHOWN {
+        t.push_str(&format!(
+            "  … and {} more: rdplay inventory changes --run {} --playbook PLAYBOOK\n",
+            events.len() - CHANGES_SHOWN,
+            run.0
+        ));
+    }
+    t
 }
 
 /// The outcome table, one line per PC, columns aligned.

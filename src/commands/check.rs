@@ -19,6 +19,8 @@ pub struct CheckReport {
     /// Addresses without SSH and without a PC on record.
     pub skipped: usize,
     pub interrupted: bool,
+    /// The playbook's `inventory.fail_on`: changes this severe make `--check` exit 3.
+    pub fail_on: Option<crate::changes::Severity>,
 }
 
 /// Plans every PC of the playbook's scope.
@@ -36,6 +38,7 @@ pub async fn check(
         settings: ssh_settings(&pb, ssh_dir.path()),
         first_contact: None,
     };
+    let fail_on = pb.inventory.fail_on;
     let engine = Engine::new(pb, connector, inventory, observer)?;
     let driven = driver::drive(
         &engine,
@@ -57,6 +60,7 @@ pub async fn check(
             mac: target.mac.clone(),
             hostname: None,
             number: None,
+            changes: Vec::new(),
             action: crate::engine::plan::Action::Blocked(crate::engine::plan::Blocked {
                 step: crate::tasks::StepKind::Scan,
                 kind: crate::engine::plan::BlockedKind::ProbeFailed,
@@ -72,5 +76,6 @@ pub async fn check(
         plans,
         skipped: driven.skipped,
         interrupted: driven.interrupted,
+        fail_on,
     })
 }

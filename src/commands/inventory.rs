@@ -23,6 +23,32 @@ pub enum InventoryCommand {
     Forget(ShowArgs),
     /// Set a PC's number by hand (the naming pattern's `number`, on its label); numbers are unique.
     Renumber(RenumberArgs),
+    /// What changed: PCs' hardware and system, cloned PCs, strangers (all, or of one run, or since a
+    /// date).
+    Changes(ChangesArgs),
+}
+
+/// `rdplay inventory changes`
+#[derive(Debug, clap::Args)]
+pub struct ChangesArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only those recorded on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE", conflicts_with = "run")]
+    pub since: Option<String>,
+    /// Only those of this run (its number: `rdplay run` prints it with the changes).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+    /// Text (one sentence per change) or JSON (one object per change per line).
+    #[arg(long, value_enum, default_value_t = ChangesFormat::Text)]
+    pub format: ChangesFormat,
+}
+
+/// Output of `inventory changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChangesFormat {
+    Text,
+    Json,
 }
 
 /// `rdplay inventory renumber PC NUMBER`
@@ -97,12 +123,64 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
         }
         InventoryCommand::Forget(args) => forget(&args),
         InventoryCommand::Renumber(args) => renumber(&args),
+        InventoryCommand::Changes(args) => open(&args.source).and_then(|inv| changes(&inv, &args)),
     }
     .map_err(CommandError::Message)?;
     Ok(Output {
         notes,
         ..Output::text(text)
     })
+}
+
+/// The recorded changes, as sentences (`2026-11-30  warning  pc12: memory 8.0 GiB → 4.0 GiB since
+/// 2026-09-01`) or JSON lines.
+fn changes(inventory: &Inventory, args: &ChangesArgs) -> Result<String, String> {
+    use crate::inventory::{EventFilter, RunId};
+    let filter = match (&args.since, args.run) {
+        (_, Some(run)) => EventFilter::Run(RunId(run)),
+        (Some(since), None) => EventFilter::Since(parse_since(since)?),
+        (None, None) => EventFilter::All,
+    };
+    let events = inventory.events(filter).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    for e in &events {
+        match args.format {
+            ChangesFormat::Json => {
+                text.push_str(&serde_json::to_string(e).map_err(|e| e.to_string())?);
+                text.push('\n');
+            }
+            ChangesFormat::Text => {
+                let _ = writeln!(
+                    text,
+                    "{}  run {:<4} {:<7}  {}",
+                    e.at.strftime("%Y-%m-%d"),
+                    e.run.0,
+                    e.event.severity.as_str(),
+                    for_terminal(&e.sentence())
+                );
+            }
+        }
+    }
+    if events.is_empty() && args.format == ChangesFormat::Text {
+        text.push_str("no changes recorded\n");
+    }
+    Ok(text)
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    text.parse::<jiff::civil::Date>()
+        .map_err(|_| {
+            format!("--since {text:?}: give a day (2026-09-01) or a time (2026-09-01T08:00:00Z)")
+        })
+        .and_then(|d| {
+            d.to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp())
+                .map_err(|e| e.to_string())
+        })
 }
 
 /// Clears the pinned host key of one PC, holding the run lock (never during a run).
@@ -378,6 +456,7 @@ fn export(
         Format::Csv => vec![
             ("users.csv".into(), export::users_csv(&snapshot)),
             ("pcs.csv".into(), export::pcs_csv(&snapshot)),
+            ("changes.csv".into(), export::changes_csv(&snapshot)),
         ],
         Format::Glpi => {
             if args.output.is_none() {

@@ -76,6 +76,12 @@ pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunE
 pub struct RunReport {
     /// One report per PC, in address order.
     pub pcs: Vec<PcReport>,
+    /// The run's number in the inventory.
+    pub run: crate::inventory::RunId,
+    /// What changed, as recorded in this run: PCs' facts, clones, strangers.
+    pub changes: Vec<crate::inventory::EventRecord>,
+    /// Whether a change reached the playbook's `inventory.fail_on`.
+    pub fails_on_changes: bool,
     /// Addresses without SSH and without a PC on record.
     pub skipped: usize,
     pub interrupted: bool,
@@ -88,7 +94,7 @@ pub struct RunReport {
 impl RunReport {
     /// Whether every PC ended renewed or kept.
     pub fn all_ok(&self) -> bool {
-        !self.interrupted && !self.pcs.iter().any(|p| p.outcome.failed())
+        !self.interrupted && !self.fails_on_changes && !self.pcs.iter().any(|p| p.outcome.failed())
     }
 }
 
@@ -167,7 +173,7 @@ pub async fn run(
         audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
     });
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
-    let out_dir = pb.output.dir.clone();
+    let (out_dir, fail_on) = (pb.output.dir.clone(), pb.inventory.fail_on);
     let connector = OpenSsh {
         settings,
         first_contact,
@@ -210,11 +216,21 @@ pub async fn run(
             tracing::error!(effect = effect.name(), "{e}");
         }
     }
+    let mut pcs = driven.results;
+    pcs.sort_by_key(|o| o.ip);
+    let changes = match crate::engine::fleet::events_of_run(&inventory, run, &pcs).await {
+        Ok(changes) => changes,
+        Err(e) => {
+            tracing::error!("recording what changed: {e}");
+            Vec::new()
+        }
+    };
+    for change in &changes {
+        rc.audit.change(change);
+    }
     if let Err(e) = inventory.finish_run(run).await {
         tracing::error!("closing the run in the inventory: {e}");
     }
-    let mut pcs = driven.results;
-    pcs.sort_by_key(|o| o.ip);
     let failed = pcs.iter().filter(|o| o.outcome.failed()).count();
     tracing::info!(
         done = pcs.len() - failed,
@@ -224,6 +240,12 @@ pub async fn run(
     );
     Ok(RunReport {
         pcs,
+        fails_on_changes: crate::engine::fleet::fails(
+            changes.iter().map(|c| c.event.severity),
+            fail_on,
+        ),
+        changes,
+        run,
         skipped: driven.skipped,
         interrupted: driven.interrupted,
         run_dir,

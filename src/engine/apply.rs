@@ -278,7 +278,8 @@ async fn renew_over<C: Connector, S: Store>(
     drop(change);
 
     lap.enter(StepKind::Inventory);
-    crate::tasks::inventory::record(&engine.store, rc.run, pc, &done, &request).await?;
+    let history = engine.planner.playbook().inventory.history;
+    crate::tasks::inventory::record(&engine.store, rc.run, pc, &done, &request, history).await?;
     report.hostname = Some(done.facts.hostname.clone());
 
     lap.enter(StepKind::Render);

@@ -21,6 +21,7 @@ pub struct Audit {
 enum Line<'a> {
     Plan(&'a PcPlan),
     Outcome(OutcomeLine<'a>),
+    Change(&'a crate::inventory::EventRecord),
 }
 
 #[derive(Serialize)]
@@ -86,6 +87,11 @@ impl Audit {
             reason,
             ms: r.duration.as_millis() as u64,
         }));
+    }
+
+    /// Appends something the run found changed (a PC's facts, a clone, a stranger).
+    pub fn change(&self, change: &crate::inventory::EventRecord) {
+        self.write(&Line::Change(change));
     }
 
     fn write(&self, line: &Line<'_>) {

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod audit;
 pub mod driver;
 pub mod effects;
+pub mod fleet;
 pub mod outcome;
 pub mod plan;
 pub mod planner;

@@ -18,6 +18,9 @@ pub struct PcPlan {
     /// The PC's number, kept by the inventory for its MAC; `None` for a PC met for the first time
     /// (the run gives it the smallest free number).
     pub number: Option<u32>,
+    /// What changed in the PC's facts since they were last recorded, as its probe shows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::changes::FactChange>,
     #[serde(flatten)]
     pub action: Action,
 }
@@ -126,6 +129,13 @@ impl PcPlan {
             self.mac.as_ref().map_or("?", |m| m.as_str()),
             self.number.map(|n| format!(" #{n}")).unwrap_or_default()
         );
+        for c in &self.changes {
+            t.push_str(&format!(
+                "  ~ changed: {} ({})\n",
+                inert(&c.text, 200),
+                c.severity.as_str()
+            ));
+        }
         match &self.action {
             Action::Keep { reason, .. } => t.push_str(&format!("  = {reason}\n")),
             Action::Blocked(b) => t.push_str(&format!(

@@ -89,6 +89,12 @@ impl Planner {
                 .as_ref()
                 .or(t.known_by_ip.as_ref().filter(|_| t.mac.is_none()))
                 .and_then(|r| r.number),
+            changes: match (probed, known.record.as_ref().and_then(|r| r.facts.as_ref())) {
+                (Some(Probed::Report(report)), Some(before)) => {
+                    crate::changes::diff(before, &report.facts)
+                }
+                _ => Vec::new(),
+            },
             action: Action::Blocked(Blocked {
                 step: StepKind::Scan,
                 kind: BlockedKind::Unreachable,

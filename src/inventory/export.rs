@@ -17,6 +17,8 @@ pub struct Snapshot {
     pub pcs: Vec<PcRecord>,
     /// Every account, oldest first.
     pub accounts: Vec<AccountRecord>,
+    /// What changed, oldest first: PCs' facts, clones, strangers.
+    pub events: Vec<super::EventRecord>,
 }
 
 impl Snapshot {
@@ -25,6 +27,7 @@ impl Snapshot {
         Ok(Snapshot {
             pcs: inventory.pcs()?,
             accounts: inventory.accounts()?,
+            events: inventory.events(super::EventFilter::All)?,
         })
     }
 
@@ -53,6 +56,7 @@ pub fn managed_account<'a>(accounts: &'a [AccountRecord], mac: &Mac) -> Option<&
 struct JsonExport<'a> {
     pcs: Vec<JsonPc<'a>>,
     accounts: Vec<JsonAccount<'a>>,
+    events: &'a [super::EventRecord],
 }
 
 #[derive(Serialize)]
@@ -114,6 +118,7 @@ pub fn json(snapshot: &Snapshot) -> String {
                 pc_sheet: path_texts(&a.pc_sheet),
             })
             .collect(),
+        events: &snapshot.events,
     };
     // Serializing strings, numbers and options cannot fail.
     serde_json::to_string_pretty(&export).unwrap_or_default() + "\n"
@@ -196,6 +201,40 @@ pub fn pcs_csv(snapshot: &Snapshot) -> String {
             text(|f| f.dmi_serial.as_ref()),
             pc.first_seen.to_string(),
             pc.last_seen.to_string(),
+        ]
+    });
+    csv(&header, rows)
+}
+
+/// `changes.csv`: one row per recorded change (run, at, severity, kind, mac, other_mac, ip, hostname,
+/// text, since).
+pub fn changes_csv(snapshot: &Snapshot) -> String {
+    let header = [
+        "run",
+        "at",
+        "severity",
+        "kind",
+        "mac",
+        "other_mac",
+        "ip",
+        "hostname",
+        "text",
+        "since",
+    ];
+    let rows = snapshot.events.iter().map(|e| {
+        let ev = &e.event;
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        vec![
+            e.run.0.to_string(),
+            e.at.to_string(),
+            ev.severity.as_str().to_string(),
+            ev.kind.clone(),
+            opt(ev.mac.as_ref().map(|m| m.to_string())),
+            opt(ev.other_mac.as_ref().map(|m| m.to_string())),
+            opt(ev.ip.map(|ip| ip.to_string())),
+            opt(ev.hostname.clone()),
+            ev.text.clone(),
+            opt(ev.since.map(|t| t.to_string())),
         ]
     });
     csv(&header, rows)

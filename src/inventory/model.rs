@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// One run of `rdplay run`, as numbered by the inventory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct RunId(pub i64);
 
 impl fmt::Display for RunId {
@@ -154,6 +155,64 @@ pub struct Renewal {
     pub hostname: String,
     /// The facts the PC reported.
     pub facts: Facts,
+    /// How many sets of facts to keep per PC (`inventory.history`).
+    pub history: u32,
+}
+
+/// Something that changed, as the inventory records it: on one PC (its facts), or between two PCs
+/// (a clone), or at an address (a stranger).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Event {
+    /// What changed: `memory`, `cpu`, `disk`, `interface`, `dmi`, `machine_id`, `os`, `kernel`,
+    /// `clone`, `stranger`.
+    pub kind: String,
+    pub severity: crate::changes::Severity,
+    /// The PC it is about.
+    pub mac: Option<Mac>,
+    /// The other PC, for a clone.
+    pub other_mac: Option<Mac>,
+    pub ip: Option<Ipv4Addr>,
+    /// The PC's name when the event was recorded (untrusted text).
+    pub hostname: Option<String>,
+    /// One short sentence: `memory 8.0 GiB → 4.0 GiB`.
+    pub text: String,
+    /// When the facts compared against were recorded.
+    pub since: Option<Timestamp>,
+}
+
+/// Which recorded events to read.
+#[derive(Debug, Clone, Copy)]
+pub enum EventFilter {
+    All,
+    Run(RunId),
+    Since(Timestamp),
+}
+
+/// A recorded [`Event`], with its run and time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventRecord {
+    pub run: RunId,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl EventRecord {
+    /// The sentence a non-developer reads: `pc12: memory 8.0 GiB → 4.0 GiB since 2026-09-01`.
+    pub fn sentence(&self) -> String {
+        let e = &self.event;
+        let who = match (&e.hostname, &e.ip, &e.mac) {
+            (Some(h), _, _) => crate::text::inert(h, 40),
+            (None, Some(ip), _) => ip.to_string(),
+            (None, None, Some(mac)) => mac.to_string(),
+            (None, None, None) => "?".into(),
+        };
+        let since = e
+            .since
+            .map(|t| format!(" since {}", t.strftime("%Y-%m-%d")))
+            .unwrap_or_default();
+        format!("{who}: {}{since}", crate::text::inert(&e.text, 300))
+    }
 }
 
 /// How one PC ended in a run.

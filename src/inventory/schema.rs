@@ -76,6 +76,30 @@ const MIGRATIONS: &[&str] = &[
     // 2: every PC's own number, given once and kept (DHCP may move it to another address).
     "ALTER TABLE pcs ADD COLUMN number INTEGER;
     CREATE UNIQUE INDEX pcs_number ON pcs(number) WHERE number IS NOT NULL;",
+    // 3: the history of each PC's facts (bounded per PC), and what changed: fact changes, clones,
+    // strangers.
+    "CREATE TABLE facts_history (
+        id    INTEGER PRIMARY KEY AUTOINCREMENT,
+        mac   TEXT NOT NULL REFERENCES pcs(mac),
+        run   INTEGER NOT NULL REFERENCES runs(id),
+        at    TEXT NOT NULL,
+        facts TEXT NOT NULL
+    );
+    CREATE INDEX facts_history_mac ON facts_history(mac);
+    CREATE TABLE events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        run       INTEGER NOT NULL REFERENCES runs(id),
+        at        TEXT NOT NULL,
+        mac       TEXT,
+        other_mac TEXT,
+        ip        TEXT,
+        hostname  TEXT,
+        kind      TEXT NOT NULL,
+        severity  TEXT NOT NULL CHECK (severity IN ('info', 'warning')),
+        text      TEXT NOT NULL,
+        since     TEXT
+    );
+    CREATE INDEX events_run ON events(run);",
 ];
 
 /// The schema version this build writes.

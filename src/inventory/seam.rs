@@ -3,8 +3,8 @@
 //! while planning); writes are journal steps, durable when they return.
 
 use super::{
-    AccountRecord, Intent, Inventory, InventoryError, PcOutcome, PcRecord, PcRef, PcSeen, Renewal,
-    RunId, RunSummary,
+    AccountRecord, Event, EventFilter, EventRecord, Intent, Inventory, InventoryError, PcOutcome,
+    PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary,
 };
 use crate::mac::Mac;
 use std::collections::HashSet;
@@ -28,6 +28,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn usernames_in_use(&self) -> R<HashSet<String>>;
     /// Each PC's number: its own, or the smallest free ones in the order given (reads only).
     fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>>;
+    /// PCs sharing a host key, machine-id or DMI serial/UUID, as `clone` events.
+    fn identity_conflicts(&self) -> R<Vec<Event>>;
+    /// Recorded events.
+    fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>>;
+    /// Records fleet-wide events (each once); how many were new.
+    fn record_events(
+        &self,
+        run: RunId,
+        events: Vec<Event>,
+    ) -> impl Future<Output = R<usize>> + Send;
     /// The PCs that failed in the last run (for `--limit @failed`).
     fn failed_in_last_run(&self) -> R<Vec<PcRef>>;
 
@@ -82,6 +92,15 @@ impl Store for Inventory {
     }
     fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>> {
         Inventory::numbers_for(self, macs)
+    }
+    fn identity_conflicts(&self) -> R<Vec<Event>> {
+        Inventory::identity_conflicts(self)
+    }
+    fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>> {
+        Inventory::events(self, filter)
+    }
+    async fn record_events(&self, run: RunId, events: Vec<Event>) -> R<usize> {
+        Inventory::record_events(self, run, events).await
     }
     async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
         Inventory::begin_run(self, playbook, digest).await

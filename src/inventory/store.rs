@@ -2,11 +2,12 @@
 
 use super::lock::RunLock;
 use super::model::{
-    AccountRecord, AccountState, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen,
-    Renewal, RunId, RunSummary, WriteStats,
+    AccountRecord, AccountState, Event, EventFilter, EventRecord, Intent, OutcomeRecord, PcOutcome,
+    PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary, WriteStats,
 };
 use super::writer::{
-    BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, Renumber, SheetsWritten, Write, Writer,
+    BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, RecordEvents, Renumber, SheetsWritten,
+    Write, Writer,
 };
 use super::{InventoryError, schema};
 use crate::facts::Facts;
@@ -449,6 +450,111 @@ impl Inventory {
             .collect()
     }
 
+    /// The events recorded, oldest first: of one run, or since a time, or all.
+    pub fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InventoryError> {
+        let (clause, arg): (&str, String) = match filter {
+            EventFilter::All => ("1", String::new()),
+            EventFilter::Run(run) => ("run = ?1", run.0.to_string()),
+            EventFilter::Since(t) => ("at >= ?1", t.to_string()),
+        };
+        let sql = format!(
+            "SELECT run, at, mac, other_mac, ip, hostname, kind, severity, text, since
+             FROM events WHERE {clause} ORDER BY id"
+        );
+        let args: Vec<&dyn rusqlite::ToSql> = if clause == "1" {
+            Vec::new()
+        } else {
+            vec![&arg]
+        };
+        let raws = self.select(&sql, &args, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(9)?,
+            ))
+        })?;
+        raws.into_iter()
+            .map(
+                |(run, at, mac, other, ip, hostname, kind, severity, text, since)| {
+                    let mac_of = |m: Option<String>| {
+                        m.map(|m| self.parse::<Mac>("MAC address", &m)).transpose()
+                    };
+                    Ok(EventRecord {
+                        run: RunId(run),
+                        at: self.parse("timestamp", &at)?,
+                        event: Event {
+                            kind,
+                            severity: crate::changes::Severity::parse(&severity)
+                                .ok_or_else(|| self.corrupt("severity", &severity))?,
+                            mac: mac_of(mac)?,
+                            other_mac: mac_of(other)?,
+                            ip: ip.map(|ip| self.parse("IP address", &ip)).transpose()?,
+                            hostname,
+                            text,
+                            since: since.map(|t| self.parse("timestamp", &t)).transpose()?,
+                        },
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// PCs that share what should be theirs alone — a host key, a machine-id, a DMI serial or UUID
+    /// — as `clone` warnings, one per pair (cloned from one disk image, or one board in two PCs).
+    pub fn identity_conflicts(&self) -> Result<Vec<Event>, InventoryError> {
+        let pcs = self.pcs()?;
+        let mut groups: HashMap<(&'static str, String), Vec<&PcRecord>> = HashMap::new();
+        for pc in &pcs {
+            let mut add = |what: &'static str, value: Option<&String>| {
+                if let Some(v) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                    groups.entry((what, v.to_string())).or_default().push(pc);
+                }
+            };
+            add("SSH host key", pc.host_key.as_ref());
+            if let Some(f) = &pc.facts {
+                add("machine-id", f.machine_id.as_ref());
+                add("DMI serial number", f.dmi_serial.as_ref());
+                add("DMI UUID", f.dmi_uuid.as_ref());
+            }
+        }
+        let mut events = Vec::new();
+        let mut keys: Vec<_> = groups.into_iter().filter(|(_, p)| p.len() > 1).collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((what, _), pcs) in keys {
+            let first = pcs[0];
+            for other in &pcs[1..] {
+                let name = |p: &PcRecord| p.hostname.clone().unwrap_or_else(|| p.ip.to_string());
+                let todo = if what == "SSH host key" {
+                    ": regenerate the host keys on the clone (ssh-keygen -A after removing /etc/ssh/ssh_host_*), then `rdplay inventory forget` it"
+                } else {
+                    ""
+                };
+                events.push(Event {
+                    kind: "clone".into(),
+                    severity: crate::changes::Severity::Warning,
+                    mac: Some(other.mac.clone()),
+                    other_mac: Some(first.mac.clone()),
+                    ip: Some(other.ip),
+                    hostname: other.hostname.clone(),
+                    text: format!(
+                        "same {what} as {} ({}): cloned from one disk image?{todo}",
+                        crate::text::inert(&name(first), 40),
+                        first.mac
+                    ),
+                    since: None,
+                });
+            }
+        }
+        Ok(events)
+    }
+
     fn corrupt(&self, what: &'static str, value: &str) -> InventoryError {
         InventoryError::Corrupt {
             path: self.path().to_owned(),
@@ -539,6 +645,15 @@ impl Inventory {
             number,
         })
         .await
+    }
+
+    /// Records events found across the fleet; returns how many were new.
+    pub async fn record_events(
+        &self,
+        run: RunId,
+        events: Vec<Event>,
+    ) -> Result<usize, InventoryError> {
+        self.write(RecordEvents { run, events }).await
     }
 
     /// Journal step 1, before any change on the PC: the new account is recorded `pending`.

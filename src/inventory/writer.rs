@@ -5,7 +5,7 @@
 //! alone and reported to its caller, while the rest of its batch commits.
 
 use super::InventoryError;
-use super::model::{Intent, PcOutcome, PcSeen, Renewal, RunId, RunSummary, WriteStats};
+use super::model::{Event, Intent, PcOutcome, PcSeen, Renewal, RunId, RunSummary, WriteStats};
 use crate::mac::Mac;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -422,9 +422,21 @@ impl Write for Renewal {
             path: path.to_owned(),
             message: format!("facts of {} could not be encoded: {e}", r.mac),
         })?;
+        record_fact_changes(conn, path, &r, &now_text)?;
         conn.execute(
             "UPDATE pcs SET hostname = ?2, facts = ?3, last_seen = ?4 WHERE mac = ?1",
             params![r.mac, r.hostname, facts, now_text],
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "INSERT INTO facts_history (mac, run, at, facts) VALUES (?1, ?2, ?3, ?4)",
+            params![r.mac, r.run.0, now_text, facts],
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "DELETE FROM facts_history WHERE mac = ?1 AND id NOT IN
+             (SELECT id FROM facts_history WHERE mac = ?1 ORDER BY id DESC LIMIT ?2)",
+            params![r.mac, r.history.max(1)],
         )
         .map_err(sql)?;
         conn.execute(
@@ -433,6 +445,102 @@ impl Write for Renewal {
         )
         .map_err(sql)?;
         Ok(())
+    }
+}
+
+/// The changes from the facts recorded last for the PC to the ones it reports now, as events.
+fn record_fact_changes(
+    conn: &Connection,
+    path: &Path,
+    r: &Renewal,
+    now_text: &str,
+) -> Result<(), InventoryError> {
+    let sql = |source| sqlite(path, source);
+    let before: Option<(Option<String>, String, String)> = conn
+        .query_row(
+            "SELECT p.facts, p.ip, COALESCE(
+                 (SELECT at FROM facts_history h WHERE h.mac = p.mac ORDER BY id DESC LIMIT 1),
+                 p.last_seen)
+             FROM pcs p WHERE p.mac = ?1",
+            [&r.mac],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some((Some(old), ip, since)) = before else {
+        return Ok(());
+    };
+    // Facts an older version recorded in another shape are not compared.
+    let Ok(old) = serde_json::from_str::<crate::facts::Facts>(&old) else {
+        return Ok(());
+    };
+    for change in crate::changes::diff(&old, &r.facts) {
+        conn.execute(
+            "INSERT INTO events (run, at, mac, ip, hostname, kind, severity, text, since)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                r.run.0,
+                now_text,
+                r.mac,
+                ip,
+                r.hostname,
+                change.kind,
+                change.severity.as_str(),
+                change.text,
+                since
+            ],
+        )
+        .map_err(sql)?;
+    }
+    Ok(())
+}
+
+/// Records events found across the fleet (clones, strangers); one already recorded (same kind,
+/// PCs, address and words) is not recorded again.
+pub(crate) struct RecordEvents {
+    pub run: RunId,
+    pub events: Vec<Event>,
+}
+
+impl Write for RecordEvents {
+    type Reply = usize;
+    fn apply(self, conn: &Connection, path: &Path) -> Result<usize, InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let mut recorded = 0;
+        for e in self.events {
+            let ip = e.ip.map(|ip| ip.to_string());
+            let known: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE kind = ?1 AND mac IS ?2
+                     AND other_mac IS ?3 AND ip IS ?4 AND text = ?5)",
+                    params![e.kind, e.mac, e.other_mac, ip, e.text],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            if known {
+                continue;
+            }
+            conn.execute(
+                "INSERT INTO events (run, at, mac, other_mac, ip, hostname, kind, severity, text, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    self.run.0,
+                    now_text,
+                    e.mac,
+                    e.other_mac,
+                    ip,
+                    e.hostname,
+                    e.kind,
+                    e.severity.as_str(),
+                    e.text,
+                    e.since.map(|t| t.to_string())
+                ],
+            )
+            .map_err(sql)?;
+            recorded += 1;
+        }
+        Ok(recorded)
     }
 }
 

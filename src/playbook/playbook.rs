@@ -418,6 +418,8 @@ impl Checker<'_> {
                 .path
                 .as_ref()
                 .map_or_else(|| state_dir.join("inventory.db"), |p| resolve(self.dir, p)),
+            history: raw.inventory.history.max(1),
+            fail_on: raw.inventory.fail_on,
         };
         let output = self.output(&raw, target.as_ref());
         let logging = Logging {

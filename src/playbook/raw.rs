@@ -242,12 +242,33 @@ pub struct RawPasswordPolicy {
 }
 
 /// Where the inventory of PCs and accounts is kept.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "Inventory")]
 pub struct RawInventory {
     /// The SQLite file. Default: `<state_dir>/inventory.db`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// How many sets of facts to keep per PC, to compare and to look back on. Default: 10.
+    #[serde(default = "default_history")]
+    pub history: u32,
+    /// Changes of this severity or worse (`info`, `warning`) fail the run (exit 3), for
+    /// monitoring. Default: changes are reported, never a failure.
+    #[serde(default)]
+    pub fail_on: Option<crate::changes::Severity>,
+}
+
+impl Default for RawInventory {
+    fn default() -> Self {
+        RawInventory {
+            path: None,
+            history: default_history(),
+            fail_on: None,
+        }
+    }
+}
+
+fn default_history() -> u32 {
+    10
 }
 
 /// The sheets handed to users and stuck on PCs.

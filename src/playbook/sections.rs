@@ -53,6 +53,10 @@ pub enum Renewal {
 pub struct InventoryConfig {
     /// The SQLite file (default `<state_dir>/inventory.db`).
     pub path: PathBuf,
+    /// Sets of facts kept per PC (default 10, at least 1).
+    pub history: u32,
+    /// Changes of this severity or worse fail the run (exit 3).
+    pub fail_on: Option<crate::changes::Severity>,
 }
 
 /// The sheets handed to users and stuck on PCs.

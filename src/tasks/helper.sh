@@ -162,6 +162,8 @@ first_line /proc/sys/kernel/osrelease; kernel=$v
 first_line /sys/class/dmi/id/sys_vendor; dmi_vendor=$v
 first_line /sys/class/dmi/id/product_name; dmi_model=$v
 first_line /sys/class/dmi/id/product_serial; dmi_serial=$v
+first_line /sys/class/dmi/id/product_uuid; dmi_uuid=$v
+first_line /etc/machine-id; machine_id=$v
 disks=""
 for d in /sys/block/*; do
     [ -e "$d" ] || continue
@@ -228,5 +230,5 @@ printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"loc
     "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "${local%,}"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
     "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$kernel")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
-printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \
-    "${disks%,}" "${ifaces%,}" "$(jsn "$dmi_vendor")" "$(jsn "$dmi_model")" "$(jsn "$dmi_serial")" "$(num "$up")" "${users%,}"
+printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"dmi_uuid":%s,"machine_id":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \
+    "${disks%,}" "${ifaces%,}" "$(jsn "$dmi_vendor")" "$(jsn "$dmi_model")" "$(jsn "$dmi_serial")" "$(jsn "$dmi_uuid")" "$(jsn "$machine_id")" "$(num "$up")" "${users%,}"

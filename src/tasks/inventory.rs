@@ -37,6 +37,7 @@ pub async fn record<S: Store>(
     pc: &Reachable,
     report: &Report,
     request: &str,
+    history: u32,
 ) -> Result<(), StepError> {
     store
         .renewed(Renewal {
@@ -47,6 +48,7 @@ pub async fn record<S: Store>(
             deleted: gone(report),
             hostname: report.facts.hostname.clone(),
             facts: report.facts.clone(),
+            history,
         })
         .await
         .map_err(|e| StepError::caused(StepKind::Inventory, "recording the renewal", e))
