@@ -73,6 +73,11 @@ const MIGRATIONS: &[&str] = &[
         at          TEXT NOT NULL
     );
     CREATE INDEX outcomes_run ON outcomes(run);",
+    // 2: the uid each account was given (a uid is never given twice on a PC) and what a renewal removed
+    // of the old accounts outside their homes.
+    "ALTER TABLE accounts ADD COLUMN uid INTEGER;
+    ALTER TABLE journal ADD COLUMN leftover_files INTEGER;
+    ALTER TABLE journal ADD COLUMN leftover_bytes INTEGER;",
 ];
 
 /// The schema version this build writes.

@@ -26,6 +26,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>>;
     /// Every managed username not deleted, fleet-wide.
     fn usernames_in_use(&self) -> R<HashSet<String>>;
+    /// The highest uid rdplay gave an account on this PC (deleted ones included).
+    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>>;
     /// The PCs that failed in the last run (for `--limit @failed`).
     fn failed_in_last_run(&self) -> R<Vec<PcRef>>;
 
@@ -74,6 +76,9 @@ impl Store for Inventory {
     }
     fn usernames_in_use(&self) -> R<HashSet<String>> {
         Inventory::usernames_in_use(self)
+    }
+    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
+        Inventory::highest_uid(self, mac)
     }
     fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
         Inventory::failed_in_last_run(self)
