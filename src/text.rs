@@ -43,9 +43,34 @@ pub fn inert(s: &str, max: usize) -> String {
     }
 }
 
+/// A size for people: `512 B`, `3.4 kB`, `12.0 MB`, `2.1 GB` (decimal units).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::inert;
+    use super::{bytes, inert};
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(3_400), "3.4 kB");
+        assert_eq!(bytes(999_999), "1.0 MB");
+        assert_eq!(bytes(2_147_483_648), "2.1 GB");
+        assert_eq!(bytes(u64::MAX), "18446.7 PB");
+    }
 
     #[test]
     fn escapes_terminal_control_and_cuts() {

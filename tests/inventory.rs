@@ -109,7 +109,15 @@ async fn renew(
         mac: m(mac),
         request: request.clone(),
         new_username: new.into(),
+        // eleve-0003 got uid 1003.
+        uid: new
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(|n| 1000 + n),
         deleted: old,
+        leftover_files: 0,
+        leftover_bytes: 0,
         hostname: hostname.into(),
         facts: facts(hostname, mac, ip),
         history: 3,
@@ -446,6 +454,31 @@ fn request_seq(request: &str) -> u64 {
 }
 
 #[tokio::test]
+async fn the_highest_uid_given_on_a_pc_counts_its_deleted_accounts() {
+    let dir = state_dir();
+    let (inv, _lock) = Inventory::open_for_run(&dir.path().join("inventory.db")).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), None);
+    renew(&inv, run, MAC_A, IP_A, "eleve-0007", "pc-a", 3).await;
+    renew(&inv, run, MAC_B, IP_B, "eleve-0009", "pc-b", 3).await;
+    // Renewed again: eleve-0007 (uid 1007) is deleted, eleve-0005 gets uid 1005 (an odd PC); the
+    // highest stays 1007. Only PC A's accounts count for PC A.
+    renew(&inv, run, MAC_A, IP_A, "eleve-0005", "pc-a", 3).await;
+    assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), Some(1007));
+    assert_eq!(inv.highest_uid(&m(MAC_B)).unwrap(), Some(1009));
+    let uids: Vec<Option<u32>> = inv
+        .accounts_of(&m(MAC_A))
+        .unwrap()
+        .iter()
+        .map(|a| a.uid)
+        .collect();
+    assert_eq!(uids, vec![Some(1007), Some(1005)]);
+    // An intent alone records no uid.
+    renew(&inv, run, MAC_A, IP_A, "eleve-0042", "pc-a", 1).await;
+    assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), Some(1007));
+}
+
+#[tokio::test]
 async fn request_numbers_are_unique_and_monotonic_across_runs() {
     let dir = state_dir();
     let db = dir.path().join("inventory.sqlite");
@@ -587,7 +620,10 @@ async fn the_journal_refuses_steps_out_of_order() {
         mac: m(MAC_B),
         request: request.clone(),
         new_username: "eleve-0002".into(),
+        uid: Some(1002),
         deleted: vec![],
+        leftover_files: 0,
+        leftover_bytes: 0,
         hostname: "pc-b".into(),
         facts: Facts::default(),
         history: 3,

@@ -104,7 +104,7 @@ pub fn table(outcomes: &[PcReport]) -> String {
             (old, Some(new)) => format!("{} -> {new}", old.join(",")),
             _ => "-".into(),
         };
-        let result = match &o.outcome {
+        let mut result = match &o.outcome {
             Outcome::Kept { reason } => reason.clone(),
             Outcome::Renewed {
                 first_contact: true,
@@ -113,6 +113,9 @@ pub fn table(outcomes: &[PcReport]) -> String {
             Outcome::Renewed { .. } => "ok".to_string(),
             Outcome::Failed(e) => format!("FAILED at {}: {}", e.step, inert(&e.reason(), 200)),
         };
+        if let Some(left) = o.leftovers.filter(|l| l.files > 0) {
+            result.push_str(&format!(" ({} left behind, removed)", left.describe()));
+        }
         rows.push([
             inert(o.hostname.as_deref().unwrap_or("?"), 32),
             o.ip.to_string(),
@@ -184,4 +187,31 @@ pub fn tree(dir: &Path) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::exec::Leftovers;
+
+    #[test]
+    fn the_table_says_what_the_old_account_left_behind() {
+        let mut pc = PcReport::new(
+            "10.0.0.2".parse().expect("an address"),
+            None,
+            Outcome::Renewed {
+                first_contact: false,
+                files: vec![],
+            },
+        );
+        pc.leftovers = Some(Leftovers {
+            files: 2,
+            bytes: 3400,
+        });
+        assert!(
+            table(std::slice::from_ref(&pc)).contains("ok (2 files, 3.4 kB left behind, removed)")
+        );
+        pc.leftovers = Some(Leftovers::default());
+        assert!(!table(std::slice::from_ref(&pc)).contains("left behind"));
+    }
 }

@@ -305,6 +305,7 @@ pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError
             .map(|a| {
                 vec![
                     a.username.clone(),
+                    a.uid.map_or_else(|| "-".into(), |u| u.to_string()),
                     a.state.to_string(),
                     a.request.clone(),
                     when(a.created_at),
@@ -315,7 +316,7 @@ pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError
             .collect();
         out.push_str(&table(
             &[
-                "USERNAME", "STATE", "REQUEST", "CREATED", "DELETED", "SHEETS",
+                "USERNAME", "UID", "STATE", "REQUEST", "CREATED", "DELETED", "SHEETS",
             ],
             rows,
             "  ",

@@ -276,6 +276,7 @@ async fn renew_over<C: Connector, S: Store>(
     lap.enter(StepKind::Exec);
     let done: Report = exec::renew(conn, workdir, &change, timeout).await?;
     drop(change);
+    report.leftovers = Some(done.leftovers());
 
     lap.enter(StepKind::Inventory);
     let history = engine.planner.playbook().inventory.history;
@@ -337,6 +338,13 @@ async fn bind<C: Connector, S: Store>(
         date: jiff::Zoned::now().date(),
     };
     let create = reserve_name(engine, rc, &vars, &delete)?;
+    // Above every uid rdplay gave on this PC, so a uid is never given twice (the helper also goes
+    // above every uid and gid the PC shows).
+    let min_uid = engine
+        .store
+        .highest_uid(&pc.mac)
+        .map_err(|e| StepError::caused(StepKind::Inventory, "reading the uids given on the PC", e))?
+        .map(|uid| uid.saturating_add(1));
     let password = pb
         .password
         .try_generate()
@@ -351,6 +359,7 @@ async fn bind<C: Connector, S: Store>(
         shell: pb.account.shell.clone(),
         home_base: pb.account.home_base.display().to_string(),
         groups: pb.account.groups.clone(),
+        min_uid,
     };
     Ok((request, change, password, vars))
 }

@@ -32,6 +32,8 @@ struct OutcomeLine<'a> {
     step: crate::tasks::StepKind,
     request: Option<&'a str>,
     removed: &'a [String],
+    /// What the removed accounts left outside their homes (files, bytes), removed too.
+    leftovers: Option<crate::tasks::exec::Leftovers>,
     created: Option<&'a str>,
     files: Vec<String>,
     reason: Option<String>,
@@ -82,6 +84,7 @@ impl Audit {
             step: r.outcome.step(),
             request: r.request.as_deref(),
             removed: &r.old,
+            leftovers: r.leftovers,
             created: r.new.as_deref(),
             files,
             reason,

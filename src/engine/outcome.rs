@@ -1,6 +1,7 @@
 //! How each PC ended: renewed, kept, or failed at a step.
 
 use crate::mac::Mac;
+use crate::tasks::exec::Leftovers;
 use crate::tasks::{StepError, StepKind};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub struct PcReport {
     pub old: Vec<String>,
     /// The account created.
     pub new: Option<String>,
+    /// What the removed accounts left outside their homes, removed with them.
+    pub leftovers: Option<Leftovers>,
     pub outcome: Outcome,
     pub duration: Duration,
 }
@@ -62,6 +65,7 @@ impl PcReport {
             request: None,
             old: Vec::new(),
             new: None,
+            leftovers: None,
             outcome,
             duration: Duration::ZERO,
         }

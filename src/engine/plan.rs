@@ -88,6 +88,11 @@ pub struct OldAccount {
     pub home: Option<String>,
     /// Its running processes, ended before deletion.
     pub processes: Option<u32>,
+    /// The files it owns outside its home on the PC's local filesystems, removed with it (its crontab,
+    /// mail spool, files in /tmp, /var/tmp, /dev/shm, shared directories...).
+    pub leftover_files: Option<u64>,
+    /// Their size in bytes.
+    pub leftover_bytes: Option<u64>,
 }
 
 /// Adoption of pre-existing accounts (`account.adopt`).
@@ -159,13 +164,21 @@ impl PcPlan {
                             a.name
                         ),
                         (Some(true), home) => format!(
-                            "  - delete account {} (home {}, {} processes)\n",
+                            "  - delete account {} (home {}, {} processes, {} outside the home)\n",
                             a.name,
                             inert(home.as_deref().unwrap_or("?"), 100),
-                            a.processes.unwrap_or(0)
+                            a.processes.unwrap_or(0),
+                            match (a.leftover_files, a.leftover_bytes) {
+                                (Some(files @ 1..), bytes) => crate::tasks::exec::Leftovers {
+                                    files,
+                                    bytes: bytes.unwrap_or(0),
+                                }
+                                .describe(),
+                                _ => "no file".to_string(),
+                            }
                         ),
                         (None, _) => format!(
-                            "  - delete account {} (recorded; its home and sessions too)\n",
+                            "  - delete account {} (recorded; its home, sessions and files too)\n",
                             a.name
                         ),
                     });

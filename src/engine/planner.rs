@@ -163,6 +163,8 @@ impl Planner {
                         on_pc: None,
                         home: None,
                         processes: None,
+                        leftover_files: None,
+                        leftover_bytes: None,
                     })
                     .collect(),
                 if self.adopt.is_some() {
@@ -197,6 +199,8 @@ impl Planner {
                             on_pc: Some(seen.is_some()),
                             home: seen.map(|p| p.home.clone()),
                             processes: seen.map(|p| p.processes),
+                            leftover_files: seen.map(|p| p.leftover_files),
+                            leftover_bytes: seen.map(|p| p.leftover_bytes),
                         }
                     })
                     .collect();

@@ -12,8 +12,9 @@ use super::{Engine, Silent};
 use crate::inventory::{Intent, Inventory, RunLock};
 use crate::mac::Mac;
 use crate::playbook::Playbook;
-use crate::remote::fake::{Account, Fake, Fleet, Pc};
+use crate::remote::fake::{Account, Fake, File, Fleet, Pc};
 use crate::tasks::StepKind;
+use crate::tasks::exec::Leftovers;
 use crate::tasks::scan::PortState;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
@@ -213,6 +214,88 @@ fn first_contact_then_a_known_pc_with_its_account_to_delete() {
 }
 
 #[test]
+fn a_uid_is_never_given_twice_on_a_pc_even_once_its_account_is_gone() {
+    let w = world("", &[2]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    let first = managed(&w.fleet.pc(ip(2)))[0].clone();
+    let first_uid = w.fleet.pc(ip(2)).accounts[&first].uid;
+    assert_eq!(first_uid, 1001, "above alice's 1000");
+    assert_eq!(
+        w.engine.store.highest_uid(&mac(2)).expect("read"),
+        Some(first_uid),
+        "the inventory records the uid"
+    );
+    // Someone deletes the account by hand: the PC's passwd no longer shows 1001, so only the
+    // inventory's record keeps the next account above it.
+    w.fleet.with(ip(2), |pc| {
+        pc.accounts.remove(&first);
+    });
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(
+        matches!(report.outcome, Outcome::Renewed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    let pc = w.fleet.pc(ip(2));
+    let second = &managed(&pc)[0];
+    assert_eq!(pc.accounts[second].uid, first_uid + 1, "1001 is not reused");
+    let records = w.engine.store.accounts_of(&mac(2)).expect("read");
+    assert_eq!(
+        records.iter().map(|a| a.uid).collect::<Vec<_>>(),
+        vec![Some(first_uid), Some(first_uid + 1)]
+    );
+}
+
+#[test]
+fn what_the_old_account_left_outside_its_home_is_planned_removed_and_reported() {
+    let w = world("", &[2]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    let old = managed(&w.fleet.pc(ip(2)))[0].clone();
+    let old_uid = w.fleet.pc(ip(2)).accounts[&old].uid;
+    w.fleet.with(ip(2), |pc| {
+        for (path, uid, bytes) in [
+            ("/tmp/notes.txt", old_uid, 1000),
+            ("/dev/shm/cache", old_uid, 2400),
+            ("/tmp/alice.txt", 1000, 10),
+        ] {
+            pc.files.push(File {
+                path: path.into(),
+                uid,
+                bytes,
+            });
+        }
+    });
+    let p = plan(&w, 2);
+    let r = renew_of(&p);
+    assert_eq!(r.delete[0].leftover_files, Some(2));
+    assert_eq!(r.delete[0].leftover_bytes, Some(3400));
+    assert!(
+        p.text().contains("2 files, 3.4 kB outside the home"),
+        "{}",
+        p.text()
+    );
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert_eq!(
+        report.leftovers,
+        Some(Leftovers {
+            files: 2,
+            bytes: 3400
+        })
+    );
+    let pc = w.fleet.pc(ip(2));
+    assert_eq!(
+        pc.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        vec!["/tmp/alice.txt"],
+        "only the old account's files go"
+    );
+    let audit = std::fs::read_to_string(w.rc.audit.path()).expect("audit");
+    assert!(
+        audit.contains(r#""leftovers":{"files":2,"bytes":3400}"#),
+        "{audit}"
+    );
+}
+
+#[test]
 fn a_changed_host_key_blocks_the_pc_and_closes_nothing_left_open() {
     let w = world("", &[2]);
     block_on(run_pc(&w.engine, &w.rc, target(2)));
@@ -281,7 +364,6 @@ fn adoption_takes_matching_local_accounts_only() {
                 processes: 2,
             },
         );
-        pc.last_uid = 1001;
     });
     let p = plan(&w, 2);
     assert_eq!(renew_of(&p).adopt, Adopt::AfterFirstContact);

@@ -87,6 +87,9 @@ pub struct AccountRecord {
     pub mac: Mac,
     /// The request number that created it (`REQ-YYYYMMDD-NNNNNN`).
     pub request: String,
+    /// The uid the PC gave it, once the renewal that created it was recorded (`None` before, and for
+    /// accounts made by versions of rdplay that did not choose uids).
+    pub uid: Option<u32>,
     /// Its journal state.
     pub state: AccountState,
     /// When the intent to create it was recorded.
@@ -149,8 +152,14 @@ pub struct Renewal {
     pub request: String,
     /// The account that was created.
     pub new_username: String,
+    /// The uid the new account was given.
+    pub uid: Option<u32>,
     /// The accounts that were deleted (recorded or adopted).
     pub deleted: Vec<String>,
+    /// How many files the deleted accounts left outside their homes (removed).
+    pub leftover_files: u64,
+    /// Their bytes.
+    pub leftover_bytes: u64,
     /// The hostname the PC reported.
     pub hostname: String,
     /// The facts the PC reported.

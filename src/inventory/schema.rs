@@ -100,6 +100,11 @@ const MIGRATIONS: &[&str] = &[
         since     TEXT
     );
     CREATE INDEX events_run ON events(run);",
+    // 4: the uid each account was given (a uid is never given twice on a PC) and what a renewal removed
+    // of the old accounts outside their homes.
+    "ALTER TABLE accounts ADD COLUMN uid INTEGER;
+    ALTER TABLE journal ADD COLUMN leftover_files INTEGER;
+    ALTER TABLE journal ADD COLUMN leftover_bytes INTEGER;",
 ];
 
 /// The schema version this build writes.

@@ -38,6 +38,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         run: RunId,
         events: Vec<Event>,
     ) -> impl Future<Output = R<usize>> + Send;
+    /// The highest uid rdplay gave an account on this PC (deleted ones included).
+    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>>;
     /// The PCs that failed in the last run (for `--limit @failed`).
     fn failed_in_last_run(&self) -> R<Vec<PcRef>>;
 
@@ -86,6 +88,9 @@ impl Store for Inventory {
     }
     fn usernames_in_use(&self) -> R<HashSet<String>> {
         Inventory::usernames_in_use(self)
+    }
+    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
+        Inventory::highest_uid(self, mac)
     }
     fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
         Inventory::failed_in_last_run(self)

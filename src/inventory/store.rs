@@ -48,7 +48,7 @@ struct Inner {
 
 const PC_COLUMNS: &str = "mac, ip, hostname, host_key, facts, first_seen, last_seen, number";
 const ACCOUNT_COLUMNS: &str =
-    "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet";
+    "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet, uid";
 
 impl Inventory {
     /// Opens the inventory for a run: creates the state directory (0700) and the database (0600) when
@@ -268,6 +268,22 @@ impl Inventory {
         Ok(numbers)
     }
 
+    /// The highest uid rdplay gave an account on this PC, deleted ones included: the next account's
+    /// uid must be above it.
+    pub fn highest_uid(&self, mac: &Mac) -> Result<Option<u32>, InventoryError> {
+        let found: Vec<Option<i64>> = self.select(
+            "SELECT MAX(uid) FROM accounts WHERE mac = ?1",
+            &[mac],
+            |r| r.get(0),
+        )?;
+        found
+            .into_iter()
+            .flatten()
+            .next()
+            .map(|u| u32::try_from(u).map_err(|_| self.corrupt("uid", &u.to_string())))
+            .transpose()
+    }
+
     /// Every managed username not deleted (live or pending), fleet-wide.
     pub fn usernames_in_use(&self) -> Result<HashSet<String>, InventoryError> {
         Ok(self
@@ -394,14 +410,16 @@ impl Inventory {
                 r.get(5)?,
                 r.get(6)?,
                 r.get(7)?,
+                r.get(8)?,
             ))
         })?;
         raws.into_iter()
-            .map(|(username, mac, request, state, created, deleted, user_sheet, pc_sheet): RawAccount| {
+            .map(|(username, mac, request, state, created, deleted, user_sheet, pc_sheet, uid): RawAccount| {
                 Ok(AccountRecord {
                     username,
                     mac: self.parse("MAC address", &mac)?,
                     request,
+                    uid: uid.map(|u: i64| u32::try_from(u).map_err(|_| self.corrupt("uid", &u.to_string()))).transpose()?,
                     state: AccountState::parse(&state).ok_or_else(|| self.corrupt("account state", &state))?,
                     created_at: self.parse("timestamp", &created)?,
                     deleted_at: deleted.map(|d| self.parse("timestamp", &d)).transpose()?,
@@ -712,6 +730,7 @@ type RawAccount = (
     Option<String>,
     String,
     String,
+    Option<i64>,
 );
 type RawOutcome = (
     i64,

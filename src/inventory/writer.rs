@@ -410,6 +410,12 @@ impl Write for Renewal {
                 expected: "intended",
             });
         }
+        conn.execute(
+            "UPDATE accounts SET uid = ?4 WHERE mac = ?1 AND username = ?2 AND request = ?3
+             AND state != 'deleted'",
+            params![r.mac, r.new_username, r.request, r.uid],
+        )
+        .map_err(sql)?;
         for old in r.deleted.iter().filter(|u| **u != r.new_username) {
             conn.execute(
                 "UPDATE accounts SET state = 'deleted', deleted_at = ?3
@@ -440,8 +446,16 @@ impl Write for Renewal {
         )
         .map_err(sql)?;
         conn.execute(
-            "UPDATE journal SET renewed_at = ?3, deleted = ?4 WHERE mac = ?1 AND request = ?2",
-            params![r.mac, r.request, now_text, json_list(&r.deleted)],
+            "UPDATE journal SET renewed_at = ?3, deleted = ?4, leftover_files = ?5, leftover_bytes = ?6
+             WHERE mac = ?1 AND request = ?2",
+            params![
+                r.mac,
+                r.request,
+                now_text,
+                json_list(&r.deleted),
+                i64::try_from(r.leftover_files).unwrap_or(i64::MAX),
+                i64::try_from(r.leftover_bytes).unwrap_or(i64::MAX)
+            ],
         )
         .map_err(sql)?;
         Ok(())

@@ -17,14 +17,22 @@ pub struct Account {
     pub processes: u32,
 }
 
+/// A file outside the homes, by owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub uid: u32,
+    pub bytes: u64,
+}
+
 /// A fake PC.
 #[derive(Debug, Clone)]
 pub struct Pc {
     pub hostname: String,
     pub host_key: String,
     pub accounts: BTreeMap<String, Account>,
-    /// Every uid ever given, so none is reused.
-    pub last_uid: u32,
+    /// Files outside the homes (what the helper's leftover walk finds by uid).
+    pub files: Vec<File>,
     /// Work directories that exist.
     pub workdirs: BTreeSet<String>,
     /// Commands (by their `what`) that fail on this PC.
@@ -55,7 +63,7 @@ impl Pc {
             hostname: hostname.to_string(),
             host_key: format!("ssh-ed25519 KEY-{hostname}"),
             accounts,
-            last_uid: 1000,
+            files: Vec::new(),
             workdirs: BTreeSet::new(),
             fail: BTreeSet::new(),
             admin_ok: true,
@@ -209,10 +217,26 @@ impl FakeConn {
                 };
                 let names: Vec<String> = take("delete").into_iter().chain(take("adopt")).collect();
                 let present = self.present(pc, &names);
+                // The helper's uid: above min_uid and every uid the PC shows, read before deleting.
+                let min_uid = take("min_uid")
+                    .pop()
+                    .and_then(|m| m.parse::<u32>().ok())
+                    .unwrap_or(0);
+                let new_uid = pc
+                    .accounts
+                    .values()
+                    .map(|a| a.uid)
+                    .filter(|u| (1000..60000).contains(u))
+                    .map(|u| u + 1)
+                    .chain([min_uid, 1000])
+                    .max()
+                    .unwrap_or(1000);
                 let (mut deleted, mut absent) = (Vec::new(), Vec::new());
                 for name in &names {
                     match pc.accounts.get(name) {
                         Some(a) if a.uid >= 1000 => {
+                            let uid = a.uid;
+                            pc.files.retain(|f| f.uid != uid);
                             pc.accounts.remove(name);
                             deleted.push(name.clone());
                         }
@@ -231,15 +255,15 @@ impl FakeConn {
                 }
                 let created = take("create").pop();
                 if let Some(name) = &created {
-                    pc.last_uid += 1;
                     pc.accounts.insert(
                         name.clone(),
                         Account {
-                            uid: pc.last_uid,
+                            uid: new_uid,
                             processes: 0,
                         },
                     );
                 }
+                let created = created.map(|name| (name, new_uid));
                 ok(self.report(pc, "renew", &[], present, &deleted, &absent, created))
             }
         }
@@ -249,9 +273,12 @@ impl FakeConn {
         names
             .iter()
             .filter_map(|n| {
-                pc.accounts.get(n).map(
-                    |a| json!({"name": n, "home": format!("/home/{n}"), "processes": a.processes}),
-                )
+                pc.accounts.get(n).map(|a| {
+                    let mine = pc.files.iter().filter(|f| f.uid == a.uid);
+                    json!({"name": n, "home": format!("/home/{n}"), "processes": a.processes,
+                           "leftover_files": mine.clone().count(),
+                           "leftover_bytes": mine.map(|f| f.bytes).sum::<u64>()})
+                })
             })
             .collect()
     }
@@ -265,7 +292,7 @@ impl FakeConn {
         present: Vec<serde_json::Value>,
         deleted: &[String],
         absent: &[String],
-        created: Option<String>,
+        created: Option<(String, u32)>,
     ) -> String {
         let absent: Vec<String> = if mode == "probe" {
             probe_names
@@ -287,7 +314,8 @@ impl FakeConn {
             "deleted": deleted,
             "absent": absent,
             "present": present,
-            "created": created,
+            "created": created.as_ref().map(|(name, _)| name),
+            "created_uid": created.map(|(_, uid)| uid),
             "local": local,
             "facts": {"hostname": pc.hostname, "os": null, "kernel": null, "arch": null,
                       "cpu_model": null, "cpu_cores": null, "memory_kib": null, "dmi_vendor": null,

@@ -1,12 +1,13 @@
-//! Exec: run the uploaded helper — close sessions and delete the recorded accounts, create the new one
-//! from a hash on stdin, collect facts — and validate what it reports.
+//! Exec: run the uploaded helper — close sessions, remove what the recorded accounts own outside their
+//! homes and delete them, create the new one with a uid never given on the PC from a hash on stdin,
+//! collect facts — and validate what it reports.
 
 use super::sftp::Workdir;
 use super::{StepError, StepKind};
 use crate::facts::Facts;
 use crate::remote::{Connection, RemoteOutput};
 use crate::secret::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The remote helper, POSIX sh, compiled into the binary.
@@ -32,6 +33,9 @@ pub struct Change {
     pub home_base: String,
     /// Supplementary groups.
     pub groups: Vec<String>,
+    /// The lowest uid the new account may get: 1 + the highest uid rdplay recorded for this PC (the
+    /// helper also goes above every uid and gid the PC shows), so that no uid is ever given twice.
+    pub min_uid: Option<u32>,
 }
 
 /// The helper's JSON report.
@@ -48,6 +52,8 @@ pub struct Report {
     pub present: Vec<Present>,
     /// The account created.
     pub created: Option<String>,
+    /// Its uid, also the gid of its own group (renew mode).
+    pub created_uid: Option<u32>,
     /// Local accounts with uid 1000-59999 (after the changes, in renew mode).
     pub local: Vec<String>,
     /// The PC's facts.
@@ -61,6 +67,42 @@ pub struct Present {
     pub name: String,
     pub home: String,
     pub processes: u32,
+    /// What it owns outside its home on the PC's local filesystems, by uid: the files (anything but
+    /// directories) the renewal removes (probe mode) or removed (renew mode).
+    pub leftover_files: u64,
+    /// Their size in bytes.
+    pub leftover_bytes: u64,
+}
+
+/// What deleted accounts left outside their homes, summed over a PC's accounts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Leftovers {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Leftovers {
+    /// "12 files, 3.4 MB".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} file{}, {}",
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            crate::text::bytes(self.bytes)
+        )
+    }
+}
+
+impl Report {
+    /// What the present accounts left outside their homes, summed (removed, in renew mode).
+    pub fn leftovers(&self) -> Leftovers {
+        self.present
+            .iter()
+            .fold(Leftovers::default(), |sum, p| Leftovers {
+                files: sum.files.saturating_add(p.leftover_files),
+                bytes: sum.bytes.saturating_add(p.leftover_bytes),
+            })
+    }
 }
 
 /// The parameters the helper reads on stdin (one `key=value` per line). Carries the hash: never logged.
@@ -78,6 +120,9 @@ pub fn renew_params(change: &Change) -> Secret {
     p.push_str(&format!("home_base={}\n", change.home_base));
     if !change.groups.is_empty() {
         p.push_str(&format!("groups={}\n", change.groups.join(",")));
+    }
+    if let Some(min) = change.min_uid {
+        p.push_str(&format!("min_uid={min}\n"));
     }
     Secret::new(p)
 }
@@ -235,6 +280,17 @@ pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError>
             "the PC's report is for another mode",
         ));
     }
+    let uid_ok = match (&report.created, report.created_uid) {
+        (None, None) => true,
+        (Some(_), Some(uid)) => (1000..60000).contains(&uid),
+        _ => false,
+    };
+    if !uid_ok {
+        return Err(StepError::new(
+            StepKind::Exec,
+            "the PC's report gives the new account no uid, or one outside 1000-59999",
+        ));
+    }
     Ok(report)
 }
 
@@ -256,7 +312,10 @@ mod tests {
             &b""[..],
             b"\xff\xfe\x00garbage",
             b"{\"mode\":\"renew\"}",
-            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[],\"created\":null,\"local\":[],\"facts\":{\"hostname\":\"x\",\"extra\":1}}",
+            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[],\"created\":null,\"created_uid\":null,\"local\":[],\"facts\":{\"hostname\":\"x\",\"extra\":1}}",
+            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[],\"created\":\"x\",\"created_uid\":0,\"local\":[],\"facts\":{\"hostname\":\"x\"}}",
+            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[{\"name\":\"a\",\"home\":\"/h\",\"processes\":0,\"leftover_files\":-1,\"leftover_bytes\":0}],\"created\":null,\"created_uid\":null,\"local\":[],\"facts\":{\"hostname\":\"x\"}}",
+            b"{\"mode\":\"renew\",\"deleted\":[],\"absent\":[],\"present\":[{\"name\":\"a\",\"home\":\"/h\",\"processes\":0,\"leftover_files\":1,\"leftover_bytes\":99999999999999999999999}],\"created\":null,\"created_uid\":null,\"local\":[],\"facts\":{\"hostname\":\"x\"}}",
             b"[1,2,3]",
         ] {
             assert!(parse_report(&out(0, bad), "renew").is_err());
@@ -279,9 +338,11 @@ mod tests {
             shell: "/bin/bash".into(),
             home_base: "/home".into(),
             groups: vec![],
+            min_uid: Some(1234),
         };
         let p = renew_params(&change);
         assert!(p.expose().contains("hash=$6$salt$hash\n"));
+        assert!(p.expose().contains("min_uid=1234\n"));
         assert!(!format!("{p:?} {p}").contains("salt"));
     }
 
@@ -296,6 +357,7 @@ mod tests {
                 shell: "/bin/bash".into(),
                 home_base: "/home".into(),
                 groups: vec![],
+                min_uid: None,
             };
             assert!(check_names(&change).is_err(), "{bad}");
         }

@@ -4,8 +4,11 @@
 # Parameters, one per line (no secrets in argv or the environment):
 #   mode=renew|probe       renew changes the PC; probe only reads
 #   delete=NAME            an account rdplay recorded for this PC (zero or more lines)
+#   adopt=NAME             a pre-existing account `account.adopt` selected (zero or more lines)
 #   create=NAME            the new account (renew only)
 #   hash=CRYPT             its password hash, given to `chpasswd -e` on stdin (renew only)
+#   min_uid=N              the lowest uid (and gid) the new account may get: 1 + the highest uid rdplay
+#                          recorded for this PC (renew only; absent when none was)
 #   shell=PATH, home_base=DIR, groups=G1,G2
 # Output: one JSON document on stdout; diagnostics on stderr. Exit 0 on success, 3 when refused,
 # 4 when a step failed.
@@ -14,7 +17,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 umask 077
 
-mode=probe deletes="" adopts="" create="" hash="" shell=/bin/bash home_base=/home groups=""
+mode=probe deletes="" adopts="" create="" hash="" shell=/bin/bash home_base=/home groups="" min_uid=0
 if [ -n "${RDPLAY_PARAMS:-}" ]; then params=$RDPLAY_PARAMS; else params=$(cat); fi
 nl='
 '
@@ -31,6 +34,7 @@ for line in $params; do
         shell=*) shell=${line#shell=} ;;
         home_base=*) home_base=${line#home_base=} ;;
         groups=*) groups=${line#groups=} ;;
+        min_uid=*) min_uid=${line#min_uid=} ;;
         '') ;;
         *) echo "rdplay-helper: unknown parameter line" >&2; exit 3 ;;
     esac
@@ -75,8 +79,31 @@ js() {
 jsn() { if [ -n "$1" ]; then js "$1"; else printf null; fi; }
 num() { case $1 in ''|*[!0-9]*) printf null ;; *) printf '%s' "$1" ;; esac; }
 
+# A decimal number of at most 9 digits without leading zeros (sh arithmetic reads 010 as octal).
+is_num() {
+    case $1 in ''|*[!0-9]*|0?*|??????????*) return 1 ;; esac
+    return 0
+}
+is_num "$min_uid" || refuse "invalid min_uid"
+
+# A path as a find -path pattern that matches only itself.
+glob_quote() {
+    case $1 in
+        *[][*?\\]*) printf '%s' "$1" | sed 's/[][*?\\]/\\&/g' ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
+
+# Every account once (name:x:uid:gid:...), from one `getent passwd`; read again after the changes.
+passwd=$(getent passwd 2>/dev/null)
+
 # 1. Check every account to delete before touching any. Adopted accounts (`account.adopt`, opt-in) were
 #    not made by rdplay, so they lack the mark; every other rule holds for them too.
+# The paths the leftover walk never enters: kernel filesystems, container storage (its files belong to
+# the containers' users, whatever their numbers) and, appended below, the homes of the accounts to
+# delete (userdel -r removes those).
+skip="/proc$nl/sys$nl/dev$nl/var/lib/docker$nl/var/lib/containers$nl/var/lib/lxc$nl/var/lib/lxd$nl/var/lib/incus$nl/var/lib/machines$nl"
+luids=""
 for u in $deletes $adopts; do
     valid_name "$u" || refuse "invalid account name"
     [ "$u" = root ] && refuse "$u is root"
@@ -85,6 +112,20 @@ for u in $deletes $adopts; do
     case $uid in *[!0-9]*) refuse "$u has a non-numeric uid" ;; esac
     [ "$uid" -lt 1000 ] && refuse "$u has uid $uid < 1000"
     [ "$uid" -ge 60000 ] && refuse "$u has uid $uid >= 60000 (a system account)"
+    # What the account owns is found by its uid: another account with the same uid would lose its files.
+    IFS=$nl
+    set -f
+    for entry in $passwd; do
+        IFS=:
+        set -- $entry
+        IFS=$nl
+        [ "${3:-}" = "$uid" ] && [ "$1" != "$u" ] && refuse "$u shares uid $uid with the account $1"
+    done
+    IFS=$old_ifs
+    set +f
+    luids="$luids $uid"
+    home=$(getent passwd "$u" | cut -d: -f6)
+    case $home in /?*) skip="$skip$(glob_quote "$home")$nl" ;; esac
     # Only accounts this helper created (their comment field starts with the mark below) may go: an
     # inventory that names a human's account cannot make rdplay delete it.
     case " $adopts " in *" $u "*) continue ;; esac
@@ -93,19 +134,176 @@ for u in $deletes $adopts; do
         *) refuse "$u was not created by rdplay (its comment field lacks the \"$mark\" mark)" ;;
     esac
 done
+if [ -n "$luids" ]; then
+    find / -maxdepth 0 -printf '' >/dev/null 2>&1 ||
+        refuse "find cannot look for the files the old account left (GNU findutils' find is needed)"
+fi
 if [ "$mode" = renew ]; then
     valid_name "$create" || refuse "invalid new account name"
     [ -n "$(uid_of "$create")" ] && refuse "$create already exists and is not an account rdplay recorded for this PC"
+    [ -n "$(getent group "$create")" ] && refuse "a group named $create already exists"
     case $hash in '$'*) ;; *) refuse "missing password hash" ;; esac
+
+    # The new account's uid, also its group's gid: above every uid and gid this PC shows (read before
+    # anything is deleted) and above every uid rdplay gave on it (min_uid), within UID_MIN..UID_MAX and
+    # GID_MIN..GID_MAX of /etc/login.defs: a uid once used on a PC is never given again, so nothing
+    # the old account left behind can become the new one's.
+    uid_lo=1000 uid_hi=60000 gid_lo=1000 gid_hi=60000
+    if [ -r /etc/login.defs ]; then
+        while read -r k v _; do
+            is_num "${v:-}" || continue
+            case $k in
+                UID_MIN) uid_lo=$v ;;
+                UID_MAX) uid_hi=$v ;;
+                GID_MIN) gid_lo=$v ;;
+                GID_MAX) gid_hi=$v ;;
+            esac
+        done </etc/login.defs
+    fi
+    new_id=1000
+    for n in "$min_uid" "$uid_lo" "$gid_lo"; do [ "$n" -gt "$new_id" ] && new_id=$n; done
+    IFS=$nl
+    set -f
+    for entry in $passwd $(getent group 2>/dev/null); do
+        IFS=:
+        set -- $entry
+        IFS=$nl
+        is_num "${3:-}" || continue
+        [ "$3" -ge 1000 ] && [ "$3" -lt 60000 ] && [ "$3" -ge "$new_id" ] && new_id=$(($3 + 1))
+    done
+    IFS=$old_ifs
+    set +f
+    id_max=59999
+    for n in "$uid_hi" "$gid_hi"; do [ "$n" -lt "$id_max" ] && id_max=$n; done
+    [ "$new_id" -gt "$id_max" ] && refuse "no uid left for $create: it must be above every uid this PC has used (that is $new_id) and at most $id_max (UID_MAX and GID_MAX in /etc/login.defs)"
 fi
 
-# 2. Close sessions and delete (renew), or count what would go (probe).
-deleted="" absent="" present=""
+# The leftover walk: what the accounts own outside their homes, by uid, on the PC's local filesystems.
+# Starting points: the mount point of every local filesystem, each walked within its own (-xdev), in
+# $roots (newline-separated). Kept: disk filesystems, overlay (containers, live systems) and tmpfs
+# (/tmp, /run, /dev/shm). Left out: network filesystems (nfs, cifs, sshfs...), kernel ones (/proc,
+# /sys, /dev except /dev/shm), filesystems without owners (vfat, exfat, ntfs: a user's USB stick shows
+# every file as theirs), read-only images (squashfs, iso9660) and container storage. A filesystem
+# mounted twice is walked once.
+walk_roots() {
+    roots="" seen=" "
+    [ -r /proc/self/mountinfo ] || { roots="/$nl"; return; }
+    while read -r _ _ dev root mp rest; do
+        fs=${rest#* - }
+        fs=${fs%% *}
+        case $fs in ext2|ext3|ext4|xfs|btrfs|f2fs|jfs|reiserfs|nilfs2|zfs|bcachefs|overlay|tmpfs) ;; *) continue ;; esac
+        case $mp in *\\*) mp=$(printf '%b' "$mp") ;; esac
+        case $mp in
+            *"$nl"*|/proc|/proc/*|/sys|/sys/*) continue ;;
+            /dev/shm|/dev/shm/*) ;;
+            /dev|/dev/*) continue ;;
+            /var/lib/docker/*|/var/lib/containers/*|/var/lib/lxc/*|/var/lib/lxd/*|/var/lib/incus/*|/var/lib/machines/*) continue ;;
+        esac
+        if [ "$root" = / ]; then key=$dev; else key="$dev:$root"; fi
+        case $seen in *" $key "*|*" $dev "*) continue ;; esac
+        seen="$seen$key "
+        roots="$roots$mp$nl"
+    done </proc/self/mountinfo
+    case $nl$roots in
+        *"$nl/dev/shm$nl"*) ;;
+        *) if [ -d /dev/shm ] && [ ! -L /dev/shm ]; then roots="$roots/dev/shm$nl"; fi ;;
+    esac
+}
+
+# leftovers count|delete: walks once (never following a symlink, never entering $skip), counting per
+# uid of $luids the files (anything but a directory) and their bytes into $tally ("uid files bytes"
+# lines); `delete` removes each file from within its own directory (find -execdir: a path swapped
+# for a symlink meanwhile cannot redirect it), then removes the accounts' directories that are empty
+# (a directory holding anyone else's file stays, with that file).
+leftovers() {
+    lmode=$1
+    walk_roots
+    IFS=$nl
+    set -f
+    set -- $roots -xdev \(
+    sep=""
+    for p in $skip; do
+        set -- "$@" $sep -path "$p"
+        sep=-o
+    done
+    IFS=$old_ifs
+    set -- "$@" \) -prune -o \(
+    sep=""
+    for id in $luids; do
+        set -- "$@" $sep -user "$id"
+        sep=-o
+    done
+    set -- "$@" \) \( -type d -printf 'd %U 0\n' -o -printf 'f %U %s\n'
+    [ "$lmode" = delete ] && set -- "$@" -execdir rm -f -- {} +
+    set -- "$@" \)
+    set +f
+    # awk sums in floating point: exact up to 2^53 bytes.
+    tally=$(find "$@" 2>/dev/null | awk '
+        $1 == "f" { f[$2]++; b[$2] += $3 }
+        $1 == "d" { d[$2]++ }
+        END { for (k in f) printf "%s %.0f %.0f\n", k, f[k], b[k]; for (k in d) printf "dirs %s\n", k }')
+    [ "$lmode" = delete ] || return 0
+    case $tally in dirs*|*"${nl}dirs"*) ;; *) return 0 ;; esac
+    IFS=$nl
+    set -f
+    set -- $roots -xdev \(
+    sep=""
+    for p in $skip; do
+        set -- "$@" $sep -path "$p" -o -path "$p/*"
+        sep=-o
+    done
+    IFS=$old_ifs
+    set -- "$@" \) -o \(
+    sep=""
+    for id in $luids; do
+        set -- "$@" $sep -user "$id"
+        sep=-o
+    done
+    set -- "$@" \) -type d -empty -delete
+    set +f
+    find "$@" >/dev/null 2>&1
+    return 0
+}
+
+# Files and bytes of uid $want in $tally, into $lf and $lb.
+tally_of() {
+    lf=0 lb=0
+    IFS=$nl
+    set -f
+    for t in $tally; do
+        IFS=' '
+        set -- $t
+        [ "$1" = "$want" ] && [ $# -eq 3 ] && { lf=$2; lb=$3; }
+    done
+    IFS=$old_ifs
+    set +f
+}
+
+# Ends what runs on the account's behalf without a session: its crontab, at jobs and print jobs (each
+# only where its tool is installed; the files the walk finds anyway).
+end_jobs() {
+    if command -v crontab >/dev/null 2>&1; then crontab -r -u "$1" >/dev/null 2>&1; fi
+    if command -v atq >/dev/null 2>&1 && command -v atrm >/dev/null 2>&1; then
+        atq 2>/dev/null | while read -r job rest; do
+            case " $rest" in *" $1") atrm "$job" >/dev/null 2>&1 ;; esac
+        done
+    fi
+    if command -v cancel >/dev/null 2>&1; then
+        timeout 20 cancel -u "$1" >/dev/null 2>&1
+    elif command -v lprm >/dev/null 2>&1; then
+        timeout 20 lprm -U "$1" - >/dev/null 2>&1
+    fi
+}
+
+# 2. Close sessions (renew), then end the accounts' jobs and remove (renew) or count (probe) what
+#    they own outside their homes, then delete the accounts (renew).
+deleted="" absent="" present="" tally=""
 for u in $deletes $adopts; do
-    if [ -z "$(uid_of "$u")" ]; then absent="$absent$(js "$u")," ; continue; fi
+    uid=$(uid_of "$u")
+    if [ -z "$uid" ]; then absent="$absent$(js "$u")," ; continue; fi
+    case $uid in *[!0-9]*) fail "$u changed under the helper" ;; esac
     procs=$(pgrep -u "$u" 2>/dev/null | wc -l)
-    home=$(getent passwd "$u" | cut -d: -f6)
-    present="$present{\"name\":$(js "$u"),\"home\":$(js "$home"),\"processes\":$(num "$procs")},"
+    eval "procs_$uid=\$((procs + 0))"
     [ "$mode" = renew ] || continue
     if command -v loginctl >/dev/null 2>&1; then loginctl terminate-user "$u" >/dev/null 2>&1; fi
     tries=0
@@ -115,6 +313,20 @@ for u in $deletes $adopts; do
         [ $tries -gt 50 ] && fail "processes of $u survive SIGKILL"
         sleep 0.1
     done
+    end_jobs "$u"
+done
+if [ -n "$luids" ]; then
+    if [ "$mode" = renew ]; then leftovers delete; else leftovers count; fi
+fi
+for u in $deletes $adopts; do
+    uid=$(uid_of "$u")
+    [ -n "$uid" ] || continue
+    eval "procs=\${procs_$uid:-0}"
+    home=$(getent passwd "$u" | cut -d: -f6)
+    want=$uid
+    tally_of
+    present="$present{\"name\":$(js "$u"),\"home\":$(js "$home"),\"processes\":$(num "$procs"),\"leftover_files\":$(num "$lf"),\"leftover_bytes\":$(num "$lb")},"
+    [ "$mode" = renew ] || continue
     userdel -r "$u" >/dev/null 2>&1
     rc=$?
     # 12: the home directory could not be removed (e.g. it did not exist); the account is gone.
@@ -123,13 +335,17 @@ for u in $deletes $adopts; do
     deleted="$deleted$(js "$u"),"
 done
 
-# 3. Create the new account; the hash goes to chpasswd on stdin (printf is a shell builtin).
+# 3. Create the new account with its own group, both numbered new_id; the hash goes to chpasswd on
+#    stdin (printf is a shell builtin).
+created_uid=""
 if [ "$mode" = renew ]; then
-    set -- -m -d "$home_base/$create" -s "$shell" -c "$mark"
+    groupadd -g "$new_id" "$create" >/dev/null 2>&1 || fail "groupadd -g $new_id $create failed"
+    set -- -m -d "$home_base/$create" -s "$shell" -c "$mark" -u "$new_id" -g "$new_id"
     [ -n "$groups" ] && set -- "$@" -G "$groups"
-    useradd "$@" "$create" >/dev/null 2>&1 || fail "useradd $create failed"
-    printf '%s:%s\n' "$create" "$hash" | chpasswd -e >/dev/null 2>&1 || { userdel -r "$create" >/dev/null 2>&1; fail "chpasswd failed"; }
+    useradd "$@" "$create" >/dev/null 2>&1 || { groupdel "$create" >/dev/null 2>&1; fail "useradd -u $new_id $create failed"; }
+    printf '%s:%s\n' "$create" "$hash" | chpasswd -e >/dev/null 2>&1 || { userdel -r "$create" >/dev/null 2>&1; groupdel "$create" >/dev/null 2>&1; fail "chpasswd failed"; }
     hash=""
+    created_uid=$new_id
 fi
 
 # 4. Facts, read with the shell's own `read` wherever a file holds them (a process per fact adds up over
@@ -226,8 +442,8 @@ done
 IFS=$old_ifs
 set +f
 
-printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"local":[%s],"facts":{' \
-    "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "${local%,}"
+printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"facts":{' \
+    "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
     "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$kernel")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
 printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"dmi_uuid":%s,"machine_id":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \

@@ -1,5 +1,6 @@
 //! Inventory step: the journal around a PC's change. Before exec: [`intend`] records the new account as
-//! pending (synced). After exec: [`record`] marks the old accounts deleted and stores the facts.
+//! pending (synced). After exec: [`record`] marks the old accounts deleted and stores the facts, the new
+//! account's uid and what the old ones left outside their homes.
 
 use super::exec::Report;
 use super::scan::Reachable;
@@ -39,13 +40,17 @@ pub async fn record<S: Store>(
     request: &str,
     history: u32,
 ) -> Result<(), StepError> {
+    let leftovers = report.leftovers();
     store
         .renewed(Renewal {
             run,
             mac: pc.mac.clone(),
             request: request.to_string(),
             new_username: report.created.clone().unwrap_or_default(),
+            uid: report.created_uid,
             deleted: gone(report),
+            leftover_files: leftovers.files,
+            leftover_bytes: leftovers.bytes,
             hostname: report.facts.hostname.clone(),
             facts: report.facts.clone(),
             history,
