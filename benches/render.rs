@@ -74,6 +74,7 @@ fn sheets(n: usize) -> Vec<(UserSheet, PcSheet)> {
                 mac: mac.clone(),
                 shell: "/bin/bash".into(),
                 facts: f.clone(),
+                reprint: None,
             };
             let pc = PcSheet {
                 hostname: f.hostname.clone(),

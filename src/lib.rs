@@ -4,7 +4,7 @@
 //! The modules form layers, each using only the ones below it (docs/ARCHITECTURE.md):
 //!
 //! - leaf types: [`mac`], [`secret`], [`facts`] (and their [`changes`]), [`text`], [`files`];
-//! - domain: [`playbook`], [`inventory`] (the [`inventory::Store`] seam), [`render`], [`ssh`],
+//! - domain: [`playbook`], [`inventory`] (the [`inventory::Store`] seam), [`render`], [`ssh`], [`escrow`],
 //!   [`remote`] (the [`remote::Connector`] seam), [`tasks`] (one file per step);
 //! - [`engine`]: scope and triage, the planner, the driver, apply, effects;
 //! - [`commands`]: one module per subcommand, returning values;
@@ -14,6 +14,7 @@ pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod escrow;
 pub mod facts;
 pub mod files;
 pub mod inventory;

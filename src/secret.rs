@@ -47,11 +47,7 @@ impl serde::Serialize for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        // SAFETY: zeroes are valid UTF-8, so the string stays valid while it is wiped.
-        for byte in unsafe { self.0.as_bytes_mut() } {
-            // volatile so the compiler keeps the wipe of memory about to be freed.
-            unsafe { std::ptr::write_volatile(byte, 0) };
-        }
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 

@@ -45,6 +45,7 @@ fn user(username: &str, hostname: &str) -> UserSheet {
         mac: "08:00:27:ea:fa:15".into(),
         shell: "/bin/bash".into(),
         facts: facts(),
+        reprint: None,
     }
 }
 

@@ -83,6 +83,12 @@ pub enum Command {
     /// Inspect and export the inventory.
     #[command(subcommand)]
     Inventory(crate::commands::inventory::InventoryCommand),
+    /// Reprint lost user sheets (or show a password) from escrow, with an admin's key; every read is
+    /// audited.
+    Reprint(crate::commands::reprint::ReprintArgs),
+    /// Manage password escrow.
+    #[command(subcommand)]
+    Escrow(crate::commands::reprint::EscrowCommand),
     /// Render a sheet template with sample or given data.
     Preview(crate::commands::preview::PreviewArgs),
     /// Print shell completions.
@@ -129,6 +135,23 @@ pub fn main() -> ExitCode {
         Command::Init(args) => output(commands::playbook::init(args)),
         Command::Inventory(cmd) => output(commands::inventory::run(cmd)),
         Command::Preview(args) => output(commands::preview::preview(args)),
+        Command::Reprint(args) => reprint(args),
+        Command::Escrow(commands::reprint::EscrowCommand::Rekey(args)) => {
+            match commands::reprint::rekey(&args) {
+                Ok((rekeyed, unreadable)) => {
+                    println!(
+                        "rekeyed {rekeyed} escrowed password(s) to the playbook's recipients; \
+                         {unreadable} could not be read with this identity (left as they were)"
+                    );
+                    if unreadable > 0 {
+                        exit::SOME_FAILED
+                    } else {
+                        exit::OK
+                    }
+                }
+                Err(e) => failed(e),
+            }
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "rdplay", &mut std::io::stdout());
@@ -136,6 +159,30 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// `rdplay reprint`: the sheets written, or (`--show`, on a terminal only) the passwords.
+fn reprint(args: crate::commands::reprint::ReprintArgs) -> u8 {
+    use std::io::IsTerminal;
+    if args.show && !std::io::stdout().is_terminal() {
+        eprintln!(
+            "error: --show prints passwords on a terminal only, never into a pipe or a file; \
+             reprint the sheet instead"
+        );
+        return exit::FAILURE;
+    }
+    match crate::commands::reprint::reprint(&args) {
+        Ok(done) => {
+            for (user, password) in &done.shown {
+                println!("{user}  {}", password.expose());
+            }
+            for file in &done.files {
+                println!("wrote {}", file.display());
+            }
+            exit::OK
+        }
+        Err(e) => failed(e),
+    }
 }
 
 /// Prints a command's output (exit 0) or its error (exit 1).

@@ -26,6 +26,8 @@ pub enum InventoryCommand {
     /// What changed: PCs' hardware and system, cloned PCs, strangers (all, or of one run, or since a
     /// date).
     Changes(ChangesArgs),
+    /// Every read of an escrowed password: when, which account, which key, who and why.
+    Audit(SourceArgs),
 }
 
 /// `rdplay inventory changes`
@@ -124,6 +126,7 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
         InventoryCommand::Forget(args) => forget(&args),
         InventoryCommand::Renumber(args) => renumber(&args),
         InventoryCommand::Changes(args) => open(&args.source).and_then(|inv| changes(&inv, &args)),
+        InventoryCommand::Audit(source) => open(&source).and_then(|inv| audit(&inv)),
     }
     .map_err(CommandError::Message)?;
     Ok(Output {
@@ -165,6 +168,33 @@ fn changes(inventory: &Inventory, args: &ChangesArgs) -> Result<String, String> 
         text.push_str("no changes recorded\n");
     }
     Ok(text)
+}
+
+/// The reads of escrowed passwords, one line each.
+fn audit(inventory: &Inventory) -> Result<String, String> {
+    let reads = inventory.reads().map_err(|e| e.to_string())?;
+    let rows = reads
+        .iter()
+        .map(|r| {
+            vec![
+                when(r.at),
+                r.action.clone(),
+                r.username.clone(),
+                r.mac.to_string(),
+                r.identity.clone(),
+                format!("{}@{}", r.local_user, r.local_host),
+                r.reason.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    if reads.is_empty() {
+        return Ok("no escrowed password was ever read\n".into());
+    }
+    Ok(table(
+        &["WHEN", "READ", "ACCOUNT", "PC", "IDENTITY", "BY", "REASON"],
+        rows,
+        "",
+    ))
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.

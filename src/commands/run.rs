@@ -3,7 +3,7 @@
 
 use crate::engine::apply::{RunCtx, run_pc};
 use crate::engine::audit::Audit;
-use crate::engine::effects::{Effect, sheets::Sheets};
+use crate::engine::effects::{Effect, escrow::Escrow, sheets::Sheets};
 use crate::engine::outcome::{Outcome, PcReport};
 use crate::engine::scope::Scope;
 use crate::engine::{Engine, Observer, driver};
@@ -65,6 +65,8 @@ pub enum RunError {
     Scope(#[from] crate::engine::scope::ScopeError),
     #[error("account.adopt: {0}")]
     Adopt(#[from] regex::Error),
+    #[error(transparent)]
+    Escrow(crate::escrow::EscrowError),
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -163,7 +165,14 @@ pub async fn run(
     // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let sheets = Sheets::new(&pb, renderer, inventory.clone(), cores);
-    let effects: Vec<Box<dyn Effect>> = vec![Box::new(sheets)];
+    // Escrow first: a sheet is only written for a password the admins can read back.
+    let mut effects: Vec<Box<dyn Effect>> = Vec::new();
+    if let Some(escrow) = &pb.escrow {
+        effects.push(Box::new(
+            Escrow::new(escrow, inventory.clone(), run).map_err(RunError::Escrow)?,
+        ));
+    }
+    effects.push(Box::new(sheets));
     let (numbers_given, numbers) = tokio::sync::watch::channel(None);
     let rc = Arc::new(RunCtx {
         run,

@@ -275,6 +275,7 @@ async fn renew_over<C: Connector, S: Store>(
 
     lap.enter(StepKind::Exec);
     let done: Report = exec::renew(conn, workdir, &change, timeout).await?;
+    let hash = change.hash.clone();
     drop(change);
     report.leftovers = Some(done.leftovers());
 
@@ -282,9 +283,13 @@ async fn renew_over<C: Connector, S: Store>(
     let history = engine.planner.playbook().inventory.history;
     crate::tasks::inventory::record(&engine.store, rc.run, pc, &done, &request, history).await?;
     report.hostname = Some(done.facts.hostname.clone());
+    let username = done.created.clone().unwrap_or_default();
+    if pb.account.verify_login {
+        verify(engine, pc, conn, &username, &password, &hash).await?;
+    }
+    drop(hash);
 
     lap.enter(StepKind::Render);
-    let username = done.created.clone().unwrap_or_default();
     let gone = crate::tasks::inventory::gone(&done);
     let renewed = Renewed {
         pc,
@@ -305,6 +310,35 @@ async fn renew_over<C: Connector, S: Store>(
         first_contact: renew.first_contact.is_some(),
         files,
     })
+}
+
+/// Proves the new password before any sheet is written: a password login as the new account, or,
+/// where the PC allows none, a check of the stored hash on the PC. A failure fails the PC (its
+/// account stays pending, renewed again next run).
+async fn verify<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    pc: &Reachable,
+    conn: &C::Conn,
+    username: &str,
+    password: &Secret,
+    hash: &Secret,
+) -> Result<(), StepError> {
+    let timeout = engine.planner.playbook().connection.step_timeout;
+    let host_keys = engine
+        .store
+        .pc(&pc.mac)
+        .map_err(|e| StepError::caused(StepKind::Inventory, "reading the pinned host key", e))?
+        .and_then(|r| r.host_key)
+        .ok_or_else(|| StepError::new(StepKind::Exec, "no pinned host key to verify the login"))?;
+    let login = engine
+        .connector
+        .password_login(pc.ip, &host_keys, username, password, timeout)
+        .await
+        .map_err(|e| StepError::caused(StepKind::Exec, "verifying the new password", e))?;
+    match login {
+        crate::ssh::Login::LoggedIn => Ok(()),
+        crate::ssh::Login::NotOffered => exec::check_hash(conn, username, hash, timeout).await,
+    }
 }
 
 /// The values drawn while applying: a request number, the new account's name, its password and hash.

@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub accounts: Vec<AccountRecord>,
     /// What changed, oldest first: PCs' facts, clones, strangers.
     pub events: Vec<super::EventRecord>,
+    /// Every read of an escrowed password.
+    pub reads: Vec<super::ReadRecord>,
 }
 
 impl Snapshot {
@@ -28,6 +30,7 @@ impl Snapshot {
             pcs: inventory.pcs()?,
             accounts: inventory.accounts()?,
             events: inventory.events(super::EventFilter::All)?,
+            reads: inventory.reads()?,
         })
     }
 
@@ -57,6 +60,7 @@ struct JsonExport<'a> {
     pcs: Vec<JsonPc<'a>>,
     accounts: Vec<JsonAccount<'a>>,
     events: &'a [super::EventRecord],
+    reads: &'a [super::ReadRecord],
 }
 
 #[derive(Serialize)]
@@ -121,6 +125,7 @@ pub fn json(snapshot: &Snapshot) -> String {
             })
             .collect(),
         events: &snapshot.events,
+        reads: &snapshot.reads,
     };
     // Serializing strings, numbers and options cannot fail.
     serde_json::to_string_pretty(&export).unwrap_or_default() + "\n"

@@ -189,6 +189,35 @@ pub struct Event {
     pub since: Option<Timestamp>,
 }
 
+/// An escrowed password: ciphertext to the recipients named by their fingerprints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscrowRecord {
+    pub id: i64,
+    pub mac: Mac,
+    pub username: String,
+    pub request: String,
+    pub at: Timestamp,
+    /// Fingerprints of the recipients it is encrypted to.
+    pub recipients: Vec<String>,
+    /// age ciphertext (never the password).
+    pub ciphertext: Vec<u8>,
+}
+
+/// A password read back from escrow (reprint, show, rekey): who, when, with which key, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReadRecord {
+    pub at: Timestamp,
+    pub username: String,
+    pub mac: Mac,
+    /// `reprint`, `show` or `rekey`.
+    pub action: String,
+    /// The identity's public key fingerprint.
+    pub identity: String,
+    pub local_user: String,
+    pub local_host: String,
+    pub reason: Option<String>,
+}
+
 /// Which recorded events to read.
 #[derive(Debug, Clone, Copy)]
 pub enum EventFilter {

@@ -105,6 +105,30 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN uid INTEGER;
     ALTER TABLE journal ADD COLUMN leftover_files INTEGER;
     ALTER TABLE journal ADD COLUMN leftover_bytes INTEGER;",
+    // 5: escrowed passwords (age ciphertext only, to the playbook's recipients) and every read of one.
+    "CREATE TABLE escrow (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        mac        TEXT NOT NULL REFERENCES pcs(mac),
+        username   TEXT NOT NULL,
+        request    TEXT NOT NULL,
+        run        INTEGER NOT NULL REFERENCES runs(id),
+        at         TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        ciphertext BLOB NOT NULL
+    );
+    CREATE INDEX escrow_mac ON escrow(mac);
+    CREATE INDEX escrow_username ON escrow(username);
+    CREATE TABLE reads (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         TEXT NOT NULL,
+        username   TEXT NOT NULL,
+        mac        TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        identity   TEXT NOT NULL,
+        local_user TEXT NOT NULL,
+        local_host TEXT NOT NULL,
+        reason     TEXT
+    );",
 ];
 
 /// The schema version this build writes.

@@ -28,6 +28,18 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn usernames_in_use(&self) -> R<HashSet<String>>;
     /// Each PC's number: its own, or the smallest free ones in the order given (reads only).
     fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>>;
+    /// Stores an escrowed password; keeps the newest `keep` of the PC.
+    #[allow(clippy::too_many_arguments)]
+    fn escrow(
+        &self,
+        mac: &Mac,
+        username: &str,
+        request: &str,
+        run: RunId,
+        recipients: Vec<String>,
+        ciphertext: Vec<u8>,
+        keep: u32,
+    ) -> impl Future<Output = R<()>> + Send;
     /// PCs sharing a host key, machine-id or DMI serial/UUID, as `clone` events.
     fn identity_conflicts(&self) -> R<Vec<Event>>;
     /// Recorded events.
@@ -97,6 +109,21 @@ impl Store for Inventory {
     }
     fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>> {
         Inventory::numbers_for(self, macs)
+    }
+    async fn escrow(
+        &self,
+        mac: &Mac,
+        username: &str,
+        request: &str,
+        run: RunId,
+        recipients: Vec<String>,
+        ciphertext: Vec<u8>,
+        keep: u32,
+    ) -> R<()> {
+        Inventory::escrow(
+            self, mac, username, request, run, recipients, ciphertext, keep,
+        )
+        .await
     }
     fn identity_conflicts(&self) -> R<Vec<Event>> {
         Inventory::identity_conflicts(self)

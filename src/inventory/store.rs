@@ -2,12 +2,13 @@
 
 use super::lock::RunLock;
 use super::model::{
-    AccountRecord, AccountState, Event, EventFilter, EventRecord, Intent, OutcomeRecord, PcOutcome,
-    PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary, WriteStats,
+    AccountRecord, AccountState, EscrowRecord, Event, EventFilter, EventRecord, Intent,
+    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
+    WriteStats,
 };
 use super::writer::{
-    BeginRun, FinishRun, NextRequest, Outcome, PinHostKey, RecordEvents, Renumber, SheetsWritten,
-    Write, Writer,
+    BeginRun, Escrowed, FinishRun, NextRequest, Outcome, PinHostKey, RecordEvents, Rekeyed,
+    Renumber, SheetsWritten, Write, Writer,
 };
 use super::{InventoryError, schema};
 use crate::facts::Facts;
@@ -573,6 +574,85 @@ impl Inventory {
         Ok(events)
     }
 
+    /// The escrowed passwords, newest first: of one account (`Some(name)`), or of every account not
+    /// deleted (`None`).
+    pub fn escrowed(&self, username: Option<&str>) -> Result<Vec<EscrowRecord>, InventoryError> {
+        let (clause, args): (&str, Vec<&dyn rusqlite::ToSql>) = match &username {
+            Some(name) => ("e.username = ?1", vec![name as &dyn rusqlite::ToSql]),
+            None => (
+                "EXISTS (SELECT 1 FROM accounts a WHERE a.username = e.username
+                 AND a.mac = e.mac AND a.state != 'deleted')",
+                Vec::new(),
+            ),
+        };
+        let sql = format!(
+            "SELECT e.id, e.mac, e.username, e.request, e.at, e.recipients, e.ciphertext
+             FROM escrow e WHERE {clause} ORDER BY e.id DESC"
+        );
+        let raws = self.select(&sql, &args, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Vec<u8>>(6)?,
+            ))
+        })?;
+        raws.into_iter()
+            .map(|(id, mac, username, request, at, recipients, ciphertext)| {
+                Ok(EscrowRecord {
+                    id,
+                    mac: self.parse("MAC address", &mac)?,
+                    username,
+                    request,
+                    at: self.parse("timestamp", &at)?,
+                    recipients: serde_json::from_str(&recipients)
+                        .map_err(|_| self.corrupt("list of recipients", &recipients))?,
+                    ciphertext,
+                })
+            })
+            .collect()
+    }
+
+    /// Every read of an escrowed password, oldest first.
+    pub fn reads(&self) -> Result<Vec<ReadRecord>, InventoryError> {
+        let raws = self.select(
+            "SELECT at, username, mac, action, identity, local_user, local_host, reason
+             FROM reads ORDER BY id",
+            &[],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            },
+        )?;
+        raws.into_iter()
+            .map(
+                |(at, username, mac, action, identity, local_user, local_host, reason)| {
+                    Ok(ReadRecord {
+                        at: self.parse("timestamp", &at)?,
+                        username,
+                        mac: self.parse("MAC address", &mac)?,
+                        action,
+                        identity,
+                        local_user,
+                        local_host,
+                        reason,
+                    })
+                },
+            )
+            .collect()
+    }
+
     fn corrupt(&self, what: &'static str, value: &str) -> InventoryError {
         InventoryError::Corrupt {
             path: self.path().to_owned(),
@@ -663,6 +743,51 @@ impl Inventory {
             number,
         })
         .await
+    }
+
+    /// Stores an escrowed password (age ciphertext) for a new account; keeps the newest `keep` of
+    /// its PC.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn escrow(
+        &self,
+        mac: &Mac,
+        username: &str,
+        request: &str,
+        run: RunId,
+        recipients: Vec<String>,
+        ciphertext: Vec<u8>,
+        keep: u32,
+    ) -> Result<(), InventoryError> {
+        self.write(Escrowed {
+            mac: mac.clone(),
+            username: username.to_owned(),
+            request: request.to_owned(),
+            run,
+            recipients,
+            ciphertext,
+            keep,
+        })
+        .await
+    }
+
+    /// Replaces an escrowed password's ciphertext (a rekey to other recipients).
+    pub async fn rekey(
+        &self,
+        id: i64,
+        recipients: Vec<String>,
+        ciphertext: Vec<u8>,
+    ) -> Result<(), InventoryError> {
+        self.write(Rekeyed {
+            id,
+            recipients,
+            ciphertext,
+        })
+        .await
+    }
+
+    /// Records a read of an escrowed password (before its plaintext is used).
+    pub async fn record_read(&self, read: ReadRecord) -> Result<(), InventoryError> {
+        self.write(read).await
     }
 
     /// Records events found across the fleet; returns how many were new.

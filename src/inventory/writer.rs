@@ -5,7 +5,9 @@
 //! alone and reported to its caller, while the rest of its batch commits.
 
 use super::InventoryError;
-use super::model::{Event, Intent, PcOutcome, PcSeen, Renewal, RunId, RunSummary, WriteStats};
+use super::model::{
+    Event, Intent, PcOutcome, PcSeen, ReadRecord, Renewal, RunId, RunSummary, WriteStats,
+};
 use crate::mac::Mac;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -555,6 +557,87 @@ impl Write for RecordEvents {
             recorded += 1;
         }
         Ok(recorded)
+    }
+}
+
+/// Stores a new escrowed password and keeps only the newest `keep` of its PC.
+pub(crate) struct Escrowed {
+    pub mac: Mac,
+    pub username: String,
+    pub request: String,
+    pub run: RunId,
+    pub recipients: Vec<String>,
+    pub ciphertext: Vec<u8>,
+    pub keep: u32,
+}
+
+impl Write for Escrowed {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        conn.execute(
+            "INSERT INTO escrow (mac, username, request, run, at, recipients, ciphertext)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                self.mac,
+                self.username,
+                self.request,
+                self.run.0,
+                now_text,
+                json_list(&self.recipients),
+                self.ciphertext
+            ],
+        )
+        .map_err(sql)?;
+        conn.execute(
+            "DELETE FROM escrow WHERE mac = ?1 AND id NOT IN
+             (SELECT id FROM escrow WHERE mac = ?1 ORDER BY id DESC LIMIT ?2)",
+            params![self.mac, self.keep.max(1)],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+/// Re-encrypts one escrowed password (a rekey).
+pub(crate) struct Rekeyed {
+    pub id: i64,
+    pub recipients: Vec<String>,
+    pub ciphertext: Vec<u8>,
+}
+
+impl Write for Rekeyed {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        conn.execute(
+            "UPDATE escrow SET recipients = ?2, ciphertext = ?3 WHERE id = ?1",
+            params![self.id, json_list(&self.recipients), self.ciphertext],
+        )
+        .map_err(|source| sqlite(path, source))
+        .map(drop)
+    }
+}
+
+impl Write for ReadRecord {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        conn.execute(
+            "INSERT INTO reads (at, username, mac, action, identity, local_user, local_host, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                self.at.to_string(),
+                self.username,
+                self.mac,
+                self.action,
+                self.identity,
+                self.local_user,
+                self.local_host,
+                self.reason
+            ],
+        )
+        .map_err(|source| sqlite(path, source))
+        .map(drop)
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Account {
     /// A regular expression over whole user names: accounts made before rdplay that it may
     /// take over.
     pub adopt: Option<String>,
+    /// Prove the new password logs in before its sheet is written.
+    pub verify_login: bool,
 }
 
 /// What one PC's name is rendered from.
@@ -414,6 +416,7 @@ mod tests {
             groups: vec![],
             home_base: "/home".into(),
             adopt: None,
+            verify_login: true,
         }
     }
 

@@ -39,5 +39,5 @@ pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;
 pub use playbook::{MAX_PLAYBOOK_BYTES, Playbook};
 pub use raw::{Become, Format, LogLevel};
-pub use sections::{Connection, Exchange, InventoryConfig, Logging, Output, Renewal};
+pub use sections::{Connection, Escrow, Exchange, InventoryConfig, Logging, Output, Renewal};
 pub use target::{HostRange, Network, Target};

@@ -49,6 +49,8 @@ pub struct Playbook {
     pub inventory: InventoryConfig,
     /// The sheets.
     pub output: Output,
+    /// Password escrow, when configured.
+    pub escrow: Option<super::sections::Escrow>,
     /// Logging.
     pub logging: Logging,
     /// A name the pattern renders for the first address (sample MAC and host name, random
@@ -422,6 +424,7 @@ impl Checker<'_> {
             fail_on: raw.inventory.fail_on,
         };
         let output = self.output(&raw, target.as_ref());
+        let escrow = self.escrow(&raw);
         let logging = Logging {
             level: raw.logging.level,
             file: raw.logging.file.as_ref().map(|p| resolve(self.dir, p)),
@@ -439,6 +442,7 @@ impl Checker<'_> {
             state_dir,
             inventory,
             output,
+            escrow,
             logging,
             example_username,
         })
@@ -537,7 +541,35 @@ impl Checker<'_> {
             groups: a.groups.clone(),
             home_base: PathBuf::from(&a.home_base),
             adopt: a.adopt.clone(),
+            verify_login: a.verify_login,
         }
+    }
+
+    fn escrow(&mut self, raw: &RawPlaybook) -> Option<super::sections::Escrow> {
+        let e = raw.escrow.as_ref()?;
+        if e.recipients.is_empty() {
+            self.problem(
+                "escrow.recipients",
+                "escrow.recipients is empty: no one could read a password back",
+                Some("add an admin's `age1…` key or SSH public key".into()),
+            );
+        }
+        for (i, r) in e.recipients.iter().enumerate() {
+            if let Err(err) = crate::escrow::Recipient::parse(r) {
+                self.problem(&format!("escrow.recipients[{i}]"), err.to_string(), None);
+            }
+        }
+        if e.keep == 0 {
+            self.problem(
+                "escrow.keep",
+                "escrow.keep: 0 would keep no password",
+                Some("use 1 or more (default 3)".into()),
+            );
+        }
+        Some(super::sections::Escrow {
+            recipients: e.recipients.iter().map(|r| r.trim().to_string()).collect(),
+            keep: e.keep.max(1),
+        })
     }
 
     fn password(&mut self, raw: &RawPlaybook) -> PasswordPolicy {

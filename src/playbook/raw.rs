@@ -44,6 +44,9 @@ pub struct RawPlaybook {
     /// The sheets handed to users and stuck on PCs.
     #[serde(default)]
     pub output: RawOutput,
+    /// Password escrow (off unless given): see docs/SECURITY.md.
+    #[serde(default)]
+    pub escrow: Option<RawEscrow>,
     /// What rdplay logs, and where.
     #[serde(default)]
     pub logging: RawLogging,
@@ -200,6 +203,27 @@ pub struct RawAccount {
     /// and delete, e.g. `USERSS[0-9]{3}-[0-9]{4}`. Unset: only accounts in rdplay's inventory.
     #[serde(default)]
     pub adopt: Option<String>,
+    /// Prove the new password logs in before its sheet is written (a password login over SSH as
+    /// the new account; where the PC refuses password logins, a check that the stored hash is the
+    /// one sent and the account is usable). Default: true.
+    #[serde(default = "default_true")]
+    pub verify_login: bool,
+}
+
+/// Password escrow: each new password encrypted to these public keys and kept in the inventory.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Escrow")]
+pub struct RawEscrow {
+    /// age keys (`age1…`) and SSH public keys (`ssh-ed25519 AAAA…`, `ssh-rsa AAAA…`) of the admins
+    /// who may read a password back (`rdplay reprint`). The controller needs no private key.
+    pub recipients: Vec<String>,
+    /// How many escrowed passwords to keep per PC (the newest). Default: 3.
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+}
+
+fn default_keep() -> u32 {
+    3
 }
 
 /// When an existing rdplay account is renewed: `always`, or `{ older_than: 30d }`.
@@ -396,6 +420,7 @@ impl Default for RawAccount {
             groups: Vec::new(),
             home_base: default_home_base(),
             adopt: None,
+            verify_login: true,
         }
     }
 }

@@ -59,6 +59,13 @@ pub struct InventoryConfig {
     pub fail_on: Option<crate::changes::Severity>,
 }
 
+/// Password escrow: recipients' public keys (validated) and how many passwords to keep per PC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escrow {
+    pub recipients: Vec<String>,
+    pub keep: u32,
+}
+
 /// The sheets handed to users and stuck on PCs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {

@@ -132,6 +132,30 @@ impl Connector for Fake {
         }
     }
 
+    async fn password_login(
+        &self,
+        ip: Ipv4Addr,
+        _host_keys: &str,
+        user: &str,
+        _password: &crate::secret::Secret,
+        _timeout: Duration,
+    ) -> Result<crate::ssh::Login, SshError> {
+        let pcs = self.0.pcs.lock().expect("fleet lock");
+        match pcs.get(&ip) {
+            Some(pc) if pc.fail.contains("login") => Err(SshError::Auth {
+                ip,
+                user: user.into(),
+                detail: "the new password does not log in (Permission denied)".into(),
+            }),
+            Some(pc) if pc.accounts.contains_key(user) => Ok(crate::ssh::Login::LoggedIn),
+            _ => Err(SshError::Auth {
+                ip,
+                user: user.into(),
+                detail: "no such account".into(),
+            }),
+        }
+    }
+
     async fn connect(&self, ip: Ipv4Addr, host_keys: &str) -> Result<FakeConn, SshError> {
         let pcs = self.0.pcs.lock().expect("fleet lock");
         let pc = pcs.get(&ip).ok_or(SshError::Connect {
@@ -183,6 +207,7 @@ impl FakeConn {
                 pc.workdirs.insert(dir.clone());
                 ok(format!("{dir}\n"))
             }
+            "hashcheck" => ok(String::new()),
             "cleanup" => {
                 if let Some(dir) = args.last() {
                     pc.workdirs.remove(*dir);

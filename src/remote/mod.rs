@@ -27,6 +27,17 @@ pub trait Connector: Send + Sync + 'static {
         timeout: Duration,
     ) -> impl Future<Output = Result<String, SshError>> + Send;
 
+    /// Logs in as `user` with `password` over a connection of its own (pinned `host_keys`), proving
+    /// the password works; [`crate::ssh::Login::NotOffered`] when the PC allows no password login.
+    fn password_login(
+        &self,
+        ip: Ipv4Addr,
+        host_keys: &str,
+        user: &str,
+        password: &crate::secret::Secret,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<crate::ssh::Login, SshError>> + Send;
+
     /// Opens a managed connection to `ip` that accepts only `host_keys` (the pinned lines).
     fn connect(
         &self,

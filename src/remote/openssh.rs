@@ -46,6 +46,17 @@ impl Connector for OpenSsh {
         Ok(contact.host_keys)
     }
 
+    async fn password_login(
+        &self,
+        ip: Ipv4Addr,
+        host_keys: &str,
+        user: &str,
+        password: &Secret,
+        timeout: Duration,
+    ) -> Result<crate::ssh::Login, SshError> {
+        crate::ssh::password_login(&self.settings, ip, host_keys, user, password, timeout).await
+    }
+
     async fn connect(&self, ip: Ipv4Addr, host_keys: &str) -> Result<OpenSshConn, SshError> {
         if !self.settings.identity.exists() {
             return Err(SshError::NoControllerKey { ip });

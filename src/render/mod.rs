@@ -55,6 +55,8 @@ pub struct UserSheet {
     pub shell: String,
     /// What the PC reported about itself.
     pub facts: crate::facts::Facts,
+    /// The day of a reprint from escrow (`rdplay reprint`), `YYYY-MM-DD`; `None` for the original.
+    pub reprint: Option<String>,
 }
 
 /// Everything a PC sheet (the label stuck on the machine) shows.
@@ -260,6 +262,7 @@ impl Renderer {
             "ip": sheet.ip,
             "mac": sheet.mac,
             "shell": sheet.shell,
+            "reprint": sheet.reprint,
             "facts": sheet.facts,
         });
         let compiled = compile::compile(&self.user, &data, formats, Some(sheet.password.expose()));

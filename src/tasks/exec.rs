@@ -234,6 +234,49 @@ pub async fn probe(
     parse_report(&out, "probe")
 }
 
+/// Where the PC allows no password login: checks on the PC that the account's stored hash is
+/// exactly `hash` (sent on stdin) and that the account has not expired.
+pub async fn check_hash(
+    conn: &impl Connection,
+    user: &str,
+    hash: &Secret,
+    timeout: Duration,
+) -> Result<(), StepError> {
+    const SCRIPT: &str = r#"IFS= read -r h
+e=$(getent shadow "$1") || { echo "rdplay-check: $1 has no password entry" >&2; exit 3; }
+IFS=:; set -- $e
+[ "$2" = "$h" ] || { echo "rdplay-check: the stored password hash is not the one rdplay sent" >&2; exit 3; }
+today=$(( $(date +%s) / 86400 ))
+[ -z "$8" ] || [ "$8" -gt "$today" ] || { echo "rdplay-check: the account has expired" >&2; exit 3; }"#;
+    let command: Vec<&str> = conn
+        .as_root()
+        .iter()
+        .copied()
+        .chain(["sh", "-c", SCRIPT, "rdplay-check", user])
+        .collect();
+    let mut stdin = hash.expose().as_bytes().to_vec();
+    stdin.push(b'\n');
+    let out = conn
+        .run(
+            "hashcheck",
+            command[0],
+            &command[1..],
+            &stdin,
+            1024,
+            timeout,
+        )
+        .await;
+    stdin.fill(0);
+    let out = out.map_err(|e| StepError::caused(StepKind::Exec, "checking the new password", e))?;
+    match out.code {
+        Some(0) => Ok(()),
+        _ => Err(StepError::new(
+            StepKind::Exec,
+            format!("the new password cannot be proven: {}", out.reason()),
+        )),
+    }
+}
+
 /// Validates the helper's output: exit code, size, UTF-8 (lossy), JSON shape, mode.
 pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError> {
     match out.code {

@@ -62,6 +62,7 @@ impl<S: Store> Sheets<S> {
             mac: r.pc.mac.to_string(),
             shell: self.shell.clone(),
             facts: r.facts.clone(),
+            reprint: None,
         };
         let qr = self
             .output

@@ -1,0 +1,290 @@
+//! `rdplay reprint` and `rdplay escrow rekey`: reading escrowed passwords back with an admin's
+//! identity. Every read is recorded in the inventory (when, which account, which key, who, why)
+//! before the password is used; a read that fails records nothing and writes nothing.
+
+use super::CommandError;
+use crate::escrow::{Identity, Recipient, encrypt};
+use crate::inventory::{AccountState, EscrowRecord, Inventory, ReadRecord};
+use crate::mac::Mac;
+use crate::playbook::Playbook;
+use crate::render::{Renderer, UserSheet};
+use crate::secret::Secret;
+use std::path::PathBuf;
+
+/// `rdplay reprint`
+#[derive(Debug, clap::Args)]
+pub struct ReprintArgs {
+    /// PCs (address, hostname or MAC) or account names.
+    #[arg(value_name = "PC|ACCOUNT", required_unless_present = "all_live")]
+    pub targets: Vec<String>,
+    /// Every live account's sheet.
+    #[arg(long, conflicts_with = "targets")]
+    pub all_live: bool,
+    /// The admin's age identity file or SSH private key (a recipient of the escrow).
+    #[arg(long, value_name = "FILE")]
+    pub identity: PathBuf,
+    /// Print the password on the terminal instead of a sheet (refused when stdout is not a terminal).
+    #[arg(long)]
+    pub show: bool,
+    /// Why it is read, kept in the audit of reads.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Also write every reprinted sheet into one file to print (`reprints.pdf`).
+    #[arg(long)]
+    pub batch: bool,
+    /// The playbook (its inventory, output directory and templates).
+    #[arg(long, value_name = "PLAYBOOK")]
+    pub playbook: PathBuf,
+}
+
+/// `rdplay escrow ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum EscrowCommand {
+    /// Re-encrypt every live escrowed password to the playbook's current recipients.
+    Rekey(RekeyArgs),
+}
+
+/// `rdplay escrow rekey`
+#[derive(Debug, clap::Args)]
+pub struct RekeyArgs {
+    /// An identity that can read the escrowed passwords today.
+    #[arg(long, value_name = "FILE")]
+    pub identity: PathBuf,
+    /// Why, kept in the audit of reads.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The playbook whose `escrow.recipients` to encrypt to.
+    #[arg(long, value_name = "PLAYBOOK")]
+    pub playbook: PathBuf,
+}
+
+/// What a reprint did.
+pub struct Reprinted {
+    /// Sheets written.
+    pub files: Vec<PathBuf>,
+    /// `--show`: account and password, to print on the terminal.
+    pub shown: Vec<(String, Secret)>,
+}
+
+/// Reads the escrowed passwords of the targets back and reprints their sheets (or shows them).
+pub fn reprint(args: &ReprintArgs) -> Result<Reprinted, CommandError> {
+    let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
+    let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
+    let (inventory, _lock) =
+        Inventory::open_for_run(&pb.inventory.path).map_err(CommandError::message)?;
+    let accounts = targets(&inventory, args)?;
+    let renderer = Renderer::new(
+        pb.output.user_sheet.as_deref(),
+        pb.output.pc_sheet.as_deref(),
+    )
+    .map_err(CommandError::message)?;
+    let formats: Vec<crate::render::Format> =
+        pb.output.formats.iter().map(|f| (*f).into()).collect();
+    let today = jiff::Zoned::now().date().to_string();
+    let mut done = Reprinted {
+        files: Vec::new(),
+        shown: Vec::new(),
+    };
+    let mut sheets = Vec::new();
+    for (mac, username) in accounts {
+        let escrowed = newest_escrow(&inventory, &username)?;
+        let password = identity
+            .decrypt(&escrowed.ciphertext)
+            .map_err(CommandError::message)?;
+        let action = if args.show { "show" } else { "reprint" };
+        // Recorded before the password is used.
+        runtime
+            .block_on(inventory.record_read(read_record(
+                &mac,
+                &username,
+                action,
+                &identity,
+                args.reason.clone(),
+            )))
+            .map_err(CommandError::message)?;
+        if args.show {
+            done.shown.push((username, password));
+            continue;
+        }
+        let sheet = sheet_of(
+            &inventory, &pb, &mac, &username, &escrowed, password, &today,
+        )?;
+        done.files.extend(
+            renderer
+                .user_sheet(&sheet, &formats, &pb.output.dir)
+                .map_err(CommandError::message)?,
+        );
+        sheets.push(sheet);
+    }
+    if args.batch && !sheets.is_empty() {
+        let path = pb.output.dir.join("reprints.pdf");
+        renderer
+            .user_batch(&sheets, &path)
+            .map_err(CommandError::message)?;
+        done.files.push(path);
+    }
+    Ok(done)
+}
+
+/// Re-encrypts every live escrowed password to the playbook's current recipients; the counts of
+/// passwords rekeyed and of those this identity could not read.
+pub fn rekey(args: &RekeyArgs) -> Result<(usize, usize), CommandError> {
+    let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
+    let escrow = pb.escrow.as_ref().ok_or_else(|| {
+        CommandError::Message(format!(
+            "{} has no `escrow` section: no recipients to encrypt to",
+            args.playbook.display()
+        ))
+    })?;
+    let recipients: Vec<Recipient> = escrow
+        .recipients
+        .iter()
+        .map(|r| Recipient::parse(r))
+        .collect::<Result<_, _>>()
+        .map_err(CommandError::message)?;
+    let fingerprints: Vec<String> = recipients.iter().map(Recipient::fingerprint).collect();
+    let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
+    let (inventory, _lock) =
+        Inventory::open_for_run(&pb.inventory.path).map_err(CommandError::message)?;
+    let (mut rekeyed, mut unreadable) = (0, 0);
+    for record in inventory.escrowed(None).map_err(CommandError::message)? {
+        let Ok(password) = identity.decrypt(&record.ciphertext) else {
+            unreadable += 1;
+            continue;
+        };
+        runtime
+            .block_on(inventory.record_read(read_record(
+                &record.mac,
+                &record.username,
+                "rekey",
+                &identity,
+                args.reason.clone(),
+            )))
+            .map_err(CommandError::message)?;
+        let ciphertext = encrypt(&password, &recipients).map_err(CommandError::message)?;
+        runtime
+            .block_on(inventory.rekey(record.id, fingerprints.clone(), ciphertext))
+            .map_err(CommandError::message)?;
+        rekeyed += 1;
+    }
+    Ok((rekeyed, unreadable))
+}
+
+/// The accounts to reprint: by account name, or a PC's live account, or every live account.
+fn targets(inventory: &Inventory, args: &ReprintArgs) -> Result<Vec<(Mac, String)>, CommandError> {
+    let accounts = inventory.accounts().map_err(CommandError::message)?;
+    if args.all_live {
+        return Ok(accounts
+            .into_iter()
+            .filter(|a| a.state == AccountState::Live)
+            .map(|a| (a.mac, a.username))
+            .collect());
+    }
+    let mut out = Vec::new();
+    for target in &args.targets {
+        if let Some(a) = accounts.iter().rev().find(|a| &a.username == target) {
+            if a.state == AccountState::Deleted {
+                return Err(CommandError::Message(format!(
+                    "{target} was deleted from its PC: its password opens nothing any more"
+                )));
+            }
+            out.push((a.mac.clone(), a.username.clone()));
+            continue;
+        }
+        let pc = inventory.find_pc(target).map_err(CommandError::message)?;
+        let live = accounts
+            .iter()
+            .rev()
+            .find(|a| a.mac == pc.mac && a.state == AccountState::Live)
+            .ok_or_else(|| {
+                CommandError::Message(format!("{target} has no live account to reprint"))
+            })?;
+        out.push((pc.mac, live.username.clone()));
+    }
+    Ok(out)
+}
+
+fn newest_escrow(inventory: &Inventory, username: &str) -> Result<EscrowRecord, CommandError> {
+    inventory
+        .escrowed(Some(username))
+        .map_err(CommandError::message)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            CommandError::Message(format!(
+                "no escrowed password for {username} (was `escrow` off when it was made?)"
+            ))
+        })
+}
+
+/// The user sheet again, from the inventory's records, marked as a reprint of `today`.
+fn sheet_of(
+    inventory: &Inventory,
+    pb: &Playbook,
+    mac: &Mac,
+    username: &str,
+    escrowed: &EscrowRecord,
+    password: Secret,
+    today: &str,
+) -> Result<UserSheet, CommandError> {
+    let pc = inventory
+        .pc(mac)
+        .map_err(CommandError::message)?
+        .ok_or_else(|| CommandError::Message(format!("no PC {mac} in the inventory")))?;
+    let facts = pc.facts.clone().unwrap_or_default();
+    Ok(UserSheet {
+        username: username.to_string(),
+        password,
+        request: escrowed.request.clone(),
+        date: escrowed.at.strftime("%Y-%m-%d").to_string(),
+        site: pb.site.clone(),
+        hostname: pc
+            .hostname
+            .clone()
+            .unwrap_or_else(|| facts.hostname.clone()),
+        number: pc.number.unwrap_or(0),
+        ip: pc.ip.to_string(),
+        mac: mac.to_string(),
+        shell: pb.account.shell.clone(),
+        facts,
+        reprint: Some(today.to_string()),
+    })
+}
+
+/// Who reads: the identity's fingerprint, the local user (the one behind sudo, when so) and host.
+fn read_record(
+    mac: &Mac,
+    username: &str,
+    action: &str,
+    identity: &Identity,
+    reason: Option<String>,
+) -> ReadRecord {
+    let local_user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| format!("uid {}", real_uid()));
+    let local_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    ReadRecord {
+        at: jiff::Timestamp::now(),
+        username: username.to_string(),
+        mac: mac.clone(),
+        action: action.to_string(),
+        identity: identity.fingerprint.clone(),
+        local_user,
+        local_host,
+        reason,
+    }
+}
+
+/// The real uid, read from /proc (no unsafe call needed).
+fn real_uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into())
+}
