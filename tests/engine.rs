@@ -386,6 +386,16 @@ fn a_pc_keeps_its_number_when_dhcp_moves_it() {
         &format!("ip addr del {old_ip}/24 dev eth0 && ip addr add {new_ip}/24 dev eth0"),
     )
     .success();
+    // As after a DHCP lease, the PC is up at its new address before the run (the wait covers a
+    // neighbour entry still being learnt on a busy machine).
+    lab.ctl(&[
+        "bash",
+        "-c",
+        &format!(
+            "for i in $(seq 50); do timeout 1 bash -c '</dev/tcp/{new_ip}/22' 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+        ),
+    ])
+    .success();
     let out = run(&lab, &pb, &[]);
     // Its old address is silent, and that is not a missing PC: its MAC answered elsewhere.
     out.success();
