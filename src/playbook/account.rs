@@ -60,6 +60,19 @@ pub struct Account {
     /// A regular expression over whole user names: accounts made before rdplay that it may
     /// take over.
     pub adopt: Option<String>,
+    /// Archive the old account's work before deleting it.
+    pub archive: Option<Archive>,
+}
+
+/// Where and how old accounts' work is archived (`account.archive`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    /// The archive directory on the controller (absolute); one directory per PC under it.
+    pub dir: PathBuf,
+    /// The largest archive of one account, in bytes.
+    pub max_size: u64,
+    /// How many archives to keep per PC (at least 1).
+    pub keep: u32,
 }
 
 /// What one PC's name is rendered from.
@@ -408,6 +421,7 @@ mod tests {
             groups: vec![],
             home_base: "/home".into(),
             adopt: None,
+            archive: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! once with its place in the file.
 
 use super::duration::DURATION_PATTERN;
+use super::size::SIZE_PATTERN;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -200,6 +201,30 @@ pub struct RawAccount {
     /// and delete, e.g. `USERSS[0-9]{3}-[0-9]{4}`. Unset: only accounts in rdplay's inventory.
     #[serde(default)]
     pub adopt: Option<String>,
+    /// Archive the old account's home and the files it left elsewhere (a compressed tar, fetched over
+    /// SSH) before deleting it. Unset: nothing is archived.
+    #[serde(default)]
+    pub archive: Option<RawArchive>,
+}
+
+/// The archive of an old account's work, made before it is deleted: its home and the files it owns
+/// elsewhere, as a `.tar.gz` on the controller, one file per account.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Archive")]
+pub struct RawArchive {
+    /// Where archives are kept on the controller (0700 directories, one per PC; 0600 files).
+    /// Default: `<state_dir>/archives`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// The largest archive of one account (compressed), e.g. `2GiB` or `500MB`: a larger one fails the
+    /// PC before anything is deleted.
+    #[serde(default = "default_max_size")]
+    #[schemars(regex(pattern = SIZE_PATTERN))]
+    pub max_size: String,
+    /// How many archives to keep per PC: after a new one, older ones are deleted.
+    #[serde(default = "default_keep")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub keep: u32,
 }
 
 /// When an existing rdplay account is renewed: `always`, or `{ older_than: 30d }`.
@@ -375,6 +400,7 @@ impl Default for RawAccount {
             groups: Vec::new(),
             home_base: default_home_base(),
             adopt: None,
+            archive: None,
         }
     }
 }
@@ -452,6 +478,12 @@ fn default_shell() -> String {
 }
 fn default_home_base() -> String {
     "/home".into()
+}
+fn default_max_size() -> String {
+    "2GiB".into()
+}
+fn default_keep() -> u32 {
+    3
 }
 fn default_length() -> usize {
     16
