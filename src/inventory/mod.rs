@@ -25,8 +25,8 @@ mod writer;
 pub use error::InventoryError;
 pub use lock::{RunLock, lock_path};
 pub use model::{
-    AccountRecord, AccountState, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen,
-    Renewal, RunId, RunSummary, WriteStats,
+    AccountRecord, AccountState, ArchiveRecord, Archived, Intent, OutcomeRecord, PcOutcome,
+    PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary, WriteStats,
 };
 pub use schema::SCHEMA_VERSION;
 pub use seam::Store;
