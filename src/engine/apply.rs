@@ -370,7 +370,7 @@ async fn archive_one<C: Connector, S: Store>(
             e,
         ));
     }
-    for problem in archive::prune(&engine.store, &pc.mac, archive.keep).await {
+    for problem in archive::prune(&engine.store, archive, &pc.mac).await {
         tracing::warn!(ip = %pc.ip, "archive retention: {problem}");
     }
     Ok(fetched.path)

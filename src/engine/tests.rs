@@ -400,6 +400,33 @@ fn accounts_adopted_at_first_contact_are_archived_too() {
 }
 
 #[test]
+fn retention_never_removes_a_file_outside_the_pcs_archive_directory() {
+    let w = world("account:\n  archive: { keep: 1 }\n", &[2]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    // An inventory row (tampered, or from another archive.dir) naming a file elsewhere.
+    let precious = w.dir.path().join("precious.tar.gz");
+    std::fs::write(&precious, "keep me").expect("file");
+    block_on(w.engine.store.archived(crate::inventory::Archived {
+        run: w.rc.run,
+        mac: mac(2),
+        username: "someone".into(),
+        request: "REQ-X".into(),
+        path: precious.clone(),
+        bytes: 7,
+        sha256: "00".repeat(32),
+    }))
+    .expect("recorded");
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(precious.exists());
+    assert_eq!(
+        archive_files(&w, 2).len(),
+        1,
+        "keep: 1 in the PC's directory"
+    );
+}
+
+#[test]
 fn an_archive_over_its_cap_or_failing_deletes_nothing() {
     for (what, reason) in [
         (

@@ -159,8 +159,11 @@ fn remove_partial(dir: &Path) {
 
 /// Retention: keeps the newest `keep` archives of the PC, removing older files and recording their
 /// removal. A file that cannot be removed stays recorded as kept (the next archive tries again); what
-/// went wrong is returned for the log, never a reason to fail the PC.
-pub async fn prune<S: Store>(store: &S, mac: &Mac, keep: u32) -> Vec<String> {
+/// went wrong is returned for the log, never a reason to fail the PC. Only files in the PC's archive
+/// directory are ever removed, whatever the inventory says (an archive made under another
+/// `account.archive.dir` is left where it is).
+pub async fn prune<S: Store>(store: &S, archive: &Archive, mac: &Mac) -> Vec<String> {
+    let (dir, keep) = (pc_dir(archive, mac), archive.keep);
     let mut problems = Vec::new();
     let archives = match store.archives_of(mac) {
         Ok(a) => a,
@@ -169,6 +172,16 @@ pub async fn prune<S: Store>(store: &S, mac: &Mac, keep: u32) -> Vec<String> {
     let kept: Vec<_> = archives.iter().filter(|a| a.removed_at.is_none()).collect();
     let excess = kept.len().saturating_sub(keep as usize);
     for old in &kept[..excess] {
+        let ours = old.path.parent() == Some(dir.as_path())
+            && old.path.extension().is_some_and(|e| e == "gz");
+        if !ours {
+            problems.push(format!(
+                "not removing {}: not an archive of {}",
+                old.path.display(),
+                dir.display()
+            ));
+            continue;
+        }
         match std::fs::remove_file(&old.path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
