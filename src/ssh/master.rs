@@ -192,12 +192,7 @@ impl Master {
         // Commands carry no secret (parameters and hashes travel on stdin), so they can be logged.
         tracing::debug!(%ip, what, program, ?args, stdin_bytes = stdin.len(), "remote command");
         let work = async {
-            let mut cmd = self.session.command(program);
-            cmd.args(args)
-                .stdin(openssh::Stdio::piped())
-                .stdout(openssh::Stdio::piped())
-                .stderr(openssh::Stdio::piped());
-            let mut child = cmd.spawn().await.map_err(|e| remote(ip, what, &e))?;
+            let mut child = self.spawn(what, program, args).await?;
             let mut input = child.stdin().take();
             let mut out = child.stdout().take();
             let mut err = child.stderr().take();
@@ -230,6 +225,21 @@ impl Master {
         super::within(ip, what, timeout, work).await?
     }
 
+    /// Starts `program args...` on the PC with its three standard streams piped.
+    async fn spawn(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<openssh::Child<Arc<Session>>, SshError> {
+        let mut cmd = self.session.clone().arc_command(program);
+        cmd.args(args)
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped());
+        cmd.spawn().await.map_err(|e| remote(self.ip, what, &e))
+    }
+
     /// Runs `program args...` like [`Master::run`], writing its standard output into the new file
     /// `file` (created 0600; it must not exist) as it comes, at most `cap` bytes, and computing its
     /// SHA-256 on the way; the file is synced to disk before this returns. Past the cap, the command's
@@ -258,12 +268,7 @@ impl Master {
             .map_err(local(&format!("creating {}", file.display())))?;
         let mut sink = tokio::fs::File::from_std(created);
         let work = async {
-            let mut cmd = self.session.command(program);
-            cmd.args(args)
-                .stdin(openssh::Stdio::piped())
-                .stdout(openssh::Stdio::piped())
-                .stderr(openssh::Stdio::piped());
-            let mut child = cmd.spawn().await.map_err(|e| remote(ip, what, &e))?;
+            let mut child = self.spawn(what, program, args).await?;
             let mut input = child.stdin().take();
             let mut out = child.stdout().take();
             let mut err = child.stderr().take();

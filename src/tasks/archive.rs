@@ -71,15 +71,7 @@ pub async fn fetch(
         .ok_or_else(|| StepError::new(StepKind::Archive, "no free archive name"))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let part = dir.join(format!(".{}{PART}", name.unwrap_or_default()));
-    let script = format!(
-        "{root}sh {dir}/helper.sh",
-        root = conn
-            .as_root()
-            .iter()
-            .map(|word| format!("{word} "))
-            .collect::<String>(),
-        dir = workdir.path()
-    );
+    let script = super::exec::helper_command(conn, workdir);
     let params = format!(
         "mode=archive\n{}={account}\n",
         if adopted { "adopt" } else { "delete" }
