@@ -3,7 +3,7 @@
 
 use rdplay::facts::{Disk, Facts, Interface};
 use rdplay::inventory::{
-    AccountState, Intent, Inventory, InventoryError, PcOutcome, PcSeen, Renewal, RunId,
+    AccountState, Archived, Intent, Inventory, InventoryError, PcOutcome, PcSeen, Renewal, RunId,
     SCHEMA_VERSION, lock_path,
 };
 use rdplay::mac::Mac;
@@ -185,6 +185,7 @@ async fn migrates_from_empty_and_reopens() {
         tables,
         [
             "accounts",
+            "archives",
             "events",
             "facts_history",
             "journal",
@@ -1036,6 +1037,44 @@ async fn list_and_show_output() {
             .unwrap()
             .replace(db, "[DB]")
     );
+}
+
+#[tokio::test]
+async fn archives_are_recorded_and_shown_with_their_sha256() {
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    {
+        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        let request = renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+        let mut ids = Vec::new();
+        for (n, sha) in [(1, "ab".repeat(32)), (2, "cd".repeat(32))] {
+            let archive = Archived {
+                run,
+                mac: m(MAC_A),
+                username: "eleve-0001".into(),
+                request: request.clone(),
+                path: PathBuf::from(format!("/srv/archives/eleve-0001-{n}.tar.gz")),
+                bytes: 3_400_000,
+                sha256: sha,
+            };
+            ids.push(inv.archived(archive).await.unwrap());
+        }
+        inv.archive_removed(ids[0]).await.unwrap();
+        let archives = inv.archives_of(&m(MAC_A)).unwrap();
+        assert_eq!(archives.len(), 2);
+        assert!(archives[0].removed_at.is_some() && archives[1].removed_at.is_none());
+        assert_eq!(archives[1].bytes, 3_400_000);
+        assert!(inv.archives_of(&m(MAC_B)).unwrap().is_empty());
+    }
+    let show = rdplay(&["inventory", "show", MAC_A, "--db", db.to_str().unwrap()]);
+    assert!(show.status.success());
+    let text = String::from_utf8(show.stdout).unwrap();
+    assert!(text.contains("Archives of deleted accounts"), "{text}");
+    assert!(text.contains(&"cd".repeat(32)), "{text}");
+    assert!(text.contains("/srv/archives/eleve-0001-2.tar.gz"), "{text}");
+    assert!(text.contains("3.4 MB"), "{text}");
+    assert!(text.contains("removed 20"), "{text}");
 }
 
 #[test]

@@ -186,6 +186,39 @@ fn defaults_are_filled_in_and_paths_resolved() {
     );
 }
 
+#[test]
+fn account_archive_is_off_by_default_and_its_values_are_checked() {
+    assert_eq!(load_text(BASE).unwrap().account.archive, None);
+    let on = load_text(&format!("{BASE}account:\n  archive: {{}}\n")).unwrap();
+    assert_eq!(
+        on.account.archive,
+        Some(rdplay::playbook::Archive {
+            dir: PathBuf::from("/play/.rdplay/archives"),
+            max_size: 2 << 30,
+            keep: 3,
+        })
+    );
+    let set = load_text(&format!(
+        "{BASE}account:\n  archive: {{ dir: old-work, max_size: 500MB, keep: 1 }}\n"
+    ))
+    .unwrap();
+    let archive = set.account.archive.unwrap();
+    assert_eq!(archive.dir, Path::new("/play/old-work"));
+    assert_eq!((archive.max_size, archive.keep), (500_000_000, 1));
+    let bad = errors(&format!(
+        "{BASE}account:\n  archive: {{ max_size: 2 gigs, keep: 0 }}\n"
+    ));
+    assert!(
+        bad.contains("account.archive.max_size: `gigs` is not a unit of size"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("account.archive.keep must be at least 1"),
+        "{bad}"
+    );
+}
+
+// Error messages, as the user reads them.
 // Error messages, as the user reads them.
 
 #[test]

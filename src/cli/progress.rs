@@ -42,12 +42,16 @@ impl Progress {
         let steps: Vec<String> = [
             StepKind::Exchange,
             StepKind::Sftp,
+            StepKind::Archive,
             StepKind::Exec,
             StepKind::Inventory,
             StepKind::Render,
         ]
         .iter()
-        .map(|s| format!("{s} {}", c.in_flight.values().filter(|v| *v == s).count()))
+        .map(|s| (s, c.in_flight.values().filter(|v| *v == s).count()))
+        // Archive is a step only with `account.archive`: shown while some PC is in it.
+        .filter(|(s, n)| **s != StepKind::Archive || *n > 0)
+        .map(|(s, n)| format!("{s} {n}"))
         .collect();
         self.bar.set_message(format!(
             "in flight: {}  | done {} failed {}",

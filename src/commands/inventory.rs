@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub enum InventoryCommand {
     /// List PCs: MAC, IP, hostname, managed account, last seen.
     List(SourceArgs),
-    /// Show everything about one PC and its account history.
+    /// Show everything about one PC: its facts, account history, archives and recent outcomes.
     Show(ShowArgs),
     /// Export the inventory as JSON, CSV (users and PCs) or GLPI inventory files.
     Export(ExportArgs),
@@ -348,6 +348,31 @@ pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError
             &[
                 "USERNAME", "UID", "STATE", "REQUEST", "CREATED", "DELETED", "SHEETS",
             ],
+            rows,
+            "  ",
+        ));
+    }
+    let archives = inventory.archives_of(&pc.mac)?;
+    if !archives.is_empty() {
+        out.push_str("\nArchives of deleted accounts (oldest first)\n");
+        let rows = archives
+            .iter()
+            .map(|a| {
+                vec![
+                    a.username.clone(),
+                    when(a.created_at),
+                    crate::text::bytes(a.bytes),
+                    match a.removed_at {
+                        Some(t) => format!("removed {}", when(t)),
+                        None => "kept".into(),
+                    },
+                    a.sha256.clone(),
+                    a.path.display().to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["ACCOUNT", "ARCHIVED", "SIZE", "FILE", "SHA256", "PATH"],
             rows,
             "  ",
         ));

@@ -1,6 +1,7 @@
 //! Apply: carries out one PC's plan. It binds last what only exists while applying — the request
 //! number, the account's name drawn from the pattern, the password — and goes through the steps:
-//! first contact when the plan says so, the upload, the journal's intent, the helper, the journal's
+//! first contact when the plan says so, the upload, the journal's intent, the archive of each account
+//! to delete (`account.archive`: recorded before anything is deleted), the helper, the journal's
 //! record, then every effect in order. The PC's connection is closed on one path, whatever happens.
 
 use super::Engine;
@@ -9,13 +10,13 @@ use super::effects::{Effect, Renewed};
 use super::outcome::{Outcome, PcReport};
 use super::plan::{Action, Adopt, PcPlan, Renew};
 use super::scope::Target;
-use crate::inventory::{PcOutcome, PcSeen, RunId, Store};
+use crate::inventory::{Archived, PcOutcome, PcSeen, RunId, Store};
 use crate::mac::Mac;
 use crate::remote::{Connection, Connector};
 use crate::secret::{Secret, hash_password};
 use crate::tasks::exec::{Change, Report};
 use crate::tasks::scan::Reachable;
-use crate::tasks::{StepError, StepKind, exchange, exec, sftp};
+use crate::tasks::{StepError, StepKind, archive, exchange, exec, sftp};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -204,17 +205,21 @@ async fn renew_over<C: Connector, S: Store>(
     let pb = engine.planner.playbook();
     let timeout = pb.connection.step_timeout;
     let delete: Vec<String> = renew.delete.iter().map(|a| a.name.clone()).collect();
-    // After first contact, the PC is probed now: its name, and the accounts to adopt.
-    let (hostname, adopt) = if renew.first_contact.is_some() {
+    // After first contact, the PC is probed now: its name, the accounts on it, those to adopt.
+    let (hostname, adopt, on_pc) = if renew.first_contact.is_some() {
         let probed = exec::probe(conn, &delete, timeout).await?;
         let taken = if engine.planner.needs_taken() {
             engine.store.usernames_in_use().map_err(|e| e.to_string())
         } else {
             Ok(HashSet::new())
         };
+        let on_pc = probed.present.iter().map(|p| p.name.clone());
         match engine.planner.adoptable(&probed, &delete, &taken) {
-            Ok(Adopt::Accounts(names)) => (probed.facts.hostname, names),
-            Ok(_) => (probed.facts.hostname, Vec::new()),
+            Ok(Adopt::Accounts(names)) => {
+                let on_pc: Vec<String> = on_pc.chain(names.iter().cloned()).collect();
+                (probed.facts.hostname, names, on_pc)
+            }
+            Ok(_) => (probed.facts.hostname, Vec::new(), on_pc.collect()),
             Err(e) => {
                 return Err(StepError::new(
                     StepKind::Inventory,
@@ -227,7 +232,14 @@ async fn renew_over<C: Connector, S: Store>(
             Adopt::Accounts(names) => names.clone(),
             _ => Vec::new(),
         };
-        (plan.hostname.clone().unwrap_or_default(), adopt)
+        let on_pc = renew
+            .delete
+            .iter()
+            .filter(|a| a.on_pc == Some(true))
+            .map(|a| a.name.clone())
+            .chain(adopt.iter().cloned())
+            .collect();
+        (plan.hostname.clone().unwrap_or_default(), adopt, on_pc)
     };
     report.hostname = Some(hostname.clone());
     if !adopt.is_empty() {
@@ -271,6 +283,26 @@ async fn renew_over<C: Connector, S: Store>(
     if let Err(e) = intent {
         sftp::remove(conn, &workdir).await;
         return Err(e);
+    }
+
+    // With `account.archive`, every account about to be deleted is archived and recorded first: a
+    // failed archive stops the PC here, before exec deletes anything.
+    if let Some(archive) = &pb.account.archive {
+        lap.enter(StepKind::Archive);
+        for account in &on_pc {
+            let adopted = change.adopt.contains(account);
+            let kept = archive_one(
+                engine, rc, pc, conn, &workdir, &request, account, adopted, archive,
+            )
+            .await;
+            match kept {
+                Ok(path) => report.archives.push(path),
+                Err(e) => {
+                    sftp::remove(conn, &workdir).await;
+                    return Err(e);
+                }
+            }
+        }
     }
 
     lap.enter(StepKind::Exec);
@@ -339,6 +371,52 @@ async fn verify<C: Connector, S: Store>(
         crate::ssh::Login::LoggedIn => Ok(()),
         crate::ssh::Login::NotOffered => exec::check_hash(conn, username, hash, timeout).await,
     }
+}
+
+/// Archives one account before its deletion and records the archive; then applies the retention.
+#[allow(clippy::too_many_arguments)]
+async fn archive_one<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    pc: &Reachable,
+    conn: &C::Conn,
+    workdir: &sftp::Workdir,
+    request: &str,
+    account: &str,
+    adopted: bool,
+    archive: &crate::playbook::Archive,
+) -> Result<std::path::PathBuf, StepError> {
+    let timeout = engine.planner.playbook().connection.step_timeout;
+    let started = Instant::now();
+    let fetched =
+        archive::fetch(conn, workdir, &pc.mac, account, adopted, archive, timeout).await?;
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::info!(ip = %pc.ip, account, bytes = fetched.bytes, ms, path = %fetched.path.display(), "archived");
+    let recorded = engine
+        .store
+        .archived(Archived {
+            run: rc.run,
+            mac: pc.mac.clone(),
+            username: fetched.username.clone(),
+            request: request.to_string(),
+            path: fetched.path.clone(),
+            bytes: fetched.bytes,
+            sha256: fetched.sha256.clone(),
+        })
+        .await;
+    if let Err(e) = recorded {
+        // Unrecorded, the file would be an orphan; the account stays, so the next run archives it again.
+        let _ = std::fs::remove_file(&fetched.path);
+        return Err(StepError::caused(
+            StepKind::Archive,
+            format!("recording the archive of {account}; nothing was deleted"),
+            e,
+        ));
+    }
+    for problem in archive::prune(&engine.store, archive, &pc.mac).await {
+        tracing::warn!(ip = %pc.ip, "archive retention: {problem}");
+    }
+    Ok(fetched.path)
 }
 
 /// The values drawn while applying: a request number, the new account's name, its password and hash.

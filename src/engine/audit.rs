@@ -34,6 +34,8 @@ struct OutcomeLine<'a> {
     removed: &'a [String],
     /// What the removed accounts left outside their homes (files, bytes), removed too.
     leftovers: Option<crate::tasks::exec::Leftovers>,
+    /// The archives made of the removed accounts before they went.
+    archives: Vec<String>,
     created: Option<&'a str>,
     files: Vec<String>,
     reason: Option<String>,
@@ -85,6 +87,7 @@ impl Audit {
             request: r.request.as_deref(),
             removed: &r.old,
             leftovers: r.leftovers,
+            archives: r.archives.iter().map(|p| p.display().to_string()).collect(),
             created: r.new.as_deref(),
             files,
             reason,

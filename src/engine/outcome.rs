@@ -21,6 +21,8 @@ pub struct PcReport {
     pub new: Option<String>,
     /// What the removed accounts left outside their homes, removed with them.
     pub leftovers: Option<Leftovers>,
+    /// The archives made of the removed accounts (`account.archive`).
+    pub archives: Vec<PathBuf>,
     pub outcome: Outcome,
     pub duration: Duration,
 }
@@ -66,6 +68,7 @@ impl PcReport {
             old: Vec::new(),
             new: None,
             leftovers: None,
+            archives: Vec::new(),
             outcome,
             duration: Duration::ZERO,
         }

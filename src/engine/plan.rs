@@ -71,12 +71,15 @@ pub struct Renew {
     pub first_contact: Option<String>,
     /// Accounts rdplay recorded for this PC, deleted with their homes and sessions.
     pub delete: Vec<OldAccount>,
-    /// Pre-existing accounts that match `account.adopt`, deleted too.
+    /// Pre-existing accounts that match `account.adopt`, deleted too (archived first when
+    /// `account.archive` is on).
     pub adopt: Adopt,
     /// The new account.
     pub create: NewAccount,
     /// The files the sheets effect writes, relative to the output directory.
     pub sheets: Vec<String>,
+    /// The directory the accounts deleted are archived into first (`account.archive`), when on.
+    pub archive: Option<String>,
 }
 
 /// An account to delete, as the probe saw it (or only as recorded, before first contact).
@@ -93,6 +96,9 @@ pub struct OldAccount {
     pub leftover_files: Option<u64>,
     /// Their size in bytes.
     pub leftover_bytes: Option<u64>,
+    /// Whether its home and those files are archived on the controller first (`account.archive`;
+    /// false when it is already absent).
+    pub archive: bool,
 }
 
 /// Adoption of pre-existing accounts (`account.adopt`).
@@ -195,6 +201,13 @@ impl PcPlan {
                     Adopt::AfterFirstContact => t.push_str(
                         "  - adopt and delete the accounts matching account.adopt (listed after first contact)\n",
                     ),
+                }
+                let deletes = r.delete.iter().any(|a| a.archive) || r.adopt != Adopt::Off;
+                if let (Some(dir), true) = (&r.archive, deletes) {
+                    t.push_str(&format!(
+                        "  ~ archive each account deleted (its home and files) into {} first\n",
+                        inert(dir, 200)
+                    ));
                 }
                 let c = &r.create;
                 let groups = if c.groups.is_empty() {

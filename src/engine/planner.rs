@@ -165,6 +165,7 @@ impl Planner {
                         processes: None,
                         leftover_files: None,
                         leftover_bytes: None,
+                        archive: self.pb.account.archive.is_some(),
                     })
                     .collect(),
                 if self.adopt.is_some() {
@@ -201,6 +202,7 @@ impl Planner {
                             processes: seen.map(|p| p.processes),
                             leftover_files: seen.map(|p| p.leftover_files),
                             leftover_bytes: seen.map(|p| p.leftover_bytes),
+                            archive: self.pb.account.archive.is_some() && seen.is_some(),
                         }
                     })
                     .collect();
@@ -241,6 +243,12 @@ impl Planner {
                 password_length: self.pb.password.length,
             },
             sheets,
+            archive: self
+                .pb
+                .account
+                .archive
+                .as_ref()
+                .map(|a| a.dir.display().to_string()),
         }))
     }
 

@@ -295,6 +295,187 @@ fn what_the_old_account_left_outside_its_home_is_planned_removed_and_reported() 
     );
 }
 
+/// The archive files in the PC's archive directory (temporary ones too).
+fn archive_files(w: &World, n: u8) -> Vec<std::path::PathBuf> {
+    let dir = w.dir.path().join("state/archives").join(mac(n).bare());
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).expect("archive");
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn with_archive_on_each_deleted_account_is_archived_and_recorded_first_and_keep_applies() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world("account:\n  archive: { keep: 2 }\n", &[2]);
+    let first = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(first.archives.is_empty(), "nothing to archive at first");
+    let p = plan(&w, 2);
+    let r = renew_of(&p);
+    assert!(r.delete[0].archive, "the plan says the account is archived");
+    assert!(
+        p.text().contains("~ archive each account deleted"),
+        "{}",
+        p.text()
+    );
+    let mut archived = Vec::new();
+    for _ in 0..3 {
+        let old = managed(&w.fleet.pc(ip(2)))[0].clone();
+        let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+        assert!(
+            matches!(report.outcome, Outcome::Renewed { .. }),
+            "{:?}",
+            report.outcome
+        );
+        assert_eq!(report.archives.len(), 1);
+        let path = report.archives[0].clone();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("{old}-")) && name.ends_with(".tar.gz"),
+            "{name}"
+        );
+        let text = std::fs::read_to_string(&path).expect("the fake's archive");
+        assert!(text.contains(&format!("/home/{old}")), "{text}");
+        archived.push(path);
+    }
+    let dir = archived[0].parent().unwrap();
+    assert_eq!(
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // keep: 2 — the oldest went once the third was made; the inventory says so.
+    assert!(!archived[0].exists());
+    let mut kept = archived[1..].to_vec();
+    kept.sort();
+    assert_eq!(archive_files(&w, 2), kept);
+    for path in &archived[1..] {
+        assert_eq!(
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let records = w.engine.store.archives_of(&mac(2)).expect("read");
+    assert_eq!(records.len(), 3);
+    assert!(records[0].removed_at.is_some());
+    for (record, path) in records[1..].iter().zip(&archived[1..]) {
+        assert!(record.removed_at.is_none());
+        assert_eq!(&record.path, path);
+        assert_eq!(record.sha256, sha256_of(path));
+        assert_eq!(record.bytes, std::fs::metadata(path).unwrap().len());
+    }
+    let audit = std::fs::read_to_string(w.rc.audit.path()).expect("audit");
+    assert!(audit.contains(&format!("\"archives\":[\"{}\"]", archived[2].display())));
+}
+
+#[test]
+fn accounts_adopted_at_first_contact_are_archived_too() {
+    let w = world(
+        "account:\n  adopt: \"eleve[0-9]+\"\n  archive: { keep: 1 }\n",
+        &[2],
+    );
+    w.fleet.with(ip(2), |pc| {
+        pc.accounts.insert(
+            "eleve1".into(),
+            Account {
+                uid: 1001,
+                processes: 0,
+            },
+        );
+    });
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(
+        matches!(report.outcome, Outcome::Renewed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.archives.len(), 1, "{:?}", report.archives);
+    let text = std::fs::read_to_string(&report.archives[0]).expect("archive");
+    assert!(text.contains("/home/eleve1"), "{text}");
+    assert!(!w.fleet.pc(ip(2)).accounts.contains_key("eleve1"));
+}
+
+#[test]
+fn retention_never_removes_a_file_outside_the_pcs_archive_directory() {
+    let w = world("account:\n  archive: { keep: 1 }\n", &[2]);
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    // An inventory row (tampered, or from another archive.dir) naming a file elsewhere.
+    let precious = w.dir.path().join("precious.tar.gz");
+    std::fs::write(&precious, "keep me").expect("file");
+    block_on(w.engine.store.archived(crate::inventory::Archived {
+        run: w.rc.run,
+        mac: mac(2),
+        username: "someone".into(),
+        request: "REQ-X".into(),
+        path: precious.clone(),
+        bytes: 7,
+        sha256: "00".repeat(32),
+    }))
+    .expect("recorded");
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(precious.exists());
+    assert_eq!(
+        archive_files(&w, 2).len(),
+        1,
+        "keep: 1 in the PC's directory"
+    );
+}
+
+#[test]
+fn an_archive_over_its_cap_or_failing_deletes_nothing() {
+    for (what, reason) in [
+        (
+            "over the cap",
+            "larger than account.archive.max_size (1.0 kB, 1000 bytes)",
+        ),
+        ("archive", "injected failure"),
+    ] {
+        let w = world("account:\n  archive: { max_size: 1000B }\n", &[2]);
+        block_on(run_pc(&w.engine, &w.rc, target(2)));
+        let accounts = w.fleet.pc(ip(2)).accounts.clone();
+        w.fleet.with(ip(2), |pc| {
+            pc.archive_bytes = 5000;
+            pc.fail.insert(what.to_string());
+        });
+        let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+        match &report.outcome {
+            Outcome::Failed(e) => {
+                assert_eq!(e.step, StepKind::Archive, "{what}: {e}");
+                assert!(e.reason().contains(reason), "{what}: {e}");
+                assert!(e.reason().contains("nothing was deleted"), "{what}: {e}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        let pc = w.fleet.pc(ip(2));
+        assert_eq!(
+            pc.accounts.keys().collect::<Vec<_>>(),
+            accounts.keys().collect::<Vec<_>>(),
+            "{what}: the old account is still there"
+        );
+        assert!(archive_files(&w, 2).is_empty(), "{what}: no file left");
+        assert!(
+            w.engine
+                .store
+                .archives_of(&mac(2))
+                .expect("read")
+                .is_empty()
+        );
+        assert!(pc.workdirs.is_empty(), "{what}");
+        assert_eq!(w.fleet.open_connections(), 0, "{what}");
+        drop(w.dir);
+    }
+}
+
 #[test]
 fn a_changed_host_key_blocks_the_pc_and_closes_nothing_left_open() {
     let w = world("", &[2]);

@@ -25,9 +25,9 @@ mod writer;
 pub use error::InventoryError;
 pub use lock::{RunLock, lock_path};
 pub use model::{
-    AccountRecord, AccountState, EscrowRecord, Event, EventFilter, EventRecord, Intent,
-    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
-    WriteStats,
+    AccountRecord, AccountState, ArchiveRecord, Archived, EscrowRecord, Event, EventFilter,
+    EventRecord, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal,
+    RunId, RunSummary, WriteStats,
 };
 pub use schema::SCHEMA_VERSION;
 pub use seam::Store;

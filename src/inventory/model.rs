@@ -253,6 +253,48 @@ impl EventRecord {
     }
 }
 
+/// An archive of an old account's work was written (`account.archive`), before the account is deleted.
+#[derive(Debug, Clone)]
+pub struct Archived {
+    /// The current run.
+    pub run: RunId,
+    /// The PC.
+    pub mac: Mac,
+    /// The account archived.
+    pub username: String,
+    /// The request of the renewal that deletes it.
+    pub request: String,
+    /// The archive file (absolute).
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256, lower-case hex.
+    pub sha256: String,
+}
+
+/// An archive, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveRecord {
+    /// Its number in the inventory.
+    pub id: i64,
+    /// The PC.
+    pub mac: Mac,
+    /// The account archived.
+    pub username: String,
+    /// The request of the renewal that deleted it.
+    pub request: String,
+    /// The archive file.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256, lower-case hex.
+    pub sha256: String,
+    /// When it was written.
+    pub created_at: Timestamp,
+    /// When retention (`account.archive.keep`) removed the file; `None` while it is kept.
+    pub removed_at: Option<Timestamp>,
+}
+
 /// How one PC ended in a run.
 #[derive(Debug, Clone)]
 pub struct PcOutcome {

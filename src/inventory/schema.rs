@@ -100,11 +100,24 @@ const MIGRATIONS: &[&str] = &[
         since     TEXT
     );
     CREATE INDEX events_run ON events(run);",
-    // 4: the uid each account was given (a uid is never given twice on a PC) and what a renewal removed
-    // of the old accounts outside their homes.
+    // 4: the uid each account was given (a uid is never given twice on a PC), what a renewal removed
+    // of the old accounts outside their homes, and the archives of old accounts' work.
     "ALTER TABLE accounts ADD COLUMN uid INTEGER;
     ALTER TABLE journal ADD COLUMN leftover_files INTEGER;
-    ALTER TABLE journal ADD COLUMN leftover_bytes INTEGER;",
+    ALTER TABLE journal ADD COLUMN leftover_bytes INTEGER;
+    CREATE TABLE archives (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        mac        TEXT NOT NULL REFERENCES pcs(mac),
+        username   TEXT NOT NULL,
+        request    TEXT NOT NULL,
+        run        INTEGER NOT NULL REFERENCES runs(id),
+        path       TEXT NOT NULL,
+        bytes      INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        removed_at TEXT
+    );
+    CREATE INDEX archives_mac ON archives(mac);",
     // 5: escrowed passwords (age ciphertext only, to the playbook's recipients) and every read of one.
     "CREATE TABLE escrow (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,

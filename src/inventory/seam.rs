@@ -3,8 +3,8 @@
 //! while planning); writes are journal steps, durable when they return.
 
 use super::{
-    AccountRecord, Event, EventFilter, EventRecord, Intent, Inventory, InventoryError, PcOutcome,
-    PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary,
+    AccountRecord, ArchiveRecord, Archived, Event, EventFilter, EventRecord, Intent, Inventory,
+    InventoryError, PcOutcome, PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary,
 };
 use crate::mac::Mac;
 use std::collections::HashSet;
@@ -54,6 +54,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn highest_uid(&self, mac: &Mac) -> R<Option<u32>>;
     /// The PCs that failed in the last run (for `--limit @failed`).
     fn failed_in_last_run(&self) -> R<Vec<PcRef>>;
+    /// The archives made of a PC's old accounts, oldest first (removed ones too).
+    fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>>;
 
     /// Records the start of a run.
     fn begin_run(&self, playbook: &Path, digest: &str) -> impl Future<Output = R<RunId>> + Send;
@@ -79,6 +81,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         user_sheet: Vec<PathBuf>,
         pc_sheet: Vec<PathBuf>,
     ) -> impl Future<Output = R<()>> + Send;
+    /// An archive of an old account was written (before the account is deleted).
+    fn archived(&self, archive: Archived) -> impl Future<Output = R<i64>> + Send;
+    /// Retention removed an archive's file.
+    fn archive_removed(&self, id: i64) -> impl Future<Output = R<()>> + Send;
     /// How a PC ended in a run.
     fn outcome(&self, run: RunId, pc: PcOutcome) -> impl Future<Output = R<()>> + Send;
     /// Records the end of a run.
@@ -133,6 +139,15 @@ impl Store for Inventory {
     }
     async fn record_events(&self, run: RunId, events: Vec<Event>) -> R<usize> {
         Inventory::record_events(self, run, events).await
+    }
+    fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>> {
+        Inventory::archives_of(self, mac)
+    }
+    async fn archived(&self, archive: Archived) -> R<i64> {
+        Inventory::archived(self, archive).await
+    }
+    async fn archive_removed(&self, id: i64) -> R<()> {
+        Inventory::archive_removed(self, id).await
     }
     async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
         Inventory::begin_run(self, playbook, digest).await

@@ -2,13 +2,13 @@
 
 use super::lock::RunLock;
 use super::model::{
-    AccountRecord, AccountState, EscrowRecord, Event, EventFilter, EventRecord, Intent,
-    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
-    WriteStats,
+    AccountRecord, AccountState, ArchiveRecord, Archived, EscrowRecord, Event, EventFilter,
+    EventRecord, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal,
+    RunId, RunSummary, WriteStats,
 };
 use super::writer::{
-    BeginRun, Escrowed, FinishRun, NextRequest, Outcome, PinHostKey, RecordEvents, Rekeyed,
-    Renumber, SheetsWritten, Write, Writer,
+    ArchiveRemoved, BeginRun, Escrowed, FinishRun, NextRequest, Outcome, PinHostKey, RecordEvents,
+    Rekeyed, Renumber, SheetsWritten, Write, Writer,
 };
 use super::{InventoryError, schema};
 use crate::facts::Facts;
@@ -321,6 +321,45 @@ impl Inventory {
                 ip: o.ip,
             })
             .collect())
+    }
+
+    /// The archives made of a PC's old accounts, oldest first (removed ones too).
+    pub fn archives_of(&self, mac: &Mac) -> Result<Vec<ArchiveRecord>, InventoryError> {
+        let raws = self.select(
+            "SELECT id, mac, username, request, path, bytes, sha256, created_at, removed_at
+             FROM archives WHERE mac = ?1 ORDER BY id",
+            &[mac],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            },
+        )?;
+        raws.into_iter()
+            .map(
+                |(id, mac, username, request, path, bytes, sha256, created, removed): RawArchive| {
+                    Ok(ArchiveRecord {
+                        id,
+                        mac: self.parse("MAC address", &mac)?,
+                        username,
+                        request,
+                        path: PathBuf::from(path),
+                        bytes: u64::try_from(bytes).unwrap_or(0),
+                        sha256,
+                        created_at: self.parse("timestamp", &created)?,
+                        removed_at: removed.map(|t| self.parse("timestamp", &t)).transpose()?,
+                    })
+                },
+            )
+            .collect()
     }
 
     /// The outcomes recorded for a PC, newest first, at most `limit`.
@@ -830,6 +869,16 @@ impl Inventory {
         self.write(Outcome { run, pc }).await
     }
 
+    /// Records an archive of an old account (durable when this returns).
+    pub async fn archived(&self, archive: Archived) -> Result<i64, InventoryError> {
+        self.write(archive).await
+    }
+
+    /// Records that retention removed an archive's file.
+    pub async fn archive_removed(&self, id: i64) -> Result<(), InventoryError> {
+        self.write(ArchiveRemoved { id }).await
+    }
+
     /// Records the end of a run and returns its counts.
     pub async fn finish_run(&self, run: RunId) -> Result<RunSummary, InventoryError> {
         self.write(FinishRun { run }).await
@@ -856,6 +905,17 @@ type RawAccount = (
     String,
     String,
     Option<i64>,
+);
+type RawArchive = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
 );
 type RawOutcome = (
     i64,

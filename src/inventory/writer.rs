@@ -6,7 +6,7 @@
 
 use super::InventoryError;
 use super::model::{
-    Event, Intent, PcOutcome, PcSeen, ReadRecord, Renewal, RunId, RunSummary, WriteStats,
+    Archived, Event, Intent, PcOutcome, PcSeen, ReadRecord, Renewal, RunId, RunSummary, WriteStats,
 };
 use crate::mac::Mac;
 use jiff::Timestamp;
@@ -44,6 +44,11 @@ pub(crate) struct SheetsWritten {
     pub username: String,
     pub user_sheet: Vec<PathBuf>,
     pub pc_sheet: Vec<PathBuf>,
+}
+
+/// Retention removed an archive's file.
+pub(crate) struct ArchiveRemoved {
+    pub id: i64,
 }
 
 /// How a PC ended in a run.
@@ -682,6 +687,48 @@ impl Write for SheetsWritten {
             params![mac, request, now_text],
         )
         .map_err(sql)?;
+        Ok(())
+    }
+}
+
+impl Write for Archived {
+    type Reply = i64;
+    fn apply(self, conn: &Connection, path: &Path) -> Result<i64, InventoryError> {
+        let (_, now_text) = now();
+        let sql = |source| sqlite(path, source);
+        let a = self;
+        let file = a.path.to_str().ok_or_else(|| InventoryError::Commit {
+            path: path.to_owned(),
+            message: format!("the archive path {} is not valid UTF-8", a.path.display()),
+        })?;
+        conn.execute(
+            "INSERT INTO archives (mac, username, request, run, path, bytes, sha256, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                a.mac,
+                a.username,
+                a.request,
+                a.run.0,
+                file,
+                i64::try_from(a.bytes).unwrap_or(i64::MAX),
+                a.sha256,
+                now_text
+            ],
+        )
+        .map_err(sql)?;
+        Ok(conn.last_insert_rowid())
+    }
+}
+
+impl Write for ArchiveRemoved {
+    type Reply = ();
+    fn apply(self, conn: &Connection, path: &Path) -> Result<(), InventoryError> {
+        let (_, now_text) = now();
+        conn.execute(
+            "UPDATE archives SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
+            params![self.id, now_text],
+        )
+        .map_err(|source| sqlite(path, source))?;
         Ok(())
     }
 }

@@ -64,6 +64,19 @@ pub struct Account {
     pub adopt: Option<String>,
     /// Prove the new password logs in before its sheet is written.
     pub verify_login: bool,
+    /// Archive the old account's work before deleting it.
+    pub archive: Option<Archive>,
+}
+
+/// Where and how old accounts' work is archived (`account.archive`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    /// The archive directory on the controller (absolute); one directory per PC under it.
+    pub dir: PathBuf,
+    /// The largest archive of one account, in bytes.
+    pub max_size: u64,
+    /// How many archives to keep per PC (at least 1).
+    pub keep: u32,
 }
 
 /// What one PC's name is rendered from.
@@ -417,6 +430,7 @@ mod tests {
             home_base: "/home".into(),
             adopt: None,
             verify_login: true,
+            archive: None,
         }
     }
 

@@ -29,11 +29,12 @@ mod playbook;
 pub mod raw;
 pub mod schema;
 pub mod sections;
+pub(crate) mod size;
 mod source;
 mod suggest;
 pub mod target;
 
-pub use account::{Account, NameVars, PatternError};
+pub use account::{Account, Archive, NameVars, PatternError};
 pub use error::{Diagnostic, Location, PlaybookError};
 pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;

@@ -5,7 +5,7 @@
 //! bounded by serde_yaml_ng's repetition limit), then check every value and collect every
 //! problem with its place in the file (see [`super::source`]).
 
-use super::account::{Account, FleetCheck, PatternError, check_fleet, check_name};
+use super::account::{Account, Archive, FleetCheck, PatternError, check_fleet, check_name};
 use super::error::{Diagnostic, PlaybookError};
 use super::password::PasswordPolicy;
 use super::password_source::{PasswordSource, is_env_name};
@@ -400,7 +400,7 @@ impl Checker<'_> {
         let state_dir = resolve(self.dir, &raw.state_dir);
         let connection = self.connection(&raw, &state_dir);
         let exchange = self.exchange(&raw);
-        let account = self.account(&raw);
+        let account = self.account(&raw, &state_dir);
         let example_username = match &target {
             Some(t) if self.problems.iter().all(|p| !p.message.starts_with("site")) => {
                 self.pattern(&account, &raw.site, &t.addresses())
@@ -518,7 +518,7 @@ impl Checker<'_> {
         }
     }
 
-    fn account(&mut self, raw: &RawPlaybook) -> Account {
+    fn account(&mut self, raw: &RawPlaybook, state_dir: &Path) -> Account {
         let a = &raw.account;
         self.absolute_unix("account.shell", &a.shell);
         self.absolute_unix("account.home_base", &a.home_base);
@@ -535,6 +535,42 @@ impl Checker<'_> {
                 None,
             );
         }
+        let archive = a.archive.as_ref().map(|r| {
+            let max_size = match super::size::parse_size(&r.max_size) {
+                Ok(n) if n > 0 => n,
+                Ok(_) => {
+                    self.problem(
+                        "account.archive.max_size",
+                        "account.archive.max_size must be more than 0",
+                        Some(super::size::SIZE_HELP.into()),
+                    );
+                    1
+                }
+                Err(e) => {
+                    self.problem(
+                        "account.archive.max_size",
+                        format!("account.archive.max_size: {e}"),
+                        Some(super::size::SIZE_HELP.into()),
+                    );
+                    1
+                }
+            };
+            if r.keep == 0 {
+                self.problem(
+                    "account.archive.keep",
+                    "account.archive.keep must be at least 1",
+                    Some("how many archives to keep per PC, e.g. `3`".into()),
+                );
+            }
+            Archive {
+                dir: r
+                    .dir
+                    .as_ref()
+                    .map_or_else(|| state_dir.join("archives"), |p| resolve(self.dir, p)),
+                max_size,
+                keep: r.keep.max(1),
+            }
+        });
         Account {
             pattern: a.pattern.clone(),
             shell: a.shell.clone(),
@@ -542,6 +578,7 @@ impl Checker<'_> {
             home_base: PathBuf::from(&a.home_base),
             adopt: a.adopt.clone(),
             verify_login: a.verify_login,
+            archive,
         }
     }
 

@@ -7,6 +7,7 @@
 //! once with its place in the file.
 
 use super::duration::DURATION_PATTERN;
+use super::size::SIZE_PATTERN;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -208,6 +209,10 @@ pub struct RawAccount {
     /// one sent and the account is usable). Default: true.
     #[serde(default = "default_true")]
     pub verify_login: bool,
+    /// Archive the old account's home and the files it left elsewhere (a compressed tar, fetched over
+    /// SSH) before deleting it. Unset: nothing is archived.
+    #[serde(default)]
+    pub archive: Option<RawArchive>,
 }
 
 /// Password escrow: each new password encrypted to these public keys and kept in the inventory.
@@ -218,12 +223,32 @@ pub struct RawEscrow {
     /// who may read a password back (`rdplay reprint`). The controller needs no private key.
     pub recipients: Vec<String>,
     /// How many escrowed passwords to keep per PC (the newest). Default: 3.
-    #[serde(default = "default_keep")]
+    #[serde(default = "default_escrow_keep")]
     pub keep: u32,
 }
 
-fn default_keep() -> u32 {
+fn default_escrow_keep() -> u32 {
     3
+}
+
+/// The archive of an old account's work, made before it is deleted: its home and the files it owns
+/// elsewhere, as a `.tar.gz` on the controller, one file per account.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Archive")]
+pub struct RawArchive {
+    /// Where archives are kept on the controller (0700 directories, one per PC; 0600 files).
+    /// Default: `<state_dir>/archives`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// The largest archive of one account (compressed), e.g. `2GiB` or `500MB`: a larger one fails the
+    /// PC before anything is deleted.
+    #[serde(default = "default_max_size")]
+    #[schemars(regex(pattern = SIZE_PATTERN))]
+    pub max_size: String,
+    /// How many archives to keep per PC: after a new one, older ones are deleted.
+    #[serde(default = "default_keep")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub keep: u32,
 }
 
 /// When an existing rdplay account is renewed: `always`, or `{ older_than: 30d }`.
@@ -421,6 +446,7 @@ impl Default for RawAccount {
             home_base: default_home_base(),
             adopt: None,
             verify_login: true,
+            archive: None,
         }
     }
 }
@@ -498,6 +524,12 @@ fn default_shell() -> String {
 }
 fn default_home_base() -> String {
     "/home".into()
+}
+fn default_max_size() -> String {
+    "2GiB".into()
+}
+fn default_keep() -> u32 {
+    3
 }
 fn default_length() -> usize {
     16

@@ -3,7 +3,7 @@
 //! `mktemp`, the clean-up) and keeps each PC's accounts and work directories, so a test can assert
 //! what a run left behind. Test builds only; the lab tests run the real thing.
 
-use super::{Connection, Connector, RemoteOutput, SshError};
+use super::{Connection, Connector, RemoteOutput, SshError, Streamed};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -33,6 +33,8 @@ pub struct Pc {
     pub accounts: BTreeMap<String, Account>,
     /// Files outside the homes (what the helper's leftover walk finds by uid).
     pub files: Vec<File>,
+    /// How big the helper's archive of an account is (at least a header naming it and its files).
+    pub archive_bytes: u64,
     /// Work directories that exist.
     pub workdirs: BTreeSet<String>,
     /// Commands (by their `what`) that fail on this PC.
@@ -64,6 +66,7 @@ impl Pc {
             host_key: format!("ssh-ed25519 KEY-{hostname}"),
             accounts,
             files: Vec::new(),
+            archive_bytes: 0,
             workdirs: BTreeSet::new(),
             fail: BTreeSet::new(),
             admin_ok: true,
@@ -369,6 +372,84 @@ impl Connection for FakeConn {
             return Err(remote(self.ip, what));
         }
         Ok(self.answer(pc, what, args, stdin))
+    }
+
+    async fn stream_to_file(
+        &self,
+        what: &str,
+        _program: &str,
+        _args: &[&str],
+        stdin: &[u8],
+        file: &std::path::Path,
+        cap: u64,
+        _timeout: Duration,
+    ) -> Result<Streamed, SshError> {
+        use sha2::Digest;
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // The helper's archive mode: a "tar" of the one account named, its home and its files.
+        let content = {
+            let pcs = self.fleet.pcs.lock().expect("fleet lock");
+            let pc = pcs.get(&self.ip).ok_or(SshError::Connect {
+                ip: self.ip,
+                detail: "gone".into(),
+            })?;
+            if pc.fail.contains(what) {
+                return Err(remote(self.ip, what));
+            }
+            let stdin = String::from_utf8_lossy(stdin);
+            let name = params(&stdin)
+                .into_iter()
+                .find(|(k, _)| k == "delete" || k == "adopt")
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            let Some(account) = pc.accounts.get(&name) else {
+                return Ok(Streamed {
+                    code: Some(3),
+                    bytes: 0,
+                    sha256: String::new(),
+                    over_cap: false,
+                    stderr: b"rdplay-helper: refused: nothing to archive\n".to_vec(),
+                });
+            };
+            let mut content = format!("fake tar of /home/{name}\n");
+            for f in pc.files.iter().filter(|f| f.uid == account.uid) {
+                content.push_str(&format!("{}\n", f.path));
+            }
+            let mut content = content.into_bytes();
+            let size = usize::try_from(pc.archive_bytes).unwrap_or(usize::MAX);
+            if content.len() < size {
+                content.resize(size, 0);
+            }
+            content
+        };
+        let keep = content
+            .len()
+            .min(usize::try_from(cap).unwrap_or(usize::MAX));
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .map_err(|source| SshError::Local {
+                what: "creating the archive".into(),
+                source,
+            })?;
+        out.write_all(&content[..keep])
+            .map_err(|source| SshError::Local {
+                what: "writing the archive".into(),
+                source,
+            })?;
+        Ok(Streamed {
+            code: (keep == content.len()).then_some(0),
+            bytes: keep as u64,
+            sha256: sha2::Sha256::digest(&content[..keep])
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            over_cap: keep < content.len(),
+            stderr: Vec::new(),
+        })
     }
 
     async fn prepare_upload(&self, _timeout: Duration) -> Result<(), SshError> {

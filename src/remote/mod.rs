@@ -9,9 +9,10 @@
 pub mod fake;
 pub mod openssh;
 
-pub use crate::ssh::{RemoteOutput, SshError};
+pub use crate::ssh::{RemoteOutput, SshError, Streamed};
 use std::future::Future;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 
 /// Opens connections to PCs.
@@ -59,6 +60,23 @@ pub trait Connection: Send + Sync + 'static {
         stdout_cap: usize,
         timeout: Duration,
     ) -> impl Future<Output = Result<RemoteOutput, SshError>> + Send;
+
+    /// Runs `program args...` like [`Connection::run`], but writes its standard output into the new
+    /// file `file` (created 0600; it must not exist) as it comes, at most `cap` bytes, with its SHA-256:
+    /// for outputs too big to hold in memory (an archive). Past the cap the command is ended and the
+    /// result says `over_cap`. The file is synced before this returns; the caller removes it when it
+    /// does not keep it, on every path.
+    #[allow(clippy::too_many_arguments)]
+    fn stream_to_file(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+        stdin: &[u8],
+        file: &Path,
+        cap: u64,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Streamed, SshError>> + Send;
 
     /// Makes ready for an upload (may run alongside commands); uploading without it works too.
     fn prepare_upload(

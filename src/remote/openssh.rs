@@ -2,7 +2,7 @@
 //! through askpass); managed connections are one ControlMaster per PC with channels opened through
 //! its socket (see [`crate::ssh`]).
 
-use super::{Connection, Connector, RemoteOutput, SshError};
+use super::{Connection, Connector, RemoteOutput, SshError, Streamed};
 use crate::secret::Secret;
 use crate::ssh::{Master, SshSettings, askpass::AskpassServer};
 use std::net::Ipv4Addr;
@@ -94,6 +94,21 @@ impl Connection for OpenSshConn {
     ) -> Result<RemoteOutput, SshError> {
         self.master
             .run(what, program, args, stdin, stdout_cap, timeout)
+            .await
+    }
+
+    async fn stream_to_file(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+        stdin: &[u8],
+        file: &std::path::Path,
+        cap: u64,
+        timeout: Duration,
+    ) -> Result<Streamed, SshError> {
+        self.master
+            .stream(what, program, args, stdin, file, cap, timeout)
             .await
     }
 

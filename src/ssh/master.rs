@@ -39,6 +39,29 @@ impl RemoteOutput {
 
 const STDERR_CAP: usize = 64 * 1024;
 
+/// What a command whose standard output went to a file returned.
+#[derive(Debug)]
+pub struct Streamed {
+    /// Exit code (`None` when killed by a signal, or ended by rdplay past the cap).
+    pub code: Option<i32>,
+    /// Bytes written to the file.
+    pub bytes: u64,
+    /// Their SHA-256, lower-case hex.
+    pub sha256: String,
+    /// Whether the output went past the cap: the command was ended and the file holds the first
+    /// `cap` bytes only.
+    pub over_cap: bool,
+    /// Standard error, at most 64 KiB.
+    pub stderr: Vec<u8>,
+}
+
+impl Streamed {
+    /// The last line of stderr, made inert, as a reason for an error.
+    pub fn reason(&self) -> String {
+        super::last_meaningful_line(&String::from_utf8_lossy(&self.stderr))
+    }
+}
+
 impl Master {
     /// Opens the master to `ip` as the connection user with the controller's key, accepting only the
     /// host key in `known_hosts` (the key pinned for this PC).
@@ -169,12 +192,7 @@ impl Master {
         // Commands carry no secret (parameters and hashes travel on stdin), so they can be logged.
         tracing::debug!(%ip, what, program, ?args, stdin_bytes = stdin.len(), "remote command");
         let work = async {
-            let mut cmd = self.session.command(program);
-            cmd.args(args)
-                .stdin(openssh::Stdio::piped())
-                .stdout(openssh::Stdio::piped())
-                .stderr(openssh::Stdio::piped());
-            let mut child = cmd.spawn().await.map_err(|e| remote(ip, what, &e))?;
+            let mut child = self.spawn(what, program, args).await?;
             let mut input = child.stdin().take();
             let mut out = child.stdout().take();
             let mut err = child.stderr().take();
@@ -201,6 +219,143 @@ impl Master {
             Ok(RemoteOutput {
                 code: status.code(),
                 stdout,
+                stderr,
+            })
+        };
+        super::within(ip, what, timeout, work).await?
+    }
+
+    /// Starts `program args...` on the PC with its three standard streams piped.
+    async fn spawn(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<openssh::Child<Arc<Session>>, SshError> {
+        let mut cmd = self.session.clone().arc_command(program);
+        cmd.args(args)
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped());
+        cmd.spawn().await.map_err(|e| remote(self.ip, what, &e))
+    }
+
+    /// Runs `program args...` like [`Master::run`], writing its standard output into the new file
+    /// `file` (created 0600; it must not exist) as it comes, at most `cap` bytes, and computing its
+    /// SHA-256 on the way; the file is synced to disk before this returns. Past the cap, the command's
+    /// channel is closed (the remote command gets EPIPE) and the result says `over_cap`. The caller
+    /// owns the file whatever happens (it removes it when it does not keep it).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn stream(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+        stdin: &[u8],
+        file: &Path,
+        cap: u64,
+        timeout: Duration,
+    ) -> Result<Streamed, SshError> {
+        use sha2::Digest;
+        use std::os::unix::fs::OpenOptionsExt;
+        let ip = self.ip;
+        tracing::debug!(%ip, what, program, ?args, stdin_bytes = stdin.len(), cap, "remote command to a file");
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .map_err(local(&format!("creating {}", file.display())))?;
+        let mut sink = tokio::fs::File::from_std(created);
+        let work = async {
+            let mut child = self.spawn(what, program, args).await?;
+            let mut input = child.stdin().take();
+            let mut out = child.stdout().take();
+            let mut err = child.stderr().take();
+            let file_text = file.display().to_string();
+            let ((bytes, sha256, over_cap), stderr) = {
+                let copy = async {
+                    let mut hash = sha2::Sha256::new();
+                    let (mut bytes, mut over) = (0u64, false);
+                    if let Some(out) = out.as_mut() {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match out.read(&mut buf).await {
+                                Ok(0) => break,
+                                Ok(n) => n,
+                                Err(e) => {
+                                    return Err(SshError::Remote {
+                                        ip,
+                                        what: what.to_string(),
+                                        detail: format!("reading its output: {e}"),
+                                    });
+                                }
+                            };
+                            let room = usize::try_from(cap - bytes).unwrap_or(usize::MAX);
+                            let keep = n.min(room);
+                            sink.write_all(&buf[..keep]).await.map_err(|source| {
+                                SshError::Local {
+                                    what: format!("writing {file_text}"),
+                                    source,
+                                }
+                            })?;
+                            hash.update(&buf[..keep]);
+                            bytes += keep as u64;
+                            if keep < n {
+                                over = true;
+                                break;
+                            }
+                        }
+                    }
+                    sink.sync_all().await.map_err(|source| SshError::Local {
+                        what: format!("syncing {file_text}"),
+                        source,
+                    })?;
+                    let sha256: String =
+                        hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                    Ok::<_, SshError>((bytes, sha256, over))
+                };
+                // Standard input and error go on beside the copy; past the cap, the copy ends first
+                // and the command is left behind (its channel closed) without waiting for its stderr.
+                let side = async {
+                    if let Some(mut input) = input.take() {
+                        let _ = input.write_all(stdin).await;
+                        let _ = input.shutdown().await;
+                    }
+                    read_capped(err.as_mut(), STDERR_CAP).await.0
+                };
+                tokio::pin!(copy, side);
+                let mut stderr = None;
+                let copied = loop {
+                    tokio::select! {
+                        copied = &mut copy => break copied?,
+                        e = &mut side, if stderr.is_none() => stderr = Some(e),
+                    }
+                };
+                let stderr = match stderr {
+                    Some(e) => e,
+                    None if copied.2 => Vec::new(),
+                    None => side.await,
+                };
+                (copied, stderr)
+            };
+            drop((out, err));
+            if over_cap {
+                let _ = child.disconnect().await;
+                return Ok(Streamed {
+                    code: None,
+                    bytes,
+                    sha256,
+                    over_cap,
+                    stderr,
+                });
+            }
+            let status = child.wait().await.map_err(|e| remote(ip, what, &e))?;
+            Ok(Streamed {
+                code: status.code(),
+                bytes,
+                sha256,
+                over_cap,
                 stderr,
             })
         };

@@ -34,7 +34,7 @@ pub use config::{SERVER_ALIVE_WINDOW, SshSettings};
 pub(crate) use first_contact::shell_quote;
 pub use first_contact::{FirstContact, first_contact};
 pub use keys::controller_key;
-pub use master::{Master, RemoteOutput};
+pub use master::{Master, RemoteOutput, Streamed};
 pub use verify::{Login, password_login};
 
 use std::net::Ipv4Addr;

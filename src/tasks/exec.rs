@@ -160,6 +160,13 @@ pub fn check_names(change: &Change) -> Result<(), StepError> {
     Ok(())
 }
 
+/// The shell command that runs the helper uploaded in `workdir` as root: through `sudo -n` for a
+/// connection user other than root (only the helper does; the work directory is that user's own).
+pub fn helper_command(conn: &impl Connection, workdir: &Workdir) -> String {
+    let root: String = conn.as_root().iter().map(|w| format!("{w} ")).collect();
+    format!("{root}sh {}/helper.sh", workdir.path())
+}
+
 /// Runs the helper in renew mode and removes its directory whatever happens.
 pub async fn renew(
     conn: &impl Connection,
@@ -172,15 +179,9 @@ pub async fn renew(
         return Err(e);
     }
     let params = renew_params(change);
-    // As a connection user other than root, only the helper runs through sudo; the work directory
-    // is that user's own.
     let script = format!(
-        "{root}sh {dir}/helper.sh; rc=$?; rm -rf {dir}; exit $rc",
-        root = conn
-            .as_root()
-            .iter()
-            .map(|word| format!("{word} "))
-            .collect::<String>(),
+        "{}; rc=$?; rm -rf {dir}; exit $rc",
+        helper_command(conn, &workdir),
         dir = workdir.path()
     );
     let result = conn

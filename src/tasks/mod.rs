@@ -1,7 +1,7 @@
 //! The steps of a PC's renewal, one file each. A step consumes what the previous one produced:
 //!
 //! ```text
-//! scan ──► Reachable ──exchange──► host keys ──(connect)──► probe ──► sftp ──► Workdir ──exec──► Report ──inventory
+//! scan ──► Reachable ──exchange──► host keys ──(connect)──► probe ──► sftp ──► Workdir ──(archive)──exec──► Report ──inventory
 //! ```
 //!
 //! so a step cannot run without what it needs (exec consumes the [`sftp::Workdir`] only the upload
@@ -9,6 +9,7 @@
 //! (exchange installs a key; exec changes accounts). The steps reach PCs through the
 //! [`crate::remote::Connection`] seam and the inventory through [`crate::inventory::Store`].
 
+pub mod archive;
 pub mod exchange;
 pub mod exec;
 pub mod inventory;
@@ -22,6 +23,7 @@ pub enum StepKind {
     Scan,
     Exchange,
     Sftp,
+    Archive,
     Exec,
     Inventory,
     Render,
@@ -34,6 +36,7 @@ impl StepKind {
             StepKind::Scan => "scan",
             StepKind::Exchange => "exchange",
             StepKind::Sftp => "sftp",
+            StepKind::Archive => "archive",
             StepKind::Exec => "exec",
             StepKind::Inventory => "inventory",
             StepKind::Render => "render",
