@@ -186,11 +186,13 @@ async fn migrates_from_empty_and_reopens() {
         [
             "accounts",
             "archives",
+            "escrow",
             "events",
             "facts_history",
             "journal",
             "outcomes",
             "pcs",
+            "reads",
             "requests",
             "runs"
         ]

@@ -585,7 +585,9 @@ impl Inventory {
         let mut events = Vec::new();
         let mut keys: Vec<_> = groups.into_iter().filter(|(_, p)| p.len() > 1).collect();
         keys.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((what, _), pcs) in keys {
+        for ((what, _), mut pcs) in keys {
+            // The PC at the lowest address is named as the original, the others as its clones.
+            pcs.sort_by_key(|p| (p.ip, p.mac.clone()));
             let first = pcs[0];
             for other in &pcs[1..] {
                 let name = |p: &PcRecord| p.hostname.clone().unwrap_or_else(|| p.ip.to_string());
