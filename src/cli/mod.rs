@@ -85,6 +85,8 @@ pub enum Command {
     Inventory(crate::commands::inventory::InventoryCommand),
     /// Render a sheet template with sample or given data.
     Preview(crate::commands::preview::PreviewArgs),
+    /// Print a run's sheets again through CUPS, from the files on disk.
+    Print(crate::commands::print::PrintArgs),
     /// Print shell completions.
     Completions {
         /// The shell to complete for.
@@ -129,6 +131,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => output(commands::playbook::init(args)),
         Command::Inventory(cmd) => output(commands::inventory::run(cmd)),
         Command::Preview(args) => output(commands::preview::preview(args)),
+        Command::Print(args) => output(commands::print::print(args)),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "rdplay", &mut std::io::stdout());

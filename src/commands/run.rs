@@ -3,6 +3,7 @@
 
 use crate::engine::apply::{RunCtx, run_pc};
 use crate::engine::audit::Audit;
+use crate::engine::effects::print::{Print, PrintList};
 use crate::engine::effects::{Effect, sheets::Sheets};
 use crate::engine::outcome::{Outcome, PcReport};
 use crate::engine::scope::Scope;
@@ -84,6 +85,8 @@ pub struct RunReport {
     pub fails_on_changes: bool,
     /// Addresses without SSH and without a PC on record.
     pub skipped: usize,
+    /// What went wrong after the renewals without undoing any (a print job CUPS did not take...).
+    pub warnings: Vec<String>,
     pub interrupted: bool,
     pub run_dir: PathBuf,
     pub log_file: PathBuf,
@@ -162,8 +165,13 @@ pub async fn run(
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;
     // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let sheets = Sheets::new(&pb, renderer, inventory.clone(), cores);
-    let effects: Vec<Box<dyn Effect>> = vec![Box::new(sheets)];
+    let printables = Arc::new(PrintList::default());
+    let sheets =
+        Sheets::new(&pb, renderer, inventory.clone(), cores).printing_to(Arc::clone(&printables));
+    // The audit log's second writer, for the print jobs (whole lines, appended).
+    let print_audit = Audit::create(&run_dir).map_err(io("opening the audit log"))?;
+    let print = Print::new(&pb, stamp.clone(), print_audit, printables);
+    let effects: Vec<Box<dyn Effect>> = vec![Box::new(sheets), Box::new(print)];
     let (numbers_given, numbers) = tokio::sync::watch::channel(None);
     let rc = Arc::new(RunCtx {
         run,
@@ -211,9 +219,12 @@ pub async fn run(
     )
     .await;
 
+    // What fails at the end (a batch file, a print job) leaves every renewal as it is: a warning.
+    let mut warnings = Vec::new();
     for effect in &rc.effects {
         if let Err(e) = effect.finish().await {
-            tracing::error!(effect = effect.name(), "{e}");
+            tracing::warn!(effect = effect.name(), "{e}");
+            warnings.push(format!("{}: {e}", effect.name()));
         }
     }
     let mut pcs = driven.results;
@@ -247,6 +258,7 @@ pub async fn run(
         changes,
         run,
         skipped: driven.skipped,
+        warnings,
         interrupted: driven.interrupted,
         run_dir,
         log_file,

@@ -10,7 +10,10 @@ use super::error::{Diagnostic, PlaybookError};
 use super::password::PasswordPolicy;
 use super::password_source::{PasswordSource, is_env_name};
 use super::raw::{RawPasswordSource, RawPlaybook, RawRenewal};
-use super::sections::{Connection, Exchange, InventoryConfig, Logging, Output, Renewal};
+use super::sections::{
+    Connection, Exchange, InventoryConfig, Logging, MAX_COPIES, Output, Print, Renewal,
+    is_job_option, is_queue_name,
+};
 use super::source::Source;
 use super::target::{HostRange, Invalid, Target, parse_hosts, parse_network};
 use super::{duration, suggest};
@@ -598,6 +601,14 @@ impl Checker<'_> {
                 self.pattern_problem("output.qr", "output.qr", &e, &["username"]);
             }
         }
+        let print = o.print.as_ref().map(|p| self.print(p, &formats));
+        if print.is_some() && !o.batch {
+            self.problem(
+                "output.batch",
+                "output.print prints the batch files, and output.batch is false",
+                Some("remove `batch: false`".into()),
+            );
+        }
         Output {
             dir: resolve(self.dir, &o.dir),
             user_sheet,
@@ -605,6 +616,86 @@ impl Checker<'_> {
             formats,
             batch: o.batch,
             qr: o.qr.clone(),
+            print,
+        }
+    }
+
+    fn print(&mut self, p: &super::raw::RawPrint, formats: &[super::Format]) -> Print {
+        let queue_help = || {
+            Some(
+                "a CUPS queue name, as `lpstat -p` lists it: no spaces, `/`, `#`, `?` or quotes, no leading `-`"
+                    .into(),
+            )
+        };
+        if !is_queue_name(&p.printer) {
+            self.problem(
+                "output.print.printer",
+                "output.print.printer: not a CUPS queue name",
+                queue_help(),
+            );
+        }
+        for (i, queue) in p.printers.iter().enumerate() {
+            if !is_queue_name(queue) {
+                self.problem(
+                    &format!("output.print.printers[{i}]"),
+                    "output.print.printers: not a CUPS queue name",
+                    queue_help(),
+                );
+            }
+        }
+        let mut what = Vec::new();
+        for (i, w) in p.what.iter().enumerate() {
+            if what.contains(w) {
+                self.problem(
+                    &format!("output.print.what[{i}]"),
+                    "output.print.what: this is listed twice",
+                    None,
+                );
+            } else {
+                what.push(*w);
+            }
+        }
+        if what.is_empty() {
+            self.problem(
+                "output.print.what",
+                "output.print.what is empty: nothing would be printed",
+                Some(
+                    "list what to print, e.g. `[user_sheets, pc_sheets]`, or remove `print`".into(),
+                ),
+            );
+        }
+        if !(1..=MAX_COPIES).contains(&p.copies) {
+            self.problem(
+                "output.print.copies",
+                format!("output.print.copies: {} copies", p.copies),
+                Some(format!("from 1 to {MAX_COPIES}")),
+            );
+        }
+        for (name, value) in &p.options {
+            if !is_job_option(name, value) {
+                self.problem(
+                    &format!("output.print.options.{name}"),
+                    format!("output.print.options: `{name}` is not an `lp -o NAME=VALUE` option"),
+                    Some(
+                        "names are letters, digits, `-`, `_`, `.`; values have no spaces or quotes"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if !formats.contains(&super::Format::Pdf) {
+            self.problem(
+                "output.formats",
+                "output.print needs PDF sheets: `pdf` is not in output.formats",
+                Some("use `formats: [pdf]` or `[pdf, png]`".into()),
+            );
+        }
+        Print {
+            printer: p.printer.clone(),
+            printers: p.printers.clone(),
+            what,
+            copies: p.copies,
+            options: p.options.clone().into_iter().collect(),
         }
     }
 

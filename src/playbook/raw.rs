@@ -294,6 +294,72 @@ pub struct RawOutput {
     /// and `username`.
     #[serde(default = "default_qr")]
     pub qr: String,
+    /// Print the run's sheets through the system's CUPS (`lp`) at the end of the run. Unset:
+    /// nothing is printed; `rdplay print` can still print a run's files later.
+    #[serde(default)]
+    pub print: Option<RawPrint>,
+}
+
+/// Printing through CUPS at the end of a run. A print failure never fails the renewal: the run
+/// reports a warning and the files stay for `rdplay print`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Print")]
+pub struct RawPrint {
+    /// The CUPS queue to print to (as `lpstat -p` names it).
+    #[schemars(example = &"office-laser")]
+    pub printer: String,
+    /// Other queues `rdplay print --printer` may send this playbook's files to. No other
+    /// printer ever receives them.
+    #[serde(default)]
+    pub printers: Vec<String>,
+    /// What to print, one job each, in this order.
+    #[serde(default = "default_print_what")]
+    pub what: Vec<Printable>,
+    /// Copies of each job (1 to 100).
+    #[serde(default = "default_copies")]
+    pub copies: u32,
+    /// CUPS job options, given to `lp -o NAME=VALUE` (e.g. `media: A4`, `sides: one-sided`).
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// A kind of file a run writes that can be printed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Printable {
+    /// The user sheets (one page per account, with its password).
+    UserSheets,
+    /// The PC sheets (one label per PC, with the QR code of its MAC).
+    PcSheets,
+}
+
+impl Printable {
+    /// The name in the playbook and the audit log, e.g. `user_sheets`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Printable::UserSheets => "user_sheets",
+            Printable::PcSheets => "pc_sheets",
+        }
+    }
+
+    /// Whether its files hold passwords.
+    pub fn has_passwords(self) -> bool {
+        matches!(self, Printable::UserSheets)
+    }
 }
 
 /// A sheet format.
@@ -423,6 +489,7 @@ impl Default for RawOutput {
             formats: default_formats(),
             batch: true,
             qr: default_qr(),
+            print: None,
         }
     }
 }
@@ -491,6 +558,12 @@ fn default_formats() -> Vec<Format> {
 }
 fn default_qr() -> String {
     "{{ mac }}".into()
+}
+fn default_print_what() -> Vec<Printable> {
+    vec![Printable::UserSheets, Printable::PcSheets]
+}
+fn default_copies() -> u32 {
+    1
 }
 
 // serde_yaml_ng reads enums from YAML tags (`!file admin.secret`), which nobody writes:

@@ -166,6 +166,26 @@ pub fn default_template_files() -> &'static [(&'static str, &'static str)] {
     &DEFAULT_FILES
 }
 
+/// Where [`Renderer::user_sheet`] writes the user sheet of `username` in `format`.
+pub fn user_sheet_path(
+    out_dir: &Path,
+    username: &str,
+    format: Format,
+) -> Result<PathBuf, RenderError> {
+    output::check_username(username)?;
+    Ok(out_dir
+        .join("users")
+        .join(format!("{username}.{}", format.extension())))
+}
+
+/// Where [`Renderer::pc_sheet`] writes the PC sheet of the PC with `mac` in `format`.
+pub fn pc_sheet_path(out_dir: &Path, mac: &str, format: Format) -> Result<PathBuf, RenderError> {
+    let stem = output::mac_stem(mac)?;
+    Ok(out_dir
+        .join("pcs")
+        .join(format!("{stem}.{}", format.extension())))
+}
+
 /// Renders sheets. Built once per run (templates parsed once, fonts loaded once per process)
 /// and shared by all threads: it is `Send + Sync`.
 pub struct Renderer {
@@ -186,19 +206,20 @@ impl Renderer {
         })
     }
 
-    /// Writes `<out>/users/<username>.pdf|png`; returns the paths written.
+    /// Writes `<out>/users/<username>.pdf|png` ([`user_sheet_path`]); returns the paths written.
     pub fn user_sheet(
         &self,
         data: &UserSheet,
         formats: &[Format],
         out_dir: &Path,
     ) -> Result<Vec<PathBuf>, RenderError> {
-        output::check_username(&data.username)?;
+        user_sheet_path(out_dir, &data.username, Format::Pdf)?;
         let compiled = self.compile_user(data, formats)?;
         write_all(&out_dir.join("users"), &data.username, compiled)
     }
 
-    /// Writes `<out>/pcs/<mac without colons>.pdf|png`; returns the paths written.
+    /// Writes `<out>/pcs/<mac without colons>.pdf|png` ([`pc_sheet_path`]); returns the paths
+    /// written.
     pub fn pc_sheet(
         &self,
         data: &PcSheet,

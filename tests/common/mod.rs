@@ -14,6 +14,7 @@
 //! they never skip silently.
 #![allow(dead_code)]
 
+pub mod cups;
 pub mod fleet;
 
 use std::fs::{self, File, OpenOptions};

@@ -4,6 +4,7 @@
 //! outcome. Adding one touches neither the planner nor the driver: build it in `commands::run` and
 //! put it in the list.
 
+pub mod print;
 pub mod sheets;
 
 use crate::facts::Facts;

@@ -2,8 +2,10 @@
 //! step 3 (the account becomes `live` with its sheets), then the removal of the sheets of the accounts
 //! the renewal deleted. At the end of the run, the batch files to print.
 
+use super::print::PrintList;
 use super::{BoxFuture, Done, Effect, Renewed};
 use crate::inventory::Store;
+use crate::playbook::Printable;
 use crate::render::{Format, PcSheet, Renderer, UserSheet};
 use crate::tasks::{StepError, StepKind};
 use std::path::PathBuf;
@@ -22,6 +24,8 @@ pub struct Sheets<S: Store> {
     pub slots: tokio::sync::Semaphore,
     /// The sheets of this run, for the batch files (`None`: no batch files).
     pub batch: Option<Mutex<Vec<(UserSheet, PcSheet)>>>,
+    /// Where the batch files are listed for printing once written (`None`: nowhere).
+    pub printables: Option<Arc<PrintList>>,
 }
 
 impl<S: Store> Sheets<S> {
@@ -42,7 +46,14 @@ impl<S: Store> Sheets<S> {
             output: pb.output.clone(),
             slots: tokio::sync::Semaphore::new(slots),
             batch: pb.output.batch.then(|| Mutex::new(Vec::new())),
+            printables: None,
         }
+    }
+
+    /// Lists the batch files in `list` once written, for the print effect.
+    pub fn printing_to(mut self, list: Arc<PrintList>) -> Sheets<S> {
+        self.printables = Some(list);
+        self
     }
 
     async fn sheets(&self, r: &Renewed<'_>) -> Result<Done, StepError> {
@@ -156,6 +167,14 @@ impl<S: Store> Effect for Sheets<S> {
             .await
             .map_err(|e| format!("batch files: {e}"))?
             .map_err(|e| format!("batch files: {e}"))?;
+            if let Some(list) = &self.printables {
+                for (what, file) in [Printable::UserSheets, Printable::PcSheets]
+                    .iter()
+                    .zip(&files)
+                {
+                    list.add(*what, file.clone());
+                }
+            }
             Ok(files)
         })
     }
