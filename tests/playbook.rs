@@ -294,6 +294,25 @@ fn print_settings_are_checked_each_at_its_value() {
 }
 
 #[test]
+fn label_sheets_are_checked_and_presets_named() {
+    let text = format!(
+        "{BASE}output:\n  labels:\n    sheet: avery-l9999\n    start: 30\n  print:\n    printer: p\n    what: [user_slips]\n"
+    );
+    insta::assert_snapshot!(errors(&text));
+    let text = format!(
+        "{BASE}output:\n  labels:\n    grid: {{ columns: 4, rows: 7, width: 63.5, height: 38.1, top: 15, left: 7 }}\n"
+    );
+    assert!(errors(&text).contains("beyond the 210 × 297 mm paper"));
+    let pb = load_text(&format!(
+        "{BASE}output:\n  slips: {{}}\n  labels: {{ sheet: L7651, start: 5 }}\n"
+    ))
+    .expect("valid");
+    let labels = pb.output.labels.expect("labels");
+    assert_eq!((labels.grid.per_page(), labels.start), (65, 5));
+    assert!(pb.output.slips.is_some());
+}
+
+#[test]
 fn a_password_in_place_of_a_variable_name_is_refused_without_echoing_it() {
     let text = BASE.replace("password: prompt", "password: { env: \"Hunter2-secret!\" }");
     let e = errors(&text);

@@ -5,15 +5,16 @@
 mod common;
 
 use common::Lab;
-use common::cups::{Cups, QUEUE, pages, qr_codes};
+use common::cups::{Cups, QUEUE};
 use common::fleet::{PLAYBOOK, inventory, pdf_text, pdf_text_with, sheet_password, user_sheet};
+use common::pdf::{pages, qr_codes};
 use std::path::{Path, PathBuf};
 
-/// The lab playbook, printing user and PC sheets to the test queue; `other` may be named by
-/// `rdplay print --printer`.
+/// The lab playbook, printing slips, labels, user and PC sheets to the test queue; `other` may be
+/// named by `rdplay print --printer`.
 fn playbook(lab: &Lab) -> PathBuf {
     lab.playbook(&format!(
-        "{PLAYBOOK}  print:\n    printer: {QUEUE}\n    printers: [other]\n    what: [user_sheets, pc_sheets]\n    options: {{ media: A4 }}\n"
+        "{PLAYBOOK}  slips: {{}}\n  labels: {{ sheet: avery-l7163 }}\n  print:\n    printer: {QUEUE}\n    printers: [other]\n    what: [user_slips, pc_labels, user_sheets, pc_sheets]\n    options: {{ media: A4 }}\n"
     ))
 }
 
@@ -68,9 +69,9 @@ fn a_run_prints_its_sheets_and_print_last_prints_them_again() {
     out.success();
     assert!(!out.stdout.contains("warning"), "{out}");
 
-    // One job of user sheets, one of PC sheets: a page per PC each.
-    let printed = cups.wait_for_jobs(2);
-    assert_eq!(printed.len(), 2, "{printed:?}");
+    // One job each of slips, labels, user sheets and PC sheets.
+    let printed = cups.wait_for_jobs(4);
+    assert_eq!(printed.len(), 4, "{printed:?}");
     let inv = inventory(&lab);
     let accounts: Vec<_> = inv["accounts"].as_array().unwrap().clone();
     assert_eq!(accounts.len(), 2);
@@ -93,11 +94,22 @@ fn a_run_prints_its_sheets_and_print_last_prints_them_again() {
     let mut macs: Vec<String> = lab.hosts().iter().map(|h| h.mac.clone()).collect();
     macs.sort();
     assert_eq!(qr_codes(&pcs_pdf), macs);
+    // Labels: both PCs on one sheet; slips: both accounts on one page, with their passwords.
+    let (labels_pdf, _) = printed_of(&cups, &printed, "pc_labels");
+    assert_eq!(pages(&labels_pdf), 1);
+    assert_eq!(qr_codes(&labels_pdf), macs);
+    let (slips_pdf, slips_doc) = printed_of(&cups, &printed, "user_slips");
+    assert_eq!(pages(&slips_pdf), 1);
+    let slips_text = pdf_text_with(&slips_doc, true);
+    for account in &accounts {
+        let password = sheet_password(&user_sheet(account));
+        assert!(slips_text.contains(&password), "{slips_text}");
+    }
 
     // Each job's id is in the run's audit log.
     let audit = audit_logs(&lab);
     let ids = job_ids(&audit);
-    assert_eq!(ids.len(), 2, "{audit}");
+    assert_eq!(ids.len(), 4, "{audit}");
     assert!(
         ids.iter().all(|id| id.starts_with(&format!("{QUEUE}-"))),
         "{ids:?}"
@@ -117,12 +129,12 @@ fn a_run_prints_its_sheets_and_print_last_prints_them_again() {
         ],
     );
     again.success().stdout_contains("user_sheets: run ");
-    let printed = cups.wait_for_jobs(3);
+    let printed = cups.wait_for_jobs(5);
     let (reprinted, doc) = printed_of(&cups, &printed, "user_sheets");
     assert_ne!(reprinted, users_pdf);
     assert_eq!(pages(&reprinted), 2);
     assert!(pdf_text(&doc).contains(first_user));
-    assert_eq!(job_ids(&audit_logs(&lab)).len(), 3);
+    assert_eq!(job_ids(&audit_logs(&lab)).len(), 5);
 
     // Never to a printer the playbook does not name.
     run(
@@ -139,7 +151,7 @@ fn a_run_prints_its_sheets_and_print_last_prints_them_again() {
     )
     .code(1)
     .stderr_contains("elsewhere is not a printer of the playbook");
-    assert_eq!(cups.printed().len(), 3);
+    assert_eq!(cups.printed().len(), 5);
 }
 
 #[test]
@@ -151,7 +163,7 @@ fn with_cups_down_the_run_succeeds_with_a_warning_and_prints_later() {
     let pb_arg = pb.to_str().unwrap();
     let out = run(&lab, &cups, &["run", pb_arg]);
     out.code(0)
-        .stdout_contains("warning: print: could not print user_sheets to rdtest")
+        .stdout_contains("warning: print: could not print user_slips to rdtest")
         .stdout_contains("rdplay print --last");
     // The sheets are there, and the audit log says why nothing was printed.
     let inv = inventory(&lab);
@@ -171,7 +183,7 @@ fn with_cups_down_the_run_succeeds_with_a_warning_and_prints_later() {
         .success()
         .stdout_contains("user_sheets: run ")
         .stdout_contains("pc_sheets: run ");
-    let printed = cups.wait_for_jobs(2);
-    assert_eq!(printed.len(), 2);
-    assert_eq!(job_ids(&audit_logs(&lab)).len(), 2);
+    let printed = cups.wait_for_jobs(4);
+    assert_eq!(printed.len(), 4);
+    assert_eq!(job_ids(&audit_logs(&lab)).len(), 4);
 }

@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// How many PCs at once (overrides the playbook's `connection.forks`).
     #[arg(long)]
     pub forks: Option<usize>,
+    /// The first free label on the first sheet of labels (1 = top left), overriding
+    /// `output.labels.start`: the labels before it were used already.
+    #[arg(long, value_name = "N")]
+    pub start: Option<u32>,
     /// Output format of `--check`: text, or one JSON object per PC per line.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -66,6 +70,8 @@ pub enum RunError {
     Scope(#[from] crate::engine::scope::ScopeError),
     #[error("account.adopt: {0}")]
     Adopt(#[from] regex::Error),
+    #[error("{0}")]
+    Start(String),
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -109,6 +115,19 @@ pub async fn run(
     start_logging: impl FnOnce(&Path),
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
+    let mut pb = pb;
+    if let Some(start) = args.start {
+        let labels = pb.output.labels.as_mut().ok_or(RunError::Start(
+            "--start: the playbook writes no labels (`output.labels`)".into(),
+        ))?;
+        if start == 0 || start > labels.grid.per_page() {
+            return Err(RunError::Start(format!(
+                "--start {start}: the label sheet has labels 1 to {}",
+                labels.grid.per_page()
+            )));
+        }
+        labels.start = start;
+    }
     // Installed first: a SIGINT before the driver polls it still stops the run cleanly.
     let sigint = sigint()?;
     crate::files::private_dir(&pb.state_dir)
@@ -157,10 +176,19 @@ pub async fn run(
         None
     };
 
-    let renderer = Arc::new(Renderer::new(
-        pb.output.user_sheet.as_deref(),
-        pb.output.pc_sheet.as_deref(),
-    )?);
+    let renderer = Arc::new(
+        Renderer::new(
+            pb.output.user_sheet.as_deref(),
+            pb.output.pc_sheet.as_deref(),
+        )?
+        .with_layouts(
+            pb.output
+                .labels
+                .as_ref()
+                .and_then(|l| l.template.as_deref()),
+            pb.output.slips.as_ref().and_then(|s| s.template.as_deref()),
+        )?,
+    );
     crate::files::private_dir(&pb.output.dir)
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;
     // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.

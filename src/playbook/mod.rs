@@ -39,5 +39,7 @@ pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;
 pub use playbook::{MAX_PLAYBOOK_BYTES, Playbook};
 pub use raw::{Become, Format, LogLevel, Printable};
-pub use sections::{Connection, Exchange, InventoryConfig, Logging, Output, Print, Renewal};
+pub use sections::{
+    Connection, Exchange, InventoryConfig, Labels, Logging, Output, Print, Renewal, Slips,
+};
 pub use target::{HostRange, Network, Target};

@@ -9,10 +9,10 @@ use super::account::{Account, FleetCheck, PatternError, check_fleet, check_name}
 use super::error::{Diagnostic, PlaybookError};
 use super::password::PasswordPolicy;
 use super::password_source::{PasswordSource, is_env_name};
-use super::raw::{RawPasswordSource, RawPlaybook, RawRenewal};
+use super::raw::{Printable, RawPasswordSource, RawPlaybook, RawRenewal};
 use super::sections::{
-    Connection, Exchange, InventoryConfig, Logging, MAX_COPIES, Output, Print, Renewal,
-    is_job_option, is_queue_name,
+    Connection, Exchange, InventoryConfig, Labels, Logging, MAX_COPIES, Output, Print, Renewal,
+    Slips, is_job_option, is_queue_name,
 };
 use super::source::Source;
 use super::target::{HostRange, Invalid, Target, parse_hosts, parse_network};
@@ -602,13 +602,45 @@ impl Checker<'_> {
             }
         }
         let print = o.print.as_ref().map(|p| self.print(p, &formats));
-        if print.is_some() && !o.batch {
+        let prints_sheets = print.as_ref().is_some_and(|p| {
+            p.what
+                .iter()
+                .any(|w| matches!(w, Printable::UserSheets | Printable::PcSheets))
+        });
+        if prints_sheets && !o.batch {
             self.problem(
                 "output.batch",
                 "output.print prints the batch files, and output.batch is false",
-                Some("remove `batch: false`".into()),
+                Some("remove `batch: false`, or print only `user_slips` and `pc_labels`".into()),
             );
         }
+        if let Some(p) = &print {
+            for (i, what) in p.what.iter().enumerate() {
+                let missing = match what {
+                    Printable::UserSlips => o.slips.is_none().then_some("slips: {}"),
+                    Printable::PcLabels => o
+                        .labels
+                        .is_none()
+                        .then_some("labels: { sheet: avery-l7160 }"),
+                    _ => None,
+                };
+                if let Some(add) = missing {
+                    self.problem(
+                        &format!("output.print.what[{i}]"),
+                        format!("output.print.what: {} are not written", what.as_str()),
+                        Some(format!("add `{add}` under `output`")),
+                    );
+                }
+            }
+        }
+        let labels = o.labels.as_ref().map(|l| self.labels(l));
+        let slips = o.slips.as_ref().map(|s| {
+            let template = s.template.as_ref().map(|p| resolve(self.dir, p));
+            if let Some(file) = &template {
+                self.existing_file("output.slips.template", file, "slips template");
+            }
+            Slips { template }
+        });
         Output {
             dir: resolve(self.dir, &o.dir),
             user_sheet,
@@ -617,6 +649,100 @@ impl Checker<'_> {
             batch: o.batch,
             qr: o.qr.clone(),
             print,
+            labels,
+            slips,
+        }
+    }
+
+    fn labels(&mut self, l: &super::raw::RawLabels) -> Labels {
+        use crate::render::layout;
+        let names = || {
+            let names: Vec<&str> = layout::presets().iter().map(|(n, _, _)| *n).collect();
+            Some(format!(
+                "the built-in sheets: {}; or give your own `grid`",
+                names.join(", ")
+            ))
+        };
+        let fallback = || layout::preset("avery-l7160");
+        let grid = match (&l.sheet, &l.grid) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "output.labels.grid",
+                    "output.labels: give `sheet` or `grid`, not both",
+                    None,
+                );
+                None
+            }
+            (Some(name), None) => {
+                let grid = layout::preset(name);
+                if grid.is_none() {
+                    self.problem(
+                        "output.labels.sheet",
+                        format!("output.labels.sheet: no built-in label sheet {name:?}"),
+                        names(),
+                    );
+                }
+                grid
+            }
+            (None, Some(g)) => {
+                let grid = layout::Grid {
+                    paper: g.paper.clone(),
+                    columns: g.columns,
+                    rows: g.rows,
+                    width: g.width,
+                    height: g.height,
+                    top: g.top,
+                    left: g.left,
+                    gap_x: g.gap_x,
+                    gap_y: g.gap_y,
+                };
+                match grid.problem() {
+                    Some(problem) => {
+                        self.problem(
+                            "output.labels.grid",
+                            format!("output.labels.grid: {problem}"),
+                            Some(
+                                "measure the sheet in millimetres; docs/PLAYBOOK.md shows one"
+                                    .into(),
+                            ),
+                        );
+                        None
+                    }
+                    None => Some(grid),
+                }
+            }
+            (None, None) => fallback(),
+        };
+        let grid = grid.or_else(fallback).unwrap_or_else(|| layout::Grid {
+            paper: "a4".into(),
+            columns: 1,
+            rows: 1,
+            width: 1.0,
+            height: 1.0,
+            top: 0.0,
+            left: 0.0,
+            gap_x: 0.0,
+            gap_y: 0.0,
+        });
+        if l.start == 0 || l.start > grid.per_page() {
+            self.problem(
+                "output.labels.start",
+                format!(
+                    "output.labels.start: label {} of a sheet of {}",
+                    l.start,
+                    grid.per_page()
+                ),
+                Some(format!("from 1 (top left) to {}", grid.per_page())),
+            );
+        }
+        let template = l.template.as_ref().map(|p| resolve(self.dir, p));
+        if let Some(file) = &template {
+            self.existing_file("output.labels.template", file, "label sheet template");
+        }
+        Labels {
+            grid,
+            start: l.start,
+            template,
         }
     }
 

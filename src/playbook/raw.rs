@@ -298,6 +298,67 @@ pub struct RawOutput {
     /// nothing is printed; `rdplay print` can still print a run's files later.
     #[serde(default)]
     pub print: Option<RawPrint>,
+    /// Also write `labels.pdf`: every PC's label of the run on sheets of sticky labels.
+    #[serde(default)]
+    pub labels: Option<RawLabels>,
+    /// Also write `slips.pdf`: every account of the run on slips to cut, several per page
+    /// (`slips: {}`).
+    #[serde(default)]
+    pub slips: Option<RawSlips>,
+}
+
+/// PC labels on sheets of sticky labels: a built-in `sheet` or your own `grid`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Labels")]
+pub struct RawLabels {
+    /// A built-in label sheet: `avery-l7160` (A4, 21), `avery-l7163` (A4, 14), `avery-l7651`
+    /// (A4, 65), `avery-5160` (US Letter, 30). Default: `avery-l7160` unless `grid` is given.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Your own label sheet, in millimetres.
+    #[serde(default)]
+    pub grid: Option<RawGrid>,
+    /// The first label to use on the first sheet (1 = top left, row by row): the ones before it
+    /// were used already. `rdplay run --start N` overrides it.
+    #[serde(default = "default_start")]
+    pub start: u32,
+    /// A typst template for the label sheet. Unset: the built-in one.
+    #[serde(default)]
+    pub template: Option<PathBuf>,
+}
+
+/// A sheet of labels: the paper, and where the labels are on it (millimetres).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Grid")]
+pub struct RawGrid {
+    /// `a4`, `a5`, `us-letter` or `us-legal`.
+    #[serde(default = "default_paper")]
+    pub paper: String,
+    pub columns: u32,
+    pub rows: u32,
+    /// One label's width, mm.
+    pub width: f64,
+    /// One label's height, mm.
+    pub height: f64,
+    /// From the paper's top edge to the first row, mm.
+    pub top: f64,
+    /// From the paper's left edge to the first column, mm.
+    pub left: f64,
+    /// Between two columns, mm.
+    #[serde(default)]
+    pub gap_x: f64,
+    /// Between two rows, mm.
+    #[serde(default)]
+    pub gap_y: f64,
+}
+
+/// Account slips to cut, several per page.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Slips")]
+pub struct RawSlips {
+    /// A typst template for the slips. Unset: the built-in one.
+    #[serde(default)]
+    pub template: Option<PathBuf>,
 }
 
 /// Printing through CUPS at the end of a run. A print failure never fails the renewal: the run
@@ -345,6 +406,10 @@ pub enum Printable {
     UserSheets,
     /// The PC sheets (one label per PC, with the QR code of its MAC).
     PcSheets,
+    /// The account slips (`output.slips`), with the passwords.
+    UserSlips,
+    /// The sheets of PC labels (`output.labels`).
+    PcLabels,
 }
 
 impl Printable {
@@ -353,12 +418,14 @@ impl Printable {
         match self {
             Printable::UserSheets => "user_sheets",
             Printable::PcSheets => "pc_sheets",
+            Printable::UserSlips => "user_slips",
+            Printable::PcLabels => "pc_labels",
         }
     }
 
     /// Whether its files hold passwords.
     pub fn has_passwords(self) -> bool {
-        matches!(self, Printable::UserSheets)
+        matches!(self, Printable::UserSheets | Printable::UserSlips)
     }
 }
 
@@ -490,6 +557,8 @@ impl Default for RawOutput {
             batch: true,
             qr: default_qr(),
             print: None,
+            labels: None,
+            slips: None,
         }
     }
 }
@@ -564,6 +633,12 @@ fn default_print_what() -> Vec<Printable> {
 }
 fn default_copies() -> u32 {
     1
+}
+fn default_start() -> u32 {
+    1
+}
+fn default_paper() -> String {
+    "a4".into()
 }
 
 // serde_yaml_ng reads enums from YAML tags (`!file admin.secret`), which nobody writes:

@@ -60,7 +60,7 @@ pub struct InventoryConfig {
 }
 
 /// The sheets handed to users and stuck on PCs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Where sheets are written (default `<playbook dir>/output`).
     pub dir: PathBuf,
@@ -76,6 +76,28 @@ pub struct Output {
     pub qr: String,
     /// Printing at the end of a run; `None`: nothing is printed.
     pub print: Option<Print>,
+    /// Sheets of PC labels (`labels.pdf`); `None`: none.
+    pub labels: Option<Labels>,
+    /// Account slips (`slips.pdf`); `None`: none.
+    pub slips: Option<Slips>,
+}
+
+/// PC labels on sheets of sticky labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    /// The label sheet.
+    pub grid: crate::render::layout::Grid,
+    /// The first label to use on the first sheet (1-based).
+    pub start: u32,
+    /// The template; `None`: the built-in one.
+    pub template: Option<PathBuf>,
+}
+
+/// Account slips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slips {
+    /// The template; `None`: the built-in one.
+    pub template: Option<PathBuf>,
 }
 
 /// Printing through CUPS.

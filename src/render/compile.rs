@@ -39,8 +39,16 @@ pub fn compile(
         path: template.display.clone(),
         reason: e.to_string(),
     })?;
+    // A sheet of labels: one QR code per label.
+    let qrs = match data.get("labels") {
+        Some(Value::Array(labels)) => labels
+            .iter()
+            .map(|l| qr::svg(l.get("qr").and_then(Value::as_str).unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
     let date = data.get("date").and_then(Value::as_str);
-    let world = SheetWorld::new(template, json, qr, date);
+    let world = SheetWorld::new(template, json, qr, date).with_qrs(qrs);
     let warned = guard(template, redact, || typst::compile::<PagedDocument>(&world))?;
     let warnings = format_warnings(template, &world, &warned.warnings, redact);
     let document = warned.output.map_err(|errors| {

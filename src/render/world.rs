@@ -139,6 +139,8 @@ pub struct SheetWorld<'a> {
     template: &'a Template,
     data: Bytes,
     qr: Option<Bytes>,
+    /// The QR codes of a sheet of labels, `qr-0.svg`, `qr-1.svg`...
+    qrs: Vec<Bytes>,
     today: Option<Datetime>,
 }
 
@@ -155,8 +157,15 @@ impl<'a> SheetWorld<'a> {
             template,
             data: Bytes::new(data),
             qr: qr.map(Bytes::from_string),
+            qrs: Vec::new(),
             today: date.and_then(parse_date),
         }
+    }
+
+    /// Adds the QR codes served as `qr-0.svg`, `qr-1.svg`... (one per label of a label sheet).
+    pub fn with_qrs(mut self, qrs: Vec<String>) -> Self {
+        self.qrs = qrs.into_iter().map(Bytes::from_string).collect();
+        self
     }
 
     fn virtual_file(&self, id: FileId) -> Option<FileResult<Bytes>> {
@@ -169,6 +178,17 @@ impl<'a> SheetWorld<'a> {
         let path = id.vpath().as_rootless_path();
         if path == Path::new(DATA_FILE) {
             Some(Ok(self.data.clone()))
+        } else if let Some(i) = path.to_str().and_then(|p| {
+            p.strip_prefix("qr-")?
+                .strip_suffix(".svg")?
+                .parse::<usize>()
+                .ok()
+        }) {
+            Some(self.qrs.get(i).cloned().ok_or_else(|| {
+                FileError::Other(Some(
+                    format!("there is no label {i}, so no qr-{i}.svg").into(),
+                ))
+            }))
         } else if path == Path::new(QR_FILE) {
             Some(self.qr.clone().ok_or_else(|| {
                 FileError::Other(Some(

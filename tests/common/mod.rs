@@ -16,6 +16,7 @@
 
 pub mod cups;
 pub mod fleet;
+pub mod pdf;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
