@@ -13,6 +13,7 @@
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod cups;
 pub mod engine;
 pub mod escrow;
 pub mod facts;

@@ -310,6 +310,42 @@ fn missing_files_are_reported_at_their_values() {
 }
 
 #[test]
+fn print_settings_are_checked_each_at_its_value() {
+    let text = format!(
+        "{BASE}output:\n  batch: false\n  print:\n    printer: \"bad queue\"\n    printers: [ok, \"-o\"]\n    what: [user_sheets, user_sheets]\n    copies: 0\n    options: {{ media: \"A4 now\" }}\n"
+    );
+    insta::assert_snapshot!(errors(&text));
+    let pb = load_text(&format!(
+        "{BASE}output:\n  print:\n    printer: office-laser\n    printers: [room12]\n    options: {{ media: A4 }}\n"
+    ))
+    .expect("valid");
+    let print = pb.output.print.expect("print");
+    assert_eq!(print.copies, 1);
+    assert_eq!(print.what.len(), 2, "user and PC sheets by default");
+    assert!(print.names("office-laser") && print.names("room12") && !print.names("other"));
+    assert_eq!(print.options, [("media".to_string(), "A4".to_string())]);
+}
+
+#[test]
+fn label_sheets_are_checked_and_presets_named() {
+    let text = format!(
+        "{BASE}output:\n  labels:\n    sheet: avery-l9999\n    start: 30\n  print:\n    printer: p\n    what: [user_slips]\n"
+    );
+    insta::assert_snapshot!(errors(&text));
+    let text = format!(
+        "{BASE}output:\n  labels:\n    grid: {{ columns: 4, rows: 7, width: 63.5, height: 38.1, top: 15, left: 7 }}\n"
+    );
+    assert!(errors(&text).contains("beyond the 210 × 297 mm paper"));
+    let pb = load_text(&format!(
+        "{BASE}output:\n  slips: {{}}\n  labels: {{ sheet: L7651, start: 5 }}\n"
+    ))
+    .expect("valid");
+    let labels = pb.output.labels.expect("labels");
+    assert_eq!((labels.grid.per_page(), labels.start), (65, 5));
+    assert!(pb.output.slips.is_some());
+}
+
+#[test]
 fn a_password_in_place_of_a_variable_name_is_refused_without_echoing_it() {
     let text = BASE.replace("password: prompt", "password: { env: \"Hunter2-secret!\" }");
     let e = errors(&text);

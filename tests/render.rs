@@ -659,3 +659,61 @@ fn bench_ms_per_sheet_per_core() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!("batch    user sheets {ms:6.1} ms per sheet (wall clock, {cores} cores, one PDF)");
 }
+
+/// A template whose directory has `fonts/` may use those fonts, embedded in the PDF; a family found
+/// nowhere is an error naming it and the places searched.
+#[test]
+fn fonts_beside_the_template_are_embedded_and_an_unknown_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("user-sheet.typ");
+    std::fs::write(
+        &template,
+        "#let data = json(\"data.json\")\n#set text(font: \"DejaVu Serif\")\n#data.username\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.pdf");
+    let preview = |template: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_rdplay"))
+            .arg("preview")
+            .arg(template)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let failed = preview(&template);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(
+        stderr.contains("unknown font family \"dejavu serif\"")
+            && stderr.contains(&dir.path().join("fonts").display().to_string())
+            && stderr.contains("built into rdplay"),
+        "{stderr}"
+    );
+    std::fs::create_dir(dir.path().join("fonts")).unwrap();
+    std::fs::copy(
+        "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
+        dir.path().join("fonts/DejaVuSerif.ttf"),
+    )
+    .expect("fonts-dejavu-core is installed (.ci/run does)");
+    let done = preview(&template);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let fonts = Command::new("pdffonts").arg(&out).output().unwrap();
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.contains("DejaVuSerif"), "{fonts}");
+    // The shipped sans-serif needs no fonts/ directory.
+    let sans = dir.path().join("pc-x.typ");
+    std::fs::write(&sans, "#set text(font: \"DejaVu Sans\")\nHello\n").unwrap();
+    let done = preview(&sans);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let fonts = Command::new("pdffonts").arg(&out).output().unwrap();
+    assert!(String::from_utf8_lossy(&fonts.stdout).contains("DejaVuSans"));
+}

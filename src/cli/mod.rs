@@ -91,6 +91,8 @@ pub enum Command {
     Escrow(crate::commands::reprint::EscrowCommand),
     /// Render a sheet template with sample or given data.
     Preview(crate::commands::preview::PreviewArgs),
+    /// Print a run's sheets again through CUPS, from the files on disk.
+    Print(crate::commands::print::PrintArgs),
     /// Print shell completions.
     Completions {
         /// The shell to complete for.
@@ -152,6 +154,7 @@ pub fn main() -> ExitCode {
                 Err(e) => failed(e),
             }
         }
+        Command::Print(args) => output(commands::print::print(args)),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "rdplay", &mut std::io::stdout());

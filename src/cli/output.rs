@@ -52,10 +52,25 @@ pub fn print_run(report: &RunReport) {
         }
     );
     print!("{}", changes(&report.changes, report.run));
+    print!("{}", warnings(&report.warnings));
     println!("run directory: {}", report.run_dir.display());
     println!("log file:      {}", report.log_file.display());
     println!("output:        {}", report.out_dir.display());
     print!("{}", tree(&report.out_dir));
+}
+
+/// The run's warnings: what failed after the renewals without undoing them (a print job...).
+pub fn warnings(warnings: &[String]) -> String {
+    let mut t = String::new();
+    for w in warnings {
+        t.push_str(&format!("warning: {}\n", inert(w, 1000)));
+    }
+    if warnings.iter().any(|w| w.starts_with("print:")) {
+        t.push_str(
+            "warning: the sheets are written; print them later with `rdplay print --last --playbook PLAYBOOK`\n",
+        );
+    }
+    t
 }
 
 /// The most change lines shown after a run; the rest are counted, with where to read them.

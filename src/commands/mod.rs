@@ -5,6 +5,7 @@ pub mod check;
 pub mod inventory;
 pub mod playbook;
 pub mod preview;
+pub mod print;
 pub mod reprint;
 pub mod run;
 pub mod scan;

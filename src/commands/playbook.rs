@@ -60,11 +60,16 @@ pub fn compile_sheet_templates(playbook: &Playbook) -> Result<TemplateReport, Ve
         }
     }
     if problems.is_empty() {
-        let compiled = crate::render::Renderer::new(
-            playbook.output.user_sheet.as_deref(),
-            playbook.output.pc_sheet.as_deref(),
-        )
-        .and_then(|renderer| renderer.check());
+        let output = &playbook.output;
+        let compiled =
+            crate::render::Renderer::new(output.user_sheet.as_deref(), output.pc_sheet.as_deref())
+                .and_then(|renderer| {
+                    renderer.with_layouts(
+                        output.labels.as_ref().and_then(|l| l.template.as_deref()),
+                        output.slips.as_ref().and_then(|s| s.template.as_deref()),
+                    )
+                })
+                .and_then(|renderer| renderer.check());
         if let Err(e) = compiled {
             problems.push(e.to_string().trim_start_matches("error: ").to_string());
         }

@@ -75,10 +75,17 @@ fn run(args: &PreviewArgs) -> Result<Vec<String>, PreviewError> {
     Ok(warnings)
 }
 
-/// `user` or `pc` from a file name such as `user-sheet.typ` or `my-pc-label.typ`.
+/// `user` or `pc` from a file name such as `user-sheet.typ` or `my-pc-label.typ`; `labels` and
+/// `slips` (`pc-labels.typ`, `user-slips.typ`) first.
 fn kind_from_name(template: &Path) -> Option<Kind> {
     let name = template.file_stem()?.to_str()?.to_ascii_lowercase();
     let words: Vec<&str> = name.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    if words.contains(&"labels") {
+        return Some(Kind::Labels);
+    }
+    if words.contains(&"slips") {
+        return Some(Kind::Slips);
+    }
     match (words.contains(&"user"), words.contains(&"pc")) {
         (true, false) => Some(Kind::User),
         (false, true) => Some(Kind::Pc),
@@ -86,8 +93,14 @@ fn kind_from_name(template: &Path) -> Option<Kind> {
     }
 }
 
-/// A user sheet's data has a password; a PC sheet's has a QR code.
+/// A user sheet's data has a password; a PC sheet's has a QR code; labels and slips have lists.
 fn kind_from_data(data: &Value) -> Option<Kind> {
+    if data.get("labels").is_some() {
+        return Some(Kind::Labels);
+    }
+    if data.get("slips").is_some() {
+        return Some(Kind::Slips);
+    }
     match (data.get("password").is_some(), data.get("qr").is_some()) {
         (true, false) => Some(Kind::User),
         (false, true) => Some(Kind::Pc),
@@ -145,6 +158,14 @@ mod tests {
         );
         assert_eq!(kind_from_name(Path::new("PC_label.typ")), Some(Kind::Pc));
         assert_eq!(kind_from_name(Path::new("computer.typ")), None);
+        assert_eq!(
+            kind_from_name(Path::new("pc-labels.typ")),
+            Some(Kind::Labels)
+        );
+        assert_eq!(
+            kind_from_name(Path::new("user-slips.typ")),
+            Some(Kind::Slips)
+        );
         assert_eq!(kind_from_name(Path::new("user-pc.typ")), None);
         assert_eq!(
             kind_from_data(&serde_json::json!({"password": "x"})),

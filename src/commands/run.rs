@@ -3,6 +3,7 @@
 
 use crate::engine::apply::{RunCtx, run_pc};
 use crate::engine::audit::Audit;
+use crate::engine::effects::print::{Print, PrintList};
 use crate::engine::effects::{Effect, escrow::Escrow, sheets::Sheets};
 use crate::engine::outcome::{Outcome, PcReport};
 use crate::engine::scope::Scope;
@@ -34,6 +35,10 @@ pub struct RunArgs {
     /// How many PCs at once (overrides the playbook's `connection.forks`).
     #[arg(long)]
     pub forks: Option<usize>,
+    /// The first free label on the first sheet of labels (1 = top left), overriding
+    /// `output.labels.start`: the labels before it were used already.
+    #[arg(long, value_name = "N")]
+    pub start: Option<u32>,
     /// Output format of `--check`: text, or one JSON object per PC per line.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -67,6 +72,8 @@ pub enum RunError {
     Adopt(#[from] regex::Error),
     #[error(transparent)]
     Escrow(crate::escrow::EscrowError),
+    #[error("{0}")]
+    Start(String),
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -86,6 +93,8 @@ pub struct RunReport {
     pub fails_on_changes: bool,
     /// Addresses without SSH and without a PC on record.
     pub skipped: usize,
+    /// What went wrong after the renewals without undoing any (a print job CUPS did not take...).
+    pub warnings: Vec<String>,
     pub interrupted: bool,
     pub run_dir: PathBuf,
     pub log_file: PathBuf,
@@ -108,6 +117,19 @@ pub async fn run(
     start_logging: impl FnOnce(&Path),
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
+    let mut pb = pb;
+    if let Some(start) = args.start {
+        let labels = pb.output.labels.as_mut().ok_or(RunError::Start(
+            "--start: the playbook writes no labels (`output.labels`)".into(),
+        ))?;
+        if start == 0 || start > labels.grid.per_page() {
+            return Err(RunError::Start(format!(
+                "--start {start}: the label sheet has labels 1 to {}",
+                labels.grid.per_page()
+            )));
+        }
+        labels.start = start;
+    }
     // Installed first: a SIGINT before the driver polls it still stops the run cleanly.
     let sigint = sigint()?;
     crate::files::private_dir(&pb.state_dir)
@@ -156,15 +178,29 @@ pub async fn run(
         None
     };
 
-    let renderer = Arc::new(Renderer::new(
-        pb.output.user_sheet.as_deref(),
-        pb.output.pc_sheet.as_deref(),
-    )?);
+    let renderer = Arc::new(
+        Renderer::new(
+            pb.output.user_sheet.as_deref(),
+            pb.output.pc_sheet.as_deref(),
+        )?
+        .with_layouts(
+            pb.output
+                .labels
+                .as_ref()
+                .and_then(|l| l.template.as_deref()),
+            pb.output.slips.as_ref().and_then(|s| s.template.as_deref()),
+        )?,
+    );
     crate::files::private_dir(&pb.output.dir)
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;
     // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let sheets = Sheets::new(&pb, renderer, inventory.clone(), cores);
+    let printables = Arc::new(PrintList::default());
+    let sheets =
+        Sheets::new(&pb, renderer, inventory.clone(), cores).printing_to(Arc::clone(&printables));
+    // The audit log's second writer, for the print jobs (whole lines, appended).
+    let print_audit = Audit::create(&run_dir).map_err(io("opening the audit log"))?;
+    let print = Print::new(&pb, stamp.clone(), print_audit, printables);
     // Escrow first: a sheet is only written for a password the admins can read back.
     let mut effects: Vec<Box<dyn Effect>> = Vec::new();
     if let Some(escrow) = &pb.escrow {
@@ -173,6 +209,7 @@ pub async fn run(
         ));
     }
     effects.push(Box::new(sheets));
+    effects.push(Box::new(print));
     let (numbers_given, numbers) = tokio::sync::watch::channel(None);
     let rc = Arc::new(RunCtx {
         run,
@@ -220,9 +257,12 @@ pub async fn run(
     )
     .await;
 
+    // What fails at the end (a batch file, a print job) leaves every renewal as it is: a warning.
+    let mut warnings = Vec::new();
     for effect in &rc.effects {
         if let Err(e) = effect.finish().await {
-            tracing::error!(effect = effect.name(), "{e}");
+            tracing::warn!(effect = effect.name(), "{e}");
+            warnings.push(format!("{}: {e}", effect.name()));
         }
     }
     let mut pcs = driven.results;
@@ -256,6 +296,7 @@ pub async fn run(
         changes,
         run,
         skipped: driven.skipped,
+        warnings,
         interrupted: driven.interrupted,
         run_dir,
         log_file,

@@ -5,6 +5,7 @@
 
 use super::outcome::{Outcome, PcReport};
 use super::plan::PcPlan;
+use crate::playbook::Printable;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,57 @@ enum Line<'a> {
     Plan(&'a PcPlan),
     Outcome(OutcomeLine<'a>),
     Change(&'a crate::inventory::EventRecord),
+    Printable(PrintableLine<'a>),
+    Print(&'a PrintJob),
+}
+
+#[derive(Serialize)]
+struct PrintableLine<'a> {
+    what: Printable,
+    files: &'a [PrintableFile],
+}
+
+/// A file a run wrote that can be printed, and its digest then: a later run may rewrite the file
+/// (the batch files have one name), and `rdplay print` must not print that one for this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PrintableFile {
+    pub path: PathBuf,
+    /// sha256 of its bytes, in hex.
+    pub sha256: String,
+}
+
+impl PrintableFile {
+    /// The file at `path` as it is now.
+    pub fn of(path: &Path) -> std::io::Result<PrintableFile> {
+        Ok(PrintableFile {
+            path: path.to_path_buf(),
+            sha256: crate::files::sha256_file(path)?,
+        })
+    }
+
+    /// Whether the file is still the one written (same bytes).
+    pub fn unchanged(&self) -> bool {
+        crate::files::sha256_file(&self.path).is_ok_and(|now| now == self.sha256)
+    }
+}
+
+/// A print job as the audit log records it (`"event": "print"`): sent to CUPS with its id, or why
+/// not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrintJob {
+    /// What was printed.
+    pub what: Printable,
+    /// The CUPS queue.
+    pub printer: String,
+    pub copies: u32,
+    /// The files of the job.
+    pub files: Vec<String>,
+    /// The job id CUPS gave it (e.g. `office-laser-123`), when it took it.
+    pub job: Option<String>,
+    /// Why the job could not be sent, when it could not.
+    pub error: Option<String>,
+    /// `run` when printed at the end of the run, `print` when by `rdplay print`.
+    pub by: &'static str,
 }
 
 #[derive(Serialize)]
@@ -100,6 +152,16 @@ impl Audit {
         self.write(&Line::Change(change));
     }
 
+    /// Appends the files of one kind the run wrote that can be printed (read by `rdplay print`).
+    pub fn printable(&self, what: Printable, files: &[PrintableFile]) {
+        self.write(&Line::Printable(PrintableLine { what, files }));
+    }
+
+    /// Appends a print job: its id, or why it could not be sent.
+    pub fn print(&self, job: &PrintJob) {
+        self.write(&Line::Print(job));
+    }
+
     fn write(&self, line: &Line<'_>) {
         let Ok(mut text) = serde_json::to_string(line) else {
             return;
@@ -113,5 +175,79 @@ impl Audit {
         if let Err(e) = written {
             tracing::error!(path = %self.path.display(), "writing the audit log: {e}");
         }
+    }
+}
+
+/// Files that can be printed, by kind.
+pub type Printables = Vec<(Printable, Vec<PrintableFile>)>;
+
+/// The files that can be printed, by kind, as the audit log at `path` lists them (`"event":
+/// "printable"` lines; later lines of a kind add to earlier ones). Lines it cannot read are skipped.
+pub fn printables(path: &Path) -> std::io::Result<Printables> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        event: String,
+        what: Option<Printable>,
+        #[serde(default)]
+        files: Vec<PrintableFile>,
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut found: Printables = Vec::new();
+    for line in text.lines() {
+        let Ok(Entry {
+            event,
+            what: Some(what),
+            files,
+        }) = serde_json::from_str::<Entry>(line)
+        else {
+            continue;
+        };
+        if event != "printable" {
+            continue;
+        }
+        match found.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, all)) => all.extend(files),
+            None => found.push((what, files)),
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_files_and_jobs_are_logged_and_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let audit = Audit::create(dir.path()).expect("audit");
+        let file = |path: &str| PrintableFile {
+            path: path.into(),
+            sha256: "00".into(),
+        };
+        let users = vec![file("/o/users.pdf")];
+        audit.printable(Printable::UserSheets, &users);
+        audit.printable(Printable::PcSheets, &[file("/o/pcs.pdf")]);
+        audit.print(&PrintJob {
+            what: Printable::UserSheets,
+            printer: "rdtest".into(),
+            copies: 1,
+            files: vec!["/o/users.pdf".into()],
+            job: Some("rdtest-7".into()),
+            error: None,
+            by: "run",
+        });
+        let text = std::fs::read_to_string(audit.path()).expect("log");
+        assert!(text.contains(r#""event":"print","what":"user_sheets","printer":"rdtest""#));
+        assert!(text.contains(r#""job":"rdtest-7""#));
+        assert!(text.contains(r#""files":[{"path":"/o/users.pdf","sha256":"00"}]"#));
+        let found = printables(audit.path()).expect("read");
+        assert_eq!(
+            found,
+            [
+                (Printable::UserSheets, users),
+                (Printable::PcSheets, vec![file("/o/pcs.pdf")])
+            ]
+        );
     }
 }

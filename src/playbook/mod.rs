@@ -39,6 +39,8 @@ pub use error::{Diagnostic, Location, PlaybookError};
 pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;
 pub use playbook::{MAX_PLAYBOOK_BYTES, Playbook};
-pub use raw::{Become, Format, LogLevel};
-pub use sections::{Connection, Escrow, Exchange, InventoryConfig, Logging, Output, Renewal};
+pub use raw::{Become, Format, LogLevel, Printable};
+pub use sections::{
+    Connection, Escrow, Exchange, InventoryConfig, Labels, Logging, Output, Print, Renewal, Slips,
+};
 pub use target::{HostRange, Network, Target};

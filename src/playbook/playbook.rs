@@ -9,8 +9,11 @@ use super::account::{Account, Archive, FleetCheck, PatternError, check_fleet, ch
 use super::error::{Diagnostic, PlaybookError};
 use super::password::PasswordPolicy;
 use super::password_source::{PasswordSource, is_env_name};
-use super::raw::{RawPasswordSource, RawPlaybook, RawRenewal};
-use super::sections::{Connection, Exchange, InventoryConfig, Logging, Output, Renewal};
+use super::raw::{Printable, RawPasswordSource, RawPlaybook, RawRenewal};
+use super::sections::{
+    Connection, Exchange, InventoryConfig, Labels, Logging, MAX_COPIES, Output, Print, Renewal,
+    Slips, is_job_option, is_queue_name,
+};
 use super::source::Source;
 use super::target::{HostRange, Invalid, Target, parse_hosts, parse_network};
 use super::{duration, suggest};
@@ -667,6 +670,46 @@ impl Checker<'_> {
                 self.pattern_problem("output.qr", "output.qr", &e, &["username"]);
             }
         }
+        let print = o.print.as_ref().map(|p| self.print(p, &formats));
+        let prints_sheets = print.as_ref().is_some_and(|p| {
+            p.what
+                .iter()
+                .any(|w| matches!(w, Printable::UserSheets | Printable::PcSheets))
+        });
+        if prints_sheets && !o.batch {
+            self.problem(
+                "output.batch",
+                "output.print prints the batch files, and output.batch is false",
+                Some("remove `batch: false`, or print only `user_slips` and `pc_labels`".into()),
+            );
+        }
+        if let Some(p) = &print {
+            for (i, what) in p.what.iter().enumerate() {
+                let missing = match what {
+                    Printable::UserSlips => o.slips.is_none().then_some("slips: {}"),
+                    Printable::PcLabels => o
+                        .labels
+                        .is_none()
+                        .then_some("labels: { sheet: avery-l7160 }"),
+                    _ => None,
+                };
+                if let Some(add) = missing {
+                    self.problem(
+                        &format!("output.print.what[{i}]"),
+                        format!("output.print.what: {} are not written", what.as_str()),
+                        Some(format!("add `{add}` under `output`")),
+                    );
+                }
+            }
+        }
+        let labels = o.labels.as_ref().map(|l| self.labels(l));
+        let slips = o.slips.as_ref().map(|s| {
+            let template = s.template.as_ref().map(|p| resolve(self.dir, p));
+            if let Some(file) = &template {
+                self.existing_file("output.slips.template", file, "slips template");
+            }
+            Slips { template }
+        });
         Output {
             dir: resolve(self.dir, &o.dir),
             user_sheet,
@@ -674,6 +717,180 @@ impl Checker<'_> {
             formats,
             batch: o.batch,
             qr: o.qr.clone(),
+            print,
+            labels,
+            slips,
+        }
+    }
+
+    fn labels(&mut self, l: &super::raw::RawLabels) -> Labels {
+        use crate::render::layout;
+        let names = || {
+            let names: Vec<&str> = layout::presets().iter().map(|(n, _, _)| *n).collect();
+            Some(format!(
+                "the built-in sheets: {}; or give your own `grid`",
+                names.join(", ")
+            ))
+        };
+        let fallback = || layout::preset("avery-l7160");
+        let grid = match (&l.sheet, &l.grid) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "output.labels.grid",
+                    "output.labels: give `sheet` or `grid`, not both",
+                    None,
+                );
+                None
+            }
+            (Some(name), None) => {
+                let grid = layout::preset(name);
+                if grid.is_none() {
+                    self.problem(
+                        "output.labels.sheet",
+                        format!("output.labels.sheet: no built-in label sheet {name:?}"),
+                        names(),
+                    );
+                }
+                grid
+            }
+            (None, Some(g)) => {
+                let grid = layout::Grid {
+                    paper: g.paper.clone(),
+                    columns: g.columns,
+                    rows: g.rows,
+                    width: g.width,
+                    height: g.height,
+                    top: g.top,
+                    left: g.left,
+                    gap_x: g.gap_x,
+                    gap_y: g.gap_y,
+                };
+                match grid.problem() {
+                    Some(problem) => {
+                        self.problem(
+                            "output.labels.grid",
+                            format!("output.labels.grid: {problem}"),
+                            Some(
+                                "measure the sheet in millimetres; docs/PLAYBOOK.md shows one"
+                                    .into(),
+                            ),
+                        );
+                        None
+                    }
+                    None => Some(grid),
+                }
+            }
+            (None, None) => fallback(),
+        };
+        let grid = grid.or_else(fallback).unwrap_or_else(|| layout::Grid {
+            paper: "a4".into(),
+            columns: 1,
+            rows: 1,
+            width: 1.0,
+            height: 1.0,
+            top: 0.0,
+            left: 0.0,
+            gap_x: 0.0,
+            gap_y: 0.0,
+        });
+        if l.start == 0 || l.start > grid.per_page() {
+            self.problem(
+                "output.labels.start",
+                format!(
+                    "output.labels.start: label {} of a sheet of {}",
+                    l.start,
+                    grid.per_page()
+                ),
+                Some(format!("from 1 (top left) to {}", grid.per_page())),
+            );
+        }
+        let template = l.template.as_ref().map(|p| resolve(self.dir, p));
+        if let Some(file) = &template {
+            self.existing_file("output.labels.template", file, "label sheet template");
+        }
+        Labels {
+            grid,
+            start: l.start,
+            template,
+        }
+    }
+
+    fn print(&mut self, p: &super::raw::RawPrint, formats: &[super::Format]) -> Print {
+        let queue_help = || {
+            Some(
+                "a CUPS queue name, as `lpstat -p` lists it: no spaces, `/`, `#`, `?` or quotes, no leading `-`"
+                    .into(),
+            )
+        };
+        if !is_queue_name(&p.printer) {
+            self.problem(
+                "output.print.printer",
+                "output.print.printer: not a CUPS queue name",
+                queue_help(),
+            );
+        }
+        for (i, queue) in p.printers.iter().enumerate() {
+            if !is_queue_name(queue) {
+                self.problem(
+                    &format!("output.print.printers[{i}]"),
+                    "output.print.printers: not a CUPS queue name",
+                    queue_help(),
+                );
+            }
+        }
+        let mut what = Vec::new();
+        for (i, w) in p.what.iter().enumerate() {
+            if what.contains(w) {
+                self.problem(
+                    &format!("output.print.what[{i}]"),
+                    "output.print.what: this is listed twice",
+                    None,
+                );
+            } else {
+                what.push(*w);
+            }
+        }
+        if what.is_empty() {
+            self.problem(
+                "output.print.what",
+                "output.print.what is empty: nothing would be printed",
+                Some(
+                    "list what to print, e.g. `[user_sheets, pc_sheets]`, or remove `print`".into(),
+                ),
+            );
+        }
+        if !(1..=MAX_COPIES).contains(&p.copies) {
+            self.problem(
+                "output.print.copies",
+                format!("output.print.copies: {} copies", p.copies),
+                Some(format!("from 1 to {MAX_COPIES}")),
+            );
+        }
+        for (name, value) in &p.options {
+            if !is_job_option(name, value) {
+                self.problem(
+                    &format!("output.print.options.{name}"),
+                    format!("output.print.options: `{name}` is not an `lp -o NAME=VALUE` option"),
+                    Some(
+                        "names are letters, digits, `-`, `_`, `.`; values have no spaces or quotes"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if !formats.contains(&super::Format::Pdf) {
+            self.problem(
+                "output.formats",
+                "output.print needs PDF sheets: `pdf` is not in output.formats",
+                Some("use `formats: [pdf]` or `[pdf, png]`".into()),
+            );
+        }
+        Print {
+            printer: p.printer.clone(),
+            printers: p.printers.clone(),
+            what,
+            copies: p.copies,
+            options: p.options.clone().into_iter().collect(),
         }
     }
 

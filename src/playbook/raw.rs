@@ -343,6 +343,139 @@ pub struct RawOutput {
     /// and `username`.
     #[serde(default = "default_qr")]
     pub qr: String,
+    /// Print the run's sheets through the system's CUPS (`lp`) at the end of the run. Unset:
+    /// nothing is printed; `rdplay print` can still print a run's files later.
+    #[serde(default)]
+    pub print: Option<RawPrint>,
+    /// Also write `labels.pdf`: every PC's label of the run on sheets of sticky labels.
+    #[serde(default)]
+    pub labels: Option<RawLabels>,
+    /// Also write `slips.pdf`: every account of the run on slips to cut, several per page
+    /// (`slips: {}`).
+    #[serde(default)]
+    pub slips: Option<RawSlips>,
+}
+
+/// PC labels on sheets of sticky labels: a built-in `sheet` or your own `grid`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Labels")]
+pub struct RawLabels {
+    /// A built-in label sheet: `avery-l7160` (A4, 21), `avery-l7163` (A4, 14), `avery-l7651`
+    /// (A4, 65), `avery-5160` (US Letter, 30). Default: `avery-l7160` unless `grid` is given.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Your own label sheet, in millimetres.
+    #[serde(default)]
+    pub grid: Option<RawGrid>,
+    /// The first label to use on the first sheet (1 = top left, row by row): the ones before it
+    /// were used already. `rdplay run --start N` overrides it.
+    #[serde(default = "default_start")]
+    pub start: u32,
+    /// A typst template for the label sheet. Unset: the built-in one.
+    #[serde(default)]
+    pub template: Option<PathBuf>,
+}
+
+/// A sheet of labels: the paper, and where the labels are on it (millimetres).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Grid")]
+pub struct RawGrid {
+    /// `a4`, `a5`, `us-letter` or `us-legal`.
+    #[serde(default = "default_paper")]
+    pub paper: String,
+    pub columns: u32,
+    pub rows: u32,
+    /// One label's width, mm.
+    pub width: f64,
+    /// One label's height, mm.
+    pub height: f64,
+    /// From the paper's top edge to the first row, mm.
+    pub top: f64,
+    /// From the paper's left edge to the first column, mm.
+    pub left: f64,
+    /// Between two columns, mm.
+    #[serde(default)]
+    pub gap_x: f64,
+    /// Between two rows, mm.
+    #[serde(default)]
+    pub gap_y: f64,
+}
+
+/// Account slips to cut, several per page.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Slips")]
+pub struct RawSlips {
+    /// A typst template for the slips. Unset: the built-in one.
+    #[serde(default)]
+    pub template: Option<PathBuf>,
+}
+
+/// Printing through CUPS at the end of a run. A print failure never fails the renewal: the run
+/// reports a warning and the files stay for `rdplay print`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Print")]
+pub struct RawPrint {
+    /// The CUPS queue to print to (as `lpstat -p` names it).
+    #[schemars(example = &"office-laser")]
+    pub printer: String,
+    /// Other queues `rdplay print --printer` may send this playbook's files to. No other
+    /// printer ever receives them.
+    #[serde(default)]
+    pub printers: Vec<String>,
+    /// What to print, one job each, in this order.
+    #[serde(default = "default_print_what")]
+    pub what: Vec<Printable>,
+    /// Copies of each job (1 to 100).
+    #[serde(default = "default_copies")]
+    pub copies: u32,
+    /// CUPS job options, given to `lp -o NAME=VALUE` (e.g. `media: A4`, `sides: one-sided`).
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// A kind of file a run writes that can be printed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Printable {
+    /// The user sheets (one page per account, with its password).
+    UserSheets,
+    /// The PC sheets (one label per PC, with the QR code of its MAC).
+    PcSheets,
+    /// The account slips (`output.slips`), with the passwords.
+    UserSlips,
+    /// The sheets of PC labels (`output.labels`).
+    PcLabels,
+}
+
+impl Printable {
+    /// The name in the playbook and the audit log, e.g. `user_sheets`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Printable::UserSheets => "user_sheets",
+            Printable::PcSheets => "pc_sheets",
+            Printable::UserSlips => "user_slips",
+            Printable::PcLabels => "pc_labels",
+        }
+    }
+
+    /// Whether its files hold passwords.
+    pub fn has_passwords(self) -> bool {
+        matches!(self, Printable::UserSheets | Printable::UserSlips)
+    }
 }
 
 /// A sheet format.
@@ -474,6 +607,9 @@ impl Default for RawOutput {
             formats: default_formats(),
             batch: true,
             qr: default_qr(),
+            print: None,
+            labels: None,
+            slips: None,
         }
     }
 }
@@ -548,6 +684,18 @@ fn default_formats() -> Vec<Format> {
 }
 fn default_qr() -> String {
     "{{ mac }}".into()
+}
+fn default_print_what() -> Vec<Printable> {
+    vec![Printable::UserSheets, Printable::PcSheets]
+}
+fn default_copies() -> u32 {
+    1
+}
+fn default_start() -> u32 {
+    1
+}
+fn default_paper() -> String {
+    "a4".into()
 }
 
 // serde_yaml_ng reads enums from YAML tags (`!file admin.secret`), which nobody writes:

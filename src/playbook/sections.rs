@@ -3,7 +3,7 @@
 
 use super::account::{NameVars, PatternError, render_template};
 use super::password_source::PasswordSource;
-use super::raw::{Become, Format, LogLevel};
+use super::raw::{Become, Format, LogLevel, Printable};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ pub struct Escrow {
 }
 
 /// The sheets handed to users and stuck on PCs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     /// Where sheets are written (default `<playbook dir>/output`).
     pub dir: PathBuf,
@@ -81,6 +81,82 @@ pub struct Output {
     pub batch: bool,
     /// The QR code's content: a minijinja template over the naming variables and `username`.
     pub qr: String,
+    /// Printing at the end of a run; `None`: nothing is printed.
+    pub print: Option<Print>,
+    /// Sheets of PC labels (`labels.pdf`); `None`: none.
+    pub labels: Option<Labels>,
+    /// Account slips (`slips.pdf`); `None`: none.
+    pub slips: Option<Slips>,
+}
+
+/// PC labels on sheets of sticky labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    /// The label sheet.
+    pub grid: crate::render::layout::Grid,
+    /// The first label to use on the first sheet (1-based).
+    pub start: u32,
+    /// The template; `None`: the built-in one.
+    pub template: Option<PathBuf>,
+}
+
+/// Account slips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slips {
+    /// The template; `None`: the built-in one.
+    pub template: Option<PathBuf>,
+}
+
+/// Printing through CUPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Print {
+    /// The CUPS queue a run prints to.
+    pub printer: String,
+    /// The other queues `rdplay print --printer` may use.
+    pub printers: Vec<String>,
+    /// What a run prints, one job each, in order, each once.
+    pub what: Vec<Printable>,
+    /// Copies of each job.
+    pub copies: u32,
+    /// `lp -o NAME=VALUE` options, sorted by name.
+    pub options: Vec<(String, String)>,
+}
+
+impl Print {
+    /// Whether the playbook names `queue`: its printer or one of its other printers.
+    pub fn names(&self, queue: &str) -> bool {
+        self.printer == queue || self.printers.iter().any(|p| p == queue)
+    }
+}
+
+/// The most copies of one print job.
+pub const MAX_COPIES: u32 = 100;
+
+/// Whether `name` can be a CUPS queue name: 1 to 127 printable ASCII characters, none of
+/// space, `/`, `\`, `#`, `?`, quotes, and not beginning with `-` (CUPS's own rules, plus the dash
+/// so that it never reads as an option).
+pub fn is_queue_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 127
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"/\\#?'\"".contains(&b))
+}
+
+/// Whether `name=value` can be an `lp -o` option: a name of letters, digits, `-`, `_` and `.`;
+/// a value of printable ASCII without quotes, backslashes or spaces (`lp` would split it).
+pub fn is_job_option(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !value.is_empty()
+        && value.len() <= 256
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"'\"\\".contains(&b))
 }
 
 impl Output {

@@ -39,10 +39,37 @@ pub fn compile(
         path: template.display.clone(),
         reason: e.to_string(),
     })?;
+    // A sheet of labels: one QR code per label.
+    let qrs = match data.get("labels") {
+        Some(Value::Array(labels)) => labels
+            .iter()
+            .map(|l| qr::svg(l.get("qr").and_then(Value::as_str).unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
     let date = data.get("date").and_then(Value::as_str);
-    let world = SheetWorld::new(template, json, qr, date);
+    let world = SheetWorld::new(template, json, qr, date).with_qrs(qrs);
     let warned = guard(template, redact, || typst::compile::<PagedDocument>(&world))?;
     let warnings = format_warnings(template, &world, &warned.warnings, redact);
+    // typst only warns of a font it does not have, and falls back to another: on a sheet people
+    // print, a font that silently changes is an error.
+    if let Some((i, family)) = warned.warnings.iter().enumerate().find_map(|(i, w)| {
+        w.message
+            .strip_prefix("unknown font family: ")
+            .map(|f| (i, f.to_string()))
+    }) {
+        let where_ = warnings
+            .get(i)
+            .and_then(|w| w.lines().find(|l| l.trim_start().starts_with("-->")))
+            .map(|l| l.trim_start().trim_start_matches("-->").trim().to_string())
+            .unwrap_or_else(|| template.display.display().to_string());
+        return Err(RenderError::UnknownFont {
+            where_,
+            family,
+            searched: template.font_places(),
+            available: template.fonts().families(),
+        });
+    }
     let document = warned.output.map_err(|errors| {
         RenderError::Template(TemplateError::new(template, &world, &errors, redact))
     })?;

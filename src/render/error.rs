@@ -69,6 +69,22 @@ pub enum RenderError {
         /// Why.
         reason: &'static str,
     },
+    /// A template names a font family that is neither built in nor in its `fonts/` directory.
+    #[error(
+        "{where_}: unknown font family {family:?}: rdplay looked in {}\n  = hint: put the font's files (.ttf, .otf) in the template's fonts/ directory, or use one of: {}",
+        searched.join(" and "),
+        available.join(", ")
+    )]
+    UnknownFont {
+        /// The template and where in it, as typst's warning shows it.
+        where_: String,
+        /// The family asked for.
+        family: String,
+        /// The places searched.
+        searched: Vec<String>,
+        /// The families there are.
+        available: Vec<String>,
+    },
     /// typst panicked: a bug in typst or rdplay, caught so one sheet cannot take the run down.
     #[error(
         "typst crashed while rendering {}: {message}\n  = hint: this is a bug; please report it with the template",

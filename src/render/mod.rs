@@ -14,6 +14,7 @@
 
 mod compile;
 mod error;
+pub mod layout;
 mod output;
 mod qr;
 mod world;
@@ -113,13 +114,17 @@ impl Format {
     }
 }
 
-/// Which of the two sheets a template draws.
+/// What a template draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     /// The user sheet (account name and password).
     User,
     /// The PC sheet (label with the QR code of the MAC).
     Pc,
+    /// A sheet of sticky labels, one per PC (`data.labels`, `data.layout`, `qr-N.svg`).
+    Labels,
+    /// Slips to cut, several accounts per page (`data.slips`).
+    Slips,
 }
 
 impl Kind {
@@ -128,6 +133,8 @@ impl Kind {
         match self {
             Kind::User => "user-sheet",
             Kind::Pc => "pc-sheet",
+            Kind::Labels => "pc-labels",
+            Kind::Slips => "user-slips",
         }
     }
 
@@ -136,6 +143,8 @@ impl Kind {
         match self {
             Kind::User => USER_TEMPLATE,
             Kind::Pc => PC_TEMPLATE,
+            Kind::Labels => LABELS_TEMPLATE,
+            Kind::Slips => SLIPS_TEMPLATE,
         }
     }
 
@@ -144,6 +153,8 @@ impl Kind {
         match self {
             Kind::User => USER_SAMPLE,
             Kind::Pc => PC_SAMPLE,
+            Kind::Labels => LABELS_SAMPLE,
+            Kind::Slips => SLIPS_SAMPLE,
         }
     }
 }
@@ -152,13 +163,21 @@ const USER_TEMPLATE: &str = include_str!("../../templates/user-sheet.typ");
 const PC_TEMPLATE: &str = include_str!("../../templates/pc-sheet.typ");
 const USER_SAMPLE: &str = include_str!("../../templates/sample/user-sheet.json");
 const PC_SAMPLE: &str = include_str!("../../templates/sample/pc-sheet.json");
+const LABELS_TEMPLATE: &str = include_str!("../../templates/pc-labels.typ");
+const SLIPS_TEMPLATE: &str = include_str!("../../templates/user-slips.typ");
+const LABELS_SAMPLE: &str = include_str!("../../templates/sample/pc-labels.json");
+const SLIPS_SAMPLE: &str = include_str!("../../templates/sample/user-slips.json");
 const TEMPLATES_README: &str = include_str!("../../templates/README.md");
 
-static DEFAULT_FILES: [(&str, &str); 5] = [
+static DEFAULT_FILES: [(&str, &str); 9] = [
     ("templates/user-sheet.typ", USER_TEMPLATE),
     ("templates/pc-sheet.typ", PC_TEMPLATE),
+    ("templates/pc-labels.typ", LABELS_TEMPLATE),
+    ("templates/user-slips.typ", SLIPS_TEMPLATE),
     ("templates/sample/user-sheet.json", USER_SAMPLE),
     ("templates/sample/pc-sheet.json", PC_SAMPLE),
+    ("templates/sample/pc-labels.json", LABELS_SAMPLE),
+    ("templates/sample/user-slips.json", SLIPS_SAMPLE),
     ("templates/README.md", TEMPLATES_README),
 ];
 
@@ -168,11 +187,33 @@ pub fn default_template_files() -> &'static [(&'static str, &'static str)] {
     &DEFAULT_FILES
 }
 
+/// Where [`Renderer::user_sheet`] writes the user sheet of `username` in `format`.
+pub fn user_sheet_path(
+    out_dir: &Path,
+    username: &str,
+    format: Format,
+) -> Result<PathBuf, RenderError> {
+    output::check_username(username)?;
+    Ok(out_dir
+        .join("users")
+        .join(format!("{username}.{}", format.extension())))
+}
+
+/// Where [`Renderer::pc_sheet`] writes the PC sheet of the PC with `mac` in `format`.
+pub fn pc_sheet_path(out_dir: &Path, mac: &str, format: Format) -> Result<PathBuf, RenderError> {
+    let stem = output::mac_stem(mac)?;
+    Ok(out_dir
+        .join("pcs")
+        .join(format!("{stem}.{}", format.extension())))
+}
+
 /// Renders sheets. Built once per run (templates parsed once, fonts loaded once per process)
 /// and shared by all threads: it is `Send + Sync`.
 pub struct Renderer {
     user: Template,
     pc: Template,
+    labels: Template,
+    slips: Template,
 }
 
 impl Renderer {
@@ -185,22 +226,76 @@ impl Renderer {
         Ok(Renderer {
             user: load_template(Kind::User, user_template)?,
             pc: load_template(Kind::Pc, pc_template)?,
+            labels: load_template(Kind::Labels, None)?,
+            slips: load_template(Kind::Slips, None)?,
         })
     }
 
-    /// Writes `<out>/users/<username>.pdf|png`; returns the paths written.
+    /// Uses these templates for label sheets and slips; `None` keeps the built-in one.
+    pub fn with_layouts(
+        mut self,
+        labels: Option<&Path>,
+        slips: Option<&Path>,
+    ) -> Result<Renderer, RenderError> {
+        if labels.is_some() {
+            self.labels = load_template(Kind::Labels, labels)?;
+        }
+        if slips.is_some() {
+            self.slips = load_template(Kind::Slips, slips)?;
+        }
+        Ok(self)
+    }
+
+    /// Writes one PDF of PC labels laid out on `grid`, the first `start - 1` labels of the first
+    /// sheet left empty (already used), to `path` (0600).
+    pub fn pc_labels(
+        &self,
+        sheets: &[PcSheet],
+        grid: &layout::Grid,
+        start: u32,
+        path: &Path,
+    ) -> Result<(), RenderError> {
+        let labels: Vec<Value> = sheets.iter().map(pc_data).collect();
+        let data = json!({
+            "layout": grid,
+            "start": start.max(1),
+            "labels": labels,
+            "date": sheets.first().map(|s| s.date.as_str()),
+        });
+        let compiled = compile::compile(&self.labels, &data, &[Format::Pdf], None);
+        age_caches();
+        let compiled = compiled.inspect(|c| log_warnings(&self.labels, c))?;
+        write_document(compiled, path)
+    }
+
+    /// Writes one PDF of account slips, several per page, to `path` (0600).
+    pub fn user_slips(&self, sheets: &[UserSheet], path: &Path) -> Result<(), RenderError> {
+        let slips: Vec<Value> = sheets.iter().map(user_data).collect();
+        let data = json!({
+            "slips": slips,
+            "date": sheets.first().map(|s| s.date.as_str()),
+        });
+        let compiled = compile::compile(&self.slips, &data, &[Format::Pdf], None);
+        wipe(data);
+        age_caches();
+        let compiled = compiled.inspect(|c| log_warnings(&self.slips, c))?;
+        write_document(compiled, path)
+    }
+
+    /// Writes `<out>/users/<username>.pdf|png` ([`user_sheet_path`]); returns the paths written.
     pub fn user_sheet(
         &self,
         data: &UserSheet,
         formats: &[Format],
         out_dir: &Path,
     ) -> Result<Vec<PathBuf>, RenderError> {
-        output::check_username(&data.username)?;
+        user_sheet_path(out_dir, &data.username, Format::Pdf)?;
         let compiled = self.compile_user(data, formats)?;
         write_all(&out_dir.join("users"), &data.username, compiled)
     }
 
-    /// Writes `<out>/pcs/<mac without colons>.pdf|png`; returns the paths written.
+    /// Writes `<out>/pcs/<mac without colons>.pdf|png` ([`pc_sheet_path`]); returns the paths
+    /// written.
     pub fn pc_sheet(
         &self,
         data: &PcSheet,
@@ -239,7 +334,12 @@ impl Renderer {
     /// Compiles both templates with the built-in sample data and exports them to PDF, writing
     /// nothing (for `rdplay validate`).
     pub fn check(&self) -> Result<(), RenderError> {
-        for (template, kind) in [(&self.user, Kind::User), (&self.pc, Kind::Pc)] {
+        for (template, kind) in [
+            (&self.user, Kind::User),
+            (&self.pc, Kind::Pc),
+            (&self.labels, Kind::Labels),
+            (&self.slips, Kind::Slips),
+        ] {
             let data: Value =
                 serde_json::from_str(kind.builtin_sample()).map_err(|e| RenderError::BadData {
                     path: format!("<built-in>/sample/{}.json", kind.stem()).into(),
@@ -251,20 +351,7 @@ impl Renderer {
     }
 
     fn compile_user(&self, sheet: &UserSheet, formats: &[Format]) -> Result<Compiled, RenderError> {
-        let data = json!({
-            "username": sheet.username,
-            "password": sheet.password.expose(),
-            "request": sheet.request,
-            "date": sheet.date,
-            "site": sheet.site,
-            "hostname": sheet.hostname,
-            "number": sheet.number,
-            "ip": sheet.ip,
-            "mac": sheet.mac,
-            "shell": sheet.shell,
-            "reprint": sheet.reprint,
-            "facts": sheet.facts,
-        });
+        let data = user_data(sheet);
         let compiled = compile::compile(&self.user, &data, formats, Some(sheet.password.expose()));
         wipe(data);
         age_caches();
@@ -272,22 +359,57 @@ impl Renderer {
     }
 
     fn compile_pc(&self, sheet: &PcSheet, formats: &[Format]) -> Result<Compiled, RenderError> {
-        let data = json!({
-            "hostname": sheet.hostname,
-            "number": sheet.number,
-            "ip": sheet.ip,
-            "mac": sheet.mac,
-            "qr": sheet.qr,
-            "request": sheet.request,
-            "date": sheet.date,
-            "site": sheet.site,
-            "username": sheet.username,
-            "facts": sheet.facts,
-        });
+        let data = pc_data(sheet);
         let compiled = compile::compile(&self.pc, &data, formats, None);
         age_caches();
         compiled.inspect(|c| log_warnings(&self.pc, c))
     }
+}
+
+/// A user sheet's values as its template sees them in `data` (the password in clear: wipe it).
+fn user_data(sheet: &UserSheet) -> Value {
+    json!({
+        "username": sheet.username,
+        "password": sheet.password.expose(),
+        "request": sheet.request,
+        "date": sheet.date,
+        "site": sheet.site,
+        "hostname": sheet.hostname,
+        "number": sheet.number,
+        "ip": sheet.ip,
+        "mac": sheet.mac,
+        "shell": sheet.shell,
+        "reprint": sheet.reprint,
+        "facts": sheet.facts,
+    })
+}
+
+/// A PC sheet's values as its template sees them in `data`.
+fn pc_data(sheet: &PcSheet) -> Value {
+    json!({
+        "hostname": sheet.hostname,
+        "number": sheet.number,
+        "ip": sheet.ip,
+        "mac": sheet.mac,
+        "qr": sheet.qr,
+        "request": sheet.request,
+        "date": sheet.date,
+        "site": sheet.site,
+        "username": sheet.username,
+        "facts": sheet.facts,
+    })
+}
+
+fn write_document(mut compiled: Compiled, path: &Path) -> Result<(), RenderError> {
+    let bytes = compiled
+        .files
+        .pop()
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        output::create_dir(parent)?;
+    }
+    output::write_file(path, &bytes)
 }
 
 /// Compiles any template with any data, for `rdplay preview`.

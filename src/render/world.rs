@@ -24,21 +24,85 @@ pub const DATA_FILE: &str = "data.json";
 /// The virtual file holding the QR code of the sheet's `qr` field as SVG.
 pub const QR_FILE: &str = "qr.svg";
 
-/// The fonts shipped inside rdplay (typst-assets), parsed once per process.
-struct Fonts {
+/// The directory beside a template whose fonts it may use, besides the built-in ones.
+pub const FONTS_DIR: &str = "fonts";
+
+/// The sans-serif shipped with rdplay (DejaVu Sans, from Debian's fonts-dejavu-core; licence in
+/// assets/fonts/DejaVu-LICENSE): typst-assets has serif and monospace fonts only.
+static SANS: [&[u8]; 2] = [
+    include_bytes!("../../assets/fonts/DejaVuSans.ttf"),
+    include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf"),
+];
+
+/// A set of fonts and its index, as a world serves them.
+pub struct Fonts {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
 }
 
-static FONTS: LazyLock<Fonts> = LazyLock::new(|| {
-    let fonts: Vec<Font> = typst_assets::fonts()
-        .flat_map(|data| Font::iter(Bytes::new(data)))
-        .collect();
-    Fonts {
-        book: LazyHash::new(FontBook::from_fonts(&fonts)),
-        fonts,
+impl Fonts {
+    fn new(fonts: Vec<Font>) -> Fonts {
+        Fonts {
+            book: LazyHash::new(FontBook::from_fonts(&fonts)),
+            fonts,
+        }
     }
-});
+
+    /// The family names, sorted, each once (for messages).
+    pub fn families(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .book
+            .families()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+/// The fonts built into rdplay (typst-assets and the shipped sans-serif), parsed once per process.
+static FONTS: LazyLock<Fonts> = LazyLock::new(|| Fonts::new(builtin_fonts()));
+
+fn builtin_fonts() -> Vec<Font> {
+    typst_assets::fonts()
+        .chain(SANS)
+        .flat_map(|data| Font::iter(Bytes::new(data)))
+        .collect()
+}
+
+/// The built-in fonts plus the font files (`.ttf`, `.otf`, `.ttc`, `.otc`) of `dir`; `None` when
+/// `dir` holds none. Never the machine's fonts: the same sheet on every machine.
+fn fonts_with(dir: &Path) -> std::io::Result<Option<Fonts>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    files.retain(|f| {
+        f.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            ["ttf", "otf", "ttc", "otc"].contains(&e.to_ascii_lowercase().as_str())
+        })
+    });
+    if files.is_empty() {
+        return Ok(None);
+    }
+    files.sort();
+    let mut fonts = builtin_fonts();
+    for file in files {
+        let data = std::fs::read(&file)?;
+        let before = fonts.len();
+        fonts.extend(Font::iter(Bytes::new(data)));
+        if fonts.len() == before {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a font typst can read", file.display()),
+            ));
+        }
+    }
+    Ok(Some(Fonts::new(fonts)))
+}
 
 static LIBRARY: LazyLock<LazyHash<Library>> =
     LazyLock::new(|| LazyHash::new(Library::builder().build()));
@@ -58,6 +122,8 @@ pub struct Template {
     main: Source,
     /// Files read from `root`, kept for the next sheets (a logo is read once per run).
     files: RwLock<HashMap<FileId, FileResult<Bytes>>>,
+    /// The built-in fonts plus those of `root/fonts/`, when it has any.
+    fonts: Option<Fonts>,
 }
 
 impl Template {
@@ -69,10 +135,12 @@ impl Template {
             root,
             main,
             files: RwLock::new(HashMap::new()),
+            fonts: None,
         }
     }
 
-    /// Reads a template file; its directory becomes the only place it may read files from.
+    /// Reads a template file; its directory becomes the only place it may read files from, and
+    /// the fonts in its `fonts/` directory are added to the built-in ones.
     pub fn from_path(path: &Path) -> std::io::Result<Template> {
         let text = std::fs::read_to_string(path)?;
         let canonical = path.canonicalize()?;
@@ -81,7 +149,28 @@ impl Template {
             || "template.typ".into(),
             |n| n.to_string_lossy().into_owned(),
         );
-        Ok(Template::new(path.to_path_buf(), &name, text, root))
+        let fonts = match &root {
+            Some(root) => fonts_with(&root.join(FONTS_DIR))?,
+            None => None,
+        };
+        let mut template = Template::new(path.to_path_buf(), &name, text, root);
+        template.fonts = fonts;
+        Ok(template)
+    }
+
+    /// The fonts this template may use.
+    pub fn fonts(&self) -> &Fonts {
+        self.fonts.as_ref().unwrap_or(&FONTS)
+    }
+
+    /// Where its fonts come from, for messages: `built into rdplay` and its `fonts/` directory.
+    pub fn font_places(&self) -> Vec<String> {
+        let mut places = vec!["the fonts built into rdplay".to_string()];
+        match &self.root {
+            Some(root) => places.push(root.join(FONTS_DIR).display().to_string()),
+            None => places.push("(a built-in template has no fonts/ directory: write the templates out with `rdplay init`)".into()),
+        }
+        places
     }
 
     /// The real path behind a file id, for error messages.
@@ -139,6 +228,8 @@ pub struct SheetWorld<'a> {
     template: &'a Template,
     data: Bytes,
     qr: Option<Bytes>,
+    /// The QR codes of a sheet of labels, `qr-0.svg`, `qr-1.svg`...
+    qrs: Vec<Bytes>,
     today: Option<Datetime>,
 }
 
@@ -155,8 +246,15 @@ impl<'a> SheetWorld<'a> {
             template,
             data: Bytes::new(data),
             qr: qr.map(Bytes::from_string),
+            qrs: Vec::new(),
             today: date.and_then(parse_date),
         }
+    }
+
+    /// Adds the QR codes served as `qr-0.svg`, `qr-1.svg`... (one per label of a label sheet).
+    pub fn with_qrs(mut self, qrs: Vec<String>) -> Self {
+        self.qrs = qrs.into_iter().map(Bytes::from_string).collect();
+        self
     }
 
     fn virtual_file(&self, id: FileId) -> Option<FileResult<Bytes>> {
@@ -169,6 +267,17 @@ impl<'a> SheetWorld<'a> {
         let path = id.vpath().as_rootless_path();
         if path == Path::new(DATA_FILE) {
             Some(Ok(self.data.clone()))
+        } else if let Some(i) = path.to_str().and_then(|p| {
+            p.strip_prefix("qr-")?
+                .strip_suffix(".svg")?
+                .parse::<usize>()
+                .ok()
+        }) {
+            Some(self.qrs.get(i).cloned().ok_or_else(|| {
+                FileError::Other(Some(
+                    format!("there is no label {i}, so no qr-{i}.svg").into(),
+                ))
+            }))
         } else if path == Path::new(QR_FILE) {
             Some(self.qr.clone().ok_or_else(|| {
                 FileError::Other(Some(
@@ -196,7 +305,7 @@ impl World for SheetWorld<'_> {
     }
 
     fn book(&self) -> &LazyHash<FontBook> {
-        &FONTS.book
+        &self.template.fonts().book
     }
 
     fn main(&self) -> FileId {
@@ -220,7 +329,7 @@ impl World for SheetWorld<'_> {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
-        FONTS.fonts.get(index).cloned()
+        self.template.fonts().fonts.get(index).cloned()
     }
 
     fn today(&self, _offset: Option<i64>) -> Option<Datetime> {

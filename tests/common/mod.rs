@@ -14,7 +14,9 @@
 //! they never skip silently.
 #![allow(dead_code)]
 
+pub mod cups;
 pub mod fleet;
+pub mod pdf;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -5,6 +5,7 @@
 //! put it in the list.
 
 pub mod escrow;
+pub mod print;
 pub mod sheets;
 
 use crate::facts::Facts;

@@ -1,9 +1,12 @@
 //! The sheets effect: a renewed PC's user sheet and PC sheet (PDF/PNG), then the inventory's journal
 //! step 3 (the account becomes `live` with its sheets), then the removal of the sheets of the accounts
-//! the renewal deleted. At the end of the run, the batch files to print.
+//! the renewal deleted. At the end of the run, the files to print: the batch files (`users.pdf`,
+//! `pcs.pdf`), the account slips (`slips.pdf`) and the sheets of PC labels (`labels.pdf`).
 
+use super::print::PrintList;
 use super::{BoxFuture, Done, Effect, Renewed};
 use crate::inventory::Store;
+use crate::playbook::Printable;
 use crate::render::{Format, PcSheet, Renderer, UserSheet};
 use crate::tasks::{StepError, StepKind};
 use std::path::PathBuf;
@@ -20,8 +23,10 @@ pub struct Sheets<S: Store> {
     pub output: crate::playbook::Output,
     /// One permit per core: rendering is CPU work, and this keeps memory flat at any fleet size.
     pub slots: tokio::sync::Semaphore,
-    /// The sheets of this run, for the batch files (`None`: no batch files).
+    /// The sheets of this run, for the batch files, labels and slips (`None`: none of them).
     pub batch: Option<Mutex<Vec<(UserSheet, PcSheet)>>>,
+    /// Where the batch files are listed for printing once written (`None`: nowhere).
+    pub printables: Option<Arc<PrintList>>,
 }
 
 impl<S: Store> Sheets<S> {
@@ -41,8 +46,16 @@ impl<S: Store> Sheets<S> {
             shell: pb.account.shell.clone(),
             output: pb.output.clone(),
             slots: tokio::sync::Semaphore::new(slots),
-            batch: pb.output.batch.then(|| Mutex::new(Vec::new())),
+            batch: (pb.output.batch || pb.output.labels.is_some() || pb.output.slips.is_some())
+                .then(|| Mutex::new(Vec::new())),
+            printables: None,
         }
+    }
+
+    /// Lists the batch files in `list` once written, for the print effect.
+    pub fn printing_to(mut self, list: Arc<PrintList>) -> Sheets<S> {
+        self.printables = Some(list);
+        self
     }
 
     async fn sheets(&self, r: &Renewed<'_>) -> Result<Done, StepError> {
@@ -146,17 +159,41 @@ impl<S: Store> Effect for Sheets<S> {
                 return Ok(Vec::new());
             }
             let renderer = Arc::clone(&self.renderer);
-            let (users_pdf, pcs_pdf) =
-                (self.out_dir.join("users.pdf"), self.out_dir.join("pcs.pdf"));
-            let files = vec![users_pdf.clone(), pcs_pdf.clone()];
-            tokio::task::spawn_blocking(move || {
+            let out = self.out_dir.clone();
+            let output = self.output.clone();
+            // The files of the run's end, each with what it is when printed.
+            let written = tokio::task::spawn_blocking(move || {
                 let (users, pcs): (Vec<UserSheet>, Vec<PcSheet>) = all.into_iter().unzip();
-                renderer.user_batch(&users, &users_pdf)?;
-                renderer.pc_batch(&pcs, &pcs_pdf)
+                let mut written = Vec::new();
+                if output.batch {
+                    let (users_pdf, pcs_pdf) = (out.join("users.pdf"), out.join("pcs.pdf"));
+                    renderer.user_batch(&users, &users_pdf)?;
+                    renderer.pc_batch(&pcs, &pcs_pdf)?;
+                    written.push((Printable::UserSheets, users_pdf));
+                    written.push((Printable::PcSheets, pcs_pdf));
+                }
+                if output.slips.is_some() {
+                    let slips_pdf = out.join("slips.pdf");
+                    renderer.user_slips(&users, &slips_pdf)?;
+                    written.push((Printable::UserSlips, slips_pdf));
+                }
+                if let Some(labels) = &output.labels {
+                    let labels_pdf = out.join("labels.pdf");
+                    renderer.pc_labels(&pcs, &labels.grid, labels.start, &labels_pdf)?;
+                    written.push((Printable::PcLabels, labels_pdf));
+                }
+                Ok::<_, crate::render::RenderError>(written)
             })
             .await
             .map_err(|e| format!("batch files: {e}"))?
             .map_err(|e| format!("batch files: {e}"))?;
+            let mut files = Vec::with_capacity(written.len());
+            for (what, file) in written {
+                if let Some(list) = &self.printables {
+                    list.add(what, file.clone());
+                }
+                files.push(file);
+            }
             Ok(files)
         })
     }
