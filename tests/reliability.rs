@@ -523,7 +523,19 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 #[test]
 fn secrets_never_reach_argv_environment_logs_output_or_the_inventory() {
     let lab = Lab::up(2);
-    let pb = lab.playbook(PLAYBOOK);
+    // Escrow on, and the login check (on by default): their secrets are audited too.
+    let key = lab.dir().join("admin_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "admin", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    let pb = lab.playbook(&format!(
+        "{PLAYBOOK}escrow:\n  recipients:\n    - \"{}\"\n",
+        public.trim()
+    ));
     let mut samplers = Vec::new();
     for host in lab.hosts() {
         let index = host.index.to_string();
@@ -569,6 +581,17 @@ fn secrets_never_reach_argv_environment_logs_output_or_the_inventory() {
         outputs.push(out.stdout.into_bytes());
         outputs.push(out.stderr.into_bytes());
     }
+    // Reading the escrowed passwords back (sheets reprinted): nothing of them on its output either.
+    let reprinted = lab
+        .rdplay()
+        .args(["reprint", "--all-live", "--reason", "audit", "--playbook"])
+        .arg(pb.to_str().unwrap())
+        .arg("--identity")
+        .arg(key.to_str().unwrap())
+        .run();
+    reprinted.success();
+    outputs.push(reprinted.stdout.clone().into_bytes());
+    outputs.push(reprinted.stderr.clone().into_bytes());
     let mut on_pcs = Vec::new();
     for (host, mut sampler) in lab.hosts().iter().zip(samplers) {
         lab.host_sh(host.index, "touch /run/sampler-stop").success();
