@@ -49,41 +49,25 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
         shell_quote(controller_key.trim())
     );
 
-    let mut cmd = tokio::process::Command::new("ssh");
-    cmd.arg("-F")
-        .arg(&config)
-        .args(["-o", "StrictHostKeyChecking=accept-new"])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-        .args(["-o", "PubkeyAuthentication=no"])
-        .args([
-            "-o",
-            "PreferredAuthentications=keyboard-interactive,password",
-        ])
-        .args(["-o", "NumberOfPasswordPrompts=1"])
-        .args(["-o", "BatchMode=no"])
-        .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
-        .arg("-o")
-        .arg(format!(
-            "ConnectTimeout={}",
-            settings.connect_timeout_secs()
-        ))
-        .arg("-p")
-        .arg(settings.port.to_string())
-        .arg("-l")
-        .arg(admin)
-        .arg(ip.to_string())
-        .arg(remote)
-        .envs(
-            askpass
-                .env()
-                .map_err(local("locating the rdplay binary for askpass"))?,
-        )
-        .env_remove("DISPLAY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut cmd = password_ssh(
+        settings,
+        &config,
+        &known_hosts,
+        "accept-new",
+        admin,
+        ip,
+        &remote,
+    );
+    cmd.envs(
+        askpass
+            .env()
+            .map_err(local("locating the rdplay binary for askpass"))?,
+    )
+    .env_remove("DISPLAY")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(local("starting ssh"))?;
 
     // sudo reads the password on stdin; nothing else follows it.
@@ -132,6 +116,47 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
         });
     }
     Ok(FirstContact { host_keys })
+}
+
+/// A plain `ssh` (no ControlMaster) that logs in as `user` with a password only — through rdplay's
+/// askpass, which the caller adds — checking the host key against `known_hosts` as `strict` says
+/// (`accept-new` at first contact, `yes` once pinned), and runs `remote`.
+pub(super) fn password_ssh(
+    settings: &SshSettings,
+    config: &std::path::Path,
+    known_hosts: &std::path::Path,
+    strict: &str,
+    user: &str,
+    ip: Ipv4Addr,
+    remote: &str,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.arg("-F")
+        .arg(config)
+        .arg("-o")
+        .arg(format!("StrictHostKeyChecking={strict}"))
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+        .args(["-o", "PubkeyAuthentication=no"])
+        .args([
+            "-o",
+            "PreferredAuthentications=keyboard-interactive,password",
+        ])
+        .args(["-o", "NumberOfPasswordPrompts=1"])
+        .args(["-o", "BatchMode=no"])
+        .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
+        .arg("-o")
+        .arg(format!(
+            "ConnectTimeout={}",
+            settings.connect_timeout_secs()
+        ))
+        .arg("-p")
+        .arg(settings.port.to_string())
+        .arg("-l")
+        .arg(user)
+        .arg(ip.to_string())
+        .arg(remote);
+    cmd
 }
 
 /// Quotes `s` for a POSIX shell: `'...'` with embedded quotes closed and escaped.

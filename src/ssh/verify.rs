@@ -43,41 +43,25 @@ pub async fn password_login(
     let config = settings
         .write_config_file()
         .map_err(local("writing ssh config"))?;
-    let mut cmd = tokio::process::Command::new("ssh");
-    cmd.arg("-F")
-        .arg(&config)
-        .args(["-o", "StrictHostKeyChecking=yes"])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-        .args(["-o", "PubkeyAuthentication=no"])
-        .args([
-            "-o",
-            "PreferredAuthentications=keyboard-interactive,password",
-        ])
-        .args(["-o", "NumberOfPasswordPrompts=1"])
-        .args(["-o", "BatchMode=no"])
-        .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
-        .arg("-o")
-        .arg(format!(
-            "ConnectTimeout={}",
-            settings.connect_timeout_secs()
-        ))
-        .arg("-p")
-        .arg(settings.port.to_string())
-        .arg("-l")
-        .arg(user)
-        .arg(ip.to_string())
-        .arg("true")
-        .envs(
-            askpass
-                .env()
-                .map_err(local("locating the rdplay binary for askpass"))?,
-        )
-        .env_remove("DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut cmd = super::first_contact::password_ssh(
+        settings,
+        &config,
+        &known_hosts,
+        "yes",
+        user,
+        ip,
+        "true",
+    );
+    cmd.envs(
+        askpass
+            .env()
+            .map_err(local("locating the rdplay binary for askpass"))?,
+    )
+    .env_remove("DISPLAY")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
     let child = cmd.spawn().map_err(local("starting ssh"))?;
     let output = super::within(ip, "login check", timeout, child.wait_with_output())
         .await?
