@@ -500,6 +500,82 @@ fn init_writes_a_valid_starter_and_never_overwrites() {
     assert_eq!(std::fs::read_to_string(&playbook).unwrap(), "edited");
 }
 
+/// The text of a PDF (`pdftotext -layout`), its lines trimmed at the end.
+fn pdf_text(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn init_in_french_validates_and_its_sheets_speak_french() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("site");
+    let out = rdplay(&["init", target.to_str().unwrap(), "--lang", "fr"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let playbook = std::fs::read_to_string(target.join("renew.yml")).unwrap();
+    assert!(playbook.contains("# Code du site") && playbook.contains("lang: fr"));
+    let validated = rdplay(&["validate", target.join("renew.yml").to_str().unwrap()]);
+    assert!(
+        validated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    // The user sheet of the sample data, in French and in English.
+    for lang in ["fr", "en"] {
+        let pdf = dir.path().join(format!("{lang}.pdf"));
+        let template = target.join("templates/user-sheet.typ");
+        let out = rdplay(&[
+            "preview",
+            template.to_str().unwrap(),
+            "--lang",
+            lang,
+            "-o",
+            pdf.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        insta::assert_snapshot!(format!("user_sheet_{lang}"), pdf_text(&pdf));
+    }
+    for layout in ["pc-labels", "user-slips", "pc-sheet"] {
+        let pdf = dir.path().join(format!("{layout}.pdf"));
+        let template = target.join(format!("templates/{layout}.typ"));
+        let out = rdplay(&[
+            "preview",
+            template.to_str().unwrap(),
+            "--lang",
+            "fr",
+            "-o",
+            pdf.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let slips = pdf_text(&dir.path().join("user-slips.pdf"));
+    assert!(
+        slips.contains("Mot de passe") && slips.contains("24 novembre 2025"),
+        "{slips}"
+    );
+}
+
 #[test]
 fn global_log_options_are_accepted_anywhere() {
     let out = rdplay(&["--log-level", "critical", "schema"]);
