@@ -577,6 +577,31 @@ fn init_in_french_validates_and_its_sheets_speak_french() {
 }
 
 #[test]
+fn run_start_must_name_a_label_of_the_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_labels = dir.path().join("labels.yml");
+    std::fs::write(
+        &with_labels,
+        format!("{BASE}state_dir: state\noutput:\n  labels: {{ sheet: avery-l7160 }}\n"),
+    )
+    .unwrap();
+    let out = rdplay(&["run", with_labels.to_str().unwrap(), "--start", "22"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--start 22: the label sheet has labels 1 to 21"),
+        "{stderr}"
+    );
+    let without = dir.path().join("plain.yml");
+    std::fs::write(&without, format!("{BASE}state_dir: state\n")).unwrap();
+    let out = rdplay(&["run", without.to_str().unwrap(), "--start", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the playbook writes no labels"), "{stderr}");
+    assert!(!dir.path().join("state").exists(), "nothing was started");
+}
+
+#[test]
 fn global_log_options_are_accepted_anywhere() {
     let out = rdplay(&["--log-level", "critical", "schema"]);
     assert!(out.status.success());
