@@ -159,6 +159,32 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
         "output",
         format!("{} ({}{batch})", p.output.dir.display(), formats.join(", ")),
     );
+    if let Some(l) = &p.output.labels {
+        row(
+            "labels",
+            format!(
+                "{} × {} on {}, {:.1} × {:.1} mm each, from label {}",
+                l.grid.columns, l.grid.rows, l.grid.paper, l.grid.width, l.grid.height, l.start
+            ),
+        );
+    }
+    if p.output.slips.is_some() {
+        row("slips", "slips.pdf, several accounts per page".into());
+    }
+    row("language", p.output.lang.clone());
+    if let Some(print) = &p.output.print {
+        let what: Vec<&str> = print.what.iter().map(|w| w.as_str()).collect();
+        row(
+            "print",
+            format!(
+                "{} to {} ({} cop{})",
+                what.join(", "),
+                print.printer,
+                print.copies,
+                if print.copies == 1 { "y" } else { "ies" }
+            ),
+        );
+    }
     for (label, state) in templates {
         row(label, state.clone());
     }
