@@ -64,7 +64,9 @@ pub enum CupsError {
     Timeout,
     #[error("waiting for `lp`: {0}")]
     Wait(#[source] std::io::Error),
-    #[error("`lp` refused the job ({status}): {message}")]
+    #[error(
+        "`lp` refused the job ({status}): {message} (check the queue with `lpstat -p`, and that CUPS answers with `lpstat -r`)"
+    )]
     Refused { status: String, message: String },
     #[error("`lp` said nothing of a job id: {0:?}")]
     NoJobId(String),
