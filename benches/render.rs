@@ -5,7 +5,9 @@
 //! `cargo bench --bench render -- [N...]` (default 50 200); `BENCH_FORMATS=pdf,png` picks the
 //! formats (default `pdf`, the playbook's default). Prints one tab-separated line per N:
 //! `render N formats sheets wall_ms cpu_ms cpu_ms_per_sheet batch_wall_ms batch_cpu_ms peak_rss_kb`
-//! (the process's peak RSS so far: run the sizes in increasing order).
+//! (the process's peak RSS so far: run the sizes in increasing order), then one line of the
+//! layouts a playbook may add at the end of a run, N PC labels on Avery L7160 sheets and N account
+//! slips: `layouts N labels_wall_ms labels_cpu_ms slips_wall_ms slips_cpu_ms`.
 
 use rdplay::facts::Facts;
 use rdplay::render::{Format, PcSheet, Renderer, UserSheet};
@@ -150,5 +152,17 @@ fn main() {
             cpu / count as f64,
             peak_rss_kb()
         );
+        let grid = rdplay::render::layout::preset("avery-l7160").expect("a built-in sheet");
+        let (t2, c2) = (Instant::now(), cpu_ms());
+        renderer
+            .pc_labels(&pcs, &grid, 1, &out.join("labels.pdf"))
+            .expect("labels");
+        let (lwall, lcpu) = (t2.elapsed().as_secs_f64() * 1000.0, cpu_ms() - c2);
+        let (t3, c3) = (Instant::now(), cpu_ms());
+        renderer
+            .user_slips(&users, &out.join("slips.pdf"))
+            .expect("slips");
+        let (swall, scpu) = (t3.elapsed().as_secs_f64() * 1000.0, cpu_ms() - c3);
+        println!("layouts\t{n}\t{lwall:.0}\t{lcpu:.0}\t{swall:.0}\t{scpu:.0}");
     }
 }

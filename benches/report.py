@@ -356,6 +356,26 @@ def main():
             w(f"| {n} | {formats} | {sheets} | {fmt(float(wall) / 1000)} | {fmt(float(cpu) / 1000)} | {per} | "
               f"{fmt(float(bwall) / 1000)} | {fmt(float(bcpu) / 1000)} | {hwm} | ≤ 25 ms ({met}) |")
         w("")
+    llines = [line.split("\t") for line in render.read_text(encoding="utf-8").splitlines()
+              if line.startswith("layouts\t")] if render.exists() else []
+    if llines:
+        w("### Label sheets and slips (`cargo bench --bench render`)")
+        w("")
+        w("The layouts a playbook may add (`output.labels`, `output.slips`), written once at the end of a")
+        w("run after the batch files: N PC labels on Avery L7160 sheets and N account slips. Their share")
+        w("is their wall time against rdplay's median run at that size (target ≤ 5 %).")
+        w("")
+        w("| N | labels wall s | labels CPU s | slips wall s | slips CPU s | share of the run | target |")
+        w("| ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for f in llines:
+            _, n, lwall, lcpu, swall, scpu = f[:6]
+            extra = (float(lwall) + float(swall)) / 1000
+            run = med(int(n), "rdplay")
+            share = f"{fmt(100 * extra / run, 1)} %" if run else "-"
+            met = "-" if not run else ("met" if extra / run <= 0.05 else "**missed**")
+            w(f"| {n} | {fmt(float(lwall) / 1000)} | {fmt(float(lcpu) / 1000)} | {fmt(float(swall) / 1000)} | "
+              f"{fmt(float(scpu) / 1000)} | {share} | ≤ 5 % ({met}) |")
+        w("")
     execs = [(int(k.split("_")[-1]), v) for k, v in machine.items() if k.startswith("execve_ssh_")]
     if execs:
         w("### Processes rdplay starts per PC")

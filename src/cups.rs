@@ -3,12 +3,33 @@
 //! `CUPS_SERVER` variable) decides which server a job goes to.
 //!
 //! `lp` is given only the queue, the copies, the job options and absolute file paths: never a
-//! file's contents, so a password on a sheet never reaches a command line or an environment.
+//! file's contents, so a password on a sheet never reaches a command line or an environment; and
+//! only the environment the CUPS client reads ([`LP_ENVIRONMENT`]).
 //! This module knows nothing of playbooks or runs: a queue, files in, a job id out.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
+
+/// The environment `lp` keeps: what the CUPS client reads (its server, user, encryption), the
+/// locale and the paths. Nothing else of rdplay's (an admin password given as `{ env: ... }`
+/// stays out of it).
+const LP_ENVIRONMENT: [&str; 14] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_MESSAGES",
+    "TMPDIR",
+    "CUPS_SERVER",
+    "CUPS_USER",
+    "CUPS_ENCRYPTION",
+    "CUPS_GSSSERVICENAME",
+    "IPP_PORT",
+    "CUPS_ANYROOT",
+];
 
 /// How long `lp` may take to hand a job to CUPS.
 pub const LP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,7 +64,9 @@ pub enum CupsError {
     Timeout,
     #[error("waiting for `lp`: {0}")]
     Wait(#[source] std::io::Error),
-    #[error("`lp` refused the job ({status}): {message}")]
+    #[error(
+        "`lp` refused the job ({status}): {message} (check the queue with `lpstat -p`, and that CUPS answers with `lpstat -r`)"
+    )]
     Refused { status: String, message: String },
     #[error("`lp` said nothing of a job id: {0:?}")]
     NoJobId(String),
@@ -52,7 +75,13 @@ pub enum CupsError {
 /// Submits `job` with `lp` and returns the job id CUPS gave it (e.g. `office-laser-123`).
 pub async fn submit(job: &Job<'_>) -> Result<String, CupsError> {
     let mut lp = tokio::process::Command::new("lp");
-    lp.args(arguments(job)?)
+    lp.env_clear()
+        .envs(
+            LP_ENVIRONMENT
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
+        .args(arguments(job)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -533,6 +533,107 @@ fn init_writes_a_valid_starter_and_never_overwrites() {
     assert_eq!(std::fs::read_to_string(&playbook).unwrap(), "edited");
 }
 
+/// The text of a PDF (`pdftotext -layout`), its lines trimmed at the end.
+fn pdf_text(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn init_in_french_validates_and_its_sheets_speak_french() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("site");
+    let out = rdplay(&["init", target.to_str().unwrap(), "--lang", "fr"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let playbook = std::fs::read_to_string(target.join("renew.yml")).unwrap();
+    assert!(playbook.contains("# Code du site") && playbook.contains("lang: fr"));
+    let validated = rdplay(&["validate", target.join("renew.yml").to_str().unwrap()]);
+    assert!(
+        validated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    // The user sheet of the sample data, in French and in English.
+    for lang in ["fr", "en"] {
+        let pdf = dir.path().join(format!("{lang}.pdf"));
+        let template = target.join("templates/user-sheet.typ");
+        let out = rdplay(&[
+            "preview",
+            template.to_str().unwrap(),
+            "--lang",
+            lang,
+            "-o",
+            pdf.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        insta::assert_snapshot!(format!("user_sheet_{lang}"), pdf_text(&pdf));
+    }
+    for layout in ["pc-labels", "user-slips", "pc-sheet"] {
+        let pdf = dir.path().join(format!("{layout}.pdf"));
+        let template = target.join(format!("templates/{layout}.typ"));
+        let out = rdplay(&[
+            "preview",
+            template.to_str().unwrap(),
+            "--lang",
+            "fr",
+            "-o",
+            pdf.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let slips = pdf_text(&dir.path().join("user-slips.pdf"));
+    assert!(
+        slips.contains("Mot de passe") && slips.contains("24 novembre 2025"),
+        "{slips}"
+    );
+}
+
+#[test]
+fn run_start_must_name_a_label_of_the_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_labels = dir.path().join("labels.yml");
+    std::fs::write(
+        &with_labels,
+        format!("{BASE}state_dir: state\noutput:\n  labels: {{ sheet: avery-l7160 }}\n"),
+    )
+    .unwrap();
+    let out = rdplay(&["run", with_labels.to_str().unwrap(), "--start", "22"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--start 22: the label sheet has labels 1 to 21"),
+        "{stderr}"
+    );
+    let without = dir.path().join("plain.yml");
+    std::fs::write(&without, format!("{BASE}state_dir: state\n")).unwrap();
+    let out = rdplay(&["run", without.to_str().unwrap(), "--start", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the playbook writes no labels"), "{stderr}");
+    assert!(!dir.path().join("state").exists(), "nothing was started");
+}
+
 #[test]
 fn global_log_options_are_accepted_anywhere() {
     let out = rdplay(&["--log-level", "critical", "schema"]);

@@ -326,9 +326,10 @@ fn filtered(text: &str, dir: &Path) -> String {
 fn a_broken_template_points_at_its_line() {
     let (dir, templates) = templates_dir();
     let path = templates.join("user-sheet.typ");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("#label[User name]", "#label[User name]\n#data.usernam");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "#label(words.user_name)",
+        "#label(words.user_name)\n#data.usernam",
+    );
     std::fs::write(&path, text).unwrap();
     let err = match Renderer::new(Some(&path), None).unwrap().check() {
         Err(e) => e.to_string(),

@@ -21,6 +21,9 @@ pub struct SchemaArgs {}
 pub struct InitArgs {
     /// Directory to write the starter playbook and templates into (created if needed).
     pub dir: PathBuf,
+    /// The language of the playbook's comments and of the sheets' fixed words and dates.
+    #[arg(long, default_value = "en", value_parser = ["en", "fr"])]
+    pub lang: String,
 }
 
 /// Loads the playbook and describes it, or reports every problem.
@@ -69,6 +72,7 @@ pub fn compile_sheet_templates(playbook: &Playbook) -> Result<TemplateReport, Ve
                         output.slips.as_ref().and_then(|s| s.template.as_deref()),
                     )
                 })
+                .and_then(|renderer| renderer.with_lang(&output.lang))
                 .and_then(|renderer| renderer.check());
         if let Err(e) = compiled {
             problems.push(e.to_string().trim_start_matches("error: ").to_string());
@@ -155,6 +159,32 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
         "output",
         format!("{} ({}{batch})", p.output.dir.display(), formats.join(", ")),
     );
+    if let Some(l) = &p.output.labels {
+        row(
+            "labels",
+            format!(
+                "{} × {} on {}, {:.1} × {:.1} mm each, from label {}",
+                l.grid.columns, l.grid.rows, l.grid.paper, l.grid.width, l.grid.height, l.start
+            ),
+        );
+    }
+    if p.output.slips.is_some() {
+        row("slips", "slips.pdf, several accounts per page".into());
+    }
+    row("language", p.output.lang.clone());
+    if let Some(print) = &p.output.print {
+        let what: Vec<&str> = print.what.iter().map(|w| w.as_str()).collect();
+        row(
+            "print",
+            format!(
+                "{} to {} ({} cop{})",
+                what.join(", "),
+                print.printer,
+                print.copies,
+                if print.copies == 1 { "y" } else { "ies" }
+            ),
+        );
+    }
     for (label, state) in templates {
         row(label, state.clone());
     }
@@ -173,7 +203,8 @@ pub fn schema(_args: SchemaArgs) -> Result<Output, CommandError> {
 
 /// Writes the starter files into DIR, refusing to overwrite any.
 pub fn init(args: InitArgs) -> Result<Output, CommandError> {
-    let written = crate::playbook::init::init(&args.dir).map_err(CommandError::message)?;
+    let written =
+        crate::playbook::init::init(&args.dir, &args.lang).map_err(CommandError::message)?;
     let mut text = String::new();
     for path in &written {
         let _ = writeln!(text, "wrote {}", path.display());

@@ -18,6 +18,9 @@ pub struct PreviewArgs {
     /// Which sheet the template draws [default: from the template's file name, else from the data].
     #[arg(long, value_enum)]
     pub kind: Option<Kind>,
+    /// The language of the template's fixed words and dates (`lang/LANG.json` beside it, else built in).
+    #[arg(long, default_value = "en")]
+    pub lang: String,
     /// The file to write: OUT.pdf or OUT.png.
     #[arg(short, long, value_name = "OUT.pdf|OUT.png")]
     pub output: PathBuf,
@@ -70,7 +73,7 @@ fn run(args: &PreviewArgs) -> Result<Vec<String>, PreviewError> {
         Some(data) => data,
         None => sample_data(&args.template, kind)?,
     };
-    let (bytes, warnings) = crate::render::preview(&args.template, &data, format)?;
+    let (bytes, warnings) = crate::render::preview(&args.template, &data, format, &args.lang)?;
     crate::render::write_file(&args.output, &bytes)?;
     Ok(warnings)
 }

@@ -189,7 +189,8 @@ pub async fn run(
                 .as_ref()
                 .and_then(|l| l.template.as_deref()),
             pb.output.slips.as_ref().and_then(|s| s.template.as_deref()),
-        )?,
+        )?
+        .with_lang(&pb.output.lang)?,
     );
     crate::files::private_dir(&pb.output.dir)
         .map_err(io(format!("creating {}", pb.output.dir.display())))?;

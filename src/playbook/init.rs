@@ -5,13 +5,23 @@ use std::path::{Path, PathBuf};
 /// The starter playbook `rdplay init` writes as `renew.yml`.
 pub const STARTER_PLAYBOOK: &str = include_str!("starter.yml");
 
+/// The starter playbooks by language, comments included: `rdplay init --lang CODE`.
+pub const STARTERS: [(&str, &str); 2] = [
+    ("en", STARTER_PLAYBOOK),
+    ("fr", include_str!("starter.fr.yml")),
+];
+
 /// The files `rdplay init` writes: (name inside DIR, content).
 ///
 /// Other areas add theirs here (the default sheet templates, for instance), so that one
 /// `init` writes them all or none.
-pub fn starter_files() -> Vec<(&'static str, String)> {
+pub fn starter_files(lang: &str) -> Vec<(&'static str, String)> {
+    let starter = STARTERS
+        .iter()
+        .find(|(code, _)| *code == lang)
+        .map_or(STARTER_PLAYBOOK, |(_, text)| *text);
     let mut files = vec![
-        ("renew.yml", STARTER_PLAYBOOK.to_string()),
+        ("renew.yml", starter.to_string()),
         ("playbook.schema.json", super::schema::schema_json()),
     ];
     // The built-in sheet templates, their sample data and their guide, for editing.
@@ -44,8 +54,10 @@ pub enum InitError {
 
 /// Writes [`starter_files`] into `dir` (created if needed), or nothing if any already exists.
 /// Returns the paths written.
-pub fn init(dir: &Path) -> Result<Vec<PathBuf>, InitError> {
-    let files = starter_files();
+/// `lang` picks the starter playbook's language (its comments and `output.lang`), one of
+/// [`STARTERS`].
+pub fn init(dir: &Path, lang: &str) -> Result<Vec<PathBuf>, InitError> {
+    let files = starter_files(lang);
     let existing: Vec<PathBuf> = files
         .iter()
         .map(|(name, _)| dir.join(name))

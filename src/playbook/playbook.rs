@@ -710,7 +710,18 @@ impl Checker<'_> {
             }
             Slips { template }
         });
+        if !crate::render::is_lang_code(&o.lang) {
+            self.problem(
+                "output.lang",
+                format!("output.lang: {:?} is not a language code", o.lang),
+                Some(
+                    "2 or 3 small letters: `en`, `fr`, or a code with its templates/lang/CODE.json"
+                        .into(),
+                ),
+            );
+        }
         Output {
+            lang: o.lang.clone(),
             dir: resolve(self.dir, &o.dir),
             user_sheet,
             pc_sheet,

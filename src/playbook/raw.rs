@@ -354,6 +354,11 @@ pub struct RawOutput {
     /// (`slips: {}`).
     #[serde(default)]
     pub slips: Option<RawSlips>,
+    /// The language of the templates' fixed words and dates: `en` or `fr` built in, or any code
+    /// with a `lang/<code>.json` beside the templates.
+    #[serde(default = "default_lang")]
+    #[schemars(regex(pattern = r"^[a-z]{2,3}$"), example = &"fr")]
+    pub lang: String,
 }
 
 /// PC labels on sheets of sticky labels: a built-in `sheet` or your own `grid`.
@@ -610,6 +615,7 @@ impl Default for RawOutput {
             print: None,
             labels: None,
             slips: None,
+            lang: default_lang(),
         }
     }
 }
@@ -690,6 +696,9 @@ fn default_print_what() -> Vec<Printable> {
 }
 fn default_copies() -> u32 {
     1
+}
+fn default_lang() -> String {
+    "en".into()
 }
 fn default_start() -> u32 {
     1

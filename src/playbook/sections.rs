@@ -87,6 +87,8 @@ pub struct Output {
     pub labels: Option<Labels>,
     /// Account slips (`slips.pdf`); `None`: none.
     pub slips: Option<Slips>,
+    /// The language of the templates' fixed words and dates (`en`, `fr`...).
+    pub lang: String,
 }
 
 /// PC labels on sheets of sticky labels.

@@ -69,6 +69,20 @@ pub enum RenderError {
         /// Why.
         reason: &'static str,
     },
+    /// The playbook's language has no words for a template.
+    #[error(
+        "{}: no words in the language {lang:?}: rdplay looked in {}\n  = hint: copy templates/lang/en.json to the template's lang/{lang}.json and translate it",
+        template.display(),
+        searched.join(" and ")
+    )]
+    Language {
+        /// The template.
+        template: PathBuf,
+        /// The language asked for.
+        lang: String,
+        /// Where rdplay looked.
+        searched: Vec<String>,
+    },
     /// A template names a font family that is neither built in nor in its `fonts/` directory.
     #[error(
         "{where_}: unknown font family {family:?}: rdplay looked in {}\n  = hint: put the font's files (.ttf, .otf) in the template's fonts/ directory, or use one of: {}",

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 pub use compile::PNG_DPI;
 pub use error::{RenderError, TemplateError};
 pub use output::remove_user_sheets;
+pub use world::{LANGUAGES, is_lang_code};
 
 use compile::Compiled;
 use world::Template;
@@ -169,7 +170,7 @@ const LABELS_SAMPLE: &str = include_str!("../../templates/sample/pc-labels.json"
 const SLIPS_SAMPLE: &str = include_str!("../../templates/sample/user-slips.json");
 const TEMPLATES_README: &str = include_str!("../../templates/README.md");
 
-static DEFAULT_FILES: [(&str, &str); 9] = [
+static DEFAULT_FILES: [(&str, &str); 11] = [
     ("templates/user-sheet.typ", USER_TEMPLATE),
     ("templates/pc-sheet.typ", PC_TEMPLATE),
     ("templates/pc-labels.typ", LABELS_TEMPLATE),
@@ -178,6 +179,8 @@ static DEFAULT_FILES: [(&str, &str); 9] = [
     ("templates/sample/pc-sheet.json", PC_SAMPLE),
     ("templates/sample/pc-labels.json", LABELS_SAMPLE),
     ("templates/sample/user-slips.json", SLIPS_SAMPLE),
+    ("templates/lang/en.json", world::LANGUAGES[0].1),
+    ("templates/lang/fr.json", world::LANGUAGES[1].1),
     ("templates/README.md", TEMPLATES_README),
 ];
 
@@ -229,6 +232,25 @@ impl Renderer {
             labels: load_template(Kind::Labels, None)?,
             slips: load_template(Kind::Slips, None)?,
         })
+    }
+
+    /// Prints the templates' fixed words (and dates) in language `code` (`en`, `fr`...).
+    pub fn with_lang(mut self, code: &str) -> Result<Renderer, RenderError> {
+        for template in [
+            &mut self.user,
+            &mut self.pc,
+            &mut self.labels,
+            &mut self.slips,
+        ] {
+            template
+                .set_lang(code)
+                .map_err(|searched| RenderError::Language {
+                    template: template.display.clone(),
+                    lang: code.to_string(),
+                    searched,
+                })?;
+        }
+        Ok(self)
     }
 
     /// Uses these templates for label sheets and slips; `None` keeps the built-in one.
@@ -417,9 +439,17 @@ pub(crate) fn preview(
     template: &Path,
     data: &Value,
     format: Format,
+    lang: &str,
 ) -> Result<(Vec<u8>, Vec<String>), RenderError> {
     world::warm_up();
-    let template = load_template(Kind::User, Some(template))?;
+    let mut template = load_template(Kind::User, Some(template))?;
+    template
+        .set_lang(lang)
+        .map_err(|searched| RenderError::Language {
+            template: template.display.clone(),
+            lang: lang.to_string(),
+            searched,
+        })?;
     let mut compiled = compile::compile(&template, data, &[format], None)?;
     let bytes = compiled
         .files

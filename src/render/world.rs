@@ -24,6 +24,23 @@ pub const DATA_FILE: &str = "data.json";
 /// The virtual file holding the QR code of the sheet's `qr` field as SVG.
 pub const QR_FILE: &str = "qr.svg";
 
+/// The virtual file holding the fixed words in the sheet's language (`lang/<code>.json`).
+pub const WORDS_FILE: &str = "words.json";
+/// The directory beside a template holding its languages' words, `<code>.json`.
+pub const LANG_DIR: &str = "lang";
+
+/// The languages built into rdplay: `(code, words as JSON)`. Adding one is a file in
+/// templates/lang/ and a line here (or, for a site, a file in its templates' lang/ directory).
+pub static LANGUAGES: [(&str, &str); 2] = [
+    ("en", include_str!("../../templates/lang/en.json")),
+    ("fr", include_str!("../../templates/lang/fr.json")),
+];
+
+/// Whether `code` can name a language: 2 or 3 lower-case ASCII letters (`en`, `fr`, `oc`).
+pub fn is_lang_code(code: &str) -> bool {
+    (2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase())
+}
+
 /// The directory beside a template whose fonts it may use, besides the built-in ones.
 pub const FONTS_DIR: &str = "fonts";
 
@@ -124,6 +141,8 @@ pub struct Template {
     files: RwLock<HashMap<FileId, FileResult<Bytes>>>,
     /// The built-in fonts plus those of `root/fonts/`, when it has any.
     fonts: Option<Fonts>,
+    /// The fixed words in the sheet's language, served as `words.json` (English by default).
+    words: Bytes,
 }
 
 impl Template {
@@ -136,7 +155,33 @@ impl Template {
             main,
             files: RwLock::new(HashMap::new()),
             fonts: None,
+            words: Bytes::from_string(LANGUAGES[0].1),
         }
+    }
+
+    /// Uses the words of language `code`: `lang/<code>.json` beside the template when it exists,
+    /// else the built-in language. `Err`: the places searched.
+    pub fn set_lang(&mut self, code: &str) -> Result<(), Vec<String>> {
+        let mut searched = Vec::new();
+        if is_lang_code(code) {
+            if let Some(root) = &self.root {
+                let file = root.join(LANG_DIR).join(format!("{code}.json"));
+                if let Ok(bytes) = std::fs::read(&file) {
+                    self.words = Bytes::new(bytes);
+                    return Ok(());
+                }
+                searched.push(file.display().to_string());
+            }
+            if let Some((_, words)) = LANGUAGES.iter().find(|(c, _)| *c == code) {
+                self.words = Bytes::from_string(*words);
+                return Ok(());
+            }
+        }
+        searched.push(format!(
+            "the languages built into rdplay ({})",
+            LANGUAGES.map(|(c, _)| c).join(", ")
+        ));
+        Err(searched)
     }
 
     /// Reads a template file; its directory becomes the only place it may read files from, and
@@ -267,6 +312,8 @@ impl<'a> SheetWorld<'a> {
         let path = id.vpath().as_rootless_path();
         if path == Path::new(DATA_FILE) {
             Some(Ok(self.data.clone()))
+        } else if path == Path::new(WORDS_FILE) {
+            Some(Ok(self.template.words.clone()))
         } else if let Some(i) = path.to_str().and_then(|p| {
             p.strip_prefix("qr-")?
                 .strip_suffix(".svg")?
