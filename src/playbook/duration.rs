@@ -8,19 +8,26 @@ pub(crate) const DURATION_HELP: &str = "write a whole number and a unit: `30s` (
 /// The pattern a duration string must match (used by the JSON Schema).
 pub(crate) const DURATION_PATTERN: &str = r"^[0-9]+(s|m|h|d|w)$";
 
-/// Parses `30s`, `5m`, `2h`, `30d` or `1w`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
+/// Splits a quantity as a sysadmin writes it (`30d`, `2GiB`) into its whole number and its unit;
+/// `what` names the kind of quantity in errors. Durations and sizes both read through it.
+pub(crate) fn split_quantity<'a>(text: &'a str, what: &str) -> Result<(u64, &'a str), String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
-        return Err(format!("`{text}` is not a duration"));
+        return Err(format!("`{text}` is not a {what}"));
     }
-    let n: u64 = number
+    let n = number
         .parse()
-        .map_err(|_| format!("`{text}` is too large a duration"))?;
+        .map_err(|_| format!("`{text}` is too large a {what}"))?;
+    Ok((n, unit))
+}
+
+/// Parses `30s`, `5m`, `2h`, `30d` or `1w`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (n, unit) = split_quantity(text, "duration")?;
     let scale = match unit {
         "s" => 1,
         "m" => 60,

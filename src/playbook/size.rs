@@ -9,16 +9,7 @@ pub(crate) const SIZE_PATTERN: &str = r"^[0-9]+ ?([kKMGT]i?B|B)?$";
 /// Parses a size into bytes.
 pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    if number.is_empty() {
-        return Err(format!("`{text}` is not a size"));
-    }
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is too large a size"))?;
+    let (n, unit) = super::duration::split_quantity(text, "size")?;
     let scale: u64 = match unit.trim_start() {
         "" | "B" => 1,
         "kB" | "KB" => 1000,
