@@ -13,6 +13,7 @@
 # checking for the floor, Ansible and pyinfra), one untimed warm-up per tool (so that every timed
 # iteration deletes an account), then REPS rounds, the tool order rotating each round:
 #   rdplay   rdplay run (scan, renewal, inventory, sheets), forks = SIZE, under /usr/bin/time -v
+#   rdplay-layouts  the same with output.labels and output.slips (labels.pdf, slips.pdf) added
 #   floor    nmap -n -p22 --open on the /24, then one ssh per PC (xargs -P SIZE) running rdplay's
 #            helper through `sh -s` with its parameters prepended as RDPLAY_PARAMS
 #   ansible  benches/ansible-renew.yml, forks = SIZE, pipelining, ControlPersist
@@ -168,14 +169,20 @@ check_accounts() {
   echo ok
 }
 
-run_rdplay() { # round
-  local r=$1 log="$RUN/logs/rdplay-$1.log" t0 t1 rc=0 ok
+run_rdplay() { # round [TOOL PLAYBOOK]: TOOL rdplay-layouts runs the playbook with labels and slips
+  local r=$1 tool=${2:-rdplay} playbook=${3:-$RUN/renew.yml} log t0 t1 rc=0 ok
+  log="$RUN/logs/$tool-$r.log"
+  : >"$log.start"
   t0=$(now)
-  ctl_timed "$RUN/logs/rdplay-$r.time" "$RDPLAY" --log-level debug run "$RUN/renew.yml" >"$log" 2>&1 || rc=$?
+  ctl_timed "$RUN/logs/$tool-$r.time" "$RDPLAY" --log-level debug run "$playbook" >"$log" 2>&1 || rc=$?
   t1=$(now)
   ok=$([[ $rc == 0 ]] && sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -q "run finished done=$N failed=0" &&
     echo ok || echo "FAIL(exit $rc)")
-  record "$N" "$r" rdplay "$(elapsed "$t0" "$t1")" "$RUN/logs/rdplay-$r.time" "$ok"
+  if [[ $ok == ok && $tool == rdplay-layouts ]]; then
+    [[ -n $(find "$RUN/output" -name labels.pdf -newer "$log.start") && -n $(find "$RUN/output" -name slips.pdf -newer "$log.start") ]] ||
+      ok="FAIL(no new labels.pdf and slips.pdf)"
+  fi
+  record "$N" "$r" "$tool" "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$r.time" "$ok"
 }
 
 run_floor() { # round iteration
@@ -273,6 +280,9 @@ output:
   dir: output
   formats: [$FORMATS]
 EOF
+  # The same playbook with the label sheets and slips (output.labels, output.slips) on: the share
+  # they add to a whole run.
+  sed 's/^  formats: .*/&\n  labels: { sheet: avery-l7160 }\n  slips: {}/' "$RUN/renew.yml" >"$RUN/renew-layouts.yml"
   IPS=$(lab list | awk '{ print $2 }')
 
   # rdplay's first contact: every PC trusts its key from then on.
@@ -318,13 +328,14 @@ EOF
   run_ansible 0 0
   run_pyinfra 0 0
 
-  TOOLS=(rdplay floor ansible pyinfra)
+  TOOLS=(rdplay rdplay-layouts floor ansible pyinfra)
   for ((r = 1; r <= REPS; r++)); do
     note "size $N round $r/$REPS (load $(loadavg))"
     for ((j = 0; j < ${#TOOLS[@]}; j++)); do
       tool=${TOOLS[$(((j + r - 1) % ${#TOOLS[@]}))]}
       case $tool in
       rdplay) run_rdplay "$r" ;;
+      rdplay-layouts) run_rdplay "$r" rdplay-layouts "$RUN/renew-layouts.yml" ;;
       floor) run_floor "$r" "$r" ;;
       ansible) run_ansible "$r" "$r" ;;
       pyinfra) run_pyinfra "$r" "$r" ;;
