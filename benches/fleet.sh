@@ -14,6 +14,8 @@
 # iteration deletes an account), then REPS rounds, the tool order rotating each round:
 #   rdplay   rdplay run (scan, renewal, inventory, sheets), forks = SIZE, under /usr/bin/time -v
 #   rdplay-layouts  the same with output.labels and output.slips (labels.pdf, slips.pdf) added
+#   bare     nmap -n -p22 --open on the /24, then one ssh per PC (xargs -P SIZE) running a 7-line
+#            script: pkill, userdel -r, useradd -m, chpasswd -e (precomputed hash), a few facts
 #   floor    nmap -n -p22 --open on the /24, then one ssh per PC (xargs -P SIZE) running rdplay's
 #            helper through `sh -s` with its parameters prepended as RDPLAY_PARAMS
 #   ansible  benches/ansible-renew.yml, forks = SIZE, pipelining, ControlPersist
@@ -185,6 +187,18 @@ run_rdplay() { # round [TOOL PLAYBOOK]: TOOL rdplay-layouts runs the playbook wi
   record "$N" "$r" "$tool" "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$r.time" "$ok"
 }
 
+# ssh_each LOGBASE SCRIPT OUTDIR EXT: nmap the /24, then one `ssh root@IP sh -s <SCRIPT` per open PC,
+# all at once, each PC's output in OUTDIR/IP.EXT; timed into LOGBASE.time, messages in LOGBASE.log.
+ssh_each() {
+  ctl_timed "$1.time" bash -c '
+    set -o pipefail
+    nmap -n -p22 --open -oG - "$1" | awk "/22\\/open/ { print \$2 }" |
+      xargs -P "$2" -I{} sh -c "ssh -i \"\$0\" -o BatchMode=yes -o UserKnownHostsFile=\"\$1\" \
+        -o StrictHostKeyChecking=yes -o ConnectTimeout=5 root@{} sh -s <\"\$2\" >\"\$3/{}.$7\"" \
+        "$3" "$4" "$5" "$6"' _ "$LAB_NET.0/24" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
+    "$2" "$3" "$4" >"$1.log" 2>&1
+}
+
 run_floor() { # round iteration
   local r=$1 k=$2 new old script t0 t1 rc=0 good ok
   new=$(acct_new bfl "$k")
@@ -197,19 +211,40 @@ run_floor() { # round iteration
     cat "$HELPER"
   } >"$script"
   t0=$(now)
-  ctl_timed "$RUN/logs/floor-$k.time" bash -c '
-    set -o pipefail
-    nmap -n -p22 --open -oG - "$1" | awk "/22\\/open/ { print \$2 }" |
-      xargs -P "$2" -I{} sh -c "ssh -i \"\$0\" -o BatchMode=yes -o UserKnownHostsFile=\"\$1\" \
-        -o StrictHostKeyChecking=yes -o ConnectTimeout=5 root@{} sh -s <\"\$2\" >\"\$3/{}.json\"" \
-        "$3" "$4" "$5" "$6"' _ "$LAB_NET.0/24" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
-    "$script" "$RUN/floor/out-$k" >"$RUN/logs/floor-$k.log" 2>&1 || rc=$?
+  ssh_each "$RUN/logs/floor-$k" "$script" "$RUN/floor/out-$k" json || rc=$?
   t1=$(now)
   good=$(grep -l "\"created\":\"$new\"" "$RUN/floor/out-$k"/*.json 2>/dev/null | wc -l)
   ok=$([[ $rc == 0 && $good == "$N" ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc, $good/$N)")
   rm -f "$script"
   ((r > 0)) && record "$N" "$r" floor "$(elapsed "$t0" "$t1")" "$RUN/logs/floor-$k.time" "$ok"
   note "floor $k: $(elapsed "$t0" "$t1") s $ok"
+}
+
+# The bare floor: nmap, then one ssh per PC running the barest renewal script (kill, userdel -r,
+# useradd -m, chpasswd -e with a precomputed hash, a few facts): what any tool must at least cost.
+run_bare() { # round iteration
+  local r=$1 k=$2 new old script t0 t1 rc=0 good ok
+  new=$(acct_new bbr "$k")
+  old=$(acct_old bbr "$k")
+  script="$RUN/bare/script-$k.sh"
+  mkdir -p "$RUN/bare/out-$k"
+  cat >"$script" <<EOS
+pkill -KILL -u $old 2>/dev/null; userdel -r $old 2>/dev/null
+useradd -m -s /bin/bash $new
+printf '%s:%s\n' $new '$(new_hash)' | chpasswd -e
+cat /etc/os-release; nproc; grep MemTotal /proc/meminfo
+cat /sys/class/net/*/address; ip -o -4 addr show
+df -P /
+id -u $new >/dev/null && echo BARE-OK
+EOS
+  t0=$(now)
+  ssh_each "$RUN/logs/bare-$k" "$script" "$RUN/bare/out-$k" out || rc=$?
+  t1=$(now)
+  good=$(grep -l '^BARE-OK$' "$RUN/bare/out-$k"/*.out 2>/dev/null | wc -l)
+  ok=$([[ $rc == 0 && $good == "$N" ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc, $good/$N)")
+  rm -f "$script"
+  ((r > 0)) && record "$N" "$r" bare "$(elapsed "$t0" "$t1")" "$RUN/logs/bare-$k.time" "$ok"
+  note "bare $k: $(elapsed "$t0" "$t1") s $ok"
 }
 
 run_ansible() { # round iteration
@@ -258,7 +293,7 @@ run_scans() { # round
 
 for N in "${SIZES[@]}"; do
   RUN="$RESULTS/run-$N"
-  mkdir -p "$RUN/logs" "$RUN/floor" "$RUN/ansible" "$RUN/pyinfra"
+  mkdir -p "$RUN/logs" "$RUN/floor" "$RUN/bare" "$RUN/ansible" "$RUN/pyinfra"
   note "size $N: lab up (load $(loadavg))"
   printf 'load_before_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
   lab up "$N" 2>&1 | tail -n1 >&2
@@ -325,10 +360,11 @@ EOF
 
   # Warm-ups (untimed): each tool's first account, so every timed iteration deletes one.
   run_floor 0 0
+  run_bare 0 0
   run_ansible 0 0
   run_pyinfra 0 0
 
-  TOOLS=(rdplay rdplay-layouts floor ansible pyinfra)
+  TOOLS=(rdplay rdplay-layouts bare floor ansible pyinfra)
   for ((r = 1; r <= REPS; r++)); do
     note "size $N round $r/$REPS (load $(loadavg))"
     for ((j = 0; j < ${#TOOLS[@]}; j++)); do
@@ -337,6 +373,7 @@ EOF
       rdplay) run_rdplay "$r" ;;
       rdplay-layouts) run_rdplay "$r" rdplay-layouts "$RUN/renew-layouts.yml" ;;
       floor) run_floor "$r" "$r" ;;
+      bare) run_bare "$r" "$r" ;;
       ansible) run_ansible "$r" "$r" ;;
       pyinfra) run_pyinfra "$r" "$r" ;;
       esac

@@ -16,6 +16,7 @@ import sys
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = re.compile(r'step done ip=(\S+) step="?(\w+)"? ms=(\d+)')
 TARGETS = {
+    "rdplay/bare": ("<=", 1.2),
     "rdplay/floor": ("<=", 1.3),
     "Ansible/rdplay": (">=", 8.0),
     "pyinfra/rdplay": (">=", 3.0),
@@ -80,7 +81,7 @@ def draw_chart(times, sizes, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    tools = ["rdplay", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap"]
+    tools = ["rdplay", "bare", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap"]
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
     width = 0.8 / len(sizes)
     for j, n in enumerate(sizes):
@@ -154,13 +155,19 @@ def main():
     w("Every tool does the same work per PC, as root with rdplay's controller key (installed by rdplay's")
     w("first contact): close the old account's sessions, delete it with its home, create a new account")
     w("with a precomputed sha512-crypt hash, gather facts. Each tool has its own account names")
-    w("(`bfl`/`ban`/`bpy` + iteration; rdplay its naming pattern) and every timed iteration deletes the")
+    w("(`bbr`/`bfl`/`ban`/`bpy` + iteration; rdplay its naming pattern) and every timed iteration deletes the")
     w("account that the previous iteration of the same tool created (an untimed warm-up creates the first).")
     w("Concurrency is the number of PCs for every tool. Rounds alternate the tools, the order rotating.")
     w("")
     w("- **rdplay**: `lab ctl /usr/bin/time -v rdplay --log-level debug run renew.yml` with `forks: N`,")
     w("  range `2-254` of the /24: scan, renewal (sftp upload of the helper, exec, inventory), sheets")
     w(f"  ({machine.get('formats', 'pdf')}, one user and one PC sheet per PC, plus the two batch files).")
+    w("- **rdplay-layouts**: the same with `output.labels` (Avery L7160) and `output.slips` on.")
+    w("- **bare**: the barest renewal: `nmap -n -p22 --open -oG - NET.0/24`, then `xargs -P N` of one")
+    w("  `ssh ... root@IP sh -s <script` per PC, where the script is 7 lines: `pkill -KILL -u OLD`,")
+    w("  `userdel -r OLD`, `useradd -m -s /bin/bash NEW`, `chpasswd -e` of a precomputed hash, then")
+    w("  os-release, nproc, MemTotal, the MACs, `ip -o -4 addr`, `df -P /`. No journal, no pinning")
+    w("  beyond known_hosts, no leftovers walk, no check: what any tool must at least cost.")
     w("- **floor**: `nmap -n -p22 --open -oG - NET.0/24`, then `xargs -P N` of one")
     w("  `ssh -i id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=yes root@IP sh -s <script` per PC,")
     w("  where the script is `RDPLAY_PARAMS='mode=renew ...'` followed by rdplay's own")
@@ -188,13 +195,13 @@ def main():
     w("")
     w("## Results")
     w("")
-    tools = ["rdplay", "rdplay-layouts", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap",
+    tools = ["rdplay", "rdplay-layouts", "bare", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap",
              "rdplay-first-contact"]
     for n in sizes:
         w(f"### {n} PCs")
         w("")
-        w("| tool | median s | min s | max s | runs | per PC (median) | CPU s (median) |")
-        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        w("| tool | median s | min s | max s | runs | per PC (median) | CPU s (median) | CPU ms per PC |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for tool in tools:
             v = times.get((n, tool))
             if not v:
@@ -202,7 +209,9 @@ def main():
             med, lo, hi = summary(v)
             c = cpus.get((n, tool))
             cpu = fmt(statistics.median(c)) if c else "-"
-            w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms | {cpu} |")
+            per_pc = fmt(1000 * statistics.median(c) / n, 0) if c else "-"
+            w(f"| {tool} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | {len(v)} | {fmt(1000 * med / n, 0)} ms | {cpu} | "
+              f"{per_pc} |")
         w("")
     chart = output.parent / (output.stem.lower() + ".png")
     if draw_chart(times, sizes, chart):
@@ -218,6 +227,7 @@ def main():
         return statistics.median(v) if v else None
 
     ratios = {
+        "rdplay/bare": ("rdplay", "bare"),
         "rdplay/floor": ("rdplay", "floor"),
         "Ansible/rdplay": ("ansible", "rdplay"),
         "pyinfra/rdplay": ("pyinfra", "rdplay"),
@@ -236,7 +246,8 @@ def main():
             cells.append(f"{fmt(r)}× {'(met)' if met else '(**missed**)'}")
         op, target = TARGETS[name]
         w(f"| {name} | " + " | ".join(cells) + f" | {op} {target}× |")
-    for name, (a, b) in {"Ansible/floor": ("ansible", "floor"), "pyinfra/floor": ("pyinfra", "floor")}.items():
+    for name, (a, b) in {"Ansible/bare": ("ansible", "bare"), "pyinfra/bare": ("pyinfra", "bare"),
+                         "Ansible/floor": ("ansible", "floor"), "pyinfra/floor": ("pyinfra", "floor")}.items():
         cells = []
         for n in sizes:
             x, y = med(n, a), med(n, b)
