@@ -171,7 +171,7 @@ check_accounts() {
   echo ok
 }
 
-run_rdplay() { # round [TOOL PLAYBOOK]: TOOL rdplay-layouts runs the playbook with labels and slips
+run_rdplay() { # round (rt: untimed) [TOOL PLAYBOOK]: TOOL rdplay-layouts has labels and slips on
   local r=$1 tool=${2:-rdplay} playbook=${3:-$RUN/renew.yml} log t0 t1 rc=0 ok
   log="$RUN/logs/$tool-$r.log"
   : >"$log.start"
@@ -184,7 +184,8 @@ run_rdplay() { # round [TOOL PLAYBOOK]: TOOL rdplay-layouts runs the playbook wi
     [[ -n $(find "$RUN/output" -name labels.pdf -newer "$log.start") && -n $(find "$RUN/output" -name slips.pdf -newer "$log.start") ]] ||
       ok="FAIL(no new labels.pdf and slips.pdf)"
   fi
-  record "$N" "$r" "$tool" "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$r.time" "$ok"
+  [[ $r == rt ]] || record "$N" "$r" "$tool" "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$r.time" "$ok"
+  note "$tool $r: $(elapsed "$t0" "$t1") s $ok"
 }
 
 # ssh_each LOGBASE SCRIPT OUTDIR EXT: nmap the /24, then one `ssh root@IP sh -s <SCRIPT` per open PC,
@@ -380,6 +381,27 @@ EOF
     done
     run_scans "$r"
   done
+  # Untimed: one more run of each tool with the traffic of PC 1 captured (benches/round_trips.py
+  # counts its round trips). Round 0 is not recorded; iteration REPS+1 continues each tool's accounts.
+  if command -v tcpdump >/dev/null; then
+    k=$((REPS + 1))
+    ip1=$(lab list | awk 'NR == 1 { print $2 }')
+    for tool in rdplay bare floor ansible pyinfra; do
+      cap="$RUN/logs/rt-$tool.pcap"
+      lab ctl tcpdump -i br0 -nn -s 128 -Z root -w "$cap" "host $ip1 and tcp port 22" 2>"$cap.log" &
+      tcpdump_pid=$!
+      for _ in $(seq 1 100); do grep -q listening "$cap.log" && break; sleep 0.1; done
+      case $tool in
+      rdplay) run_rdplay rt ;;
+      *) "run_$tool" 0 "$k" ;;
+      esac
+      sleep 1
+      kill -INT "$tcpdump_pid"
+      wait "$tcpdump_pid" || true
+      printf 'rt_%s_%s\t%s\n' "$tool" "$N" "$(tcpdump -r "$cap" -nn -tt 2>/dev/null |
+        python3 "$HERE/round_trips.py" "$LAB_NET.1")" >>"$RESULTS/machine.tsv"
+    done
+  fi
   # Diagnostic, untimed: the processes rdplay starts per PC and its fsyncs (one more renewal, under strace).
   if command -v strace >/dev/null; then
     lab ctl strace -f -qq -T -s 64 -e trace=execve,fsync,fdatasync -o "$RUN/logs/strace.txt" "$RDPLAY" run "$RUN/renew.yml" \

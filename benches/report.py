@@ -406,6 +406,30 @@ def main():
             fs = (fs + ["-"])[:2]
             w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
         w("")
+    rts = {(k.split("_")[1], int(k.split("_")[2])): v.split("\t") for k, v in machine.items()
+           if k.startswith("rt_") and len(v.split("\t")) == 4}
+    if rts:
+        w("### Round trips per PC, and a site 30 ms away")
+        w("")
+        w("One more (untimed) run of each tool with PC 1's traffic captured (`tcpdump` on the lab's bridge),")
+        w("counted by `benches/round_trips.py`: a round trip is a TCP handshake or, within a connection, the")
+        w("controller sending data and then waiting for the PC's answer. Connections that overlap are all")
+        w("counted, so this is an upper bound of the round trips in sequence. The last column is computed,")
+        w("not measured: the median wall time plus 30 ms per round trip (the PCs run in parallel, each PC's")
+        w("round trips one after the other), i.e. the same run against a site reached over a 30 ms link.")
+        w("")
+        w("| PCs | tool | TCP connections | handshakes | data round trips | round trips | median s here | est. s at 30 ms RTT |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n in sizes:
+            for tool in ("rdplay", "bare", "floor", "ansible", "pyinfra"):
+                v = rts.get((tool, n))
+                if not v:
+                    continue
+                conns, hs, turns, total = v
+                m = med(n, tool)
+                est = fmt(m + 0.030 * int(total)) if m else "-"
+                w(f"| {n} | {tool} | {conns} | {hs} | {turns} | {total} | {fmt(m) if m else '-'} | {est} |")
+        w("")
     if any(med(n, "rdplay-layouts") for n in sizes):
         w("### Label sheets and slips in a whole run")
         w("")

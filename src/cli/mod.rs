@@ -272,6 +272,23 @@ fn run(args: crate::commands::run::RunArgs, log: &LogArgs) -> u8 {
     }
 }
 
+/// Raises the soft limit of open files to the hard limit. Each PC in flight holds a few descriptors
+/// (its master's pipes and socket, the helper's stdio): with `forks: 1000` that passes the usual soft
+/// limit of 1024 long before the hard one. Best effort: the limit stays as it was if this fails.
+pub fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the rlimit value passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// glibc's malloc, tuned before any thread starts. Its default mmap threshold rises to 32 MiB as large
 /// buffers are freed, after which those buffers (typst's layouts, PDF bytes) come from the heap and
 /// stay mapped when freed; with one arena per thread on top, a renewal of 200 PCs peaked at 128-170 MB
