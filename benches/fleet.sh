@@ -4,7 +4,8 @@
 #
 #   benches/fleet.sh [SIZE...]          (default: 50 200)
 #
-# Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.50), FORMATS (pdf),
+# Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.52: a /24, or a /22 above 250 PCs),
+# PEERS_MAX (250: Ansible and pyinfra run up to this size only), FORMATS (pdf),
 # RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
 # RDPLAY (the release binary), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
 #
@@ -14,13 +15,13 @@
 # iteration deletes an account), then REPS rounds, the tool order rotating each round:
 #   rdplay   rdplay run (scan, renewal, inventory, sheets), forks = SIZE, under /usr/bin/time -v
 #   rdplay-layouts  the same with output.labels and output.slips (labels.pdf, slips.pdf) added
-#   bare     nmap -n -p22 --open on the /24, then one ssh per PC (xargs -P SIZE) running a 7-line
+#   bare     nmap -n -p22 --open on the lab's network, then one ssh per PC (xargs -P SIZE) running a 7-line
 #            script: pkill, userdel -r, useradd -m, chpasswd -e (precomputed hash), a few facts
-#   floor    nmap -n -p22 --open on the /24, then one ssh per PC (xargs -P SIZE) running rdplay's
+#   floor    nmap -n -p22 --open on the lab's network, then one ssh per PC (xargs -P SIZE) running rdplay's
 #            helper through `sh -s` with its parameters prepended as RDPLAY_PARAMS
 #   ansible  benches/ansible-renew.yml, forks = SIZE, pipelining, ControlPersist
 #   pyinfra  benches/pyinfra_renew.py, --parallel SIZE
-#   scan     rdplay scan vs nmap -n -p22 --open on the /24
+#   scan     rdplay scan vs nmap -n -p22 --open on the lab's network
 set -Eeuo pipefail
 trap 'printf "fleet: error at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
@@ -34,7 +35,8 @@ readonly REPS=${REPS:-3}
 readonly FORMATS=${FORMATS:-pdf}
 readonly RDPLAY=${RDPLAY:-/var/cache/rdplay/target-bench/release/rdplay}
 export LAB_NAME=${LAB_NAME:-bench}
-export LAB_NET=${LAB_NET:-10.213.50}
+export LAB_NET=${LAB_NET:-10.213.52}
+readonly PEERS_MAX=${PEERS_MAX:-250}
 # The lab's own cache, plus python3 (Ansible's modules need it on the PCs; nothing else uses it).
 export LAB_CACHE="$BENCH_DIR/labcache"
 SIZES=("$@")
@@ -196,7 +198,7 @@ ssh_each() {
     nmap -n -p22 --open -oG - "$1" | awk "/22\\/open/ { print \$2 }" |
       xargs -P "$2" -I{} sh -c "ssh -i \"\$0\" -o BatchMode=yes -o UserKnownHostsFile=\"\$1\" \
         -o StrictHostKeyChecking=yes -o ConnectTimeout=5 root@{} sh -s <\"\$2\" >\"\$3/{}.$7\"" \
-        "$3" "$4" "$5" "$6"' _ "$LAB_NET.0/24" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
+        "$3" "$4" "$5" "$6"' _ "$CIDR" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
     "$2" "$3" "$4" >"$1.log" 2>&1
 }
 
@@ -286,7 +288,7 @@ run_scans() { # round
   record "$N" "$r" rdplay-scan "$(elapsed "$t0" "$t1")" "$RUN/logs/scan-$r.time" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
   rc=0
   t0=$(now)
-  ctl_timed "$RUN/logs/nmap-$r.time" nmap -n -p22 --open "$LAB_NET.0/24" >"$RUN/logs/nmap-$r.log" 2>&1 || rc=$?
+  ctl_timed "$RUN/logs/nmap-$r.time" nmap -n -p22 --open "$CIDR" >"$RUN/logs/nmap-$r.log" 2>&1 || rc=$?
   t1=$(now)
   n=$(grep -c '^22/tcp open' "$RUN/logs/nmap-$r.log" || true)
   record "$N" "$r" nmap "$(elapsed "$t0" "$t1")" "$RUN/logs/nmap-$r.time" "$([[ $rc == 0 && $n == "$N" ]] && echo ok || echo "FAIL(exit $rc, $n open)")"
@@ -294,6 +296,8 @@ run_scans() { # round
 
 for N in "${SIZES[@]}"; do
   RUN="$RESULTS/run-$N"
+  # The lab's network: a /24 up to 250 PCs, a /22 above (examples/lab/lab does the same).
+  if ((N <= 250)); then CIDR="$LAB_NET.0/24"; else CIDR="$LAB_NET.0/22"; fi
   mkdir -p "$RUN/logs" "$RUN/floor" "$RUN/bare" "$RUN/ansible" "$RUN/pyinfra"
   note "size $N: lab up (load $(loadavg))"
   printf 'load_before_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
@@ -302,7 +306,7 @@ for N in "${SIZES[@]}"; do
   cat >"$RUN/renew.yml" <<EOF
 site: BN
 target:
-  network: $LAB_NET.0/24
+  network: $CIDR
   ranges: 2-254
 exchange:
   admin_user: tech
@@ -362,10 +366,12 @@ EOF
   # Warm-ups (untimed): each tool's first account, so every timed iteration deletes one.
   run_floor 0 0
   run_bare 0 0
-  run_ansible 0 0
-  run_pyinfra 0 0
-
-  TOOLS=(rdplay rdplay-layouts bare floor ansible pyinfra)
+  TOOLS=(rdplay rdplay-layouts bare floor)
+  if ((N <= PEERS_MAX)); then
+    run_ansible 0 0
+    run_pyinfra 0 0
+    TOOLS+=(ansible pyinfra)
+  fi
   for ((r = 1; r <= REPS; r++)); do
     note "size $N round $r/$REPS (load $(loadavg))"
     for ((j = 0; j < ${#TOOLS[@]}; j++)); do
@@ -386,7 +392,8 @@ EOF
   if command -v tcpdump >/dev/null; then
     k=$((REPS + 1))
     ip1=$(lab list | awk 'NR == 1 { print $2 }')
-    for tool in rdplay bare floor ansible pyinfra; do
+    for tool in "${TOOLS[@]}"; do
+      [[ $tool == rdplay-layouts ]] && continue
       cap="$RUN/logs/rt-$tool.pcap"
       lab ctl tcpdump -i br0 -nn -s 128 -Z root -w "$cap" "host $ip1 and tcp port 22" 2>"$cap.log" &
       tcpdump_pid=$!

@@ -276,18 +276,20 @@ def main():
                   f"computed\" below). To meet the target rdplay would have to finish within "
                   f"{fmt(o / target)} s, {fmt(o / target - f)} s after the floor.")
     w("")
-    if len(sizes) >= 2:
-        lo_n, hi_n = sizes[0], sizes[-1]
+    for lo_n, hi_n in zip(sizes, sizes[1:]):
         w(f"## Growth from {lo_n} to {hi_n} PCs")
         w("")
-        w(f"Linear growth would multiply the time by {fmt(hi_n / lo_n, 1)}.")
+        w(f"Linear growth would multiply the time by {fmt(hi_n / lo_n, 1)}"
+          + (" (target for rdplay from 250 to 1,000: within 4.4×)." if (lo_n, hi_n) == (250, 1000) else "."))
         w("")
-        w(f"| tool | {lo_n} PCs s | {hi_n} PCs s | factor |")
-        w("| --- | ---: | ---: | ---: |")
+        w(f"| tool | {lo_n} PCs s | {hi_n} PCs s | factor | CPU factor |")
+        w("| --- | ---: | ---: | ---: | ---: |")
         for tool in tools[:-1]:
             x, y = med(lo_n, tool), med(hi_n, tool)
+            cx, cy = cpus.get((lo_n, tool)), cpus.get((hi_n, tool))
+            cf = f"{fmt(statistics.median(cy) / statistics.median(cx))}×" if cx and cy else "-"
             if x and y:
-                w(f"| {tool} | {fmt(x)} | {fmt(y)} | {fmt(y / x)}× |")
+                w(f"| {tool} | {fmt(x)} | {fmt(y)} | {fmt(y / x)}× | {cf} |")
         w("")
 
     w("## rdplay: memory, CPU and where its time goes")
