@@ -1,0 +1,451 @@
+//! The shared inventory on a real PostgreSQL server (a throwaway cluster per test, see
+//! tests/common/postgres.rs): the playbook's `inventory.url`, migrations, sites, the site lock and
+//! what a killed controller leaves, unique request numbers and names across controllers, the
+//! journal over the network, `inventory copy`, and secrets kept out of messages.
+
+mod common;
+
+use common::postgres::{PASSWORD, PgCluster};
+use rdplay::inventory::{
+    AccountState, Backend, Intent, Inventory, InventoryError, PcSeen, Renewal, RunId, Store,
+};
+use rdplay::mac::Mac;
+use rdplay::playbook::Playbook;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn m(s: &str) -> Mac {
+    Mac::parse(s).expect("a MAC")
+}
+
+fn rdplay(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rdplay"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rdplay")
+}
+
+fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A playbook of site `site` whose inventory is `inventory` (a flow mapping), in `dir`.
+fn playbook(dir: &Path, site: &str, inventory: &str) -> PathBuf {
+    let path = dir.join(format!("{site}.yml"));
+    let text = format!(
+        "site: {site}\ntarget:\n  network: 10.0.0.0/24\n  ranges: 2-40\nexchange:\n  admin_user: tech\n  \
+         password: prompt\ninventory: {inventory}\n"
+    );
+    common::write_private(&path, text.as_bytes());
+    path
+}
+
+/// The validated playbook of `site` on `pg`, with its state in `dir`.
+fn load(pg: &PgCluster, dir: &Path, site: &str) -> Playbook {
+    Playbook::load(&playbook(dir, site, &pg.inventory_yaml(dir))).expect("a valid playbook")
+}
+
+fn open(pg: &PgCluster, dir: &Path, site: &str) -> (Backend, rdplay::inventory::Lock) {
+    let pb = load(pg, dir, site);
+    Backend::open_for_run(&pb.inventory, &pb.site, 8).expect("open the shared inventory")
+}
+
+/// The three journal steps of one PC, stopping after `stop` of them (1, 2 or 3).
+async fn renew<S: Store>(inv: &S, run: RunId, mac: &str, ip: Ipv4Addr, new: &str, stop: u8) {
+    let old: Vec<String> = inv
+        .accounts_to_remove(&m(mac))
+        .unwrap()
+        .into_iter()
+        .map(|a| a.username)
+        .collect();
+    let request = inv.next_request(run).await.unwrap();
+    let seen = PcSeen {
+        mac: m(mac),
+        ip,
+        hostname: None,
+    };
+    inv.seen(seen).await.unwrap();
+    let intent = Intent {
+        run,
+        mac: m(mac),
+        ip,
+        request: request.clone(),
+        new_username: new.into(),
+        old_usernames: old.clone(),
+        number: None,
+    };
+    inv.intend(intent).await.unwrap();
+    if stop == 1 {
+        return;
+    }
+    let renewal = Renewal {
+        run,
+        mac: m(mac),
+        request,
+        new_username: new.into(),
+        uid: Some(1001),
+        deleted: old,
+        leftover_files: 0,
+        leftover_bytes: 0,
+        hostname: "pc".into(),
+        facts: rdplay::facts::Facts {
+            hostname: "pc".into(),
+            ..Default::default()
+        },
+        history: 3,
+    };
+    inv.renewed(renewal).await.unwrap();
+    if stop == 2 {
+        return;
+    }
+    inv.sheets_written(
+        new,
+        vec![PathBuf::from("/s/u.pdf")],
+        vec![PathBuf::from("/s/p.pdf")],
+    )
+    .await
+    .unwrap();
+}
+
+fn to_remove<S: Store>(inv: &S, mac: &str) -> Vec<(String, AccountState)> {
+    inv.accounts_to_remove(&m(mac))
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.username, a.state))
+        .collect()
+}
+
+/// The journal's promise on each backend: a crash after any step leaves every account that may be
+/// on the PC in its deletion list.
+async fn journal_keeps_every_account_to_remove<S: Store>(inv: &S) {
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    let (mac, ip) = ("52:54:00:00:00:0a", Ipv4Addr::new(10, 9, 0, 10));
+    renew(inv, run, mac, ip, "eleve-0001", 3).await;
+    assert_eq!(
+        to_remove(inv, mac),
+        [("eleve-0001".into(), AccountState::Live)]
+    );
+    renew(inv, run, mac, ip, "eleve-0002", 1).await;
+    assert_eq!(
+        to_remove(inv, mac),
+        [
+            ("eleve-0001".into(), AccountState::Live),
+            ("eleve-0002".into(), AccountState::Pending)
+        ],
+        "after the intent, both the old and the new account may be on the PC"
+    );
+    renew(inv, run, mac, ip, "eleve-0003", 2).await;
+    assert_eq!(
+        to_remove(inv, mac),
+        [("eleve-0003".into(), AccountState::Pending)],
+        "a renewal recorded deletes the old ones"
+    );
+    let summary = inv.finish_run(run).await.unwrap();
+    assert_eq!((summary.ok, summary.failed), (0, 0));
+}
+
+#[tokio::test]
+async fn the_journal_keeps_its_promise_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sqlite, _lock) = Inventory::open_for_run(&dir.path().join("inventory.db")).unwrap();
+    journal_keeps_every_account_to_remove(&Backend::Sqlite(sqlite)).await;
+    let pg = PgCluster::start();
+    let (shared, _lock) = open(&pg, dir.path(), "SS");
+    journal_keeps_every_account_to_remove(&shared).await;
+    assert_eq!(
+        pg.value("SELECT string_agg(DISTINCT site, ',') FROM accounts"),
+        "SS",
+        "the accounts belong to the site"
+    );
+}
+
+#[test]
+fn migrate_brings_the_schema_up_and_refuses_a_newer_database() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pb = playbook(dir.path(), "SS", &pg.inventory_yaml(dir.path()));
+    let pb = pb.to_str().unwrap();
+    let out = rdplay(&["inventory", "migrate", "--playbook", pb]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let version = rdplay::inventory::postgres::SCHEMA_VERSION;
+    let server = format!("rdplay@{}:5432/rdplay", pg.socket_dir().display());
+    assert_eq!(
+        stdout,
+        format!("migrated the inventory database {server} from schema version 0 to {version}\n")
+    );
+    let again = rdplay(&["inventory", "migrate", "--playbook", pb]);
+    assert_eq!(
+        text(&again).0,
+        format!("the inventory database {server} is at schema version {version}: nothing to do\n")
+    );
+    pg.psql(
+        "rdplay",
+        &format!("INSERT INTO rdplay_schema VALUES ({})", version + 1),
+    );
+    let newer = rdplay(&["inventory", "migrate", "--playbook", pb]);
+    let (_, stderr) = text(&newer);
+    assert!(!newer.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "has schema version {}, but this rdplay knows only up to {version}",
+            version + 1
+        )),
+        "{stderr}"
+    );
+    let listed = rdplay(&["inventory", "list", "--playbook", pb]);
+    assert!(!listed.status.success(), "a reader refuses it too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_numbers_and_names_are_unique_across_sites_at_once() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _lock_a) = open(&pg, dir.path(), "AA");
+    let (b, _lock_b) = open(&pg, dir.path(), "BB");
+    let run_a = a.begin_run(Path::new("a.yml"), "d").await.unwrap();
+    let run_b = b.begin_run(Path::new("b.yml"), "d").await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (inv, run) = if i % 2 == 0 {
+            (a.clone(), run_a)
+        } else {
+            (b.clone(), run_b)
+        };
+        tasks.push(tokio::spawn(
+            async move { inv.next_request(run).await.unwrap() },
+        ));
+    }
+    let mut numbers = HashSet::new();
+    for t in tasks {
+        assert!(
+            numbers.insert(t.await.unwrap()),
+            "a request number given twice"
+        );
+    }
+    assert_eq!(numbers.len(), 40);
+
+    // Both sites draw the same name for their PCs at the same moment: one gets it, the other is
+    // told it is taken (the engine then draws another), never two live accounts of one name.
+    let intent = |inv: Backend, run, mac: &str, request: &str| {
+        let intent = Intent {
+            run,
+            mac: m(mac),
+            ip: Ipv4Addr::new(10, 1, 1, 2),
+            request: request.into(),
+            new_username: "USER001-4242".into(),
+            old_usernames: vec![],
+            number: Some(1),
+        };
+        tokio::spawn(async move { inv.intend(intent).await })
+    };
+    let first = intent(a.clone(), run_a, "52:54:00:00:00:01", "REQ-A");
+    let second = intent(b.clone(), run_b, "52:54:00:00:00:02", "REQ-B");
+    let results = [first.await.unwrap(), second.await.unwrap()];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(InventoryError::UsernameInUse { .. }))),
+        "{results:?}"
+    );
+    assert_eq!(
+        pg.value("SELECT COUNT(*) FROM accounts WHERE username = 'USER001-4242'"),
+        "1"
+    );
+    // PC numbers are per site: both sites have their PC number 1.
+    assert_eq!(
+        pg.value("SELECT COUNT(*) FROM pcs WHERE number = 1"),
+        "1",
+        "only the PC whose intent was recorded got its number"
+    );
+    assert_eq!(b.pcs().unwrap().len(), results[1].is_ok() as usize);
+}
+
+#[test]
+fn a_second_run_of_a_site_is_refused_and_another_site_goes_on() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, lock) = open(&pg, dir.path(), "AA");
+    let pb = load(&pg, dir.path(), "AA");
+    let err = Backend::open_for_run(&pb.inventory, "AA", 4).expect_err("the site is in use");
+    assert!(matches!(err, InventoryError::SiteLocked { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("site AA is in use in the inventory database rdplay@"),
+        "{message}"
+    );
+    let (_b, _lock_b) = open(&pg, dir.path(), "BB");
+    drop(lock);
+    let (_again, _lock) = open(&pg, dir.path(), "AA");
+}
+
+const HELPER_ENV: &str = "RDPLAY_PG_TEST_HELPER_PLAYBOOK";
+const READY: &str = "pg-lock-helper-ready";
+
+/// Not a test: the controller that `kill_9_frees_the_site_lock` kills. It opens the shared
+/// inventory for a run (taking the site's lock), records an intent, says it is ready and sleeps.
+#[tokio::test]
+#[ignore = "helper process for kill_9_frees_the_site_lock"]
+async fn lock_helper() {
+    let Some(path) = std::env::var_os(HELPER_ENV) else {
+        eprintln!("lock_helper only runs as the child of kill_9_frees_the_site_lock");
+        return;
+    };
+    let pb = Playbook::load(Path::new(&path)).unwrap();
+    let (inv, _lock) = Backend::open_for_run(&pb.inventory, &pb.site, 2).unwrap();
+    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+    renew(
+        &inv,
+        run,
+        "52:54:00:00:00:0b",
+        Ipv4Addr::new(10, 9, 0, 11),
+        "eleve-0099",
+        1,
+    )
+    .await;
+    println!("\n{READY}");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[test]
+fn kill_9_frees_the_site_lock() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = playbook(dir.path(), "AA", &pg.inventory_yaml(dir.path()));
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lock_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HELPER_ENV, &path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains(READY)),
+        "the helper never got ready"
+    );
+    let pb = Playbook::load(&path).unwrap();
+    let err = Backend::open_for_run(&pb.inventory, "AA", 2).expect_err("the helper holds it");
+    assert!(matches!(err, InventoryError::SiteLocked { .. }), "{err}");
+    child.kill().unwrap(); // SIGKILL: no destructor, no unlock
+    child.wait().unwrap();
+    // The server notices the closed socket and ends the session, freeing its locks; that takes
+    // it a moment, so the next run waits for the session to be gone (as seen by the server).
+    let gone = std::time::Instant::now();
+    while pg.value("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'") != "0" {
+        assert!(
+            gone.elapsed() < Duration::from_secs(10),
+            "the killed session's lock stayed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (inv, _lock) = Backend::open_for_run(&pb.inventory, "AA", 2)
+        .expect("a killed controller leaves no lock behind");
+    assert_eq!(
+        to_remove(&inv, "52:54:00:00:00:0b"),
+        [("eleve-0099".into(), AccountState::Pending)],
+        "the intent committed before the kill survives it"
+    );
+}
+
+#[test]
+fn errors_name_the_server_never_the_password() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.secret");
+    common::write_private(&wrong, b"not-the-password-Zz9\n");
+    let inventory = format!(
+        "{{ url: \"{}\", password: {{ file: {} }} }}",
+        pg.url(),
+        wrong.display()
+    );
+    let pb = playbook(dir.path(), "SS", &inventory);
+    let out = rdplay(&["inventory", "migrate", "--playbook", pb.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "the inventory database rdplay@{}:5432/rdplay could not let rdplay log in",
+            pg.socket_dir().display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+    for secret in ["not-the-password-Zz9", PASSWORD] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{stderr}"
+        );
+    }
+    // The server down: bounded retries, then the error names it.
+    pg.stop_immediate();
+    let pb = playbook(dir.path(), "SS", &pg.inventory_yaml(dir.path()));
+    let started = std::time::Instant::now();
+    let out = rdplay(&["inventory", "list", "--playbook", pb.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("(3 attempts)"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    pg.start_again();
+}
+
+#[test]
+fn the_playbook_refuses_a_password_in_the_url_and_a_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "{ url: \"postgres://rdplay:hunter22@db.example/rdplay\" }",
+            "inventory.url: the URL holds a password",
+        ),
+        (
+            "{ url: \"postgres://rdplay@db.example/rdplay\", password: prompt }",
+            "inventory.password cannot be `prompt`",
+        ),
+        (
+            "{ url: \"postgres://rdplay@%2Frun%2Fpostgresql/rdplay\", tls: require }",
+            "inventory.tls: a Unix socket carries no TLS",
+        ),
+        (
+            "{ url: \"mysql://x@y/z\" }",
+            "inventory.url: a PostgreSQL URL starts with `postgres://`",
+        ),
+        (
+            "{ tls: require }",
+            "inventory.tls is for a PostgreSQL inventory",
+        ),
+    ];
+    for (inventory, expected) in cases {
+        let pb = playbook(dir.path(), "SS", inventory);
+        let out = rdplay(&["validate", pb.to_str().unwrap()]);
+        let (stdout, stderr) = text(&out);
+        assert!(!out.status.success(), "{inventory}: {stdout}");
+        assert!(stderr.contains(expected), "{inventory}:\n{stderr}");
+        assert!(
+            stderr.contains("SS.yml:8:"),
+            "file:line:col for {inventory}:\n{stderr}"
+        );
+        assert!(!stderr.contains("hunter22"), "{stderr}");
+    }
+}
