@@ -449,3 +449,288 @@ fn the_playbook_refuses_a_password_in_the_url_and_a_prompt() {
         assert!(!stderr.contains("hunter22"), "{stderr}");
     }
 }
+
+// ---- against the lab: real controllers, real PCs, one shared database ----
+
+use common::Lab;
+use common::fleet::{PLAYBOOK, sheet_password, user_sheet};
+use serde_json::Value;
+
+/// The lab playbook of site `site` with the shared inventory of `pg`.
+fn lab_playbook(lab: &Lab, pg: &PgCluster, site: &str) -> PathBuf {
+    let yaml = PLAYBOOK.replace("site: SS", &format!("site: {site}"))
+        + &format!("inventory: {}\n", pg.inventory_yaml(lab.dir()));
+    lab.playbook_named(&format!("{site}.yml"), &yaml)
+}
+
+/// `rdplay inventory export --format json` of the inventory a playbook names (every site).
+fn export(lab: &Lab, pb: &Path, extra: &[&str]) -> Value {
+    let out = lab
+        .rdplay()
+        .args(["inventory", "export", "--format", "json", "--playbook"])
+        .arg(pb.to_str().unwrap())
+        .args(extra)
+        .run();
+    out.success();
+    serde_json::from_str(&out.stdout).expect("export is JSON")
+}
+
+/// The accounts on host `i` whose names start with `prefix`.
+fn managed(lab: &Lab, i: usize, prefix: &str) -> Vec<String> {
+    let passwd = lab.host_sh(i, "cat /etc/passwd").success().stdout.clone();
+    passwd
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+/// Every PC of the lab holds exactly one account of `prefix`, recorded live in `inv` as its only
+/// live account, and its sheet's password logs in.
+#[track_caller]
+fn assert_converged(lab: &Lab, inv: &Value, prefix: &str, context: &str) {
+    for host in lab.hosts() {
+        let on_pc = managed(lab, host.index, prefix);
+        assert_eq!(on_pc.len(), 1, "{context}: {}: {on_pc:?}", host.hostname);
+        let live: Vec<&Value> = inv["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["mac"] == host.mac.as_str() && a["deleted_at"].is_null())
+            .collect();
+        assert_eq!(live.len(), 1, "{context}: {}: {live:?}", host.hostname);
+        assert_eq!(live[0]["username"], on_pc[0].as_str(), "{context}");
+        assert_eq!(live[0]["state"], "live", "{context}");
+        let file = lab.dir().join(format!("pw-{}", host.index));
+        common::write_private(&file, sheet_password(&user_sheet(live[0])).as_bytes());
+        lab.ssh_password(host.index, &on_pc[0], &file, "id -un")
+            .success()
+            .stdout_contains(&on_pc[0]);
+    }
+}
+
+#[test]
+fn two_sites_run_at_once_against_one_database() {
+    let pg = PgCluster::start();
+    let (north, south) = (Lab::up(3), Lab::up(3));
+    let (pb_n, pb_s) = (
+        lab_playbook(&north, &pg, "NO"),
+        lab_playbook(&south, &pg, "SU"),
+    );
+    let (run_n, run_s) = std::thread::scope(|s| {
+        let n = s.spawn(|| north.rdplay().args(["run", pb_n.to_str().unwrap()]).run());
+        let s = s.spawn(|| south.rdplay().args(["run", pb_s.to_str().unwrap()]).run());
+        (n.join().unwrap(), s.join().unwrap())
+    });
+    run_n.success();
+    run_s.success();
+    // One export from either controller holds both sites.
+    let all = export(&north, &pb_n, &[]);
+    assert_eq!(all["pcs"].as_array().unwrap().len(), 6, "{all}");
+    let accounts = all["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 6);
+    let names: HashSet<&str> = accounts
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    let requests: HashSet<&str> = accounts
+        .iter()
+        .map(|a| a["request"].as_str().unwrap())
+        .collect();
+    assert_eq!((names.len(), requests.len()), (6, 6), "{accounts:?}");
+    assert_converged(&north, &all, "USERNO", "north");
+    assert_converged(&south, &all, "USERSU", "south");
+    // The list names each PC's site; --site keeps one.
+    let list = north
+        .rdplay()
+        .args(["inventory", "list", "--playbook", pb_n.to_str().unwrap()])
+        .run();
+    list.success();
+    assert!(list.stdout.starts_with("SITE  MAC"), "{}", list.stdout);
+    assert_eq!(
+        list.stdout.lines().filter(|l| l.starts_with("NO ")).count(),
+        3,
+        "{}",
+        list.stdout
+    );
+    assert_eq!(
+        list.stdout.lines().filter(|l| l.starts_with("SU ")).count(),
+        3,
+        "{}",
+        list.stdout
+    );
+    let south_only = export(&north, &pb_n, &["--site", "SU"]);
+    let macs: HashSet<&str> = south_only["pcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["mac"].as_str().unwrap())
+        .collect();
+    let expected: HashSet<&str> = south.hosts().iter().map(|h| h.mac.as_str()).collect();
+    assert_eq!(macs, expected);
+    // GLPI files for every site from one place.
+    let glpi = north.dir().join("glpi");
+    north
+        .rdplay()
+        .args([
+            "inventory",
+            "export",
+            "--format",
+            "glpi",
+            "-o",
+            glpi.to_str().unwrap(),
+            "--playbook",
+            pb_n.to_str().unwrap(),
+        ])
+        .run()
+        .success();
+    assert_eq!(std::fs::read_dir(&glpi).unwrap().count(), 6);
+}
+
+#[test]
+fn the_database_stopped_mid_run_fails_pcs_cleanly_and_the_next_run_converges() {
+    let pg = PgCluster::start();
+    let lab = Lab::up(6);
+    let pb = lab_playbook(&lab, &pg, "SS");
+    lab.rdplay()
+        .args(["inventory", "migrate", "--playbook", pb.to_str().unwrap()])
+        .run()
+        .success();
+    let first = std::thread::scope(|s| {
+        let run = s.spawn(|| lab.rdplay().args(["run", pb.to_str().unwrap()]).run());
+        // As soon as the first PC's intent is recorded, the server dies as in a crash.
+        let started = std::time::Instant::now();
+        loop {
+            let intents = pg
+                .psql("rdplay", "SELECT COUNT(*) FROM journal")
+                .trim()
+                .parse::<u32>();
+            if intents.is_ok_and(|n| n > 0) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no intent was ever recorded"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        pg.stop_immediate();
+        run.join().unwrap()
+    });
+    let (stdout, stderr) = (&first.stdout, &first.stderr);
+    assert!(
+        !first.status.success(),
+        "some PCs must have failed:\n{stdout}{stderr}"
+    );
+    assert!(
+        format!("{stdout}{stderr}")
+            .contains(&format!("rdplay@{}:5432/rdplay", pg.socket_dir().display())),
+        "the failures name the server:\n{stdout}{stderr}"
+    );
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+    pg.start_again();
+    // Nothing changed on a PC without its record: every account of the pattern on a PC is one the
+    // inventory will delete or keep.
+    let inv = export(&lab, &pb, &[]);
+    for host in lab.hosts() {
+        let recorded: HashSet<&str> = inv["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["mac"] == host.mac.as_str() && a["deleted_at"].is_null())
+            .map(|a| a["username"].as_str().unwrap())
+            .collect();
+        for name in managed(&lab, host.index, "USERSS") {
+            assert!(
+                recorded.contains(name.as_str()),
+                "{}: {name} is not recorded: {inv}",
+                host.hostname
+            );
+        }
+    }
+    let second = lab.rdplay().args(["run", pb.to_str().unwrap()]).run();
+    second.success();
+    assert_converged(
+        &lab,
+        &export(&lab, &pb, &[]),
+        "USERSS",
+        "after the server came back",
+    );
+}
+
+#[test]
+fn copy_from_a_finished_sqlite_run_reproduces_its_list_and_export() {
+    let pg = PgCluster::start();
+    let lab = Lab::up(2);
+    let sqlite_pb = lab.playbook(PLAYBOOK);
+    for _ in 0..2 {
+        lab.rdplay()
+            .args(["run", sqlite_pb.to_str().unwrap()])
+            .run()
+            .success();
+    }
+    let db = lab.dir().join("state/inventory.db");
+    let from = format!("sqlite:{}", db.display());
+    let pg_pb = lab_playbook(&lab, &pg, "SS");
+    let copy = |expected_copied: &str| {
+        let out = lab
+            .rdplay()
+            .args([
+                "inventory",
+                "copy",
+                "--from",
+                &from,
+                "--to",
+                pg_pb.to_str().unwrap(),
+            ])
+            .run();
+        out.success();
+        assert!(out.stdout.contains(expected_copied), "{}", out.stdout);
+        out.stdout.clone()
+    };
+    let first = copy(" rows copied, 0 already there");
+    let row = |out: &str, table: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .find(|cells| cells.first().is_some_and(|c| c == table))
+            .unwrap_or_default()
+    };
+    assert_eq!(row(&first, "accounts"), ["accounts", "4", "0"], "{first}");
+    assert_eq!(row(&first, "pcs"), ["pcs", "2", "0"], "{first}");
+    let second = copy("0 rows copied");
+    assert_eq!(
+        row(&second, "accounts"),
+        ["accounts", "0", "4"],
+        "idempotent: {second}"
+    );
+    let read = |args: &[&str]| {
+        let out = lab.rdplay().args(args).run();
+        out.success();
+        out.stdout.clone()
+    };
+    let db = db.to_str().unwrap();
+    let pg_pb = pg_pb.to_str().unwrap();
+    assert_eq!(
+        read(&["inventory", "export", "--format", "json", "--db", db]),
+        read(&[
+            "inventory",
+            "export",
+            "--format",
+            "json",
+            "--playbook",
+            pg_pb
+        ]),
+    );
+    assert_eq!(
+        read(&["inventory", "list", "--db", db]),
+        read(&["inventory", "list", "--playbook", pg_pb, "--site", "SS"]),
+    );
+    // The shared inventory goes on from there: the next run of the site renews every PC again.
+    lab.rdplay().args(["run", pg_pb]).run().success();
+    assert_converged(
+        &lab,
+        &export(&lab, Path::new(pg_pb), &[]),
+        "USERSS",
+        "after the copy",
+    );
+}

@@ -157,7 +157,11 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
     let mut notes = Vec::new();
     let text = match cmd {
         InventoryCommand::List(args) => open_any(&args.source).and_then(|inv| {
-            let (snapshot, location) = snapshot(&inv, args.site.as_deref())?;
+            let (mut snapshot, location) = snapshot(&inv, args.site.as_deref())?;
+            if args.site.is_some() {
+                // One site's list reads like that site's own file's: no SITE column.
+                snapshot.sites.clear();
+            }
             Ok(list_snapshot(&snapshot, &location))
         }),
         InventoryCommand::Show(args) => {
