@@ -734,3 +734,60 @@ fn copy_from_a_finished_sqlite_run_reproduces_its_list_and_export() {
         "after the copy",
     );
 }
+
+#[test]
+fn a_name_taken_by_another_controller_at_the_intent_is_drawn_again() {
+    let pg = PgCluster::start();
+    let lab = Lab::up(1);
+    let pb = lab_playbook(&lab, &pg, "SS");
+    lab.rdplay()
+        .args(["inventory", "migrate", "--playbook", pb.to_str().unwrap()])
+        .run()
+        .success();
+    // Another controller records the very name this run draws, in a transaction of its own that
+    // commits just before this run's intent inserts it (once): a trigger plays that controller,
+    // through dblink, in the real database.
+    let other = format!(
+        "host={} dbname=rdplay user=postgres",
+        pg.socket_dir().display()
+    );
+    pg.psql("rdplay", "CREATE EXTENSION dblink");
+    pg.psql("rdplay", "CREATE TABLE taken (username TEXT)");
+    pg.psql(
+        "rdplay",
+        &format!(
+            "CREATE FUNCTION take_first() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+             BEGIN
+               IF NEW.state = 'pending' AND NOT EXISTS (SELECT 1 FROM taken) THEN
+                 PERFORM dblink_exec('{other}', format(
+                   'BEGIN;
+                    INSERT INTO taken VALUES (%L);
+                    INSERT INTO pcs (mac, ip, first_seen, last_seen, site)
+                      VALUES (''02:00:00:00:00:99'', ''10.255.0.9'', ''x'', ''x'', ''OTHER'');
+                    INSERT INTO accounts (username, mac, request, run, state, created_at, site)
+                      VALUES (%L, ''02:00:00:00:00:99'', ''REQ-OTHER'', %s, ''live'', ''x'', ''OTHER'');
+                    COMMIT;', NEW.username, NEW.username, NEW.run));
+               END IF;
+               RETURN NEW;
+             END $$"
+        ),
+    );
+    pg.psql(
+        "rdplay",
+        "CREATE TRIGGER take_first BEFORE INSERT ON accounts FOR EACH ROW
+         EXECUTE FUNCTION take_first()",
+    );
+    lab.rdplay()
+        .args(["run", pb.to_str().unwrap()])
+        .run()
+        .success();
+    let taken = pg.value("SELECT username FROM taken");
+    assert!(taken.starts_with("USERSS001-"), "{taken}");
+    let inv = export(&lab, &pb, &["--site", "SS"]);
+    assert_converged(&lab, &inv, "USERSS", "after a redraw");
+    assert_ne!(
+        inv["accounts"][0]["username"],
+        taken.as_str(),
+        "another name was drawn"
+    );
+}
