@@ -791,3 +791,58 @@ fn a_name_taken_by_another_controller_at_the_intent_is_drawn_again() {
         "another name was drawn"
     );
 }
+
+#[tokio::test]
+async fn a_site_role_with_the_documented_grants_runs_against_the_schema() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The schema's owner (`rdplay_admin` in the docs, `rdplay` here) migrates it.
+    let admin = playbook(dir.path(), "AD", &pg.inventory_yaml(dir.path()));
+    let out = rdplay(&[
+        "inventory",
+        "migrate",
+        "--playbook",
+        admin.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    // The grants exactly as docs/INVENTORY.md gives them.
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/INVENTORY.md")).unwrap();
+    let block = docs
+        .split("<!-- grants -->\n```sql\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the grants block of docs/INVENTORY.md");
+    for role in ["rdplay_north", "rdplay_south"] {
+        pg.psql(
+            "postgres",
+            &format!("CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'"),
+        );
+    }
+    pg.psql("rdplay", &block.replace("rdplay_admin", "rdplay"));
+    let url = pg
+        .url()
+        .replace("postgres://rdplay@", "postgres://rdplay_north@");
+    let north = playbook(
+        dir.path(),
+        "NO",
+        &format!(
+            "{{ url: \"{url}\", password: {{ file: {} }} }}",
+            pg.password_file(dir.path()).display()
+        ),
+    );
+    let pb = Playbook::load(&north).unwrap();
+    let (inv, _lock) = Backend::open_for_run(&pb.inventory, &pb.site, 4)
+        .expect("the site's role runs against the migrated schema");
+    journal_keeps_every_account_to_remove(&inv).await;
+    assert_eq!(
+        pg.value("SELECT count(*) FROM accounts WHERE site = 'NO'"),
+        "3"
+    );
+    // It may not change the schema.
+    let denied = pg.psql(
+        "rdplay",
+        "SET ROLE rdplay_north; SELECT has_schema_privilege('public', 'CREATE')",
+    );
+    assert_eq!(denied.trim(), "f");
+}

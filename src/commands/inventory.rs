@@ -312,11 +312,25 @@ fn change_pc(
     Ok(pc)
 }
 
-/// The inventory database a playbook names (its `inventory.path`, resolved against its directory).
+/// The inventory database a playbook names (its `inventory.path`, resolved against its directory);
+/// a playbook naming a shared inventory is refused (these commands write SQLite files only).
 pub fn db_from_playbook(playbook: &Path) -> Result<PathBuf, String> {
-    crate::playbook::Playbook::load(playbook)
-        .map(|p| p.inventory.path)
-        .map_err(|e| e.to_string())
+    let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
+    sqlite_only(&pb).map(Path::to_path_buf)
+}
+
+/// The playbook's SQLite file, or an error for a command not yet made for a shared (PostgreSQL)
+/// inventory, rather than reading or creating a SQLite file the playbook does not use.
+pub fn sqlite_only(pb: &crate::playbook::Playbook) -> Result<&Path, String> {
+    match &pb.inventory.postgres {
+        None => Ok(&pb.inventory.path),
+        Some(pg) => Err(format!(
+            "this command works on a SQLite inventory only, and {} names the shared one {}; \
+             run, --check, scan, inventory list/export/migrate/copy work on it",
+            pb.path.display(),
+            pg_name(pg)
+        )),
+    }
 }
 
 /// The inventory `source` names, of either kind, to read.

@@ -184,16 +184,24 @@ pub struct Migrated {
 }
 
 /// Applies the missing migrations in one transaction; refuses a database newer than this build.
+/// A database at this build's version is only read, so a role that may not create tables (a
+/// site's controller, docs/INVENTORY.md) runs against it.
 pub fn migrate(tx: &mut Tx<'_>) -> Result<Migrated, InventoryError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS rdplay_schema (version BIGINT NOT NULL)",
-        &[],
-    )?;
     let found = version(tx)?;
     if found > SCHEMA_VERSION {
         return Err(too_new(tx.server(), found));
     }
+    if found == SCHEMA_VERSION {
+        return Ok(Migrated {
+            from: found,
+            to: found,
+        });
+    }
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS rdplay_schema (version BIGINT NOT NULL)",
+        &[],
+    )?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.batch(sql)?;
         tx.execute(
@@ -203,7 +211,7 @@ pub fn migrate(tx: &mut Tx<'_>) -> Result<Migrated, InventoryError> {
     }
     Ok(Migrated {
         from: found,
-        to: found.max(SCHEMA_VERSION),
+        to: SCHEMA_VERSION,
     })
 }
 
