@@ -32,6 +32,16 @@ pub enum Lock {
     Site(SiteLock),
 }
 
+/// Calls the same method on whichever backend this is.
+macro_rules! each {
+    ($self:ident, $i:ident => $call:expr) => {
+        match $self {
+            Backend::Sqlite($i) => $call,
+            Backend::Postgres($i) => $call,
+        }
+    };
+}
+
 impl Backend {
     /// Opens the inventory for a run of `site`, with its lock (see [`Inventory::open_for_run`] and
     /// [`PgInventory::open_for_run`]); a shared one gets up to `forks` connections.
@@ -56,6 +66,16 @@ impl Backend {
         }
     }
 
+    /// The accounts of one PC, oldest first.
+    pub fn accounts_of(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
+        each!(self, i => i.accounts_of(mac))
+    }
+
+    /// Every account recorded (of every site), oldest first.
+    pub fn accounts(&self) -> R<Vec<AccountRecord>> {
+        each!(self, i => i.accounts())
+    }
+
     /// Where it is, for messages: the file, or `USER@HOST:PORT/DATABASE`.
     pub fn location(&self) -> String {
         match self {
@@ -63,16 +83,6 @@ impl Backend {
             Backend::Postgres(p) => p.server().to_owned(),
         }
     }
-}
-
-/// Calls the same method on whichever backend this is.
-macro_rules! each {
-    ($self:ident, $i:ident => $call:expr) => {
-        match $self {
-            Backend::Sqlite($i) => $call,
-            Backend::Postgres($i) => $call,
-        }
-    };
 }
 
 impl Store for Backend {

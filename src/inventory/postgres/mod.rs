@@ -275,6 +275,14 @@ impl PgInventory {
         })
     }
 
+    /// The accounts of one PC, oldest first.
+    pub fn accounts_of(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
+        let mac = mac.to_string();
+        self.read("read a PC's accounts", move |tx| {
+            accounts_where(tx, "mac = $1 ORDER BY id", &[&mac])
+        })
+    }
+
     /// Every managed username not deleted, across every site.
     pub fn usernames_in_use(&self) -> R<HashSet<String>> {
         self.read("read the usernames", |tx| {
