@@ -144,7 +144,7 @@ impl Store for Backend {
         each!(self, i => i.seen(pc).await)
     }
     async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
-        each!(self, i => Store::pin_host_key(i, mac, ip, key).await)
+        each!(self, i => i.pin_host_key(mac, ip, key).await)
     }
     async fn intend(&self, intent: Intent) -> R<()> {
         each!(self, i => i.intend(intent).await)

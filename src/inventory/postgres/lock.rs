@@ -51,7 +51,7 @@ impl SiteLock {
                     let row =
                         tx.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &id])?;
                     if tx.get::<bool>(&row, 0)? {
-                        Ok(migrated)
+                        Ok((migrated, id))
                     } else {
                         Err(InventoryError::SiteLocked {
                             site: code.clone(),
@@ -59,13 +59,18 @@ impl SiteLock {
                         })
                     }
                 });
-                let held = taken.is_ok();
-                let _ = answer.send(taken);
-                if held {
+                let held = taken.as_ref().ok().map(|(_, id)| *id);
+                let _ = answer.send(taken.map(|(migrated, _)| migrated));
+                if let Some(id) = held {
                     // Holds the session (and so the lock) until the run drops the lock.
                     let _ = stopped.recv();
+                    // Released before the connection closes: the server ends a closed session a
+                    // moment later, and the next run of the site (this process's own, say) must
+                    // find the lock free. Should this fail, closing the session frees it anyway.
+                    let _ = conn.transaction("release the site lock", |tx| {
+                        tx.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &id])
+                    });
                 }
-                // Dropping the connection ends the session, which frees the lock.
                 drop(conn);
             })
             .map_err(|e| InventoryError::PostgresSetup {

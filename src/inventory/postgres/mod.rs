@@ -165,37 +165,6 @@ impl PgInventory {
         self.inner.pool.call(action, work).await
     }
 
-    // ---- reads ----
-
-    /// The PC with this MAC (whatever its site: a MAC is one PC).
-    pub fn pc(&self, mac: &Mac) -> R<Option<PcRecord>> {
-        let mac = mac.to_string();
-        self.read("read a PC", move |tx| {
-            Ok(pcs_where(tx, "mac = $1", &[&mac])?.pop())
-        })
-    }
-
-    /// The PC of this site last seen at this address.
-    pub fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>> {
-        let (ip, site) = (ip.to_string(), self.inner.site.clone());
-        self.read("read a PC", move |tx| {
-            Ok(pcs_where(
-                tx,
-                "site = $1 AND ip = $2 ORDER BY last_seen DESC LIMIT 1",
-                &[&site, &ip],
-            )?
-            .pop())
-        })
-    }
-
-    /// Every PC of this site, by MAC.
-    pub fn pcs(&self) -> R<Vec<PcRecord>> {
-        let site = self.inner.site.clone();
-        self.read("read the PCs", move |tx| {
-            pcs_where(tx, "site = $1 ORDER BY mac", &[&site])
-        })
-    }
-
     /// Everything `inventory list` and the exports show: of every site (`None`) or of one; the
     /// accounts, events and password reads of those sites' PCs and runs.
     pub fn snapshot(&self, site: Option<&str>) -> R<Snapshot> {
@@ -260,14 +229,6 @@ impl PgInventory {
         })
     }
 
-    /// The accounts rdplay may (and must) delete on this PC: recorded and not deleted.
-    pub fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
-        let mac = mac.to_string();
-        self.read("read a PC's accounts", move |tx| {
-            accounts_where(tx, "mac = $1 AND state != 'deleted' ORDER BY id", &[&mac])
-        })
-    }
-
     /// Every account ever recorded (of every site), oldest first.
     pub fn accounts(&self) -> R<Vec<AccountRecord>> {
         self.read("read the accounts", |tx| {
@@ -281,507 +242,6 @@ impl PgInventory {
         self.read("read a PC's accounts", move |tx| {
             accounts_where(tx, "mac = $1 ORDER BY id", &[&mac])
         })
-    }
-
-    /// Every managed username not deleted, across every site.
-    pub fn usernames_in_use(&self) -> R<HashSet<String>> {
-        self.read("read the usernames", |tx| {
-            let rows = tx.query(
-                "SELECT username FROM accounts WHERE state != 'deleted'",
-                &[],
-            )?;
-            rows.iter().map(|r| tx.get(r, 0)).collect()
-        })
-    }
-
-    /// Each PC's number within this site: its own, or the smallest free ones in the order given.
-    pub fn numbers_for(&self, macs: &[Mac]) -> R<HashMap<Mac, u32>> {
-        let pcs = self.pcs()?;
-        Ok(super::store::number_pcs(&pcs, macs))
-    }
-
-    /// The highest uid rdplay gave an account on this PC (deleted ones included).
-    pub fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
-        let mac = mac.to_string();
-        self.read("read a PC's uids", move |tx| {
-            let row = tx.query_one("SELECT MAX(uid) FROM accounts WHERE mac = $1", &[&mac])?;
-            let uid: Option<i64> = tx.get(&row, 0)?;
-            uid.map(|u| u32::try_from(u).map_err(|_| corrupt(tx, "uid", &u.to_string())))
-                .transpose()
-        })
-    }
-
-    /// The PCs that failed in this site's last run that recorded outcomes.
-    pub fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
-        let site = self.inner.site.clone();
-        self.read("read the last run's outcomes", move |tx| {
-            let rows = tx.query(
-                "SELECT mac, ip FROM outcomes o
-                 WHERE run = (SELECT MAX(p.run) FROM outcomes p JOIN runs r ON r.id = p.run
-                              WHERE r.site = $1)
-                   AND NOT ok
-                   AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = o.run
-                             AND COALESCE(p.mac, p.ip) = COALESCE(o.mac, o.ip))
-                 ORDER BY id",
-                &[&site],
-            )?;
-            rows.iter()
-                .map(|r| {
-                    let mac: Option<String> = tx.get(r, 0)?;
-                    let ip: String = tx.get(r, 1)?;
-                    Ok(PcRef {
-                        mac: mac.map(|m| parse(tx, "MAC address", &m)).transpose()?,
-                        ip: parse(tx, "IP address", &ip)?,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// The archives made of a PC's old accounts, oldest first.
-    pub fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>> {
-        let mac = mac.to_string();
-        self.read("read a PC's archives", move |tx| {
-            let rows = tx.query(
-                "SELECT id, mac, username, request, path, bytes, sha256, created_at, removed_at
-                 FROM archives WHERE mac = $1 ORDER BY id",
-                &[&mac],
-            )?;
-            rows.iter()
-                .map(|r| {
-                    let bytes: i64 = tx.get(r, 5)?;
-                    let removed: Option<String> = tx.get(r, 8)?;
-                    Ok(ArchiveRecord {
-                        id: tx.get(r, 0)?,
-                        mac: parse(tx, "MAC address", &tx.get::<String>(r, 1)?)?,
-                        username: tx.get(r, 2)?,
-                        request: tx.get(r, 3)?,
-                        path: PathBuf::from(tx.get::<String>(r, 4)?),
-                        bytes: u64::try_from(bytes).unwrap_or(0),
-                        sha256: tx.get(r, 6)?,
-                        created_at: parse(tx, "timestamp", &tx.get::<String>(r, 7)?)?,
-                        removed_at: removed.map(|t| parse(tx, "timestamp", &t)).transpose()?,
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// The events of this site's runs, oldest first: of one run, since a time, or all.
-    pub fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>> {
-        let site = self.inner.site.clone();
-        self.read("read the events", move |tx| {
-            let columns = "e.run, e.at, e.mac, e.other_mac, e.ip, e.hostname, e.kind, e.severity,
-                           e.text, e.since";
-            let from = "FROM events e JOIN runs r ON r.id = e.run WHERE r.site = $1";
-            let rows = match filter {
-                EventFilter::All => {
-                    tx.query(&format!("SELECT {columns} {from} ORDER BY e.id"), &[&site])?
-                }
-                EventFilter::Run(run) => tx.query(
-                    &format!("SELECT {columns} {from} AND e.run = $2 ORDER BY e.id"),
-                    &[&site, &run.0],
-                )?,
-                EventFilter::Since(t) => tx.query(
-                    &format!("SELECT {columns} {from} AND e.at >= $2 ORDER BY e.id"),
-                    &[&site, &t.to_string()],
-                )?,
-            };
-            rows.iter().map(|r| event_record(tx, r)).collect()
-        })
-    }
-
-    /// PCs of this site that share a host key, machine-id or DMI serial/UUID, as `clone` events.
-    pub fn identity_conflicts(&self) -> R<Vec<Event>> {
-        Ok(super::store::conflicts(&self.pcs()?))
-    }
-
-    // ---- writes ----
-
-    /// Records the start of a run of this site.
-    pub async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
-        let playbook = std::path::absolute(playbook).unwrap_or_else(|_| playbook.to_owned());
-        let (playbook, digest) = (playbook.display().to_string(), digest.to_owned());
-        let site = self.inner.site.clone();
-        self.write("record the start of the run", move |tx| {
-            let row = tx.query_one(
-                "INSERT INTO runs (playbook, digest, started_at, site) VALUES ($1, $2, $3, $4)
-                 RETURNING id",
-                &[&playbook, &digest, &now(), &site],
-            )?;
-            Ok(RunId(tx.get(&row, 0)?))
-        })
-        .await
-    }
-
-    /// Issues the next request number, `REQ-YYYYMMDD-NNNNNN`, from the database's one sequence:
-    /// unique across every site and controller.
-    pub async fn next_request(&self, run: RunId) -> R<String> {
-        self.write("issue a request number", move |tx| {
-            let row = tx.query_one(
-                "SELECT nextval(pg_get_serial_sequence('requests', 'seq'))",
-                &[],
-            )?;
-            let seq: i64 = tx.get(&row, 0)?;
-            let now = jiff::Timestamp::now();
-            let id = format!("REQ-{}-{seq:06}", now.strftime("%Y%m%d"));
-            tx.execute(
-                "INSERT INTO requests (seq, id, run, issued_at) VALUES ($1, $2, $3, $4)",
-                &[&seq, &id, &run.0, &now.to_string()],
-            )?;
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Records that a PC was seen.
-    pub async fn seen(&self, pc: PcSeen) -> R<()> {
-        let site = self.inner.site.clone();
-        self.write("record a PC", move |tx| {
-            upsert_pc(tx, &site, &pc.mac, pc.ip, pc.hostname.as_deref())
-        })
-        .await
-    }
-
-    /// Pins a PC's host key line(s), or forgets them (`None`).
-    pub async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: Option<&str>) -> R<()> {
-        let (mac, key, site) = (mac.clone(), key.map(str::to_owned), self.inner.site.clone());
-        self.write("pin a host key", move |tx| {
-            upsert_pc(tx, &site, &mac, ip, None)?;
-            tx.execute(
-                "UPDATE pcs SET host_key = $2 WHERE mac = $1",
-                &[&mac.to_string(), &key],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Journal step 1, before any change on the PC: the new account `pending`. A name another
-    /// account holds (a controller of another site may have taken it a moment ago) is
-    /// [`InventoryError::UsernameInUse`].
-    pub async fn intend(&self, i: Intent) -> R<()> {
-        let site = self.inner.site.clone();
-        self.write("record the intent", move |tx| {
-            let now = now();
-            let mac = i.mac.to_string();
-            upsert_pc(tx, &site, &i.mac, i.ip, None)?;
-            if let Some(number) = i.number {
-                tx.execute(
-                    "UPDATE pcs SET number = $2 WHERE mac = $1 AND number IS NULL",
-                    &[&mac, &i64::from(number)],
-                )?;
-            }
-            let holder = tx.query_opt(
-                "SELECT mac FROM accounts WHERE username = $1 AND state != 'deleted'",
-                &[&i.new_username],
-            )?;
-            if let Some(row) = holder {
-                return Err(InventoryError::UsernameInUse {
-                    username: i.new_username,
-                    mac: tx.get(&row, 0)?,
-                });
-            }
-            // Two controllers drawing the same name at once: the unique index refuses the second.
-            let inserted = tx.query_opt(
-                "INSERT INTO accounts (username, mac, request, run, state, created_at, site)
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6)
-                 ON CONFLICT (username) WHERE state != 'deleted' DO NOTHING
-                 RETURNING id",
-                &[&i.new_username, &mac, &i.request, &i.run.0, &now, &site],
-            )?;
-            if inserted.is_none() {
-                return Err(InventoryError::UsernameInUse {
-                    username: i.new_username,
-                    mac: "(another site, just now)".into(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO journal (run, mac, request, new_username, old_usernames, intended_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &i.run.0,
-                    &mac,
-                    &i.request,
-                    &i.new_username,
-                    &json_list(&i.old_usernames),
-                    &now,
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Journal step 2, after the PC reported success.
-    pub async fn renewed(&self, r: Renewal) -> R<()> {
-        self.write("record the renewal", move |tx| {
-            let now = now();
-            let mac = r.mac.to_string();
-            let uid = r.uid.map(i64::from);
-            let changed = tx.execute(
-                "UPDATE accounts SET uid = $4 WHERE mac = $1 AND username = $2 AND request = $3
-                 AND state != 'deleted'",
-                &[&mac, &r.new_username, &r.request, &uid],
-            )?;
-            if changed == 0 {
-                return Err(InventoryError::UnknownAccount {
-                    username: r.new_username,
-                    mac: Some(mac),
-                    expected: "intended",
-                });
-            }
-            for old in r.deleted.iter().filter(|u| **u != r.new_username) {
-                tx.execute(
-                    "UPDATE accounts SET state = 'deleted', deleted_at = $3
-                     WHERE mac = $1 AND username = $2 AND state != 'deleted'",
-                    &[&mac, old, &now],
-                )?;
-            }
-            let facts = serde_json::to_string(&r.facts).map_err(|e| InventoryError::Commit {
-                path: tx.server().into(),
-                message: format!("facts of {mac} could not be encoded: {e}"),
-            })?;
-            record_fact_changes(tx, &r, &now)?;
-            tx.execute(
-                "UPDATE pcs SET hostname = $2, facts = $3, last_seen = $4 WHERE mac = $1",
-                &[&mac, &r.hostname, &facts, &now],
-            )?;
-            tx.execute(
-                "INSERT INTO facts_history (mac, run, at, facts) VALUES ($1, $2, $3, $4)",
-                &[&mac, &r.run.0, &now, &facts],
-            )?;
-            tx.execute(
-                "DELETE FROM facts_history WHERE mac = $1 AND id NOT IN
-                 (SELECT id FROM facts_history WHERE mac = $1 ORDER BY id DESC LIMIT $2)",
-                &[&mac, &i64::from(r.history.max(1))],
-            )?;
-            tx.execute(
-                "UPDATE journal SET renewed_at = $3, deleted = $4, leftover_files = $5,
-                 leftover_bytes = $6 WHERE mac = $1 AND request = $2",
-                &[
-                    &mac,
-                    &r.request,
-                    &now,
-                    &json_list(&r.deleted),
-                    &i64::try_from(r.leftover_files).unwrap_or(i64::MAX),
-                    &i64::try_from(r.leftover_bytes).unwrap_or(i64::MAX),
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Journal step 3, after the sheets exist: the account becomes `live`.
-    pub async fn sheets_written(
-        &self,
-        username: &str,
-        user_sheet: Vec<PathBuf>,
-        pc_sheet: Vec<PathBuf>,
-    ) -> R<()> {
-        let username = username.to_owned();
-        let user_sheet = json_paths(&user_sheet)?;
-        let pc_sheet = json_paths(&pc_sheet)?;
-        self.write("record the sheets", move |tx| {
-            let found = tx.query_opt(
-                "SELECT a.id, a.mac, a.request FROM accounts a
-                 JOIN journal j ON j.mac = a.mac AND j.request = a.request
-                 WHERE a.username = $1 AND a.state != 'deleted' AND j.renewed_at IS NOT NULL",
-                &[&username],
-            )?;
-            let Some(row) = found else {
-                return Err(InventoryError::UnknownAccount {
-                    username,
-                    mac: None,
-                    expected: "renewed",
-                });
-            };
-            let (id, mac, request): (i64, String, String) =
-                (tx.get(&row, 0)?, tx.get(&row, 1)?, tx.get(&row, 2)?);
-            tx.execute(
-                "UPDATE accounts SET state = 'live', user_sheet = $2, pc_sheet = $3 WHERE id = $1",
-                &[&id, &user_sheet, &pc_sheet],
-            )?;
-            tx.execute(
-                "UPDATE journal SET sheets_at = $3 WHERE mac = $1 AND request = $2",
-                &[&mac, &request, &now()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Stores an escrowed password; keeps the newest `keep` of the PC.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn escrow(
-        &self,
-        mac: &Mac,
-        username: &str,
-        request: &str,
-        run: RunId,
-        recipients: Vec<String>,
-        ciphertext: Vec<u8>,
-        keep: u32,
-    ) -> R<()> {
-        let (mac, username, request) = (mac.to_string(), username.to_owned(), request.to_owned());
-        self.write("store the escrowed password", move |tx| {
-            tx.execute(
-                "INSERT INTO escrow (mac, username, request, run, at, recipients, ciphertext)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &mac,
-                    &username,
-                    &request,
-                    &run.0,
-                    &now(),
-                    &json_list(&recipients),
-                    &ciphertext,
-                ],
-            )?;
-            tx.execute(
-                "DELETE FROM escrow WHERE mac = $1 AND id NOT IN
-                 (SELECT id FROM escrow WHERE mac = $1 ORDER BY id DESC LIMIT $2)",
-                &[&mac, &i64::from(keep.max(1))],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Records fleet-wide events, each once; how many were new.
-    pub async fn record_events(&self, run: RunId, events: Vec<Event>) -> R<usize> {
-        self.write("record events", move |tx| {
-            let now = now();
-            let mut recorded = 0;
-            for e in events {
-                let ip = e.ip.map(|ip| ip.to_string());
-                let (mac, other) = (
-                    e.mac.as_ref().map(Mac::to_string),
-                    e.other_mac.as_ref().map(Mac::to_string),
-                );
-                let known = tx.query_one(
-                    "SELECT EXISTS (SELECT 1 FROM events WHERE kind = $1
-                     AND mac IS NOT DISTINCT FROM $2 AND other_mac IS NOT DISTINCT FROM $3
-                     AND ip IS NOT DISTINCT FROM $4 AND text = $5)",
-                    &[&e.kind, &mac, &other, &ip, &e.text],
-                )?;
-                if tx.get::<bool>(&known, 0)? {
-                    continue;
-                }
-                tx.execute(
-                    "INSERT INTO events (run, at, mac, other_mac, ip, hostname, kind, severity,
-                     text, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    &[
-                        &run.0,
-                        &now,
-                        &mac,
-                        &other,
-                        &ip,
-                        &e.hostname,
-                        &e.kind,
-                        &e.severity.as_str(),
-                        &e.text,
-                        &e.since.map(|t| t.to_string()),
-                    ],
-                )?;
-                recorded += 1;
-            }
-            Ok(recorded)
-        })
-        .await
-    }
-
-    /// Records an archive of an old account.
-    pub async fn archived(&self, a: Archived) -> R<i64> {
-        self.write("record an archive", move |tx| {
-            let file = a.path.to_str().ok_or_else(|| InventoryError::Commit {
-                path: tx.server().into(),
-                message: format!("the archive path {} is not valid UTF-8", a.path.display()),
-            })?;
-            let row = tx.query_one(
-                "INSERT INTO archives (mac, username, request, run, path, bytes, sha256, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                &[
-                    &a.mac.to_string(),
-                    &a.username,
-                    &a.request,
-                    &a.run.0,
-                    &file,
-                    &i64::try_from(a.bytes).unwrap_or(i64::MAX),
-                    &a.sha256,
-                    &now(),
-                ],
-            )?;
-            tx.get(&row, 0)
-        })
-        .await
-    }
-
-    /// Records that retention removed an archive's file.
-    pub async fn archive_removed(&self, id: i64) -> R<()> {
-        self.write("record an archive's removal", move |tx| {
-            tx.execute(
-                "UPDATE archives SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
-                &[&id, &now()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Records how a PC ended in a run.
-    pub async fn outcome(&self, run: RunId, pc: PcOutcome) -> R<()> {
-        self.write("record a PC's outcome", move |tx| {
-            let duration_ms = i64::try_from(pc.duration.as_millis()).unwrap_or(i64::MAX);
-            tx.execute(
-                "INSERT INTO outcomes (run, mac, ip, step, ok, reason, duration_ms, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &run.0,
-                    &pc.mac.as_ref().map(Mac::to_string),
-                    &pc.ip.to_string(),
-                    &pc.step,
-                    &pc.ok,
-                    &pc.reason,
-                    &duration_ms,
-                    &now(),
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Records the end of a run and returns its counts.
-    pub async fn finish_run(&self, run: RunId) -> R<RunSummary> {
-        self.write("record the end of the run", move |tx| {
-            let now = jiff::Timestamp::now();
-            let row = tx.query_one(
-                "SELECT COUNT(*) FILTER (WHERE ok), COUNT(*) FILTER (WHERE NOT ok) FROM outcomes o
-                 WHERE run = $1 AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = o.run
-                   AND COALESCE(p.mac, p.ip) = COALESCE(o.mac, o.ip))",
-                &[&run.0],
-            )?;
-            let (ok, failed): (i64, i64) = (tx.get(&row, 0)?, tx.get(&row, 1)?);
-            let started = tx.query_opt(
-                "UPDATE runs SET finished_at = $2, ok = $3, failed = $4 WHERE id = $1
-                 RETURNING started_at",
-                &[&run.0, &now.to_string(), &ok, &failed],
-            )?;
-            let Some(started) = started else {
-                return Err(corrupt(tx, "run id", &run.0.to_string()));
-            };
-            let started: String = tx.get(&started, 0)?;
-            Ok(RunSummary {
-                run,
-                started_at: parse(tx, "timestamp", &started)?,
-                finished_at: now,
-                ok: u32::try_from(ok).unwrap_or(u32::MAX),
-                failed: u32::try_from(failed).unwrap_or(u32::MAX),
-            })
-        })
-        .await
     }
 }
 
@@ -973,24 +433,372 @@ fn record_fact_changes(tx: &mut Tx<'_>, r: &Renewal, now: &str) -> R<()> {
 }
 
 impl Store for PgInventory {
+    /// The PC with this MAC (whatever its site: a MAC is one PC).
     fn pc(&self, mac: &Mac) -> R<Option<PcRecord>> {
-        PgInventory::pc(self, mac)
+        let mac = mac.to_string();
+        self.read("read a PC", move |tx| {
+            Ok(pcs_where(tx, "mac = $1", &[&mac])?.pop())
+        })
     }
+
+    /// The PC of this site last seen at this address.
     fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>> {
-        PgInventory::pc_by_ip(self, ip)
+        let (ip, site) = (ip.to_string(), self.inner.site.clone());
+        self.read("read a PC", move |tx| {
+            Ok(pcs_where(
+                tx,
+                "site = $1 AND ip = $2 ORDER BY last_seen DESC LIMIT 1",
+                &[&site, &ip],
+            )?
+            .pop())
+        })
     }
+
+    /// Every PC of this site, by MAC.
     fn pcs(&self) -> R<Vec<PcRecord>> {
-        PgInventory::pcs(self)
+        let site = self.inner.site.clone();
+        self.read("read the PCs", move |tx| {
+            pcs_where(tx, "site = $1 ORDER BY mac", &[&site])
+        })
     }
+
+    /// The accounts rdplay may (and must) delete on this PC: recorded and not deleted.
     fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
-        PgInventory::accounts_to_remove(self, mac)
+        let mac = mac.to_string();
+        self.read("read a PC's accounts", move |tx| {
+            accounts_where(tx, "mac = $1 AND state != 'deleted' ORDER BY id", &[&mac])
+        })
     }
+
+    /// Every managed username not deleted, across every site.
     fn usernames_in_use(&self) -> R<HashSet<String>> {
-        PgInventory::usernames_in_use(self)
+        self.read("read the usernames", |tx| {
+            let rows = tx.query(
+                "SELECT username FROM accounts WHERE state != 'deleted'",
+                &[],
+            )?;
+            rows.iter().map(|r| tx.get(r, 0)).collect()
+        })
     }
+
+    /// Each PC's number within this site: its own, or the smallest free ones in the order given.
     fn numbers_for(&self, macs: &[Mac]) -> R<HashMap<Mac, u32>> {
-        PgInventory::numbers_for(self, macs)
+        let pcs = self.pcs()?;
+        Ok(super::store::number_pcs(&pcs, macs))
     }
+
+    /// The highest uid rdplay gave an account on this PC (deleted ones included).
+    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
+        let mac = mac.to_string();
+        self.read("read a PC's uids", move |tx| {
+            let row = tx.query_one("SELECT MAX(uid) FROM accounts WHERE mac = $1", &[&mac])?;
+            let uid: Option<i64> = tx.get(&row, 0)?;
+            uid.map(|u| u32::try_from(u).map_err(|_| corrupt(tx, "uid", &u.to_string())))
+                .transpose()
+        })
+    }
+
+    /// The PCs that failed in this site's last run that recorded outcomes.
+    fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
+        let site = self.inner.site.clone();
+        self.read("read the last run's outcomes", move |tx| {
+            let rows = tx.query(
+                "SELECT mac, ip FROM outcomes o
+                 WHERE run = (SELECT MAX(p.run) FROM outcomes p JOIN runs r ON r.id = p.run
+                              WHERE r.site = $1)
+                   AND NOT ok
+                   AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = o.run
+                             AND COALESCE(p.mac, p.ip) = COALESCE(o.mac, o.ip))
+                 ORDER BY id",
+                &[&site],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let mac: Option<String> = tx.get(r, 0)?;
+                    let ip: String = tx.get(r, 1)?;
+                    Ok(PcRef {
+                        mac: mac.map(|m| parse(tx, "MAC address", &m)).transpose()?,
+                        ip: parse(tx, "IP address", &ip)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The archives made of a PC's old accounts, oldest first.
+    fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>> {
+        let mac = mac.to_string();
+        self.read("read a PC's archives", move |tx| {
+            let rows = tx.query(
+                "SELECT id, mac, username, request, path, bytes, sha256, created_at, removed_at
+                 FROM archives WHERE mac = $1 ORDER BY id",
+                &[&mac],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let bytes: i64 = tx.get(r, 5)?;
+                    let removed: Option<String> = tx.get(r, 8)?;
+                    Ok(ArchiveRecord {
+                        id: tx.get(r, 0)?,
+                        mac: parse(tx, "MAC address", &tx.get::<String>(r, 1)?)?,
+                        username: tx.get(r, 2)?,
+                        request: tx.get(r, 3)?,
+                        path: PathBuf::from(tx.get::<String>(r, 4)?),
+                        bytes: u64::try_from(bytes).unwrap_or(0),
+                        sha256: tx.get(r, 6)?,
+                        created_at: parse(tx, "timestamp", &tx.get::<String>(r, 7)?)?,
+                        removed_at: removed.map(|t| parse(tx, "timestamp", &t)).transpose()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The events of this site's runs, oldest first: of one run, since a time, or all.
+    fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>> {
+        let site = self.inner.site.clone();
+        self.read("read the events", move |tx| {
+            let columns = "e.run, e.at, e.mac, e.other_mac, e.ip, e.hostname, e.kind, e.severity,
+                           e.text, e.since";
+            let from = "FROM events e JOIN runs r ON r.id = e.run WHERE r.site = $1";
+            let rows = match filter {
+                EventFilter::All => {
+                    tx.query(&format!("SELECT {columns} {from} ORDER BY e.id"), &[&site])?
+                }
+                EventFilter::Run(run) => tx.query(
+                    &format!("SELECT {columns} {from} AND e.run = $2 ORDER BY e.id"),
+                    &[&site, &run.0],
+                )?,
+                EventFilter::Since(t) => tx.query(
+                    &format!("SELECT {columns} {from} AND e.at >= $2 ORDER BY e.id"),
+                    &[&site, &t.to_string()],
+                )?,
+            };
+            rows.iter().map(|r| event_record(tx, r)).collect()
+        })
+    }
+
+    /// PCs of this site that share a host key, machine-id or DMI serial/UUID, as `clone` events.
+    fn identity_conflicts(&self) -> R<Vec<Event>> {
+        Ok(super::store::conflicts(&self.pcs()?))
+    }
+
+    /// Records the start of a run of this site.
+    async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
+        let playbook = std::path::absolute(playbook).unwrap_or_else(|_| playbook.to_owned());
+        let (playbook, digest) = (playbook.display().to_string(), digest.to_owned());
+        let site = self.inner.site.clone();
+        self.write("record the start of the run", move |tx| {
+            let row = tx.query_one(
+                "INSERT INTO runs (playbook, digest, started_at, site) VALUES ($1, $2, $3, $4)
+                 RETURNING id",
+                &[&playbook, &digest, &now(), &site],
+            )?;
+            Ok(RunId(tx.get(&row, 0)?))
+        })
+        .await
+    }
+
+    /// Issues the next request number, `REQ-YYYYMMDD-NNNNNN`, from the database's one sequence:
+    /// unique across every site and controller.
+    async fn next_request(&self, run: RunId) -> R<String> {
+        self.write("issue a request number", move |tx| {
+            let row = tx.query_one(
+                "SELECT nextval(pg_get_serial_sequence('requests', 'seq'))",
+                &[],
+            )?;
+            let seq: i64 = tx.get(&row, 0)?;
+            let now = jiff::Timestamp::now();
+            let id = format!("REQ-{}-{seq:06}", now.strftime("%Y%m%d"));
+            tx.execute(
+                "INSERT INTO requests (seq, id, run, issued_at) VALUES ($1, $2, $3, $4)",
+                &[&seq, &id, &run.0, &now.to_string()],
+            )?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Records that a PC was seen.
+    async fn seen(&self, pc: PcSeen) -> R<()> {
+        let site = self.inner.site.clone();
+        self.write("record a PC", move |tx| {
+            upsert_pc(tx, &site, &pc.mac, pc.ip, pc.hostname.as_deref())
+        })
+        .await
+    }
+
+    /// Pins a PC's host key line(s).
+    async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
+        let (mac, key, site) = (mac.clone(), Some(key.to_owned()), self.inner.site.clone());
+        self.write("pin a host key", move |tx| {
+            upsert_pc(tx, &site, &mac, ip, None)?;
+            tx.execute(
+                "UPDATE pcs SET host_key = $2 WHERE mac = $1",
+                &[&mac.to_string(), &key],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Journal step 1, before any change on the PC: the new account `pending`. A name another
+    /// account holds (a controller of another site may have taken it a moment ago) is
+    /// [`InventoryError::UsernameInUse`].
+    async fn intend(&self, i: Intent) -> R<()> {
+        let site = self.inner.site.clone();
+        self.write("record the intent", move |tx| {
+            let now = now();
+            let mac = i.mac.to_string();
+            upsert_pc(tx, &site, &i.mac, i.ip, None)?;
+            if let Some(number) = i.number {
+                tx.execute(
+                    "UPDATE pcs SET number = $2 WHERE mac = $1 AND number IS NULL",
+                    &[&mac, &i64::from(number)],
+                )?;
+            }
+            let holder = tx.query_opt(
+                "SELECT mac FROM accounts WHERE username = $1 AND state != 'deleted'",
+                &[&i.new_username],
+            )?;
+            if let Some(row) = holder {
+                return Err(InventoryError::UsernameInUse {
+                    username: i.new_username,
+                    mac: tx.get(&row, 0)?,
+                });
+            }
+            // Two controllers drawing the same name at once: the unique index refuses the second.
+            let inserted = tx.query_opt(
+                "INSERT INTO accounts (username, mac, request, run, state, created_at, site)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6)
+                 ON CONFLICT (username) WHERE state != 'deleted' DO NOTHING
+                 RETURNING id",
+                &[&i.new_username, &mac, &i.request, &i.run.0, &now, &site],
+            )?;
+            if inserted.is_none() {
+                return Err(InventoryError::UsernameInUse {
+                    username: i.new_username,
+                    mac: "(another site, just now)".into(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO journal (run, mac, request, new_username, old_usernames, intended_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &i.run.0,
+                    &mac,
+                    &i.request,
+                    &i.new_username,
+                    &json_list(&i.old_usernames),
+                    &now,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Journal step 2, after the PC reported success.
+    async fn renewed(&self, r: Renewal) -> R<()> {
+        self.write("record the renewal", move |tx| {
+            let now = now();
+            let mac = r.mac.to_string();
+            let uid = r.uid.map(i64::from);
+            let changed = tx.execute(
+                "UPDATE accounts SET uid = $4 WHERE mac = $1 AND username = $2 AND request = $3
+                 AND state != 'deleted'",
+                &[&mac, &r.new_username, &r.request, &uid],
+            )?;
+            if changed == 0 {
+                return Err(InventoryError::UnknownAccount {
+                    username: r.new_username,
+                    mac: Some(mac),
+                    expected: "intended",
+                });
+            }
+            for old in r.deleted.iter().filter(|u| **u != r.new_username) {
+                tx.execute(
+                    "UPDATE accounts SET state = 'deleted', deleted_at = $3
+                     WHERE mac = $1 AND username = $2 AND state != 'deleted'",
+                    &[&mac, old, &now],
+                )?;
+            }
+            let facts = serde_json::to_string(&r.facts).map_err(|e| InventoryError::Commit {
+                path: tx.server().into(),
+                message: format!("facts of {mac} could not be encoded: {e}"),
+            })?;
+            record_fact_changes(tx, &r, &now)?;
+            tx.execute(
+                "UPDATE pcs SET hostname = $2, facts = $3, last_seen = $4 WHERE mac = $1",
+                &[&mac, &r.hostname, &facts, &now],
+            )?;
+            tx.execute(
+                "INSERT INTO facts_history (mac, run, at, facts) VALUES ($1, $2, $3, $4)",
+                &[&mac, &r.run.0, &now, &facts],
+            )?;
+            tx.execute(
+                "DELETE FROM facts_history WHERE mac = $1 AND id NOT IN
+                 (SELECT id FROM facts_history WHERE mac = $1 ORDER BY id DESC LIMIT $2)",
+                &[&mac, &i64::from(r.history.max(1))],
+            )?;
+            tx.execute(
+                "UPDATE journal SET renewed_at = $3, deleted = $4, leftover_files = $5,
+                 leftover_bytes = $6 WHERE mac = $1 AND request = $2",
+                &[
+                    &mac,
+                    &r.request,
+                    &now,
+                    &json_list(&r.deleted),
+                    &i64::try_from(r.leftover_files).unwrap_or(i64::MAX),
+                    &i64::try_from(r.leftover_bytes).unwrap_or(i64::MAX),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Journal step 3, after the sheets exist: the account becomes `live`.
+    async fn sheets_written(
+        &self,
+        username: &str,
+        user_sheet: Vec<PathBuf>,
+        pc_sheet: Vec<PathBuf>,
+    ) -> R<()> {
+        let username = username.to_owned();
+        let user_sheet = json_paths(&user_sheet)?;
+        let pc_sheet = json_paths(&pc_sheet)?;
+        self.write("record the sheets", move |tx| {
+            let found = tx.query_opt(
+                "SELECT a.id, a.mac, a.request FROM accounts a
+                 JOIN journal j ON j.mac = a.mac AND j.request = a.request
+                 WHERE a.username = $1 AND a.state != 'deleted' AND j.renewed_at IS NOT NULL",
+                &[&username],
+            )?;
+            let Some(row) = found else {
+                return Err(InventoryError::UnknownAccount {
+                    username,
+                    mac: None,
+                    expected: "renewed",
+                });
+            };
+            let (id, mac, request): (i64, String, String) =
+                (tx.get(&row, 0)?, tx.get(&row, 1)?, tx.get(&row, 2)?);
+            tx.execute(
+                "UPDATE accounts SET state = 'live', user_sheet = $2, pc_sheet = $3 WHERE id = $1",
+                &[&id, &user_sheet, &pc_sheet],
+            )?;
+            tx.execute(
+                "UPDATE journal SET sheets_at = $3 WHERE mac = $1 AND request = $2",
+                &[&mac, &request, &now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores an escrowed password; keeps the newest `keep` of the PC.
+    #[allow(clippy::too_many_arguments)]
     async fn escrow(
         &self,
         mac: &Mac,
@@ -1001,65 +809,163 @@ impl Store for PgInventory {
         ciphertext: Vec<u8>,
         keep: u32,
     ) -> R<()> {
-        PgInventory::escrow(
-            self, mac, username, request, run, recipients, ciphertext, keep,
-        )
+        let (mac, username, request) = (mac.to_string(), username.to_owned(), request.to_owned());
+        self.write("store the escrowed password", move |tx| {
+            tx.execute(
+                "INSERT INTO escrow (mac, username, request, run, at, recipients, ciphertext)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &mac,
+                    &username,
+                    &request,
+                    &run.0,
+                    &now(),
+                    &json_list(&recipients),
+                    &ciphertext,
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM escrow WHERE mac = $1 AND id NOT IN
+                 (SELECT id FROM escrow WHERE mac = $1 ORDER BY id DESC LIMIT $2)",
+                &[&mac, &i64::from(keep.max(1))],
+            )?;
+            Ok(())
+        })
         .await
     }
-    fn identity_conflicts(&self) -> R<Vec<Event>> {
-        PgInventory::identity_conflicts(self)
-    }
-    fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>> {
-        PgInventory::events(self, filter)
-    }
+
+    /// Records fleet-wide events, each once; how many were new.
     async fn record_events(&self, run: RunId, events: Vec<Event>) -> R<usize> {
-        PgInventory::record_events(self, run, events).await
+        self.write("record events", move |tx| {
+            let now = now();
+            let mut recorded = 0;
+            for e in events {
+                let ip = e.ip.map(|ip| ip.to_string());
+                let (mac, other) = (
+                    e.mac.as_ref().map(Mac::to_string),
+                    e.other_mac.as_ref().map(Mac::to_string),
+                );
+                let known = tx.query_one(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE kind = $1
+                     AND mac IS NOT DISTINCT FROM $2 AND other_mac IS NOT DISTINCT FROM $3
+                     AND ip IS NOT DISTINCT FROM $4 AND text = $5)",
+                    &[&e.kind, &mac, &other, &ip, &e.text],
+                )?;
+                if tx.get::<bool>(&known, 0)? {
+                    continue;
+                }
+                tx.execute(
+                    "INSERT INTO events (run, at, mac, other_mac, ip, hostname, kind, severity,
+                     text, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    &[
+                        &run.0,
+                        &now,
+                        &mac,
+                        &other,
+                        &ip,
+                        &e.hostname,
+                        &e.kind,
+                        &e.severity.as_str(),
+                        &e.text,
+                        &e.since.map(|t| t.to_string()),
+                    ],
+                )?;
+                recorded += 1;
+            }
+            Ok(recorded)
+        })
+        .await
     }
-    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
-        PgInventory::highest_uid(self, mac)
+
+    /// Records an archive of an old account.
+    async fn archived(&self, a: Archived) -> R<i64> {
+        self.write("record an archive", move |tx| {
+            let file = a.path.to_str().ok_or_else(|| InventoryError::Commit {
+                path: tx.server().into(),
+                message: format!("the archive path {} is not valid UTF-8", a.path.display()),
+            })?;
+            let row = tx.query_one(
+                "INSERT INTO archives (mac, username, request, run, path, bytes, sha256, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &a.mac.to_string(),
+                    &a.username,
+                    &a.request,
+                    &a.run.0,
+                    &file,
+                    &i64::try_from(a.bytes).unwrap_or(i64::MAX),
+                    &a.sha256,
+                    &now(),
+                ],
+            )?;
+            tx.get(&row, 0)
+        })
+        .await
     }
-    fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
-        PgInventory::failed_in_last_run(self)
-    }
-    fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>> {
-        PgInventory::archives_of(self, mac)
-    }
-    async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
-        PgInventory::begin_run(self, playbook, digest).await
-    }
-    async fn next_request(&self, run: RunId) -> R<String> {
-        PgInventory::next_request(self, run).await
-    }
-    async fn seen(&self, pc: PcSeen) -> R<()> {
-        PgInventory::seen(self, pc).await
-    }
-    async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
-        PgInventory::pin_host_key(self, mac, ip, Some(key)).await
-    }
-    async fn intend(&self, intent: Intent) -> R<()> {
-        PgInventory::intend(self, intent).await
-    }
-    async fn renewed(&self, renewal: Renewal) -> R<()> {
-        PgInventory::renewed(self, renewal).await
-    }
-    async fn sheets_written(
-        &self,
-        username: &str,
-        user_sheet: Vec<PathBuf>,
-        pc_sheet: Vec<PathBuf>,
-    ) -> R<()> {
-        PgInventory::sheets_written(self, username, user_sheet, pc_sheet).await
-    }
-    async fn archived(&self, archive: Archived) -> R<i64> {
-        PgInventory::archived(self, archive).await
-    }
+
+    /// Records that retention removed an archive's file.
     async fn archive_removed(&self, id: i64) -> R<()> {
-        PgInventory::archive_removed(self, id).await
+        self.write("record an archive's removal", move |tx| {
+            tx.execute(
+                "UPDATE archives SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
+                &[&id, &now()],
+            )?;
+            Ok(())
+        })
+        .await
     }
+
+    /// Records how a PC ended in a run.
     async fn outcome(&self, run: RunId, pc: PcOutcome) -> R<()> {
-        PgInventory::outcome(self, run, pc).await
+        self.write("record a PC's outcome", move |tx| {
+            let duration_ms = i64::try_from(pc.duration.as_millis()).unwrap_or(i64::MAX);
+            tx.execute(
+                "INSERT INTO outcomes (run, mac, ip, step, ok, reason, duration_ms, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &run.0,
+                    &pc.mac.as_ref().map(Mac::to_string),
+                    &pc.ip.to_string(),
+                    &pc.step,
+                    &pc.ok,
+                    &pc.reason,
+                    &duration_ms,
+                    &now(),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
     }
+
+    /// Records the end of a run and returns its counts.
     async fn finish_run(&self, run: RunId) -> R<RunSummary> {
-        PgInventory::finish_run(self, run).await
+        self.write("record the end of the run", move |tx| {
+            let now = jiff::Timestamp::now();
+            let row = tx.query_one(
+                "SELECT COUNT(*) FILTER (WHERE ok), COUNT(*) FILTER (WHERE NOT ok) FROM outcomes o
+                 WHERE run = $1 AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = o.run
+                   AND COALESCE(p.mac, p.ip) = COALESCE(o.mac, o.ip))",
+                &[&run.0],
+            )?;
+            let (ok, failed): (i64, i64) = (tx.get(&row, 0)?, tx.get(&row, 1)?);
+            let started = tx.query_opt(
+                "UPDATE runs SET finished_at = $2, ok = $3, failed = $4 WHERE id = $1
+                 RETURNING started_at",
+                &[&run.0, &now.to_string(), &ok, &failed],
+            )?;
+            let Some(started) = started else {
+                return Err(corrupt(tx, "run id", &run.0.to_string()));
+            };
+            let started: String = tx.get(&started, 0)?;
+            Ok(RunSummary {
+                run,
+                started_at: parse(tx, "timestamp", &started)?,
+                finished_at: now,
+                ok: u32::try_from(ok).unwrap_or(u32::MAX),
+                failed: u32::try_from(failed).unwrap_or(u32::MAX),
+            })
+        })
+        .await
     }
 }
