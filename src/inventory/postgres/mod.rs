@@ -10,6 +10,9 @@
 //! - each journal step is one transaction, committed on the server before the engine goes on: a
 //!   step the server did not confirm fails the PC before the PC is changed;
 //! - a session-level advisory lock per site ([`SiteLock`]) keeps two runs of one site apart.
+//!
+//! The [`Store`] reads are synchronous: over PostgreSQL each costs the engine thread that calls it
+//! one round trip to the server (a Unix socket or the LAN), as a SQLite read costs it a file read.
 
 mod copy;
 mod lock;
