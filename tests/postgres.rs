@@ -585,6 +585,21 @@ fn two_sites_run_at_once_against_one_database() {
         .run()
         .success();
     assert_eq!(std::fs::read_dir(&glpi).unwrap().count(), 6);
+    // Any PC of any site, shown from one place.
+    let pc = south.host(1);
+    north
+        .rdplay()
+        .args([
+            "inventory",
+            "show",
+            "--playbook",
+            pb_n.to_str().unwrap(),
+            &pc.mac,
+        ])
+        .run()
+        .success()
+        .stdout_contains(&format!("PC {}", pc.mac))
+        .stdout_contains("USERSU");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::inventory::export::{self, Snapshot};
 use crate::inventory::inert::for_terminal;
 use crate::inventory::postgres::PgInventory;
 use crate::inventory::{
-    AccountRecord, AccountState, Backend, Inventory, InventoryError, PcRecord, glpi,
+    AccountRecord, AccountState, Backend, Inventory, InventoryError, PcRecord, Store, glpi,
 };
 use jiff::Timestamp;
 use std::fmt::Write as _;
@@ -165,7 +165,7 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
             Ok(list_snapshot(&snapshot, &location))
         }),
         InventoryCommand::Show(args) => {
-            open(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
+            open_any(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
         }
         InventoryCommand::Export(args) => open_any(&args.source).and_then(|inv| {
             let (snapshot, _) = snapshot(&inv, args.site.as_deref())?;
@@ -326,7 +326,7 @@ pub fn sqlite_only(pb: &crate::playbook::Playbook) -> Result<&Path, String> {
         None => Ok(&pb.inventory.path),
         Some(pg) => Err(format!(
             "this command works on a SQLite inventory only, and {} names the shared one {}; \
-             run, --check, scan, inventory list/export/migrate/copy work on it",
+             run, --check, scan, inventory list/show/export/migrate/copy work on it",
             pb.path.display(),
             pg_name(pg)
         )),
@@ -353,8 +353,8 @@ fn open(source: &SourceArgs) -> Result<Inventory, String> {
         Backend::Sqlite(inventory) => Ok(inventory),
         Backend::Postgres(pg) => Err(format!(
             "this command reads a SQLite inventory; the playbook names the shared one {}: \
-             use `rdplay inventory list` or `export` (with --site), or copy a site's file in with \
-             `rdplay inventory copy`",
+             use `rdplay inventory list`, `show` or `export` (with --site), or copy a site's file \
+             in with `rdplay inventory copy`",
             pg.server()
         )),
     }
@@ -497,7 +497,7 @@ fn account_label(a: &AccountRecord) -> String {
 }
 
 /// The `show PC` report.
-pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError> {
+pub fn show(inventory: &Backend, query: &str) -> Result<String, InventoryError> {
     let pc = inventory.find_pc(query)?;
     let accounts = inventory.accounts_of(&pc.mac)?;
     let outcomes = inventory.outcomes_of(&pc.mac, 10)?;

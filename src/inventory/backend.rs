@@ -66,6 +66,16 @@ impl Backend {
         }
     }
 
+    /// Finds a PC by what a user typed: a MAC, an IPv4 address or a hostname.
+    pub fn find_pc(&self, query: &str) -> R<PcRecord> {
+        each!(self, i => i.find_pc(query))
+    }
+
+    /// The outcomes recorded for a PC, newest first, at most `limit`.
+    pub fn outcomes_of(&self, mac: &Mac, limit: u32) -> R<Vec<super::OutcomeRecord>> {
+        each!(self, i => i.outcomes_of(mac, limit))
+    }
+
     /// The accounts of one PC, oldest first.
     pub fn accounts_of(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
         each!(self, i => i.accounts_of(mac))

@@ -27,7 +27,7 @@ pub use schema::{Migrated, SCHEMA_VERSION};
 use super::export::Snapshot;
 use super::model::{
     AccountRecord, AccountState, ArchiveRecord, Archived, Event, EventFilter, EventRecord, Intent,
-    PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
+    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
 };
 use super::{InventoryError, Store};
 use crate::mac::Mac;
@@ -236,6 +236,61 @@ impl PgInventory {
     pub fn accounts(&self) -> R<Vec<AccountRecord>> {
         self.read("read the accounts", |tx| {
             accounts_where(tx, "TRUE ORDER BY id", &[])
+        })
+    }
+
+    /// Finds a PC of any site by what a user typed: a MAC, an IPv4 address or a hostname (an
+    /// address or a name several sites' PCs have is ambiguous: give the MAC).
+    pub fn find_pc(&self, query: &str) -> R<PcRecord> {
+        let not_found = || InventoryError::PcNotFound {
+            path: self.server().into(),
+            query: query.to_owned(),
+        };
+        if let Some(mac) = Mac::parse(query) {
+            return self.pc(&mac)?.ok_or_else(not_found);
+        }
+        let (column, value) = match query.trim().parse::<Ipv4Addr>() {
+            Ok(ip) => ("ip", ip.to_string()),
+            Err(_) => ("hostname", query.to_owned()),
+        };
+        let mut found = self.read("find a PC", move |tx| {
+            pcs_where(tx, &format!("{column} = $1 ORDER BY mac"), &[&value])
+        })?;
+        match found.len() {
+            0 => Err(not_found()),
+            1 => Ok(found.remove(0)),
+            _ => Err(InventoryError::Ambiguous {
+                query: query.to_owned(),
+                macs: found.into_iter().map(|pc| pc.mac.to_string()).collect(),
+            }),
+        }
+    }
+
+    /// The outcomes recorded for a PC, newest first, at most `limit`.
+    pub fn outcomes_of(&self, mac: &Mac, limit: u32) -> R<Vec<OutcomeRecord>> {
+        let mac = mac.to_string();
+        self.read("read a PC's outcomes", move |tx| {
+            let rows = tx.query(
+                "SELECT run, mac, ip, step, ok, reason, duration_ms, at FROM outcomes
+                 WHERE mac = $1 ORDER BY id DESC LIMIT $2",
+                &[&mac, &i64::from(limit)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let mac: Option<String> = tx.get(r, 1)?;
+                    let duration: i64 = tx.get(r, 6)?;
+                    Ok(OutcomeRecord {
+                        run: RunId(tx.get(r, 0)?),
+                        mac: mac.map(|m| parse(tx, "MAC address", &m)).transpose()?,
+                        ip: parse(tx, "IP address", &tx.get::<String>(r, 2)?)?,
+                        step: tx.get(r, 3)?,
+                        ok: tx.get(r, 4)?,
+                        reason: tx.get(r, 5)?,
+                        duration_ms: u64::try_from(duration).unwrap_or(0),
+                        at: parse(tx, "timestamp", &tx.get::<String>(r, 7)?)?,
+                    })
+                })
+                .collect()
         })
     }
 
