@@ -1,10 +1,14 @@
 //! The inventory against real SQLite files in temporary directories: schema, modes, lock, request
-//! numbers, the crash property of the journal, hostile PC text, exports, and write batching.
+//! numbers, the crash property of the journal, hostile PC text, exports, and write batching. The
+//! tests of the journal, request numbers and uids run against both backends ([`on_both!`]): a SQLite
+//! file and a shared PostgreSQL database (a throwaway cluster, tests/common/postgres.rs).
+
+mod common;
 
 use rdplay::facts::{Disk, Facts, Interface};
 use rdplay::inventory::{
-    AccountState, Archived, Intent, Inventory, InventoryError, PcOutcome, PcSeen, Renewal, RunId,
-    SCHEMA_VERSION, lock_path,
+    AccountState, Archived, Backend, Intent, Inventory, InventoryError, Lock, PcOutcome, PcSeen,
+    Renewal, RunId, SCHEMA_VERSION, Store, lock_path,
 };
 use rdplay::mac::Mac;
 use std::collections::HashSet;
@@ -68,8 +72,8 @@ fn facts(hostname: &str, mac: &str, ip: Ipv4Addr) -> Facts {
 }
 
 /// The three journal steps of one PC, stopping after `stop` of them (1, 2 or 3).
-async fn renew(
-    inv: &Inventory,
+async fn renew<S: Store>(
+    inv: &S,
     run: RunId,
     mac: &str,
     ip: Ipv4Addr,
@@ -133,7 +137,7 @@ async fn renew(
     request
 }
 
-fn to_remove(inv: &Inventory, mac: &str) -> Vec<(String, AccountState)> {
+fn to_remove<S: Store>(inv: &S, mac: &str) -> Vec<(String, AccountState)> {
     inv.accounts_to_remove(&m(mac))
         .unwrap()
         .into_iter()
@@ -145,6 +149,70 @@ fn user_version(db: &Path) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap()
+}
+
+/// Where a test's inventory lives: a SQLite file, or one site of a shared PostgreSQL database.
+enum Place {
+    Sqlite(tempfile::TempDir),
+    Postgres(common::postgres::PgCluster, tempfile::TempDir),
+}
+
+impl Place {
+    fn sqlite() -> Place {
+        Place::Sqlite(state_dir())
+    }
+
+    fn postgres() -> Place {
+        Place::Postgres(common::postgres::PgCluster::start(), state_dir())
+    }
+
+    /// Opens it for a run, as a new rdplay process would.
+    fn open(&self) -> (Backend, Lock) {
+        let config = match self {
+            Place::Sqlite(dir) => rdplay::playbook::InventoryConfig {
+                path: dir.path().join("inventory.sqlite"),
+                history: 3,
+                fail_on: None,
+                postgres: None,
+            },
+            Place::Postgres(pg, dir) => rdplay::playbook::InventoryConfig {
+                path: dir.path().join("unused.sqlite"),
+                history: 3,
+                fail_on: None,
+                postgres: Some(rdplay::playbook::Postgres {
+                    url: pg.url(),
+                    password: Some(rdplay::playbook::PasswordSource::File(
+                        pg.password_file(dir.path()),
+                    )),
+                    tls: rdplay::playbook::TlsMode::Disable,
+                    ca: None,
+                }),
+            },
+        };
+        Backend::open_for_run(&config, "SS", 8).expect("open the inventory")
+    }
+}
+
+/// One test body, run against each backend: `NAME::sqlite` and `NAME::postgres`. The body gets a
+/// function that makes a new, empty place.
+macro_rules! on_both {
+    ($name:ident, |$new:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn test($new: fn() -> Place) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                test(Place::sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                test(Place::postgres).await
+            }
+        }
+    };
 }
 
 #[test]
@@ -456,56 +524,57 @@ fn request_seq(request: &str) -> u64 {
     parts[2].parse().unwrap()
 }
 
-#[tokio::test]
-async fn the_highest_uid_given_on_a_pc_counts_its_deleted_accounts() {
-    let dir = state_dir();
-    let (inv, _lock) = Inventory::open_for_run(&dir.path().join("inventory.db")).unwrap();
-    let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-    assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), None);
-    renew(&inv, run, MAC_A, IP_A, "eleve-0007", "pc-a", 3).await;
-    renew(&inv, run, MAC_B, IP_B, "eleve-0009", "pc-b", 3).await;
-    // Renewed again: eleve-0007 (uid 1007) is deleted, eleve-0005 gets uid 1005 (an odd PC); the
-    // highest stays 1007. Only PC A's accounts count for PC A.
-    renew(&inv, run, MAC_A, IP_A, "eleve-0005", "pc-a", 3).await;
-    assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), Some(1007));
-    assert_eq!(inv.highest_uid(&m(MAC_B)).unwrap(), Some(1009));
-    let uids: Vec<Option<u32>> = inv
-        .accounts_of(&m(MAC_A))
-        .unwrap()
-        .iter()
-        .map(|a| a.uid)
-        .collect();
-    assert_eq!(uids, vec![Some(1007), Some(1005)]);
-    // An intent alone records no uid.
-    renew(&inv, run, MAC_A, IP_A, "eleve-0042", "pc-a", 1).await;
-    assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), Some(1007));
-}
-
-#[tokio::test]
-async fn request_numbers_are_unique_and_monotonic_across_runs() {
-    let dir = state_dir();
-    let db = dir.path().join("inventory.sqlite");
-    let mut all = Vec::new();
-    for _ in 0..3 {
-        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+on_both!(
+    the_highest_uid_given_on_a_pc_counts_its_deleted_accounts,
+    |new| {
+        let place = new();
+        let (inv, _lock) = place.open();
         let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-        for _ in 0..4 {
-            all.push(inv.next_request(run).await.unwrap());
-        }
-        inv.finish_run(run).await.unwrap();
+        assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), None);
+        renew(&inv, run, MAC_A, IP_A, "eleve-0007", "pc-a", 3).await;
+        renew(&inv, run, MAC_B, IP_B, "eleve-0009", "pc-b", 3).await;
+        // Renewed again: eleve-0007 (uid 1007) is deleted, eleve-0005 gets uid 1005 (an odd PC); the
+        // highest stays 1007. Only PC A's accounts count for PC A.
+        renew(&inv, run, MAC_A, IP_A, "eleve-0005", "pc-a", 3).await;
+        assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), Some(1007));
+        assert_eq!(inv.highest_uid(&m(MAC_B)).unwrap(), Some(1009));
+        let uids: Vec<Option<u32>> = inv
+            .accounts_of(&m(MAC_A))
+            .unwrap()
+            .iter()
+            .map(|a| a.uid)
+            .collect();
+        assert_eq!(uids, vec![Some(1007), Some(1005)]);
+        // An intent alone records no uid.
+        renew(&inv, run, MAC_A, IP_A, "eleve-0042", "pc-a", 1).await;
+        assert_eq!(inv.highest_uid(&m(MAC_A)).unwrap(), Some(1007));
     }
-    let seqs: Vec<u64> = all.iter().map(|r| request_seq(r)).collect();
-    assert_eq!(seqs, (1..=12).collect::<Vec<_>>(), "{all:?}");
-    assert_eq!(all[0].len(), "REQ-20250101-000001".len());
-    let today = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
-    assert!(all[11].contains(&today), "{}", all[11]);
-}
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hundred_concurrent_requests_get_distinct_numbers() {
-    let dir = state_dir();
-    let db = dir.path().join("inventory.sqlite");
-    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+on_both!(
+    request_numbers_are_unique_and_monotonic_across_runs,
+    |new| {
+        let place = new();
+        let mut all = Vec::new();
+        for _ in 0..3 {
+            let (inv, _lock) = place.open();
+            let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+            for _ in 0..4 {
+                all.push(inv.next_request(run).await.unwrap());
+            }
+            inv.finish_run(run).await.unwrap();
+        }
+        let seqs: Vec<u64> = all.iter().map(|r| request_seq(r)).collect();
+        assert_eq!(seqs, (1..=12).collect::<Vec<_>>(), "{all:?}");
+        assert_eq!(all[0].len(), "REQ-20250101-000001".len());
+        let today = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
+        assert!(all[11].contains(&today), "{}", all[11]);
+    }
+);
+
+on_both!(a_hundred_concurrent_requests_get_distinct_numbers, |new| {
+    let place = new();
+    let (inv, _lock) = place.open();
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
     let first = inv.next_request(run).await.unwrap();
     let tasks: Vec<_> = (0..100)
@@ -525,77 +594,76 @@ async fn a_hundred_concurrent_requests_get_distinct_numbers() {
         seqs,
         (request_seq(&first) + 1..=request_seq(&first) + 100).collect::<Vec<_>>()
     );
-}
+});
 
-/// The crash property at the data level: stop after each journal step, reopen as a new run would, and
-/// check what it would delete; then let that run converge to exactly one live account.
-#[tokio::test]
-async fn every_crash_point_leaves_the_accounts_to_remove_recorded() {
-    let expected: [(u8, &[(&str, AccountState)]); 3] = [
-        (
-            1,
-            &[
-                ("eleve-0001", AccountState::Live),
-                ("eleve-0002", AccountState::Pending),
-            ],
-        ),
-        (2, &[("eleve-0002", AccountState::Pending)]),
-        (3, &[("eleve-0002", AccountState::Live)]),
-    ];
-    for (stop, left) in expected {
-        let dir = state_dir();
-        let db = dir.path().join("inventory.sqlite");
-        {
-            let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
-            let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-            renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
-            inv.finish_run(run).await.unwrap();
-        }
-        {
-            // The crashing run: no finish_run, the process "dies" with the inventory dropped.
-            let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
-            let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-            renew(&inv, run, MAC_A, IP_A, "eleve-0002", "pc-a", stop).await;
-        }
-        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
-        let want: Vec<(String, AccountState)> =
-            left.iter().map(|(u, s)| (u.to_string(), *s)).collect();
-        assert_eq!(
-            to_remove(&inv, MAC_A),
-            want,
-            "after stopping at step {stop}"
-        );
-        let in_use = inv.usernames_in_use().unwrap();
-        assert_eq!(
-            in_use,
-            want.iter().map(|(u, _)| u.clone()).collect(),
-            "stop {stop}"
-        );
+// The crash property at the data level: stop after each journal step, reopen as a new run would, and
+// check what it would delete; then let that run converge to exactly one live account.
+on_both!(
+    every_crash_point_leaves_the_accounts_to_remove_recorded,
+    |new| {
+        let expected: [(u8, &[(&str, AccountState)]); 3] = [
+            (
+                1,
+                &[
+                    ("eleve-0001", AccountState::Live),
+                    ("eleve-0002", AccountState::Pending),
+                ],
+            ),
+            (2, &[("eleve-0002", AccountState::Pending)]),
+            (3, &[("eleve-0002", AccountState::Live)]),
+        ];
+        for (stop, left) in expected {
+            let place = new();
+            {
+                let (inv, _lock) = place.open();
+                let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+                renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+                inv.finish_run(run).await.unwrap();
+            }
+            {
+                // The crashing run: no finish_run, the process "dies" with the inventory dropped.
+                let (inv, _lock) = place.open();
+                let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+                renew(&inv, run, MAC_A, IP_A, "eleve-0002", "pc-a", stop).await;
+            }
+            let (inv, _lock) = place.open();
+            let want: Vec<(String, AccountState)> =
+                left.iter().map(|(u, s)| (u.to_string(), *s)).collect();
+            assert_eq!(
+                to_remove(&inv, MAC_A),
+                want,
+                "after stopping at step {stop}"
+            );
+            let in_use = inv.usernames_in_use().unwrap();
+            assert_eq!(
+                in_use,
+                want.iter().map(|(u, _)| u.clone()).collect(),
+                "stop {stop}"
+            );
 
-        // The next normal run deletes every one of them and converges.
-        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-        renew(&inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
-        assert_eq!(
-            to_remove(&inv, MAC_A),
-            [("eleve-0003".into(), AccountState::Live)],
-            "stop {stop}"
-        );
-        let deleted: Vec<_> = inv
-            .accounts_of(&m(MAC_A))
-            .unwrap()
-            .into_iter()
-            .filter(|a| a.state == AccountState::Deleted)
-            .collect();
-        assert_eq!(deleted.len(), 2, "stop {stop}");
-        assert!(deleted.iter().all(|a| a.deleted_at.is_some()));
+            // The next normal run deletes every one of them and converges.
+            let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+            renew(&inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
+            assert_eq!(
+                to_remove(&inv, MAC_A),
+                [("eleve-0003".into(), AccountState::Live)],
+                "stop {stop}"
+            );
+            let deleted: Vec<_> = inv
+                .accounts_of(&m(MAC_A))
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.state == AccountState::Deleted)
+                .collect();
+            assert_eq!(deleted.len(), 2, "stop {stop}");
+            assert!(deleted.iter().all(|a| a.deleted_at.is_some()));
+        }
     }
-}
+);
 
-#[tokio::test]
-async fn the_journal_refuses_steps_out_of_order() {
-    let dir = state_dir();
-    let db = dir.path().join("inventory.sqlite");
-    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+on_both!(the_journal_refuses_steps_out_of_order, |new| {
+    let place = new();
+    let (inv, _lock) = place.open();
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
     // Sheets before the renewal: refused, the account stays pending.
     let request = renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 1).await;
@@ -655,13 +723,11 @@ async fn the_journal_refuses_steps_out_of_order() {
     // A failed write in a batch does not undo the others.
     assert!(inv.accounts_of(&m(MAC_B)).unwrap().is_empty());
     assert_eq!(inv.accounts().unwrap().len(), 1);
-}
+});
 
-#[tokio::test]
-async fn macs_are_stored_in_one_canonical_form() {
-    let dir = state_dir();
-    let db = dir.path().join("inventory.sqlite");
-    let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+on_both!(macs_are_stored_in_one_canonical_form, |new| {
+    let place = new();
+    let (inv, _lock) = place.open();
     // The inventory takes only the Mac type: what a user or a PC gives is parsed once, at the edge.
     for typed in ["52:54:00:00:00:0A", "52-54-00-00-00-0a"] {
         let mac = Mac::parse(typed).expect("a MAC in another form");
@@ -679,7 +745,7 @@ async fn macs_are_stored_in_one_canonical_form() {
     let pcs = inv.pcs().unwrap();
     assert_eq!(pcs.len(), 1, "one PC, however its MAC was written");
     assert_eq!(pcs[0].mac.as_str(), MAC_A);
-}
+});
 
 #[tokio::test]
 async fn finds_pcs_by_mac_ip_or_hostname() {

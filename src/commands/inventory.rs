@@ -1,11 +1,15 @@
-//! `rdplay inventory list|show|export`: read-only views of the inventory.
+//! `rdplay inventory list|show|export`: read-only views of the inventory; `migrate` and `copy` for
+//! a shared PostgreSQL one.
 //!
 //! Every text a PC supplied goes through [`for_terminal`] before it reaches the terminal.
 
 use super::{CommandError, Output};
 use crate::inventory::export::{self, Snapshot};
 use crate::inventory::inert::for_terminal;
-use crate::inventory::{AccountRecord, AccountState, Inventory, InventoryError, PcRecord, glpi};
+use crate::inventory::postgres::PgInventory;
+use crate::inventory::{
+    AccountRecord, AccountState, Backend, Inventory, InventoryError, PcRecord, Store, glpi,
+};
 use jiff::Timestamp;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,8 +17,8 @@ use std::path::{Path, PathBuf};
 /// `rdplay inventory ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum InventoryCommand {
-    /// List PCs: MAC, IP, hostname, managed account, last seen.
-    List(SourceArgs),
+    /// List PCs: MAC, IP, hostname, managed account, last seen (and site, in a shared inventory).
+    List(ListArgs),
     /// Show everything about one PC: its facts, account history, archives and recent outcomes.
     Show(ShowArgs),
     /// Export the inventory as JSON, CSV (users and PCs) or GLPI inventory files.
@@ -28,6 +32,41 @@ pub enum InventoryCommand {
     Changes(ChangesArgs),
     /// Every read of an escrowed password: when, which account, which key, who and why.
     Audit(SourceArgs),
+    /// Bring the playbook's PostgreSQL inventory to this rdplay's schema (a run does it too);
+    /// refuses a database newer than this rdplay.
+    Migrate(MigrateArgs),
+    /// Copy a site's SQLite inventory into the playbook's PostgreSQL one (for the playbook's site),
+    /// idempotently: a second copy moves nothing.
+    Copy(CopyArgs),
+}
+
+/// `rdplay inventory list`
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only this site's PCs (a shared inventory; default: every site).
+    #[arg(long, value_name = "SITE")]
+    pub site: Option<String>,
+}
+
+/// `rdplay inventory migrate`
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The playbook naming the PostgreSQL inventory (`inventory.url`).
+    #[arg(long, value_name = "PLAYBOOK")]
+    pub playbook: PathBuf,
+}
+
+/// `rdplay inventory copy`
+#[derive(Debug, clap::Args)]
+pub struct CopyArgs {
+    /// The SQLite inventory to copy: `sqlite:PATH`.
+    #[arg(long, value_name = "sqlite:PATH")]
+    pub from: String,
+    /// The playbook naming the PostgreSQL inventory (`inventory.url`) and the site.
+    #[arg(long = "to", value_name = "PLAYBOOK")]
+    pub to: PathBuf,
 }
 
 /// `rdplay inventory changes`
@@ -97,6 +136,9 @@ pub struct ExportArgs {
     /// one <MAC>.json per PC for glpi. Without it, json and csv go to standard output.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Only this site's PCs (a shared inventory; default: every site).
+    #[arg(long, value_name = "SITE")]
+    pub site: Option<String>,
 }
 
 /// Export formats.
@@ -114,19 +156,27 @@ pub enum Format {
 pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
     let mut notes = Vec::new();
     let text = match cmd {
-        InventoryCommand::List(source) => {
-            open(&source).and_then(|inv| list(&inv).map_err(|e| e.to_string()))
-        }
+        InventoryCommand::List(args) => open_any(&args.source).and_then(|inv| {
+            let (mut snapshot, location) = snapshot(&inv, args.site.as_deref())?;
+            if args.site.is_some() {
+                // One site's list reads like that site's own file's: no SITE column.
+                snapshot.sites.clear();
+            }
+            Ok(list_snapshot(&snapshot, &location))
+        }),
         InventoryCommand::Show(args) => {
-            open(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
+            open_any(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
         }
-        InventoryCommand::Export(args) => {
-            open(&args.source).and_then(|inv| export(&inv, &args, &mut notes))
-        }
+        InventoryCommand::Export(args) => open_any(&args.source).and_then(|inv| {
+            let (snapshot, _) = snapshot(&inv, args.site.as_deref())?;
+            export(&snapshot, &args, &mut notes)
+        }),
         InventoryCommand::Forget(args) => forget(&args),
         InventoryCommand::Renumber(args) => renumber(&args),
         InventoryCommand::Changes(args) => open(&args.source).and_then(|inv| changes(&inv, &args)),
         InventoryCommand::Audit(source) => open(&source).and_then(|inv| audit(&inv)),
+        InventoryCommand::Migrate(args) => migrate(&args),
+        InventoryCommand::Copy(args) => copy(&args),
     }
     .map_err(CommandError::Message)?;
     Ok(Output {
@@ -262,52 +312,181 @@ fn change_pc(
     Ok(pc)
 }
 
-/// The inventory database a playbook names (its `inventory.path`, resolved against its directory).
+/// The inventory database a playbook names (its `inventory.path`, resolved against its directory);
+/// a playbook naming a shared inventory is refused (these commands write SQLite files only).
 pub fn db_from_playbook(playbook: &Path) -> Result<PathBuf, String> {
-    crate::playbook::Playbook::load(playbook)
-        .map(|p| p.inventory.path)
-        .map_err(|e| e.to_string())
+    let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
+    sqlite_only(&pb).map(Path::to_path_buf)
 }
 
-fn open(source: &SourceArgs) -> Result<Inventory, String> {
-    let db = match (&source.db, &source.playbook) {
-        (Some(db), _) => db.clone(),
-        (None, Some(playbook)) => db_from_playbook(playbook)?,
-        (None, None) => return Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
-    };
-    Inventory::open_read_only(&db).map_err(|e| e.to_string())
-}
-
-/// The `list` table.
-pub fn list(inventory: &Inventory) -> Result<String, InventoryError> {
-    let snapshot = Snapshot::read(inventory)?;
-    if snapshot.pcs.is_empty() {
-        return Ok(format!(
-            "The inventory {} holds no PCs yet.\n",
-            inventory.path().display()
-        ));
+/// The playbook's SQLite file, or an error for a command not yet made for a shared (PostgreSQL)
+/// inventory, rather than reading or creating a SQLite file the playbook does not use.
+pub fn sqlite_only(pb: &crate::playbook::Playbook) -> Result<&Path, String> {
+    match &pb.inventory.postgres {
+        None => Ok(&pb.inventory.path),
+        Some(pg) => Err(format!(
+            "this command works on a SQLite inventory only, and {} names the shared one {}; \
+             run, --check, scan, inventory list/show/export/migrate/copy work on it",
+            pb.path.display(),
+            pg_name(pg)
+        )),
     }
+}
+
+/// The inventory `source` names, of either kind, to read.
+fn open_any(source: &SourceArgs) -> Result<Backend, String> {
+    match (&source.db, &source.playbook) {
+        (Some(db), _) => Inventory::open_read_only(db)
+            .map(Backend::Sqlite)
+            .map_err(|e| e.to_string()),
+        (None, Some(playbook)) => {
+            let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
+            Backend::open_read_only(&pb.inventory, &pb.site).map_err(|e| e.to_string())
+        }
+        (None, None) => Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
+    }
+}
+
+/// The SQLite inventory `source` names; a shared one is refused, naming the commands that read it.
+fn open(source: &SourceArgs) -> Result<Inventory, String> {
+    match open_any(source)? {
+        Backend::Sqlite(inventory) => Ok(inventory),
+        Backend::Postgres(pg) => Err(format!(
+            "this command reads a SQLite inventory; the playbook names the shared one {}: \
+             use `rdplay inventory list`, `show` or `export` (with --site), or copy a site's file \
+             in with `rdplay inventory copy`",
+            pg.server()
+        )),
+    }
+}
+
+/// What `list` and the exports show, with where it was read: every PC, or one site's (a shared
+/// inventory only).
+fn snapshot(inventory: &Backend, site: Option<&str>) -> Result<(Snapshot, String), String> {
+    match inventory {
+        Backend::Sqlite(sqlite) => {
+            if let Some(site) = site {
+                return Err(format!(
+                    "--site {site}: the SQLite inventory {} holds one site; --site is for a shared \
+                     (PostgreSQL) inventory",
+                    sqlite.path().display()
+                ));
+            }
+            Snapshot::read(sqlite)
+                .map(|s| (s, sqlite.path().display().to_string()))
+                .map_err(|e| e.to_string())
+        }
+        Backend::Postgres(pg) => {
+            let location = match site {
+                Some(site) => format!("{} (site {site})", pg.server()),
+                None => pg.server().to_owned(),
+            };
+            pg.snapshot(site)
+                .map(|s| (s, location))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `rdplay inventory migrate`: the schema versions before and after.
+fn migrate(args: &MigrateArgs) -> Result<String, String> {
+    let pb = crate::playbook::Playbook::load(&args.playbook).map_err(|e| e.to_string())?;
+    let Some(pg) = &pb.inventory.postgres else {
+        return Err(format!(
+            "{}: the playbook names a SQLite inventory ({}), which every run migrates itself; \
+             `migrate` is for a shared one (`inventory.url`)",
+            args.playbook.display(),
+            pb.inventory.path.display()
+        ));
+    };
+    let done = PgInventory::migrate(pg).map_err(|e| e.to_string())?;
+    Ok(if done.from == done.to {
+        format!(
+            "the inventory database {} is at schema version {}: nothing to do\n",
+            pg_name(pg),
+            done.to
+        )
+    } else {
+        format!(
+            "migrated the inventory database {} from schema version {} to {}\n",
+            pg_name(pg),
+            done.from,
+            done.to
+        )
+    })
+}
+
+fn pg_name(pg: &crate::playbook::Postgres) -> String {
+    crate::playbook::sections::parse_postgres_url(&pg.url)
+        .map(|u| u.server)
+        .unwrap_or_else(|_| "(inventory.url)".into())
+}
+
+/// `rdplay inventory copy`: one line per table, then the totals.
+fn copy(args: &CopyArgs) -> Result<String, String> {
+    let Some(path) = args.from.strip_prefix("sqlite:") else {
+        return Err(format!(
+            "--from {}: give the SQLite inventory as `sqlite:PATH`",
+            args.from
+        ));
+    };
+    let pb = crate::playbook::Playbook::load(&args.to).map_err(|e| e.to_string())?;
+    let Some(pg) = &pb.inventory.postgres else {
+        return Err(format!(
+            "--to {}: the playbook names no shared inventory (`inventory.url`)",
+            args.to.display()
+        ));
+    };
+    let counts =
+        PgInventory::copy_from_sqlite(pg, &pb.site, Path::new(path)).map_err(|e| e.to_string())?;
+    let rows = counts
+        .iter()
+        .map(|c| {
+            vec![
+                c.table.to_string(),
+                c.copied.to_string(),
+                c.present.to_string(),
+            ]
+        })
+        .collect();
+    let (copied, present) = counts
+        .iter()
+        .fold((0, 0), |(c, p), t| (c + t.copied, p + t.present));
+    Ok(format!(
+        "copied {path} into {} as site {}: {copied} rows copied, {present} already there\n\n{}",
+        pg_name(pg),
+        pb.site,
+        table(&["TABLE", "COPIED", "ALREADY THERE"], rows, "")
+    ))
+}
+
+/// The `list` table; a SITE column when the PCs come from a shared inventory.
+fn list_snapshot(snapshot: &Snapshot, location: &str) -> String {
+    if snapshot.pcs.is_empty() {
+        return format!("The inventory {location} holds no PCs yet.\n");
+    }
+    let sites = !snapshot.sites.is_empty();
     let rows = snapshot
         .pcs
         .iter()
         .map(|pc| {
-            vec![
-                pc.mac.to_string(),
-                pc.ip.to_string(),
-                pc.hostname.clone().unwrap_or_else(|| "-".into()),
-                snapshot
-                    .managed_account(&pc.mac)
-                    .map(account_label)
-                    .unwrap_or_else(|| "-".into()),
-                when(pc.last_seen),
-            ]
+            let site = sites.then(|| snapshot.sites.get(&pc.mac).cloned().unwrap_or_default());
+            site.into_iter()
+                .chain([
+                    pc.mac.to_string(),
+                    pc.ip.to_string(),
+                    pc.hostname.clone().unwrap_or_else(|| "-".into()),
+                    snapshot
+                        .managed_account(&pc.mac)
+                        .map(account_label)
+                        .unwrap_or_else(|| "-".into()),
+                    when(pc.last_seen),
+                ])
+                .collect()
         })
         .collect();
-    Ok(table(
-        &["MAC", "IP", "HOSTNAME", "ACCOUNT", "LAST SEEN"],
-        rows,
-        "",
-    ))
+    let headers = ["SITE", "MAC", "IP", "HOSTNAME", "ACCOUNT", "LAST SEEN"];
+    table(&headers[usize::from(!sites)..], rows, "")
 }
 
 fn account_label(a: &AccountRecord) -> String {
@@ -318,7 +497,7 @@ fn account_label(a: &AccountRecord) -> String {
 }
 
 /// The `show PC` report.
-pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError> {
+pub fn show(inventory: &Backend, query: &str) -> Result<String, InventoryError> {
     let pc = inventory.find_pc(query)?;
     let accounts = inventory.accounts_of(&pc.mac)?;
     let outcomes = inventory.outcomes_of(&pc.mac, 10)?;
@@ -502,17 +681,16 @@ fn pc_fields(pc: &PcRecord) -> Vec<(&'static str, String)> {
 }
 
 fn export(
-    inventory: &Inventory,
+    snapshot: &Snapshot,
     args: &ExportArgs,
     notes: &mut Vec<String>,
 ) -> Result<String, String> {
-    let snapshot = Snapshot::read(inventory).map_err(|e| e.to_string())?;
     let files: Vec<(String, String)> = match args.format {
-        Format::Json => vec![("inventory.json".into(), export::json(&snapshot))],
+        Format::Json => vec![("inventory.json".into(), export::json(snapshot))],
         Format::Csv => vec![
-            ("users.csv".into(), export::users_csv(&snapshot)),
-            ("pcs.csv".into(), export::pcs_csv(&snapshot)),
-            ("changes.csv".into(), export::changes_csv(&snapshot)),
+            ("users.csv".into(), export::users_csv(snapshot)),
+            ("pcs.csv".into(), export::pcs_csv(snapshot)),
+            ("changes.csv".into(), export::changes_csv(snapshot)),
         ],
         Format::Glpi => {
             if args.output.is_none() {

@@ -147,7 +147,13 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
     );
     row("forks", p.connection.forks.to_string());
     row("state directory", p.state_dir.display().to_string());
-    row("inventory", p.inventory.path.display().to_string());
+    row(
+        "inventory",
+        match &p.inventory.postgres {
+            Some(pg) => format!("{} (shared, site {})", pg.url, p.site),
+            None => p.inventory.path.display().to_string(),
+        },
+    );
     let formats: Vec<String> = p
         .output
         .formats

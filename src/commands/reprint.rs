@@ -70,8 +70,8 @@ pub struct Reprinted {
 pub fn reprint(args: &ReprintArgs) -> Result<Reprinted, CommandError> {
     let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
     let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
-    let (inventory, _lock) =
-        Inventory::open_for_run(&pb.inventory.path).map_err(CommandError::message)?;
+    let db = super::inventory::sqlite_only(&pb).map_err(CommandError::Message)?;
+    let (inventory, _lock) = Inventory::open_for_run(db).map_err(CommandError::message)?;
     let accounts = targets(&inventory, args)?;
     let renderer = Renderer::new(
         pb.output.user_sheet.as_deref(),
@@ -144,8 +144,8 @@ pub fn rekey(args: &RekeyArgs) -> Result<(usize, usize), CommandError> {
         .map_err(CommandError::message)?;
     let fingerprints: Vec<String> = recipients.iter().map(Recipient::fingerprint).collect();
     let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
-    let (inventory, _lock) =
-        Inventory::open_for_run(&pb.inventory.path).map_err(CommandError::message)?;
+    let db = super::inventory::sqlite_only(&pb).map_err(CommandError::Message)?;
+    let (inventory, _lock) = Inventory::open_for_run(db).map_err(CommandError::message)?;
     let (mut rekeyed, mut unreadable) = (0, 0);
     for record in inventory.escrowed(None).map_err(CommandError::message)? {
         let Ok(password) = identity.decrypt(&record.ciphertext) else {

@@ -270,16 +270,36 @@ async fn renew_over<C: Connector, S: Store>(
     report.request = Some(request.clone());
     report.old = change.delete.iter().chain(&change.adopt).cloned().collect();
     report.new = Some(change.create.clone());
-    let intent = crate::tasks::inventory::intend(
-        &engine.store,
-        rc.run,
-        pc,
-        &request,
-        &change.create,
-        &report.old,
-        vars.number,
-    )
-    .await;
+    let mut change = change;
+    let mut redraws = 0;
+    let intent = loop {
+        let intent = crate::tasks::inventory::intend(
+            &engine.store,
+            rc.run,
+            pc,
+            &request,
+            &change.create,
+            &report.old,
+            vars.number,
+        )
+        .await;
+        // In a shared inventory another site's controller may have recorded this name since the
+        // run read the fleet's names: the database refuses it, and another name is drawn.
+        match intent {
+            Err(e) if redraws < MAX_REDRAWS && name_taken(&e) => {
+                redraws += 1;
+                tracing::info!(ip = %pc.ip, name = %change.create, "name taken meanwhile: drawing another");
+                match reserve_name(engine, rc, &vars, &change.delete) {
+                    Ok(name) => {
+                        report.new = Some(name.clone());
+                        change.create = name;
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+            other => break other,
+        }
+    };
     if let Err(e) = intent {
         sftp::remove(conn, &workdir).await;
         return Err(e);
@@ -474,6 +494,19 @@ async fn bind<C: Connector, S: Store>(
         min_uid,
     };
     Ok((request, change, password, vars))
+}
+
+/// How many times a name refused at the intent (taken meanwhile) is drawn again.
+const MAX_REDRAWS: u32 = 5;
+
+/// Whether a step failed because the inventory refused the new account's name as taken.
+fn name_taken(e: &StepError) -> bool {
+    e.cause.as_ref().is_some_and(|c| {
+        matches!(
+            c.downcast_ref::<crate::inventory::InventoryError>(),
+            Some(crate::inventory::InventoryError::UsernameInUse { .. })
+        )
+    })
 }
 
 /// The number the run gave a PC met for the first time (waits for the end of the scan).

@@ -148,6 +148,53 @@ pub enum InventoryError {
         /// The inventory database.
         path: PathBuf,
     },
+    /// The PostgreSQL server could not be reached, after the bounded retries.
+    #[error(
+        "cannot reach the inventory database {server} ({attempts} attempts): {}; \
+         check that the server runs and that this controller may connect (pg_hba.conf)",
+        pg_text(source)
+    )]
+    Unreachable {
+        /// The server, as `USER@HOST:PORT/DATABASE` (never a password).
+        server: String,
+        /// How many connections were tried.
+        attempts: u32,
+        /// The last attempt's error.
+        source: postgres::Error,
+    },
+    /// The PostgreSQL server refused or failed a query.
+    #[error(
+        "the inventory database {server} could not {action}: {}",
+        pg_text(source)
+    )]
+    Postgres {
+        /// The server, as `USER@HOST:PORT/DATABASE` (never a password).
+        server: String,
+        /// What rdplay tried to do, e.g. "record the intent".
+        action: &'static str,
+        /// The server's or the connection's error.
+        source: postgres::Error,
+    },
+    /// The PostgreSQL connection could not be set up (password source, CA file, TLS).
+    #[error("the inventory database {server}: {message}")]
+    PostgresSetup {
+        /// The server, as `USER@HOST:PORT/DATABASE`.
+        server: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Another controller (or run) of the same site holds the site's lock in the shared database.
+    #[error(
+        "site {site} is in use in the inventory database {server}: another rdplay run of this site \
+         holds its lock; wait for that run to finish (a killed run's lock is freed when its \
+         connection ends)"
+    )]
+    SiteLocked {
+        /// The site code.
+        site: String,
+        /// The server.
+        server: String,
+    },
     /// A write was attempted through a read-only inventory.
     #[error("inventory {path} was opened read-only; only `rdplay run` records changes")]
     ReadOnly {
@@ -160,5 +207,18 @@ fn on_mac(mac: &Option<String>) -> String {
     match mac {
         Some(mac) => format!(" on PC {mac}"),
         None => String::new(),
+    }
+}
+
+/// A PostgreSQL error as a sentence: the server's own message (`FATAL: password authentication
+/// failed for user "rdplay"`), or the connection's error with its cause. Never holds a password: the
+/// server does not repeat one, and the client never shows its settings.
+fn pg_text(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }

@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub events: Vec<super::EventRecord>,
     /// Every read of an escrowed password.
     pub reads: Vec<super::ReadRecord>,
+    /// Each PC's site, in a shared (PostgreSQL) inventory; empty for a SQLite file (one site's).
+    pub sites: std::collections::HashMap<Mac, String>,
 }
 
 impl Snapshot {
@@ -31,6 +33,7 @@ impl Snapshot {
             accounts: inventory.accounts()?,
             events: inventory.events(super::EventFilter::All)?,
             reads: inventory.reads()?,
+            sites: std::collections::HashMap::new(),
         })
     }
 

@@ -1,4 +1,4 @@
-//! The inventory: the SQLite store of PCs, accounts, request numbers and runs; the crash-safe journal;
+//! The inventory: the SQLite store (or the shared PostgreSQL one, [`postgres`]) of PCs, accounts, request numbers and runs; the crash-safe journal;
 //! the run lock; and the exports (JSON, CSV, GLPI).
 //!
 //! It is what the next run trusts to decide which accounts it may delete on a PC: every account
@@ -10,6 +10,7 @@
 //!
 //! This module must not talk to PCs.
 
+mod backend;
 mod error;
 pub mod export;
 pub mod glpi;
@@ -17,11 +18,13 @@ pub mod inert;
 mod lock;
 mod mac;
 mod model;
+pub mod postgres;
 mod schema;
 mod seam;
 mod store;
 mod writer;
 
+pub use backend::{Backend, Lock};
 pub use error::InventoryError;
 pub use lock::{RunLock, lock_path};
 pub use model::{

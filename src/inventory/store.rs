@@ -244,29 +244,7 @@ impl Inventory {
     /// The number of each PC of `macs`: its own, or for those without one the smallest free numbers,
     /// in the order given. Reads only: a new PC's number is recorded with its first intent.
     pub fn numbers_for(&self, macs: &[Mac]) -> Result<HashMap<Mac, u32>, InventoryError> {
-        let pcs = self.pcs()?;
-        let mut taken: std::collections::BTreeSet<u32> =
-            pcs.iter().filter_map(|p| p.number).collect();
-        let own: HashMap<&Mac, u32> = pcs
-            .iter()
-            .filter_map(|p| p.number.map(|n| (&p.mac, n)))
-            .collect();
-        let mut next = 1;
-        let mut numbers = HashMap::with_capacity(macs.len());
-        for mac in macs {
-            let number = match own.get(mac) {
-                Some(n) => *n,
-                None => {
-                    while taken.contains(&next) {
-                        next += 1;
-                    }
-                    taken.insert(next);
-                    next
-                }
-            };
-            numbers.insert(mac.clone(), number);
-        }
-        Ok(numbers)
+        Ok(number_pcs(&self.pcs()?, macs))
     }
 
     /// The highest uid rdplay gave an account on this PC, deleted ones included: the next account's
@@ -567,52 +545,7 @@ impl Inventory {
     /// PCs that share what should be theirs alone — a host key, a machine-id, a DMI serial or UUID
     /// — as `clone` warnings, one per pair (cloned from one disk image, or one board in two PCs).
     pub fn identity_conflicts(&self) -> Result<Vec<Event>, InventoryError> {
-        let pcs = self.pcs()?;
-        let mut groups: HashMap<(&'static str, String), Vec<&PcRecord>> = HashMap::new();
-        for pc in &pcs {
-            let mut add = |what: &'static str, value: Option<&String>| {
-                if let Some(v) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
-                    groups.entry((what, v.to_string())).or_default().push(pc);
-                }
-            };
-            add("SSH host key", pc.host_key.as_ref());
-            if let Some(f) = &pc.facts {
-                add("machine-id", f.machine_id.as_ref());
-                add("DMI serial number", f.dmi_serial.as_ref());
-                add("DMI UUID", f.dmi_uuid.as_ref());
-            }
-        }
-        let mut events = Vec::new();
-        let mut keys: Vec<_> = groups.into_iter().filter(|(_, p)| p.len() > 1).collect();
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((what, _), mut pcs) in keys {
-            // The PC at the lowest address is named as the original, the others as its clones.
-            pcs.sort_by_key(|p| (p.ip, p.mac.clone()));
-            let first = pcs[0];
-            for other in &pcs[1..] {
-                let name = |p: &PcRecord| p.hostname.clone().unwrap_or_else(|| p.ip.to_string());
-                let todo = if what == "SSH host key" {
-                    ": regenerate the host keys on the clone (ssh-keygen -A after removing /etc/ssh/ssh_host_*), then `rdplay inventory forget` it"
-                } else {
-                    ""
-                };
-                events.push(Event {
-                    kind: "clone".into(),
-                    severity: crate::changes::Severity::Warning,
-                    mac: Some(other.mac.clone()),
-                    other_mac: Some(first.mac.clone()),
-                    ip: Some(other.ip),
-                    hostname: other.hostname.clone(),
-                    text: format!(
-                        "same {what} as {} ({}): cloned from one disk image?{todo}",
-                        crate::text::inert(&name(first), 40),
-                        first.mac
-                    ),
-                    since: None,
-                });
-            }
-        }
-        Ok(events)
+        Ok(conflicts(&self.pcs()?))
     }
 
     /// The escrowed passwords, newest first: of one account (`Some(name)`), or of every account not
@@ -929,3 +862,79 @@ type RawOutcome = (
     i64,
     String,
 );
+
+/// The number of each PC of `macs`: its own (from `pcs`), or for those without one the smallest
+/// free numbers, in the order given.
+pub(crate) fn number_pcs(pcs: &[PcRecord], macs: &[Mac]) -> HashMap<Mac, u32> {
+    let mut taken: std::collections::BTreeSet<u32> = pcs.iter().filter_map(|p| p.number).collect();
+    let own: HashMap<&Mac, u32> = pcs
+        .iter()
+        .filter_map(|p| p.number.map(|n| (&p.mac, n)))
+        .collect();
+    let mut next = 1;
+    let mut numbers = HashMap::with_capacity(macs.len());
+    for mac in macs {
+        let number = match own.get(mac) {
+            Some(n) => *n,
+            None => {
+                while taken.contains(&next) {
+                    next += 1;
+                }
+                taken.insert(next);
+                next
+            }
+        };
+        numbers.insert(mac.clone(), number);
+    }
+    numbers
+}
+
+/// PCs among `pcs` that share what should be theirs alone — a host key, a machine-id, a DMI serial
+/// or UUID — as `clone` warnings, one per pair (cloned from one disk image, or one board in two PCs).
+pub(crate) fn conflicts(pcs: &[PcRecord]) -> Vec<Event> {
+    let mut groups: HashMap<(&'static str, String), Vec<&PcRecord>> = HashMap::new();
+    for pc in pcs {
+        let mut add = |what: &'static str, value: Option<&String>| {
+            if let Some(v) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                groups.entry((what, v.to_string())).or_default().push(pc);
+            }
+        };
+        add("SSH host key", pc.host_key.as_ref());
+        if let Some(f) = &pc.facts {
+            add("machine-id", f.machine_id.as_ref());
+            add("DMI serial number", f.dmi_serial.as_ref());
+            add("DMI UUID", f.dmi_uuid.as_ref());
+        }
+    }
+    let mut events = Vec::new();
+    let mut keys: Vec<_> = groups.into_iter().filter(|(_, p)| p.len() > 1).collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((what, _), mut pcs) in keys {
+        // The PC at the lowest address is named as the original, the others as its clones.
+        pcs.sort_by_key(|p| (p.ip, p.mac.clone()));
+        let first = pcs[0];
+        for other in &pcs[1..] {
+            let name = |p: &PcRecord| p.hostname.clone().unwrap_or_else(|| p.ip.to_string());
+            let todo = if what == "SSH host key" {
+                ": regenerate the host keys on the clone (ssh-keygen -A after removing /etc/ssh/ssh_host_*), then `rdplay inventory forget` it"
+            } else {
+                ""
+            };
+            events.push(Event {
+                kind: "clone".into(),
+                severity: crate::changes::Severity::Warning,
+                mac: Some(other.mac.clone()),
+                other_mac: Some(first.mac.clone()),
+                ip: Some(other.ip),
+                hostname: other.hostname.clone(),
+                text: format!(
+                    "same {what} as {} ({}): cloned from one disk image?{todo}",
+                    crate::text::inert(&name(first), 40),
+                    first.mac
+                ),
+                since: None,
+            });
+        }
+    }
+    events
+}

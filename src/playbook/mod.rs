@@ -39,8 +39,9 @@ pub use error::{Diagnostic, Location, PlaybookError};
 pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;
 pub use playbook::{MAX_PLAYBOOK_BYTES, Playbook};
-pub use raw::{Become, Format, LogLevel, Printable};
+pub use raw::{Become, Format, LogLevel, Printable, TlsMode};
 pub use sections::{
-    Connection, Escrow, Exchange, InventoryConfig, Labels, Logging, Output, Print, Renewal, Slips,
+    Connection, Escrow, Exchange, InventoryConfig, Labels, Logging, Output, Postgres, PostgresUrl,
+    Print, Renewal, Slips,
 };
 pub use target::{HostRange, Network, Target};

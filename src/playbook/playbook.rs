@@ -9,10 +9,10 @@ use super::account::{Account, Archive, FleetCheck, PatternError, check_fleet, ch
 use super::error::{Diagnostic, PlaybookError};
 use super::password::PasswordPolicy;
 use super::password_source::{PasswordSource, is_env_name};
-use super::raw::{Printable, RawPasswordSource, RawPlaybook, RawRenewal};
+use super::raw::{Printable, RawPasswordSource, RawPlaybook, RawRenewal, TlsMode};
 use super::sections::{
-    Connection, Exchange, InventoryConfig, Labels, Logging, MAX_COPIES, Output, Print, Renewal,
-    Slips, is_job_option, is_queue_name,
+    Connection, Exchange, InventoryConfig, Labels, Logging, MAX_COPIES, Output, Postgres, Print,
+    Renewal, Slips, is_job_option, is_queue_name,
 };
 use super::source::Source;
 use super::target::{HostRange, Invalid, Target, parse_hosts, parse_network};
@@ -425,6 +425,7 @@ impl Checker<'_> {
                 .map_or_else(|| state_dir.join("inventory.db"), |p| resolve(self.dir, p)),
             history: raw.inventory.history.max(1),
             fail_on: raw.inventory.fail_on,
+            postgres: self.postgres(&raw.inventory),
         };
         let output = self.output(&raw, target.as_ref());
         let escrow = self.escrow(&raw);
@@ -492,20 +493,43 @@ impl Checker<'_> {
     fn exchange(&mut self, raw: &RawPlaybook) -> Exchange {
         let e = &raw.exchange;
         self.name("exchange.admin_user", &e.admin_user, "user name");
-        let password_source = match &e.password {
+        let password_source = self.password_source(
+            "exchange.password",
+            &e.password,
+            "admin password file",
+            "RDPLAY_ADMIN_PASSWORD",
+        );
+        Exchange {
+            admin_user: e.admin_user.clone(),
+            password: password_source,
+            become_method: e.become_method,
+        }
+    }
+
+    /// A password source: a file that exists, or the *name* of an environment variable.
+    fn password_source(
+        &mut self,
+        at: &str,
+        raw: &RawPasswordSource,
+        what: &str,
+        example_env: &str,
+    ) -> PasswordSource {
+        match raw {
             RawPasswordSource::File(p) => {
                 let file = resolve(self.dir, p);
-                self.existing_file("exchange.password.file", &file, "admin password file");
+                self.existing_file(&format!("{at}.file"), &file, what);
                 PasswordSource::File(file)
             }
             RawPasswordSource::Env(name) => {
                 if !is_env_name(name) {
                     // Never echo the value, nor its line: it may be the password itself.
                     let mut d = self.source.at_value(
-                        "exchange.password.env",
-                        "exchange.password.env must be the *name* of an environment variable \
-                         (letters, digits and `_`)",
-                        Some("e.g. `env: RDPLAY_ADMIN_PASSWORD`; never put the password itself in the playbook".into()),
+                        &format!("{at}.env"),
+                        format!(
+                            "{at}.env must be the *name* of an environment variable \
+                             (letters, digits and `_`)"
+                        ),
+                        Some(format!("e.g. `env: {example_env}`; never put the password itself in the playbook")),
                     );
                     d.line_text = None;
                     self.problems.push(d);
@@ -513,12 +537,91 @@ impl Checker<'_> {
                 PasswordSource::Env(name.clone())
             }
             RawPasswordSource::Prompt => PasswordSource::Prompt,
-        };
-        Exchange {
-            admin_user: e.admin_user.clone(),
-            password: password_source,
-            become_method: e.become_method,
         }
+    }
+
+    /// `inventory.url` and what goes with it: a PostgreSQL URL without a password, its password's
+    /// source (file or environment, never the terminal: a run may have none), TLS and its CA.
+    fn postgres(&mut self, raw: &super::raw::RawInventory) -> Option<Postgres> {
+        let Some(url) = &raw.url else {
+            for (set, key) in [
+                (raw.password.is_some(), "password"),
+                (raw.tls.is_some(), "tls"),
+                (raw.ca.is_some(), "ca"),
+            ] {
+                if set {
+                    self.problem(
+                        &format!("inventory.{key}"),
+                        format!("inventory.{key} is for a PostgreSQL inventory, and no `inventory.url` names one"),
+                        Some("add `url: postgres://USER@HOST/DATABASE`, or remove this key".into()),
+                    );
+                }
+            }
+            return None;
+        };
+        if raw.path.is_some() {
+            self.problem(
+                "inventory.path",
+                "inventory.path and inventory.url both name an inventory",
+                Some(
+                    "keep `url` for the shared PostgreSQL inventory, `path` for a SQLite file"
+                        .into(),
+                ),
+            );
+        }
+        let parsed = match crate::playbook::sections::parse_postgres_url(url) {
+            Ok(parsed) => Some(parsed),
+            Err(message) => {
+                // The line is not shown: a mistyped URL may hold a password.
+                let mut d = self.source.at_value(
+                    "inventory.url",
+                    format!("inventory.url: {message}"),
+                    Some("e.g. `url: postgres://rdplay@db.example/rdplay`; the password goes in `inventory.password`".into()),
+                );
+                d.line_text = None;
+                self.problems.push(d);
+                None
+            }
+        };
+        let password = raw.password.as_ref().map(|p| {
+            if matches!(p, RawPasswordSource::Prompt) {
+                self.problem(
+                    "inventory.password",
+                    "inventory.password cannot be `prompt`",
+                    Some("use `{ env: NAME }` or `{ file: PATH }`".into()),
+                );
+            }
+            self.password_source(
+                "inventory.password",
+                p,
+                "database password file",
+                "RDPLAY_DB_PASSWORD",
+            )
+        });
+        let ca = raw.ca.as_ref().map(|p| {
+            let file = resolve(self.dir, p);
+            self.existing_file("inventory.ca", &file, "CA certificate");
+            file
+        });
+        let on_socket = parsed.as_ref().is_some_and(|p| p.on_socket);
+        if on_socket && raw.tls.is_some_and(|t| t != TlsMode::Disable) {
+            self.problem(
+                "inventory.tls",
+                "inventory.tls: a Unix socket carries no TLS",
+                Some("remove `tls` (or set `disable`) for a socket URL".into()),
+            );
+        }
+        let tls = match raw.tls {
+            Some(tls) => tls,
+            None if on_socket => TlsMode::Disable,
+            None => TlsMode::Require,
+        };
+        Some(Postgres {
+            url: url.clone(),
+            password,
+            tls,
+            ca,
+        })
     }
 
     fn account(&mut self, raw: &RawPlaybook, state_dir: &Path) -> Account {

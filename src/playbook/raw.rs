@@ -304,6 +304,34 @@ pub struct RawInventory {
     /// monitoring. Default: changes are reported, never a failure.
     #[serde(default)]
     pub fail_on: Option<crate::changes::Severity>,
+    /// A shared PostgreSQL inventory instead of the SQLite file, for several sites:
+    /// `postgres://USER@HOST[:PORT]/DATABASE`, or a Unix socket directory as host
+    /// (`postgres://rdplay@%2Frun%2Fpostgresql/rdplay`). Never a password in it: see `password`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the database password comes from: `{ env: NAME }` or `{ file: PATH }` (mode 0600).
+    /// Unset: the server must not ask for one (peer or certificate authentication).
+    #[serde(default)]
+    pub password: Option<RawPasswordSource>,
+    /// TLS to the database server: `require` (default over TCP), `prefer` or `disable`. A Unix
+    /// socket never uses TLS.
+    #[serde(default)]
+    pub tls: Option<TlsMode>,
+    /// The CA certificate (PEM) the server's certificate must chain to. Default: the system's.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+/// Whether the connection to the database server is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// TLS or no connection, the server's certificate checked.
+    Require,
+    /// TLS when the server offers it (a plain connection otherwise).
+    Prefer,
+    /// Never TLS.
+    Disable,
 }
 
 impl Default for RawInventory {
@@ -312,6 +340,10 @@ impl Default for RawInventory {
             path: None,
             history: default_history(),
             fail_on: None,
+            url: None,
+            password: None,
+            tls: None,
+            ca: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::account::{NameVars, PatternError, render_template};
 use super::password_source::PasswordSource;
-use super::raw::{Become, Format, LogLevel, Printable};
+use super::raw::{Become, Format, LogLevel, Printable, TlsMode};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,6 +57,22 @@ pub struct InventoryConfig {
     pub history: u32,
     /// Changes of this severity or worse fail the run (exit 3).
     pub fail_on: Option<crate::changes::Severity>,
+    /// The shared PostgreSQL inventory, when the playbook names one (then `path` is unused).
+    pub postgres: Option<Postgres>,
+}
+
+/// A shared PostgreSQL inventory: where it is and how to log in. Holds no password, only where it
+/// comes from, so it can be printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postgres {
+    /// The URL as the playbook gives it (it holds no password).
+    pub url: String,
+    /// Where the password comes from; `None`: the server asks for none.
+    pub password: Option<PasswordSource>,
+    /// TLS to the server (a Unix socket: always `disable`).
+    pub tls: TlsMode,
+    /// The CA certificate the server's must chain to (absolute); `None`: the system's.
+    pub ca: Option<PathBuf>,
 }
 
 /// Password escrow: recipients' public keys (validated) and how many passwords to keep per PC.
@@ -184,4 +200,46 @@ impl From<super::Format> for crate::render::Format {
             super::Format::Png => crate::render::Format::Png,
         }
     }
+}
+
+/// What rdplay needs to know of a PostgreSQL URL before connecting: whether it names a Unix
+/// socket, and how to name the server in messages (`USER@HOST:PORT/DATABASE`, never a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    /// The host is a Unix socket directory.
+    pub on_socket: bool,
+    /// The server, for messages.
+    pub server: String,
+}
+
+/// Checks a PostgreSQL URL: `postgres://` or `postgresql://`, a user and a host, and no password
+/// (passwords come from a password source, never from the URL). The error never repeats the URL.
+pub fn parse_postgres_url(url: &str) -> Result<PostgresUrl, String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("a PostgreSQL URL starts with `postgres://`".into());
+    }
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| format!("not a PostgreSQL URL ({e})"))?;
+    if config.get_password().is_some() {
+        return Err("the URL holds a password".into());
+    }
+    let user = config
+        .get_user()
+        .ok_or("the URL names no user (`postgres://USER@HOST/DATABASE`)")?;
+    let host = match config.get_hosts() {
+        [] => return Err("the URL names no host".into()),
+        [one] => one,
+        _ => return Err("the URL names several hosts; name one".into()),
+    };
+    let (on_socket, host) = match host {
+        postgres::config::Host::Tcp(name) => (false, name.clone()),
+        postgres::config::Host::Unix(dir) => (true, dir.display().to_string()),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().unwrap_or(user);
+    Ok(PostgresUrl {
+        on_socket,
+        server: format!("{user}@{host}:{port}/{database}"),
+    })
 }

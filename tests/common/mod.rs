@@ -17,6 +17,7 @@
 pub mod cups;
 pub mod fleet;
 pub mod pdf;
+pub mod postgres;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
