@@ -305,4 +305,21 @@ fn on_a_systemd_desktop_the_old_accounts_session_linger_and_restarting_service_e
         );
     }
     assert_converged(&lab, "after the second run");
+
+    // Teardown leaves none of the systemd host's cgroups on the machine.
+    lab.lab(&["down"]).success();
+    let cgroups = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("d=$(mktemp -d) && mount -t cgroup2 none $d && ls $d; umount $d; rmdir $d")
+        .output()
+        .expect("unshare runs");
+    let cgroups = String::from_utf8_lossy(&cgroups.stdout);
+    assert!(
+        cgroups.contains("init.scope") || cgroups.contains("cgroup.procs"),
+        "the cgroup2 hierarchy was listed: {cgroups}"
+    );
+    assert!(
+        !cgroups.contains(&format!("rdplay-lab.{}.", lab.name())),
+        "cgroups left: {cgroups}"
+    );
 }

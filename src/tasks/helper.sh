@@ -135,22 +135,17 @@ if command -v useradd >/dev/null 2>&1 && command -v userdel >/dev/null 2>&1 &&
     accounts=shadow
 elif command -v busybox >/dev/null 2>&1; then
     applets=" $(busybox --list 2>/dev/null | tr '\n' ' ')"
-    case $applets in
-        *" adduser "*) case $applets in
-            *" deluser "*) case $applets in
-                *" addgroup "*) case $applets in
-                    *" chpasswd "*) accounts=busybox ;;
-                esac ;;
-            esac ;;
-        esac ;;
-    esac
+    accounts=busybox
+    for a in adduser deluser addgroup delgroup chpasswd; do
+        case $applets in *" $a "*) ;; *) accounts="" ;; esac
+    done
 fi
 if [ -z "$accounts" ] && [ -f /etc/passwd ] && [ ! -L /etc/passwd ] && [ -f /etc/shadow ] &&
     [ ! -L /etc/shadow ] && [ -f /etc/group ] && [ ! -L /etc/group ]; then
     accounts=files
 fi
 [ -n "$accounts" ] ||
-    refuse "this PC has no way to manage accounts: neither shadow's useradd, userdel, groupadd and chpasswd, nor busybox's adduser, deluser, addgroup and chpasswd, nor regular /etc/passwd, /etc/shadow and /etc/group files"
+    refuse "this PC has no way to manage accounts: neither shadow's useradd, userdel, groupadd and chpasswd, nor busybox's adduser, deluser, addgroup, delgroup and chpasswd, nor regular /etc/passwd, /etc/shadow and /etc/group files"
 if [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1; then
     systemd=true
 fi
@@ -422,7 +417,8 @@ for u in $deletes $adopts; do
         loginctl disable-linger "$u" >/dev/null 2>&1
         rm -f "/var/lib/systemd/linger/$u"
         loginctl terminate-user "$u" >/dev/null 2>&1
-        systemctl stop "user@$uid.service" >/dev/null 2>&1
+        # (A user manager that will not stop within 30 s is killed with the rest below.)
+        timeout 30 systemctl stop "user@$uid.service" >/dev/null 2>&1
         systemctl kill --signal=KILL "user-$uid.slice" >/dev/null 2>&1
     elif command -v loginctl >/dev/null 2>&1; then
         loginctl terminate-user "$u" >/dev/null 2>&1
