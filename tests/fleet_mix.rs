@@ -54,6 +54,18 @@ fn a_fleet_of_every_flavour_renews_twice_and_check_shows_each_pcs_tools() {
         ("systemd", 2),
         ("busybox", 2),
     ]);
+    let flavours: Vec<&str> = lab.hosts().iter().map(|h| h.flavour.as_str()).collect();
+    assert_eq!(
+        flavours,
+        [
+            "bookworm", "bookworm", "trixie", "trixie", "systemd", "systemd", "busybox", "busybox"
+        ]
+    );
+    let status = lab.lab(&["status"]).success().stdout.clone();
+    assert!(
+        status.contains(" pc5      systemd  up "),
+        "lab status shows each host's flavour:\n{status}"
+    );
     for host in lab.hosts().iter().filter(|h| h.flavour == "busybox") {
         install_bash(&lab, host.index);
     }
