@@ -103,6 +103,40 @@ fn a_fleet_of_every_flavour_renews_twice_and_check_shows_each_pcs_tools() {
         );
     }
 
+    // The GLPI export gives each PC the machine-id as its UUID (the lab's PCs have no readable DMI).
+    let glpi = lab.dir().join("glpi");
+    lab.rdplay()
+        .args(["inventory", "export", "--format", "glpi", "-o"])
+        .arg(glpi.to_str().unwrap())
+        .args(["--db", common::fleet::db(&lab).to_str().unwrap()])
+        .run()
+        .success();
+    for host in lab.hosts() {
+        let file = glpi.join(format!("{}.json", host.mac.replace(':', "-")));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let id = lab
+            .host_sh(host.index, "cat /etc/machine-id")
+            .success()
+            .stdout
+            .trim()
+            .to_string();
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &id[..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..]
+        );
+        assert_eq!(
+            doc["content"]["hardware"]["uuid"],
+            uuid.as_str(),
+            "{}",
+            host.hostname
+        );
+    }
+
     // --check names, per PC, the tools the renewal will use.
     let check = lab
         .rdplay()
