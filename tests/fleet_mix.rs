@@ -6,7 +6,7 @@ mod common;
 
 use common::Lab;
 use common::fleet::{PLAYBOOK, assert_converged, inventory, managed_on_host, run};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Installs bash on a busybox host from the package its root filesystem keeps (the playbook's
@@ -233,31 +233,6 @@ fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_through_the_account
     .success();
 }
 
-/// An SSH session of `user` (password in `file`) on host `i` that stays open until killed.
-fn open_session(lab: &Lab, i: usize, user: &str, file: &std::path::Path) -> Child {
-    Command::new("ip")
-        .args(["netns", "exec", &lab.ctl_netns(), "sshpass", "-f"])
-        .arg(file)
-        .args([
-            "ssh",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "PubkeyAuthentication=no",
-            &format!("{user}@{}", lab.host(i).ip),
-            "exec sleep 4141",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ssh starts")
-}
-
 #[test]
 fn on_a_systemd_desktop_the_old_accounts_session_linger_and_restarting_service_end() {
     let lab = Lab::up_mix(&[("systemd", 1)]);
@@ -276,7 +251,7 @@ fn on_a_systemd_desktop_the_old_accounts_session_linger_and_restarting_service_e
     // restarts whenever it dies, and a cron job.
     let file = lab.dir().join("old-password");
     common::write_private(&file, password.as_bytes());
-    let mut session = open_session(&lab, 1, &old, &file);
+    let mut session = lab.spawn_ssh_password(1, &old, &file, "exec sleep 4141");
     wait_until(
         &lab,
         1,

@@ -523,31 +523,63 @@ impl Lab {
         command: &str,
         stdin: &[u8],
     ) -> Run {
+        let args = self.ssh_password_args(i, user, password_file, command);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.ctl_stdin(&args, stdin)
+    }
+
+    /// Starts `command` on host `i` over SSH as `user` (as [`Lab::ssh_password`]) and returns at once:
+    /// a session that stays open until the child is killed (or the lab goes down).
+    pub fn spawn_ssh_password(
+        &self,
+        i: usize,
+        user: &str,
+        password_file: &Path,
+        command: &str,
+    ) -> std::process::Child {
+        let mut args = vec!["ctl".to_string()];
+        args.extend(self.ssh_password_args(i, user, password_file, command));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lab_command(&self.name, &self.net, &args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start ssh to host {i}: {e}"))
+    }
+
+    /// `sshpass -f FILE ssh ... USER@HOST COMMAND`: a password login without host-key checks.
+    fn ssh_password_args(
+        &self,
+        i: usize,
+        user: &str,
+        password_file: &Path,
+        command: &str,
+    ) -> Vec<String> {
         let target = format!("{user}@{}", self.host(i).ip);
-        let file = password_file.to_string_lossy();
-        self.ctl_stdin(
-            &[
-                "sshpass",
-                "-f",
-                &file,
-                "ssh",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=5",
-                "-o",
-                "PubkeyAuthentication=no",
-                "-o",
-                "NumberOfPasswordPrompts=1",
-                &target,
-                command,
-            ],
-            stdin,
-        )
+        [
+            "sshpass",
+            "-f",
+            &password_file.to_string_lossy(),
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            &target,
+            command,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     /// The real rdplay binary, run inside the controller namespace, in [`Lab::dir`] by default.
