@@ -367,6 +367,21 @@ fn the_lab_script_refuses_non_root_and_bad_arguments_clearly() {
             &["frobnicate"][..],
             "unknown command",
         ),
+        (
+            ("LAB_NAME", "tnone"),
+            &["up", "--mix", "bookworm:1,nope:1"][..],
+            "unknown flavour 'nope' (flavours: bookworm, trixie, systemd, busybox)",
+        ),
+        (
+            ("LAB_NAME", "tnone"),
+            &["up", "--mix", "systemd"][..],
+            "'systemd' is not FLAVOUR:COUNT",
+        ),
+        (
+            ("LAB_NAME", "tnone"),
+            &["up", "3", "--mix", "trixie:2"][..],
+            "the mix has 2 hosts, not 3",
+        ),
     ] {
         let out = Command::new(LAB_SCRIPT)
             .args(args)

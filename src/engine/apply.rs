@@ -207,7 +207,7 @@ async fn renew_over<C: Connector, S: Store>(
     let delete: Vec<String> = renew.delete.iter().map(|a| a.name.clone()).collect();
     // After first contact, the PC is probed now: its name, the accounts on it, those to adopt.
     let (hostname, adopt, on_pc) = if renew.first_contact.is_some() {
-        let probed = exec::probe(conn, &delete, timeout).await?;
+        let probed = exec::probe(conn, &delete, &pb.account.shell, timeout).await?;
         let taken = if engine.planner.needs_taken() {
             engine.store.usernames_in_use().map_err(|e| e.to_string())
         } else {

@@ -126,6 +126,7 @@ impl<C: Connector, S: Store> Engine<C, S> {
             Err(_) => Vec::new(),
         };
         let timeout = self.planner.playbook().connection.step_timeout;
+        let shell = &self.planner.playbook().account.shell;
         match self.connector.connect(ip, host_keys).await {
             Err(e @ SshError::HostKeyChanged { .. }) => {
                 (Probed::HostKeyChanged(e.to_string()), None)
@@ -137,7 +138,7 @@ impl<C: Connector, S: Store> Engine<C, S> {
                 },
                 None,
             ),
-            Ok(conn) => match crate::tasks::exec::probe(&conn, &names, timeout).await {
+            Ok(conn) => match crate::tasks::exec::probe(&conn, &names, shell, timeout).await {
                 Ok(report) => (Probed::Report(Box::new(report)), Some(conn)),
                 Err(e) => {
                     conn.close().await;

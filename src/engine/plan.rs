@@ -80,6 +80,8 @@ pub struct Renew {
     pub sheets: Vec<String>,
     /// The directory the accounts deleted are archived into first (`account.archive`), when on.
     pub archive: Option<String>,
+    /// The tools the helper will use on the PC, as its probe found them; `None` before first contact.
+    pub tools: Option<crate::tasks::exec::Tools>,
 }
 
 /// An account to delete, as the probe saw it (or only as recorded, before first contact).
@@ -222,6 +224,9 @@ impl PcPlan {
                     c.home_base,
                     "*".repeat(c.password_length)
                 ));
+                if let Some(tools) = &r.tools {
+                    t.push_str(&format!("  ~ tools: {}\n", tools.describe()));
+                }
                 t.push_str("  ~ inventory: a new request number, the PC's facts\n");
                 for s in &r.sheets {
                     t.push_str(&format!("  + sheet {s}\n"));

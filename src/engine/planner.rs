@@ -153,7 +153,7 @@ impl Planner {
     ) -> Result<Action, String> {
         let pinned = known.record.as_ref().and_then(|r| r.host_key.clone());
         let names: Vec<String> = recorded.iter().map(|a| a.username.clone()).collect();
-        let (first_contact, delete, adopt) = match (pinned, probed) {
+        let (first_contact, delete, adopt, tools) = match (pinned, probed) {
             (None, _) => (
                 Some(self.pb.exchange.admin_user.clone()),
                 names
@@ -173,6 +173,7 @@ impl Planner {
                 } else {
                     Adopt::Off
                 },
+                None,
             ),
             (Some(host_keys), None) => return Err(host_keys),
             (Some(_), Some(Probed::HostKeyChanged(reason))) => {
@@ -216,7 +217,7 @@ impl Planner {
                         }));
                     }
                 };
-                (None, delete, adopt)
+                (None, delete, adopt, Some(report.tools))
             }
         };
         let mac = known
@@ -249,6 +250,7 @@ impl Planner {
                 .archive
                 .as_ref()
                 .map(|a| a.dir.display().to_string()),
+            tools,
         }))
     }
 

@@ -33,6 +33,14 @@ pub fn document(pc: &PcRecord, accounts: &[AccountRecord]) -> Value {
         "lastloggeduser",
         facts.logged_in.first().cloned(),
     );
+    put(
+        &mut hardware,
+        "uuid",
+        facts
+            .dmi_uuid
+            .clone()
+            .or_else(|| facts.machine_id.as_deref().and_then(machine_id_uuid)),
+    );
 
     let mut bios = Map::new();
     put(&mut bios, "smanufacturer", facts.dmi_vendor.clone());
@@ -258,9 +266,36 @@ fn address_fields(cidr: &str) -> Map<String, Value> {
     m
 }
 
+/// A machine-id (32 hex digits, /etc/machine-id) written as a UUID: the PC's UUID when its firmware
+/// gives none (DMI unreadable: VMs, containers, some thin clients).
+fn machine_id_uuid(id: &str) -> Option<String> {
+    let id = id.trim();
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+        let id = id.to_ascii_lowercase();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &id[..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..]
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_machine_id_becomes_a_uuid_and_anything_else_none() {
+        assert_eq!(
+            machine_id_uuid("0123456789ABCDEF0123456789abcdef\n").as_deref(),
+            Some("01234567-89ab-cdef-0123-456789abcdef")
+        );
+        assert_eq!(machine_id_uuid("uninitialized"), None);
+        assert_eq!(machine_id_uuid("0123456789abcdef0123456789abcdeg"), None);
+    }
 
     #[test]
     fn splits_cidrs_like_the_agent() {

@@ -44,6 +44,8 @@ pub struct Change {
 pub struct Report {
     /// `renew` or `probe`.
     pub mode: String,
+    /// The tools the helper uses (renew) or would use (probe) on this PC.
+    pub tools: Tools,
     /// Accounts deleted.
     pub deleted: Vec<String>,
     /// Accounts to delete that were not on the PC.
@@ -58,6 +60,52 @@ pub struct Report {
     pub local: Vec<String>,
     /// The PC's facts.
     pub facts: Facts,
+}
+
+/// The tools the helper found on a PC: how it makes and deletes accounts, and whether it must end the
+/// old accounts' systemd sessions, user managers and lingering first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tools {
+    pub accounts: AccountTools,
+    /// systemd runs the PC: `loginctl` and `systemctl` end sessions, `user@UID.service` and lingering.
+    pub systemd: bool,
+}
+
+/// Which programs make and delete accounts on a PC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountTools {
+    /// shadow's `groupadd`, `useradd`, `chpasswd -e`, `userdel -r` (Debian, Ubuntu, most desktops).
+    Shadow,
+    /// busybox's `addgroup`, `adduser -D`, `chpasswd -e`, `deluser`, `delgroup` (thin clients, kiosks
+    /// whose busybox has them; Debian's has not).
+    Busybox,
+    /// Neither: the helper edits /etc/passwd, shadow, group and gshadow itself, each file replaced
+    /// whole by a rename, under /etc/.pwd.lock.
+    Files,
+}
+
+impl Tools {
+    /// "shadow (useradd, userdel), systemd (loginctl, user@UID.service)": what `--check` shows.
+    pub fn describe(&self) -> String {
+        let accounts = match self.accounts {
+            AccountTools::Shadow => "shadow (groupadd, useradd, chpasswd -e, userdel -r)",
+            AccountTools::Busybox => {
+                "busybox (addgroup, adduser -D, chpasswd -e, deluser, delgroup)"
+            }
+            AccountTools::Files => {
+                "the account files (/etc/passwd, shadow, group, gshadow edited by the helper)"
+            }
+        };
+        if self.systemd {
+            format!(
+                "{accounts}; systemd (loginctl disable-linger, terminate-user; systemctl stop user@UID.service)"
+            )
+        } else {
+            accounts.to_string()
+        }
+    }
 }
 
 /// An account present on the PC, as the helper saw it before acting.
@@ -205,16 +253,19 @@ pub async fn renew(
 }
 
 /// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): what the planner
-/// needs to know of a PC — the recorded accounts present (home, processes), local accounts, facts.
+/// needs to know of a PC — the recorded accounts present (home, processes), local accounts, facts, the
+/// tools it has. It refuses a PC where the new account's login `shell` does not exist.
 pub async fn probe(
     conn: &impl Connection,
     delete: &[String],
+    shell: &str,
     timeout: Duration,
 ) -> Result<Report, StepError> {
     let mut params = String::from("mode=probe\n");
     for d in delete {
         params.push_str(&format!("delete={d}\n"));
     }
+    params.push_str(&format!("shell={shell}\n"));
     let script = format!(
         "RDPLAY_PARAMS={}\n{}",
         crate::ssh::shell_quote(&params),

@@ -12,6 +12,12 @@
 #   min_uid=N              the lowest uid (and gid) the new account may get: 1 + the highest uid rdplay
 #                          recorded for this PC (renew only; absent when none was)
 #   shell=PATH, home_base=DIR, groups=G1,G2
+#                          (probe: shell only, to check that it exists)
+# The tools it uses are the PC's own: shadow's (useradd, userdel, groupadd, chpasswd); where those do not
+# exist, busybox's applets (adduser, deluser, addgroup, delgroup, chpasswd) when its busybox has them
+# (Debian's does not), else it edits /etc/passwd, shadow, group and gshadow itself; on a PC systemd runs,
+# loginctl and systemctl end the old accounts' sessions, user managers and lingering. The report says
+# which ("tools").
 # Output: one JSON document on stdout (the archive in archive mode); diagnostics on stderr. Exit 0 on
 # success, 3 when refused, 4 when a step failed (archive mode: tar's exit code otherwise).
 set -u
@@ -19,7 +25,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 umask 077
 
-mode=probe deletes="" adopts="" create="" hash="" shell=/bin/bash home_base=/home groups="" min_uid=0
+mode=probe deletes="" adopts="" create="" hash="" shell="" home_base=/home groups="" min_uid=0
 if [ -n "${RDPLAY_PARAMS:-}" ]; then params=$RDPLAY_PARAMS; else params=$(cat); fi
 nl='
 '
@@ -69,6 +75,44 @@ if [ "$mode" = renew ] && command -v flock >/dev/null 2>&1 && [ -d /run ] && [ -
     flock -w 60 9 || fail "another rdplay helper has been running on this PC for over 60 s"
 fi
 
+# The account files, edited without shadow's tools (accounts=files). Every change writes a new copy of
+# the file next to it, with the file's owner and mode, and renames it over the file: a reader sees the
+# old or the new file, never half of one, and a crash leaves the old one. The helper holds
+# /etc/.pwd.lock (flock) while it edits.
+# db_replace FILE: the new content is on stdin.
+db_replace() {
+    tmp="$1.rdplay-new"
+    rm -f -- "$tmp"
+    cat >"$tmp" || { rm -f -- "$tmp"; return 1; }
+    chown "$(stat -c %u:%g "$1")" "$tmp" && chmod "$(stat -c %a "$1")" "$tmp" && mv -f -- "$tmp" "$1" ||
+        { rm -f -- "$tmp"; return 1; }
+}
+# db_drop FILE NAME: removes NAME's line (its first field).
+db_drop() {
+    [ -f "$1" ] || return 0
+    awk -F: -v n="$2" '$1 != n' "$1" | db_replace "$1"
+}
+# db_unmember FILE NAME: removes NAME from every group's member list (field 4 of group and gshadow).
+db_unmember() {
+    [ -f "$1" ] || return 0
+    awk -F: -v OFS=: -v n="$2" 'NF >= 4 {
+            k = split($4, m, ","); $4 = ""
+            for (i = 1; i <= k; i++) if (m[i] != n && m[i] != "") $4 = ($4 == "" ? m[i] : $4 "," m[i])
+        } { print }' "$1" | db_replace "$1"
+}
+# db_member FILE GROUP NAME: adds NAME to GROUP's member list (field 4).
+db_member() {
+    [ -f "$1" ] || return 0
+    awk -F: -v OFS=: -v g="$2" -v n="$3" '$1 == g && NF >= 4 { $4 = ($4 == "" ? n : $4 "," n) } { print }' "$1" |
+        db_replace "$1"
+}
+db_lock() {
+    if command -v flock >/dev/null 2>&1; then
+        exec 8>>/etc/.pwd.lock
+        flock -w 30 8 || fail "another program has held /etc/.pwd.lock for over 30 s"
+    fi
+}
+
 # JSON string: control characters dropped, backslash and quote escaped.
 js() {
     case $1 in
@@ -80,6 +124,35 @@ js() {
 }
 jsn() { if [ -n "$1" ]; then js "$1"; else printf null; fi; }
 num() { case $1 in ''|*[!0-9]*) printf null ;; *) printf '%s' "$1" ;; esac; }
+
+# The tools this PC has. Accounts: shadow's, else busybox's applets (called through `busybox` itself, so
+# that another program named adduser, such as Debian's, is never taken for the applet), else the account
+# files themselves, when /etc/passwd, /etc/shadow and /etc/group are regular files. Sessions: systemd
+# runs the PC when /run/systemd/system exists (sd_booted's test) and loginctl is there.
+accounts="" systemd=false
+if command -v useradd >/dev/null 2>&1 && command -v userdel >/dev/null 2>&1 &&
+    command -v groupadd >/dev/null 2>&1 && command -v chpasswd >/dev/null 2>&1; then
+    accounts=shadow
+elif command -v busybox >/dev/null 2>&1; then
+    applets=" $(busybox --list 2>/dev/null | tr '\n' ' ')"
+    accounts=busybox
+    for a in adduser deluser addgroup delgroup chpasswd; do
+        case $applets in *" $a "*) ;; *) accounts="" ;; esac
+    done
+fi
+if [ -z "$accounts" ] && [ -f /etc/passwd ] && [ ! -L /etc/passwd ] && [ -f /etc/shadow ] &&
+    [ ! -L /etc/shadow ] && [ -f /etc/group ] && [ ! -L /etc/group ]; then
+    accounts=files
+fi
+[ -n "$accounts" ] ||
+    refuse "this PC has no way to manage accounts: neither shadow's useradd, userdel, groupadd and chpasswd, nor busybox's adduser, deluser, addgroup, delgroup and chpasswd, nor regular /etc/passwd, /etc/shadow and /etc/group files"
+if [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1; then
+    systemd=true
+fi
+# The new account's login shell must exist here: without it the account could not log in.
+if [ -n "$shell" ] && [ ! -x "$shell" ]; then
+    refuse "the login shell $shell does not exist on this PC (install it there, or choose another account.shell)"
+fi
 
 # A decimal number of at most 9 digits without leading zeros (sh arithmetic reads 010 as octal).
 is_num() {
@@ -145,6 +218,7 @@ if [ "$mode" = renew ]; then
     [ -n "$(uid_of "$create")" ] && refuse "$create already exists and is not an account rdplay recorded for this PC"
     [ -n "$(getent group "$create")" ] && refuse "a group named $create already exists"
     case $hash in '$'*) ;; *) refuse "missing password hash" ;; esac
+    case $shell in /?*) ;; *) refuse "missing login shell" ;; esac
 
     # The new account's uid, also its group's gid: above every uid and gid this PC shows (read before
     # anything is deleted) and above every uid rdplay gave on it (min_uid), within UID_MIN..UID_MAX and
@@ -337,7 +411,18 @@ for u in $deletes $adopts; do
     procs=$(pgrep -u "$u" 2>/dev/null | wc -l)
     eval "procs_$uid=\$((procs + 0))"
     [ "$mode" = renew ] || continue
-    if command -v loginctl >/dev/null 2>&1; then loginctl terminate-user "$u" >/dev/null 2>&1; fi
+    if [ "$systemd" = true ]; then
+        # No lingering (its user manager would start again at boot), no session, no user manager (its
+        # services, even those set to restart, end with it), then nothing left in the user's slice.
+        loginctl disable-linger "$u" >/dev/null 2>&1
+        rm -f "/var/lib/systemd/linger/$u"
+        loginctl terminate-user "$u" >/dev/null 2>&1
+        # (A user manager that will not stop within 30 s is killed with the rest below.)
+        timeout 30 systemctl stop "user@$uid.service" >/dev/null 2>&1
+        systemctl kill --signal=KILL "user-$uid.slice" >/dev/null 2>&1
+    elif command -v loginctl >/dev/null 2>&1; then
+        loginctl terminate-user "$u" >/dev/null 2>&1
+    fi
     tries=0
     while pgrep -u "$u" >/dev/null 2>&1; do
         pkill -KILL -u "$u" >/dev/null 2>&1
@@ -359,24 +444,104 @@ for u in $deletes $adopts; do
     tally_of
     present="$present{\"name\":$(js "$u"),\"home\":$(js "$home"),\"processes\":$(num "$procs"),\"leftover_files\":$(num "$lf"),\"leftover_bytes\":$(num "$lb")},"
     [ "$mode" = renew ] || continue
-    userdel -r "$u" >/dev/null 2>&1
-    rc=$?
-    # 12: the home directory could not be removed (e.g. it did not exist); the account is gone.
-    [ $rc -ne 0 ] && [ $rc -ne 12 ] && fail "userdel $u exited with $rc"
-    [ -n "$(uid_of "$u")" ] && fail "$u still exists after userdel"
+    if [ "$accounts" = shadow ]; then
+        userdel -r "$u" >/dev/null 2>&1
+        rc=$?
+        # 12: the home directory could not be removed (e.g. it did not exist); the account is gone.
+        [ $rc -ne 0 ] && [ $rc -ne 12 ] && fail "userdel $u exited with $rc"
+        [ -n "$(uid_of "$u")" ] && fail "$u still exists after userdel"
+    else
+        # busybox's deluser, or the files: the account leaves passwd, shadow and every group's
+        # members; its home (when the account owns it, as userdel -r would find it) and its own group
+        # go separately.
+        gid=$(getent passwd "$u" | cut -d: -f4)
+        if [ "$accounts" = busybox ]; then
+            busybox deluser "$u" >/dev/null 2>&1 || fail "busybox deluser $u failed"
+        else
+            db_lock
+            # The shadow line (its hash) first: from then on the account cannot log in.
+            db_drop /etc/shadow "$u" && db_drop /etc/passwd "$u" || fail "removing $u from /etc/shadow and /etc/passwd failed"
+            db_unmember /etc/group "$u" && db_unmember /etc/gshadow "$u" || fail "removing $u from the groups failed"
+        fi
+        [ -n "$(uid_of "$u")" ] && fail "$u still exists after its deletion"
+        case $home in
+            /|'') ;;
+            /?*) if [ -d "$home" ] && [ ! -L "$home" ] && [ -n "$(find "$home" -maxdepth 0 -user "$uid" 2>/dev/null)" ]; then
+                rm -rf --one-file-system -- "$home" || fail "removing the home of $u failed"
+            fi ;;
+        esac
+        g=$(getent group "$u")
+        if [ -n "$g" ] && [ "$(printf '%s' "$g" | cut -d: -f3)" = "$gid" ]; then
+            if [ "$accounts" = busybox ]; then
+                busybox delgroup "$u" >/dev/null 2>&1 || fail "busybox delgroup $u failed"
+            else
+                db_drop /etc/group "$u" && db_drop /etc/gshadow "$u" || fail "removing the group $u failed"
+            fi
+        fi
+    fi
     deleted="$deleted$(js "$u"),"
 done
 
 # 3. Create the new account with its own group, both numbered new_id; the hash goes to chpasswd on
 #    stdin (printf is a shell builtin).
 created_uid=""
-if [ "$mode" = renew ]; then
+if [ "$mode" = renew ] && [ "$accounts" = shadow ]; then
     groupadd -g "$new_id" "$create" >/dev/null 2>&1 || fail "groupadd -g $new_id $create failed"
     set -- -m -d "$home_base/$create" -s "$shell" -c "$mark" -u "$new_id" -g "$new_id"
     [ -n "$groups" ] && set -- "$@" -G "$groups"
     useradd "$@" "$create" >/dev/null 2>&1 || { groupdel "$create" >/dev/null 2>&1; fail "useradd -u $new_id $create failed"; }
     printf '%s:%s\n' "$create" "$hash" | chpasswd -e >/dev/null 2>&1 || { userdel -r "$create" >/dev/null 2>&1; groupdel "$create" >/dev/null 2>&1; fail "chpasswd failed"; }
     hash=""
+    created_uid=$new_id
+elif [ "$mode" = renew ] && [ "$accounts" = files ]; then
+    # The files: the same account (its group, passwd and shadow lines, supplementary groups, a home
+    # from /etc/skel), the group first and the shadow line (with the hash, written by printf, a shell
+    # builtin) last but one, the home last. Undone on any failure.
+    db_lock
+    undo() {
+        for f in /etc/shadow /etc/passwd /etc/group /etc/gshadow; do db_drop "$f" "$create"; done
+        db_unmember /etc/group "$create"
+        db_unmember /etc/gshadow "$create"
+        rm -rf --one-file-system -- "$home_base/$create"
+    }
+    for g in $(printf '%s' "$groups" | tr , ' '); do
+        [ -n "$(getent group "$g")" ] || fail "the group $g does not exist on this PC"
+    done
+    { cat /etc/group && printf '%s:x:%s:\n' "$create" "$new_id"; } | db_replace /etc/group || { undo; fail "adding the group $create failed"; }
+    if [ -f /etc/gshadow ]; then
+        { cat /etc/gshadow && printf '%s:!::\n' "$create"; } | db_replace /etc/gshadow || { undo; fail "adding the group $create to gshadow failed"; }
+    fi
+    { cat /etc/passwd && printf '%s:x:%s:%s:%s:%s:%s\n' "$create" "$new_id" "$new_id" "$mark" "$home_base/$create" "$shell"; } |
+        db_replace /etc/passwd || { undo; fail "adding $create to /etc/passwd failed"; }
+    for g in $(printf '%s' "$groups" | tr , ' '); do
+        db_member /etc/group "$g" "$create" && db_member /etc/gshadow "$g" "$create" || { undo; fail "adding $create to the group $g failed"; }
+    done
+    { cat /etc/shadow && printf '%s:%s:%s:0:99999:7:::\n' "$create" "$hash" "$(($(date +%s) / 86400))"; } |
+        db_replace /etc/shadow || { undo; fail "adding $create to /etc/shadow failed"; }
+    hash=""
+    mkdir -p -- "$home_base" && mkdir -m 0700 -- "$home_base/$create" || { undo; fail "making the home of $create failed"; }
+    if [ -d /etc/skel ]; then cp -a /etc/skel/. "$home_base/$create/" 2>/dev/null; fi
+    chown -R "$new_id:$new_id" "$home_base/$create" && chmod 0700 "$home_base/$create" ||
+        { undo; fail "giving $create its home failed"; }
+    [ "$(uid_of "$create")" = "$new_id" ] || { undo; fail "$create is not uid $new_id after its creation"; }
+    created_uid=$new_id
+elif [ "$mode" = renew ]; then
+    # busybox: the same account (group, uid, gid, comment, home, shell, groups), locked (-D) until
+    # chpasswd -e sets its hash. Undone on any failure, so that no half-made account stays.
+    undo() { busybox deluser "$create" >/dev/null 2>&1; busybox delgroup "$create" >/dev/null 2>&1; rm -rf --one-file-system -- "$home_base/$create"; }
+    busybox addgroup -g "$new_id" "$create" >/dev/null 2>&1 || fail "busybox addgroup -g $new_id $create failed"
+    busybox adduser -D -h "$home_base/$create" -s "$shell" -g "$mark" -u "$new_id" -G "$create" "$create" >/dev/null 2>&1 ||
+        { undo; fail "busybox adduser -u $new_id $create failed"; }
+    IFS=,
+    set -f
+    for g in $groups; do
+        busybox addgroup "$create" "$g" >/dev/null 2>&1 || { IFS=$old_ifs; set +f; undo; fail "busybox addgroup $create $g failed"; }
+    done
+    IFS=$old_ifs
+    set +f
+    printf '%s:%s\n' "$create" "$hash" | busybox chpasswd -e >/dev/null 2>&1 || { undo; fail "busybox chpasswd -e failed"; }
+    hash=""
+    [ "$(uid_of "$create")" = "$new_id" ] || { undo; fail "busybox adduser did not give $create uid $new_id"; }
     created_uid=$new_id
 fi
 
@@ -474,8 +639,8 @@ done
 IFS=$old_ifs
 set +f
 
-printf '{"mode":%s,"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"facts":{' \
-    "$(js "$mode")" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}"
+printf '{"mode":%s,"tools":{"accounts":"%s","systemd":%s},"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"facts":{' \
+    "$(js "$mode")" "$accounts" "$systemd" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
     "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$kernel")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
 printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"dmi_uuid":%s,"machine_id":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \

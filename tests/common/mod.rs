@@ -58,6 +58,8 @@ pub struct Host {
     pub mac: String,
     /// Its hostname, `pcN`.
     pub hostname: String,
+    /// Its flavour: `bookworm`, `trixie`, `systemd` or `busybox` (docs/LAB.md).
+    pub flavour: String,
 }
 
 /// The result of a command: status and text output, with asserts that print everything.
@@ -296,6 +298,19 @@ impl Lab {
     /// Brings up a lab of `n` hosts through the real `examples/lab/lab` script.
     #[track_caller]
     pub fn up(n: usize) -> Lab {
+        Lab::up_with(&[n.to_string()])
+    }
+
+    /// Brings up a lab of several flavours, in the order given: `Lab::up_mix(&[("bookworm", 2),
+    /// ("systemd", 1)])` makes pc1 and pc2 bookworm hosts, pc3 a systemd one.
+    #[track_caller]
+    pub fn up_mix(mix: &[(&str, usize)]) -> Lab {
+        let spec: Vec<String> = mix.iter().map(|(f, k)| format!("{f}:{k}")).collect();
+        Lab::up_with(&["--mix".to_string(), spec.join(",")])
+    }
+
+    #[track_caller]
+    fn up_with(args: &[String]) -> Lab {
         require_root();
         SWEEP.call_once(sweep_left_over_labs);
         let (name, net, claim) = claim_name();
@@ -313,28 +328,38 @@ impl Lab {
             dir,
             claim: Some(claim),
         };
-        lab.reup(n);
+        lab.reup_with(args);
         lab
     }
 
     /// Brings the lab up again with `n` fresh hosts (`lab up` removes the old ones first).
     #[track_caller]
     pub fn reup(&mut self, n: usize) {
+        self.reup_with(&[n.to_string()]);
+    }
+
+    #[track_caller]
+    fn reup_with(&mut self, args: &[String]) {
         let started = Instant::now();
-        self.lab(&["up", &n.to_string()]).success();
+        let mut up = vec!["up"];
+        up.extend(args.iter().map(String::as_str));
+        self.lab(&up).success();
+        let list = self.lab(&["list"]);
+        self.hosts = parse_list(&list.success().stdout);
+        let n = self.hosts.len();
         eprintln!(
             "lab {} ({}.0/24): {n} hosts up in {:.1} s",
             self.name,
             self.net,
             started.elapsed().as_secs_f64()
         );
-        let list = self.lab(&["list"]);
-        self.hosts = parse_list(&list.success().stdout);
-        assert_eq!(
-            self.hosts.len(),
-            n,
-            "lab list did not list {n} hosts:\n{list}"
-        );
+        if let [count] = args {
+            assert_eq!(
+                count,
+                &n.to_string(),
+                "lab list did not list {count} hosts:\n{list}"
+            );
+        }
     }
 
     /// The lab's name (`LAB_NAME`).
@@ -499,31 +524,63 @@ impl Lab {
         command: &str,
         stdin: &[u8],
     ) -> Run {
+        let args = self.ssh_password_args(i, user, password_file, command);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.ctl_stdin(&args, stdin)
+    }
+
+    /// Starts `command` on host `i` over SSH as `user` (as [`Lab::ssh_password`]) and returns at once:
+    /// a session that stays open until the child is killed (or the lab goes down).
+    pub fn spawn_ssh_password(
+        &self,
+        i: usize,
+        user: &str,
+        password_file: &Path,
+        command: &str,
+    ) -> std::process::Child {
+        let mut args = vec!["ctl".to_string()];
+        args.extend(self.ssh_password_args(i, user, password_file, command));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lab_command(&self.name, &self.net, &args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start ssh to host {i}: {e}"))
+    }
+
+    /// `sshpass -f FILE ssh ... USER@HOST COMMAND`: a password login without host-key checks.
+    fn ssh_password_args(
+        &self,
+        i: usize,
+        user: &str,
+        password_file: &Path,
+        command: &str,
+    ) -> Vec<String> {
         let target = format!("{user}@{}", self.host(i).ip);
-        let file = password_file.to_string_lossy();
-        self.ctl_stdin(
-            &[
-                "sshpass",
-                "-f",
-                &file,
-                "ssh",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=5",
-                "-o",
-                "PubkeyAuthentication=no",
-                "-o",
-                "NumberOfPasswordPrompts=1",
-                &target,
-                command,
-            ],
-            stdin,
-        )
+        [
+            "sshpass",
+            "-f",
+            &password_file.to_string_lossy(),
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            &target,
+            command,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     /// The real rdplay binary, run inside the controller namespace, in [`Lab::dir`] by default.
@@ -623,15 +680,15 @@ impl Drop for Lab {
     }
 }
 
-/// Parses `lab list`: `INDEX IP MAC HOSTNAME` per line.
+/// Parses `lab list`: `INDEX IP MAC HOSTNAME FLAVOUR` per line.
 #[track_caller]
 pub fn parse_list(text: &str) -> Vec<Host> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [index, ip, mac, hostname] = fields[..] else {
-                panic!("lab list: expected `INDEX IP MAC HOSTNAME`, got {line:?}");
+            let [index, ip, mac, hostname, flavour] = fields[..] else {
+                panic!("lab list: expected `INDEX IP MAC HOSTNAME FLAVOUR`, got {line:?}");
             };
             Host {
                 index: index
@@ -640,6 +697,7 @@ pub fn parse_list(text: &str) -> Vec<Host> {
                 ip: ip.to_owned(),
                 mac: mac.to_owned(),
                 hostname: hostname.to_owned(),
+                flavour: flavour.to_owned(),
             }
         })
         .collect()
