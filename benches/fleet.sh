@@ -7,7 +7,7 @@
 # Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.52: a /24, or a /22 above 250 PCs),
 # PEERS_MAX (250: Ansible and pyinfra run up to this size only), FORMATS (pdf),
 # RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
-# RDPLAY (the release binary), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
+# RDPLAY (the release binary), REPORT (docs/BENCHMARKS.md), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
 #
 # Per size: a lab of SIZE PCs (with python3 added, for Ansible only), rdplay's first contact
 # (timed once, not compared), a known_hosts from ssh-keyscan (trust on first use, then strict
@@ -37,6 +37,7 @@ readonly RDPLAY=${RDPLAY:-/var/cache/rdplay/target-bench/release/rdplay}
 export LAB_NAME=${LAB_NAME:-bench}
 export LAB_NET=${LAB_NET:-10.213.52}
 readonly PEERS_MAX=${PEERS_MAX:-250}
+readonly REPORT=${REPORT:-$ROOT/docs/BENCHMARKS.md}
 # The lab's own cache, plus python3 (Ansible's modules need it on the PCs; nothing else uses it).
 export LAB_CACHE="$BENCH_DIR/labcache"
 SIZES=("$@")
@@ -84,7 +85,7 @@ render_bench() { # RESULTS_DIR
 }
 if [[ -n $RENDER_ONLY ]]; then
   render_bench "$RENDER_ONLY"
-  "$VENV/bin/python" "$HERE/report.py" "$RENDER_ONLY" "$ROOT/docs/BENCHMARKS.md"
+  "$VENV/bin/python" "$HERE/report.py" "$RENDER_ONLY" "$REPORT"
   exit 0
 fi
 
@@ -92,7 +93,7 @@ fi
 prepare_rootfs() {
   local src key tmp
   LAB_CACHE=/var/cache/rdplay-lab LAB_NAME=bnprep lab up 1 >/dev/null 2>&1
-  src=$(cat /run/rdplay-lab/bnprep/rootfs)
+  src=$(cat /run/rdplay-lab/bnprep/h1/rootfs)
   LAB_CACHE=/var/cache/rdplay-lab LAB_NAME=bnprep lab down
   key=${src##*/}
   [[ -d $LAB_CACHE/$key ]] && return 0
@@ -432,5 +433,5 @@ printf 'load_end\t%s\n' "$(loadavg)" >>"$RESULTS/machine.tsv"
 [[ ${RENDER_BENCH:-1} == 1 ]] && render_bench "$RESULTS"
 
 # The venv's python has matplotlib for the chart when installed (pip install matplotlib); else none.
-"$VENV/bin/python" "$HERE/report.py" "$RESULTS" "$ROOT/docs/BENCHMARKS.md"
-note "results: $RESULTS; report: docs/BENCHMARKS.md"
+"$VENV/bin/python" "$HERE/report.py" "$RESULTS" "$REPORT"
+note "results: $RESULTS; report: $REPORT"

@@ -1433,6 +1433,189 @@ async fn glpi_export_follows_the_agent_format() {
     );
 }
 
+/// GLPI's own schema for its native inventory format (`tests/schemas/README.md` says where it comes from).
+fn glpi_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/glpi-inventory.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("GLPI's schema compiles")
+}
+
+/// Each place where `doc` breaks the schema, as `path: error`.
+fn schema_errors(schema: &jsonschema::Validator, doc: &serde_json::Value) -> Vec<String> {
+    schema
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+/// Intent and renewal of a new account on `mac`, the PC reporting `facts`.
+async fn renew_reporting(inv: &Inventory, run: RunId, mac: &str, ip: Ipv4Addr, facts: Facts) {
+    let request = inv.next_request(run).await.unwrap();
+    let new = format!("eleve-{}", &mac[mac.len() - 2..]);
+    let intent = Intent {
+        run,
+        mac: m(mac),
+        ip,
+        request: request.clone(),
+        new_username: new.clone(),
+        old_usernames: vec![],
+        number: None,
+    };
+    inv.intend(intent).await.unwrap();
+    let renewal = Renewal {
+        run,
+        mac: m(mac),
+        request,
+        new_username: new,
+        uid: Some(1001),
+        deleted: vec![],
+        leftover_files: 0,
+        leftover_bytes: 0,
+        hostname: facts.hostname.clone(),
+        facts,
+        history: 3,
+    };
+    inv.renewed(renewal).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_glpi_document_validates_against_glpis_published_schema() {
+    const MAC_D: &str = "52:54:00:00:00:0d";
+    const MAC_E: &str = "52:54:00:00:00:0e";
+    const UUID: &str = "4C4C4544-0038-3510-8052-B4C04F4E3232";
+    let dir = state_dir();
+    let db = dir.path().join("inventory.sqlite");
+    // A and B: full facts (B's hostname hostile); C: only seen, no facts at all.
+    fleet(&db, HOSTILE).await;
+    {
+        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        let ip_d = Ipv4Addr::new(10, 9, 0, 13);
+        // D: everything, the DMI UUID included.
+        let full = Facts {
+            dmi_uuid: Some(UUID.into()),
+            ..facts("pc-d", MAC_D, ip_d)
+        };
+        renew_reporting(&inv, run, MAC_D, ip_d, full).await;
+        // E: what a thin client or a container answers: no DMI, no disks, an interface without
+        // MAC or address, a CPU architecture the schema does not know, no hostname.
+        let partial = Facts {
+            hostname: String::new(),
+            os: None,
+            kernel: Some("6.12.0".into()),
+            arch: Some("riscv64".into()),
+            cpu_model: None,
+            cpu_cores: Some(2),
+            memory_kib: None,
+            disks: vec![],
+            interfaces: vec![Interface {
+                name: "wlan0".into(),
+                mac: None,
+                addresses: vec![],
+            }],
+            dmi_vendor: None,
+            dmi_model: None,
+            dmi_serial: None,
+            uptime_seconds: None,
+            logged_in: vec![],
+            machine_id: None,
+            dmi_uuid: None,
+        };
+        renew_reporting(&inv, run, MAC_E, Ipv4Addr::new(10, 9, 0, 14), partial).await;
+        inv.finish_run(run).await.unwrap();
+    }
+    let out_dir = dir.path().join("glpi");
+    let out = rdplay(&[
+        "inventory",
+        "export",
+        "--format",
+        "glpi",
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let schema = glpi_schema();
+    let mut docs = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let errors = schema_errors(&schema, &doc);
+        assert!(
+            errors.is_empty(),
+            "{} breaks GLPI's schema:\n{}\n{doc:#}",
+            path.display(),
+            errors.join("\n")
+        );
+        let mac = path
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('-', ":");
+        docs.insert(mac, doc);
+    }
+    assert_eq!(
+        docs.keys().map(String::as_str).collect::<Vec<_>>(),
+        [MAC_A, MAC_B, "52:54:00:00:00:0c", MAC_D, MAC_E]
+    );
+
+    // What GLPI matches a computer on: its MACs, its serial, its UUID, each when known.
+    let macs = |doc: &serde_json::Value| -> Vec<String> {
+        doc["content"]["networks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["mac"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for (mac, doc) in &docs {
+        assert!(macs(doc).contains(mac), "{mac}: {doc:#}");
+        assert_eq!(doc["action"], "inventory");
+        assert_eq!(doc["itemtype"], "Computer");
+    }
+    let d = &docs[MAC_D]["content"];
+    assert_eq!(d["hardware"]["uuid"], UUID);
+    assert_eq!(d["bios"]["ssn"], "5XYZ123");
+    assert_eq!(docs[MAC_A]["content"]["bios"]["ssn"], "5XYZ123");
+    let e = &docs[MAC_E]["content"];
+    assert!(e["hardware"].get("uuid").is_none() && e["bios"].get("ssn").is_none());
+    assert!(
+        e["cpus"][0].get("arch").is_none(),
+        "riscv64 is not in the schema's list: left out"
+    );
+    assert_eq!(e["networks"][0]["description"], "wlan0");
+    assert_eq!(e["networks"][1]["ipaddress"], "10.9.0.14", "{e:#}");
+    let c = &docs["52:54:00:00:00:0c"]["content"];
+    assert_eq!(c["cpus"], serde_json::json!([]));
+
+    // The schema bites: the key the export used to carry, and a status it does not know.
+    let mut old = docs[MAC_D].clone();
+    old["query"] = "INVENTORY".into();
+    assert!(
+        schema_errors(&schema, &old)
+            .iter()
+            .any(|e| e.contains("query")),
+        "the schema rejects the top-level `query`"
+    );
+    let mut bad = docs[MAC_D].clone();
+    bad["content"]["networks"][0]["status"] = "sideways".into();
+    bad["content"]["networks"][0]["ipaddress"] = "10.9.0.300".into();
+    assert_eq!(schema_errors(&schema, &bad).len(), 2, "{bad:#}");
+}
+
 #[tokio::test]
 async fn pc_numbers_are_the_smallest_free_kept_with_the_first_intent_and_unique() {
     let dir = state_dir();

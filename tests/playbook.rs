@@ -128,6 +128,85 @@ fn the_committed_schema_is_the_generated_one() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
 
+/// `schemas/playbook.schema.json`, compiled by a JSON Schema validator (the draft its `$schema`
+/// names), as an editor would use it.
+fn playbook_schema() -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(Path::new(ROOT).join("schemas/playbook.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).expect("the playbook schema compiles")
+}
+
+/// Where a playbook's YAML breaks the schema, as `path: error` lines.
+fn schema_errors(schema: &jsonschema::Validator, yaml: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_yaml_ng::from_str(yaml).expect("YAML");
+    schema
+        .iter_errors(&doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+/// The starter playbook `rdplay init --lang LANG` writes, in every language, through the binary.
+fn init_playbooks() -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    rdplay::playbook::init::STARTERS
+        .iter()
+        .map(|(lang, _)| {
+            let site = dir.path().join(lang);
+            let out = rdplay(&["init", site.to_str().unwrap(), "--lang", lang]);
+            assert!(out.status.success(), "{out:?}");
+            let text = std::fs::read_to_string(site.join("renew.yml")).unwrap();
+            (format!("rdplay init --lang {lang}"), text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_playbook_validates_against_the_json_schema() {
+    let schema = playbook_schema();
+    let mut found = Vec::new();
+    for dir in ["playbooks", "examples"] {
+        playbooks_in(&Path::new(ROOT).join(dir), &mut found);
+    }
+    assert!(
+        found.contains(&Path::new(ROOT).join("examples/lab/renew.yml")),
+        "{found:?}"
+    );
+    let mut playbooks: Vec<(String, String)> = found
+        .iter()
+        .map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap()))
+        .collect();
+    playbooks.extend(init_playbooks());
+    assert!(playbooks.len() >= 7, "{playbooks:?}");
+    for (name, text) in &playbooks {
+        let errors = schema_errors(&schema, text);
+        assert!(
+            errors.is_empty(),
+            "{name} breaks schemas/playbook.schema.json:\n{}",
+            errors.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_json_schema_flags_misspelt_keys_as_rdplay_does() {
+    let schema = playbook_schema();
+    assert!(schema_errors(&schema, BASE).is_empty());
+    for (misspelt, key) in [
+        (BASE.replace("site:", "stie:"), "stie"),
+        (BASE.replace("  network:", "  netwrok:"), "netwrok"),
+        (BASE.replace("  admin_user:", "  admin_usr:"), "admin_usr"),
+    ] {
+        let flagged = schema_errors(&schema, &misspelt);
+        assert!(
+            flagged.iter().any(|e| e.contains(key)),
+            "the schema let {key} through: {flagged:?}"
+        );
+        let rdplay_says = errors(&misspelt);
+        assert!(rdplay_says.contains(key), "{rdplay_says}");
+    }
+}
+
 #[test]
 fn the_lab_playbook_targets_the_lab() {
     let p = Playbook::load(&Path::new(ROOT).join("examples/lab/renew.yml")).unwrap();

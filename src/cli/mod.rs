@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod man;
 pub mod output;
 pub mod progress;
 mod setup;
@@ -98,6 +99,12 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Write the manual pages (rdplay.1 and one per subcommand) into DIR, for packaging.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write them into (created if needed).
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Runs rdplay with the process's arguments and returns its exit code.
@@ -160,6 +167,18 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "rdplay", &mut std::io::stdout());
             exit::OK
         }
+        Command::Man { dir } => match man::write(&dir) {
+            Ok(written) => {
+                for path in written {
+                    println!("wrote {}", path.display());
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::FAILURE
+            }
+        },
     };
     ExitCode::from(code)
 }

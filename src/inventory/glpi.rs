@@ -1,5 +1,7 @@
 //! `export --format glpi`: one JSON document per PC in the GLPI agent's native inventory format
 //! (glpi-project/inventory_format, `inventory.schema.json`), so a GLPI server can import the fleet.
+//! `tests/inventory.rs` validates every exported document against a vendored copy of that schema
+//! (`tests/schemas/`), whose top level allows no key but its own: `action`, not the old XML `query`.
 //!
 //! rdplay knows less than the GLPI agent: sizes and memory come from the facts, memory is one entry for
 //! the total (rdplay does not read DIMMs), and `content.users` lists the managed account then the users
@@ -28,6 +30,8 @@ pub fn document(pc: &PcRecord, accounts: &[AccountRecord]) -> Value {
     put(&mut hardware, "name", hostname.clone());
     put(&mut hardware, "memory", facts.memory_kib.map(|k| k / 1024));
     put(&mut hardware, "ipaddr", Some(pc.ip.to_string()));
+    // GLPI matches a computer on its serial, this UUID and its MACs.
+    put(&mut hardware, "uuid", facts.dmi_uuid.clone());
     put(
         &mut hardware,
         "lastloggeduser",
@@ -152,8 +156,8 @@ pub fn document(pc: &PcRecord, accounts: &[AccountRecord]) -> Value {
 
     json!({
         "deviceid": device_id(pc, hostname.as_deref()),
+        "action": "inventory",
         "itemtype": "Computer",
-        "query": "INVENTORY",
         "content": {
             "versionclient": format!("rdplay_v{}", env!("CARGO_PKG_VERSION")),
             "accesslog": { "logdate": glpi_datetime(pc.last_seen) },
