@@ -181,7 +181,8 @@ run_rdplay() { # round (rt: untimed) [TOOL PLAYBOOK]: TOOL rdplay-layouts has la
   t0=$(now)
   ctl_timed "$RUN/logs/$tool-$r.time" "$RDPLAY" --log-level debug run "$playbook" >"$log" 2>&1 || rc=$?
   t1=$(now)
-  ok=$([[ $rc == 0 ]] && sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -q "run finished done=$N failed=0" &&
+  # grep reads to the end (no -q): under pipefail, sed killed by SIGPIPE would fail a good run.
+  ok=$([[ $rc == 0 ]] && sed 's/\x1b\[[0-9;]*m//g' "$log" | grep "run finished done=$N failed=0" >/dev/null &&
     echo ok || echo "FAIL(exit $rc)")
   if [[ $ok == ok && $tool == rdplay-layouts ]]; then
     [[ -n $(find "$RUN/output" -name labels.pdf -newer "$log.start") && -n $(find "$RUN/output" -name slips.pdf -newer "$log.start") ]] ||

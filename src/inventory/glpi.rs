@@ -30,13 +30,13 @@ pub fn document(pc: &PcRecord, accounts: &[AccountRecord]) -> Value {
     put(&mut hardware, "name", hostname.clone());
     put(&mut hardware, "memory", facts.memory_kib.map(|k| k / 1024));
     put(&mut hardware, "ipaddr", Some(pc.ip.to_string()));
-    // GLPI matches a computer on its serial, this UUID and its MACs.
-    put(&mut hardware, "uuid", facts.dmi_uuid.clone());
     put(
         &mut hardware,
         "lastloggeduser",
         facts.logged_in.first().cloned(),
     );
+    // GLPI matches a computer on its serial, this UUID and its MACs: the DMI UUID, or else the
+    // machine-id written as a UUID.
     put(
         &mut hardware,
         "uuid",
