@@ -567,8 +567,10 @@ fn secrets_never_reach_argv_environment_logs_output_or_the_inventory() {
         // The samples must have caught the run at work: an ssh process talking to a PC (the
         // masters live through the whole renewal), however few samples a loaded machine allows.
         assert!(
-            this_run.iter().any(|argv| contains(argv, "ssh")
-                && lab.hosts().iter().any(|h| contains(argv, &h.ip))),
+            this_run
+                .iter()
+                .any(|argv| contains(argv, "ssh")
+                    && lab.hosts().iter().any(|h| contains(argv, &h.ip))),
             "the controller samples never caught an ssh process of the run: they are useless"
         );
         controller.extend(this_run);
