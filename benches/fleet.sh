@@ -405,7 +405,8 @@ EOF
       *) "run_$tool" 0 "$k" ;;
       esac
       sleep 1
-      kill -INT "$tcpdump_pid"
+      # tcpdump itself, not the `lab ctl` around it (which waits for it): it then writes its last packets.
+      pkill -INT -f -- "-w $cap " || true
       wait "$tcpdump_pid" || true
       printf 'rt_%s_%s\t%s\n' "$tool" "$N" "$(tcpdump -r "$cap" -nn -tt 2>/dev/null |
         python3 "$HERE/round_trips.py" "$LAB_NET.1")" >>"$RESULTS/machine.tsv"

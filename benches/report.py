@@ -143,7 +143,7 @@ def main():
     w("| | |")
     w("| --- | --- |")
     for key in ("date", "nproc", "cpu", "memory", "kernel", "rdplay", "ansible", "pyinfra", "openssh", "nmap",
-                "reps", "formats"):
+                "reps", "formats", "note"):
         if key in machine:
             w(f"| {key} | {machine[key]} |")
     for key, value in machine.items():
