@@ -356,7 +356,17 @@ fn the_lab_script_refuses_non_root_and_bad_arguments_clearly() {
             "LAB_NAME 'Bad-Name'",
         ),
         (("LAB_NET", "10.300.1"), &["list"][..], "octet above 255"),
-        (("LAB_NAME", "tnone"), &["up", "251"][..], "must be 1..250"),
+        (
+            ("LAB_NAME", "tnone"),
+            &["up", "1001"][..],
+            "must be 1..1000",
+        ),
+        // Above 250 hosts the lab takes a /22, which must start on a multiple of 4.
+        (
+            ("LAB_NET", "10.213.1"),
+            &["up", "251"][..],
+            "251 hosts need a /22: LAB_NET's third octet (1) must be a multiple of 4",
+        ),
         (
             ("LAB_NAME", "tnone"),
             &["host", "1", "true"][..],
