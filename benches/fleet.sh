@@ -5,7 +5,8 @@
 #   benches/fleet.sh [SIZE...]          (default: 50 200)
 #
 # Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.52: a /24, or a /22 above 250 PCs),
-# PEERS_MAX (250: Ansible and pyinfra run up to this size only), FORMATS (pdf),
+# PEERS_MAX (250: Ansible and pyinfra run up to this size only), KEX (curve25519-sha256: the key
+# exchange of the rdplay-kex and bare-kex tools; empty: no such tools), FORMATS (pdf),
 # RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
 # RDPLAY (the release binary), REPORT (docs/BENCHMARKS.md), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
 #
@@ -15,6 +16,7 @@
 # iteration deletes an account), then REPS rounds, the tool order rotating each round:
 #   rdplay   rdplay run (scan, renewal, inventory, sheets), forks = SIZE, under /usr/bin/time -v
 #   rdplay-layouts  the same with output.labels and output.slips (labels.pdf, slips.pdf) added
+#   rdplay-kex, bare-kex  rdplay and bare offering only the key exchange $KEX
 #   bare     nmap -n -p22 --open on the lab's network, then one ssh per PC (xargs -P SIZE) running a 7-line
 #            script: pkill, userdel -r, useradd -m, chpasswd -e (precomputed hash), a few facts
 #   floor    nmap -n -p22 --open on the lab's network, then one ssh per PC (xargs -P SIZE) running rdplay's
@@ -37,6 +39,8 @@ readonly RDPLAY=${RDPLAY:-/var/cache/rdplay/target-bench/release/rdplay}
 export LAB_NAME=${LAB_NAME:-bench}
 export LAB_NET=${LAB_NET:-10.213.52}
 readonly PEERS_MAX=${PEERS_MAX:-250}
+# rdplay-kex and bare-kex: rdplay and the bare floor offering only this key exchange ('' drops them).
+readonly KEX=${KEX-curve25519-sha256}
 readonly REPORT=${REPORT:-$ROOT/docs/BENCHMARKS.md}
 # The lab's own cache, plus python3 (Ansible's modules need it on the PCs; nothing else uses it).
 export LAB_CACHE="$BENCH_DIR/labcache"
@@ -150,6 +154,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
   printf 'nmap\t%s\n' "$(nmap --version | sed -n 1p)"
   printf 'reps\t%s\n' "$REPS"
   printf 'formats\t%s\n' "$FORMATS"
+  printf 'kex\t%s\n' "${KEX:-(none)}"
   printf 'load_start\t%s\n' "$(loadavg)"
 } >"$RESULTS/machine.tsv"
 
@@ -192,16 +197,18 @@ run_rdplay() { # round (rt: untimed) [TOOL PLAYBOOK]: TOOL rdplay-layouts has la
   note "$tool $r: $(elapsed "$t0" "$t1") s $ok"
 }
 
-# ssh_each LOGBASE SCRIPT OUTDIR EXT: nmap the /24, then one `ssh root@IP sh -s <SCRIPT` per open PC,
-# all at once, each PC's output in OUTDIR/IP.EXT; timed into LOGBASE.time, messages in LOGBASE.log.
+# ssh_each LOGBASE SCRIPT OUTDIR EXT [KEX]: nmap the /24, then one `ssh root@IP sh -s <SCRIPT` per open
+# PC, all at once, each PC's output in OUTDIR/IP.EXT, offering only the key exchange KEX when given;
+# timed into LOGBASE.time, messages in LOGBASE.log.
 ssh_each() {
+  local kex=${5:+KexAlgorithms=$5}
   ctl_timed "$1.time" bash -c '
     set -o pipefail
     nmap -n -p22 --open -oG - "$1" | awk "/22\\/open/ { print \$2 }" |
       xargs -P "$2" -I{} sh -c "ssh -i \"\$0\" -o BatchMode=yes -o UserKnownHostsFile=\"\$1\" \
-        -o StrictHostKeyChecking=yes -o ConnectTimeout=5 root@{} sh -s <\"\$2\" >\"\$3/{}.$7\"" \
-        "$3" "$4" "$5" "$6"' _ "$CIDR" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
-    "$2" "$3" "$4" >"$1.log" 2>&1
+        -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -o \"\$4\" root@{} sh -s <\"\$2\" >\"\$3/{}.$7\"" \
+        "$3" "$4" "$5" "$6" "$8"' _ "$CIDR" "$N" "$RUN/state/id_ed25519" "$RUN/known_hosts" \
+    "$2" "$3" "$4" "${kex:-ConnectionAttempts=1}" >"$1.log" 2>&1
 }
 
 run_floor() { # round iteration
@@ -227,12 +234,13 @@ run_floor() { # round iteration
 
 # The bare floor: nmap, then one ssh per PC running the barest renewal script (kill, userdel -r,
 # useradd -m, chpasswd -e with a precomputed hash, a few facts): what any tool must at least cost.
-run_bare() { # round iteration
-  local r=$1 k=$2 new old script t0 t1 rc=0 good ok
-  new=$(acct_new bbr "$k")
-  old=$(acct_old bbr "$k")
-  script="$RUN/bare/script-$k.sh"
-  mkdir -p "$RUN/bare/out-$k"
+run_bare() { # round iteration [KEX]: with KEX, tool bare-kex (its own accounts) offers only that key exchange
+  local r=$1 k=$2 kex=${3:-} tool=bare prefix=bbr new old script t0 t1 rc=0 good ok
+  [[ -n $kex ]] && tool=bare-kex prefix=bbk
+  new=$(acct_new $prefix "$k")
+  old=$(acct_old $prefix "$k")
+  script="$RUN/bare/$tool-script-$k.sh"
+  mkdir -p "$RUN/bare/$tool-out-$k"
   cat >"$script" <<EOS
 pkill -KILL -u $old 2>/dev/null; userdel -r $old 2>/dev/null
 useradd -m -s /bin/bash $new
@@ -243,13 +251,13 @@ df -P /
 id -u $new >/dev/null && echo BARE-OK
 EOS
   t0=$(now)
-  ssh_each "$RUN/logs/bare-$k" "$script" "$RUN/bare/out-$k" out || rc=$?
+  ssh_each "$RUN/logs/$tool-$k" "$script" "$RUN/bare/$tool-out-$k" out "$kex" || rc=$?
   t1=$(now)
-  good=$(grep -l '^BARE-OK$' "$RUN/bare/out-$k"/*.out 2>/dev/null | wc -l)
+  good=$(grep -l '^BARE-OK$' "$RUN/bare/$tool-out-$k"/*.out 2>/dev/null | wc -l)
   ok=$([[ $rc == 0 && $good == "$N" ]] && check_accounts "$new" "$old" || echo "FAIL(exit $rc, $good/$N)")
   rm -f "$script"
-  ((r > 0)) && record "$N" "$r" bare "$(elapsed "$t0" "$t1")" "$RUN/logs/bare-$k.time" "$ok"
-  note "bare $k: $(elapsed "$t0" "$t1") s $ok"
+  ((r > 0)) && record "$N" "$r" $tool "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$k.time" "$ok"
+  note "$tool $k: $(elapsed "$t0" "$t1") s $ok"
 }
 
 run_ansible() { # round iteration
@@ -325,6 +333,9 @@ EOF
   # The same playbook with the label sheets and slips (output.labels, output.slips) on: the share
   # they add to a whole run.
   sed 's/^  formats: .*/&\n  labels: { sheet: avery-l7160 }\n  slips: {}/' "$RUN/renew.yml" >"$RUN/renew-layouts.yml"
+  # The same playbook offering only the key exchange $KEX (connection.kex_algorithms): what the
+  # default post-quantum key exchange costs (docs/PLAYBOOK.md "Key exchange").
+  [[ -n $KEX ]] && sed "s/^  forks: .*/&\n  kex_algorithms: [$KEX]/" "$RUN/renew.yml" >"$RUN/renew-kex.yml"
   IPS=$(lab list | awk '{ print $2 }')
 
   # rdplay's first contact: every PC trusts its key from then on.
@@ -369,6 +380,10 @@ EOF
   run_floor 0 0
   run_bare 0 0
   TOOLS=(rdplay rdplay-layouts bare floor)
+  if [[ -n $KEX ]]; then
+    run_bare 0 0 "$KEX"
+    TOOLS+=(rdplay-kex bare-kex)
+  fi
   if ((N <= PEERS_MAX)); then
     run_ansible 0 0
     run_pyinfra 0 0
@@ -383,6 +398,8 @@ EOF
       rdplay-layouts) run_rdplay "$r" rdplay-layouts "$RUN/renew-layouts.yml" ;;
       floor) run_floor "$r" "$r" ;;
       bare) run_bare "$r" "$r" ;;
+      rdplay-kex) run_rdplay "$r" rdplay-kex "$RUN/renew-kex.yml" ;;
+      bare-kex) run_bare "$r" "$r" "$KEX" ;;
       ansible) run_ansible "$r" "$r" ;;
       pyinfra) run_pyinfra "$r" "$r" ;;
       esac
@@ -395,7 +412,7 @@ EOF
     k=$((REPS + 1))
     ip1=$(lab list | awk 'NR == 1 { print $2 }')
     for tool in "${TOOLS[@]}"; do
-      [[ $tool == rdplay-layouts ]] && continue
+      [[ $tool == rdplay-layouts || $tool == rdplay-kex || $tool == bare-kex ]] && continue
       cap="$RUN/logs/rt-$tool.pcap"
       lab ctl tcpdump -i br0 -nn -s 128 -Z root -w "$cap" "host $ip1 and tcp port 22" 2>"$cap.log" &
       tcpdump_pid=$!

@@ -163,6 +163,9 @@ def main():
     w("  range `2-254` of the /24: scan, renewal (sftp upload of the helper, exec, inventory), sheets")
     w(f"  ({machine.get('formats', 'pdf')}, one user and one PC sheet per PC, plus the two batch files).")
     w("- **rdplay-layouts**: the same with `output.labels` (Avery L7160) and `output.slips` on.")
+    w("- **rdplay-kex**, **bare-kex**: rdplay (`connection.kex_algorithms`) and the bare floor")
+    w("  (`-o KexAlgorithms=`) offering only the key exchange named in machine.tsv's `kex` (by default")
+    w("  `curve25519-sha256`) instead of OpenSSH's default post-quantum hybrid (docs/PLAYBOOK.md, \"Key exchange\").")
     w("- **bare**: the barest renewal: `nmap -n -p22 --open -oG - NET.0/24`, then `xargs -P N` of one")
     w("  `ssh ... root@IP sh -s <script` per PC, where the script is 7 lines: `pkill -KILL -u OLD`,")
     w("  `userdel -r OLD`, `useradd -m -s /bin/bash NEW`, `chpasswd -e` of a precomputed hash, then")
@@ -195,8 +198,8 @@ def main():
     w("")
     w("## Results")
     w("")
-    tools = ["rdplay", "rdplay-layouts", "bare", "floor", "ansible", "pyinfra", "rdplay-scan", "nmap",
-             "rdplay-first-contact"]
+    tools = ["rdplay", "rdplay-layouts", "rdplay-kex", "bare", "bare-kex", "floor", "ansible", "pyinfra",
+             "rdplay-scan", "nmap", "rdplay-first-contact"]
     for n in sizes:
         w(f"### {n} PCs")
         w("")
@@ -246,13 +249,16 @@ def main():
             cells.append(f"{fmt(r)}× {'(met)' if met else '(**missed**)'}")
         op, target = TARGETS[name]
         w(f"| {name} | " + " | ".join(cells) + f" | {op} {target}× |")
-    for name, (a, b) in {"Ansible/bare": ("ansible", "bare"), "pyinfra/bare": ("pyinfra", "bare"),
+    for name, (a, b) in {"rdplay-kex/bare-kex": ("rdplay-kex", "bare-kex"),
+                         "Ansible/bare": ("ansible", "bare"), "pyinfra/bare": ("pyinfra", "bare"),
                          "Ansible/floor": ("ansible", "floor"), "pyinfra/floor": ("pyinfra", "floor")}.items():
         cells = []
         for n in sizes:
             x, y = med(n, a), med(n, b)
             cells.append(f"{fmt(x / y)}×" if x and y else "-")
-        w(f"| {name} | " + " | ".join(cells) + " | (context: the most any tool could gain here) |")
+        context = ("(both offering only the key exchange of `KEX`)" if name.startswith("rdplay-kex")
+                   else "(context: the most any tool could gain here)")
+        w(f"| {name} | " + " | ".join(cells) + f" | {context} |")
     w("")
     # A speed-up target against Ansible or pyinfra cannot be met by any tool doing the same remote
     # work when the floor itself does not meet it: say so, with rdplay's share of what was possible.

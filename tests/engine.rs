@@ -433,3 +433,38 @@ fn a_pc_keeps_its_number_when_dhcp_moves_it() {
     run(&lab, &pb, &[]).success();
     assert!(managed_on_host(&lab, 1)[0].starts_with("USERSS007-"));
 }
+
+#[test]
+fn connection_kex_algorithms_is_what_every_connection_offers() {
+    let lab = Lab::up(2);
+    let with_kex = |kex: &str| {
+        lab.playbook(&PLAYBOOK.replace(
+            "connection:\n",
+            &format!("connection:\n  kex_algorithms: [{kex}]\n"),
+        ))
+    };
+    // A method this OpenSSH knows but the PCs' sshd refuses: first contact fails on every PC, saying why.
+    let legacy = run(&lab, &with_kex("diffie-hellman-group1-sha1"), &[]);
+    legacy
+        .failure()
+        .stdout_contains("no matching key exchange method");
+    // The fast classic method: first contact, then a renewal over the managed master and its login check.
+    let classic = with_kex("curve25519-sha256");
+    run(&lab, &classic, &[]).success();
+    run(&lab, &classic, &[]).success();
+    assert_converged(&lab, "renewed offering only curve25519-sha256");
+    // Known PCs, the master refused: the probe fails on every PC, and nothing changes.
+    let before = inventory(&lab)["accounts"].as_array().unwrap().len();
+    run(&lab, &with_kex("diffie-hellman-group1-sha1"), &[])
+        .failure()
+        .stdout_contains("no matching key exchange method");
+    assert_eq!(
+        inventory(&lab)["accounts"].as_array().unwrap().len(),
+        before
+    );
+    assert_converged(&lab, "after a run whose masters were refused");
+    // A name this OpenSSH does not know stops the run before any PC, naming it.
+    run(&lab, &with_kex("curve25519-sha256, no-such-kex"), &[])
+        .failure()
+        .stderr_contains("this OpenSSH does not know no-such-kex");
+}

@@ -330,6 +330,24 @@ fn missing_key_says_what_to_add() {
 }
 
 #[test]
+fn key_exchange_names_are_checked_where_they_are_written() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}connection:\n  kex_algorithms: [curve25519-sha256, \"Curve 25519\"]\n"
+    )));
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}connection:\n  kex_algorithms: []\n"
+    )));
+    let pb = load_text(&format!(
+        "{BASE}connection:\n  kex_algorithms: [sntrup761x25519-sha512@openssh.com, curve25519-sha256]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        pb.connection.kex_algorithms,
+        ["sntrup761x25519-sha512@openssh.com", "curve25519-sha256"]
+    );
+}
+
+#[test]
 fn wrong_type_names_the_expected_one() {
     insta::assert_snapshot!(errors(&format!("{BASE}connection:\n  forks: many\n")));
 }

@@ -35,7 +35,7 @@ pub async fn check(
     let ssh_dir = private_tempdir("rdplay-check-")?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
     let connector = OpenSsh {
-        settings: ssh_settings(&pb, ssh_dir.path()),
+        settings: ssh_settings(&pb, ssh_dir.path())?,
         first_contact: None,
     };
     let fail_on = pb.inventory.fail_on;

@@ -153,7 +153,7 @@ pub async fn run(
             pb.connection.identity.display()
         )))?;
     let ssh_dir = private_tempdir("rdplay-")?;
-    let settings = ssh_settings(&pb, ssh_dir.path());
+    let settings = ssh_settings(&pb, ssh_dir.path())?;
     let run = inventory.begin_run(&pb.path, &pb.digest).await?;
     let scope = Scope::new(&pb, &inventory, &args.limit)?;
 
@@ -320,15 +320,29 @@ pub(crate) fn private_tempdir(prefix: &str) -> Result<tempfile::TempDir, RunErro
         .map_err(io("creating the private ssh directory"))
 }
 
-/// The ssh settings of a playbook, with `dir` as the private directory for sockets and known_hosts.
-pub(crate) fn ssh_settings(pb: &Playbook, dir: &Path) -> SshSettings {
-    SshSettings {
+/// The ssh settings of a playbook, with `dir` as the private directory for sockets and known_hosts;
+/// refused when the playbook names a key exchange method the local OpenSSH does not know (one clear
+/// error before any PC, rather than the same failed handshake on every PC).
+pub(crate) fn ssh_settings(pb: &Playbook, dir: &Path) -> Result<SshSettings, RunError> {
+    let kex = &pb.connection.kex_algorithms;
+    if !kex.is_empty() {
+        let unknown = crate::ssh::unknown_kex(kex)
+            .map_err(io("listing OpenSSH's key exchange methods (ssh -Q kex)"))?;
+        if !unknown.is_empty() {
+            return Err(RunError::Start(format!(
+                "connection.kex_algorithms: this OpenSSH does not know {} (`ssh -Q kex` lists what it knows)",
+                unknown.join(", ")
+            )));
+        }
+    }
+    Ok(SshSettings {
         user: pb.connection.user.clone(),
         port: pb.target.port,
         identity: pb.connection.identity.clone(),
         connect_timeout: pb.connection.connect_timeout,
         control_persist: pb.connection.control_persist,
         use_ssh_config: pb.connection.ssh_config,
+        kex_algorithms: pb.connection.kex_algorithms.clone(),
         run_dir: dir.to_path_buf(),
-    }
+    })
 }

@@ -472,6 +472,23 @@ impl Checker<'_> {
                 Some("use 1 to 1024 (default 50)".into()),
             );
         }
+        let kex = c.kex_algorithms.clone().unwrap_or_default();
+        if c.kex_algorithms.as_ref().is_some_and(Vec::is_empty) {
+            self.problem(
+                "connection.kex_algorithms",
+                "connection.kex_algorithms: the list is empty",
+                Some("leave it out for OpenSSH's default, or name at least one method (`ssh -Q kex` lists them)".into()),
+            );
+        }
+        for (i, name) in kex.iter().enumerate() {
+            if !valid_kex_name(name) {
+                self.problem(
+                    &format!("connection.kex_algorithms[{i}]"),
+                    format!("connection.kex_algorithms: `{name}` is not a key exchange method's name"),
+                    Some("`ssh -Q kex` lists the methods this OpenSSH knows, e.g. `curve25519-sha256`".into()),
+                );
+            }
+        }
         Connection {
             user: c.user.clone(),
             identity: c
@@ -487,6 +504,7 @@ impl Checker<'_> {
             forks: c.forks,
             control_persist: self.duration("connection.control_persist", &c.control_persist, 60),
             ssh_config: c.ssh_config,
+            kex_algorithms: kex,
         }
     }
 
@@ -1115,4 +1133,14 @@ impl Checker<'_> {
         };
         self.problem(path, format!("{what}: {e}"), help);
     }
+}
+
+/// A name OpenSSH could know as a key exchange method: lowercase letters, digits, `-`, `.`, `@`
+/// (checked against the local `ssh -Q kex` when a run starts).
+fn valid_kex_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.@".contains(&b))
 }

@@ -146,6 +146,11 @@ pub struct RawConnection {
     /// Whether to read `~/.ssh/config` (false: rdplay's options only).
     #[serde(default = "default_true")]
     pub ssh_config: bool,
+    /// The key exchange methods every connection offers, in order (OpenSSH's `KexAlgorithms`,
+    /// e.g. `[curve25519-sha256]`). Default: OpenSSH's own list.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub kex_algorithms: Option<Vec<String>>,
 }
 
 /// First contact: the admin account that installs rdplay's key on PCs that do not trust it yet.
@@ -603,6 +608,7 @@ impl Default for RawConnection {
             forks: default_forks(),
             control_persist: default_control_persist(),
             ssh_config: true,
+            kex_algorithms: None,
         }
     }
 }

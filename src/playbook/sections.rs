@@ -26,6 +26,8 @@ pub struct Connection {
     pub control_persist: Duration,
     /// Whether to read `~/.ssh/config` (default true).
     pub ssh_config: bool,
+    /// The key exchange methods offered, in order; empty: OpenSSH's own default list.
+    pub kex_algorithms: Vec<String>,
 }
 
 /// First contact through an admin account.

@@ -32,6 +32,8 @@ pub struct SshSettings {
     pub control_persist: Duration,
     /// Honour the operator's `~/.ssh/config`.
     pub use_ssh_config: bool,
+    /// The key exchange methods offered, in order (`KexAlgorithms`); empty: OpenSSH's default.
+    pub kex_algorithms: Vec<String>,
     /// A private (0700) directory for this run: control sockets, per-PC known_hosts, the config file.
     pub run_dir: PathBuf,
 }
@@ -88,6 +90,12 @@ impl SshSettings {
              UpdateHostKeys no\n  \
              LogLevel ERROR\n",
         );
+        if !self.kex_algorithms.is_empty() {
+            text.push_str(&format!(
+                "  KexAlgorithms {}\n",
+                self.kex_algorithms.join(",")
+            ));
+        }
         if self.use_ssh_config
             && let Some(home) = std::env::var_os("HOME")
         {
@@ -99,6 +107,24 @@ impl SshSettings {
         write_private(&path, text.as_bytes())?;
         Ok(path)
     }
+}
+
+/// The names in `wanted` that the local OpenSSH does not list as key exchange methods (`ssh -Q kex`).
+pub fn unknown_kex(wanted: &[String]) -> std::io::Result<Vec<String>> {
+    let out = std::process::Command::new("ssh")
+        .args(["-Q", "kex"])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!("ssh -Q kex: {}", out.status)));
+    }
+    let known = String::from_utf8_lossy(&out.stdout);
+    let known: Vec<&str> = known.lines().map(str::trim).collect();
+    Ok(wanted
+        .iter()
+        .filter(|w| !known.contains(&w.as_str()))
+        .cloned()
+        .collect())
 }
 
 /// Creates or replaces `path` with mode 0600 (run-scoped files in a private temporary directory: not synced).

@@ -145,6 +145,9 @@ pub(super) fn password_ssh(
         .args(["-o", "NumberOfPasswordPrompts=1"])
         .args(["-o", "BatchMode=no"])
         .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
+        // INFO, not the config's ERROR: ssh says at INFO why a handshake failed ("Unable to
+        // negotiate ... no matching key exchange method") and that a server went silent.
+        .args(["-o", "LogLevel=INFO"])
         .arg("-o")
         .arg(format!(
             "ConnectTimeout={}",

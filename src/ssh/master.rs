@@ -499,6 +499,7 @@ mod tests {
             identity: dir.path().join("no-such-key"),
             connect_timeout: Duration::from_secs(1),
             control_persist: Duration::ZERO,
+            kex_algorithms: Vec::new(),
             use_ssh_config: false,
             run_dir: dir.path().to_path_buf(),
         };

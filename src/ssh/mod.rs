@@ -30,7 +30,7 @@ mod keys;
 mod master;
 mod verify;
 
-pub use config::{SERVER_ALIVE_WINDOW, SshSettings};
+pub use config::{SERVER_ALIVE_WINDOW, SshSettings, unknown_kex};
 pub(crate) use first_contact::shell_quote;
 pub use first_contact::{FirstContact, first_contact};
 pub use keys::controller_key;
@@ -189,6 +189,7 @@ mod tests {
             identity: "id".into(),
             connect_timeout: std::time::Duration::from_secs(3),
             control_persist: std::time::Duration::ZERO,
+            kex_algorithms: Vec::new(),
             use_ssh_config: false,
             run_dir: "/nonexistent".into(),
         }
