@@ -6,7 +6,8 @@
 #
 # Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.52: a /24, or a /22 above 250 PCs),
 # PEERS_MAX (250: Ansible and pyinfra run up to this size only), KEX (curve25519-sha256: the key
-# exchange of the rdplay-kex and bare-kex tools; empty: no such tools), FORMATS (pdf),
+# exchange of the rdplay-kex and bare-kex tools; empty: no such tools), FORKS (rdplay's forks; default
+# the size), DIAG (1: packet capture and strace after the rounds; 0: skip), FORMATS (pdf),
 # RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
 # RDPLAY (the release binary), REPORT (docs/BENCHMARKS.md), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
 #
@@ -41,6 +42,8 @@ export LAB_NET=${LAB_NET:-10.213.52}
 readonly PEERS_MAX=${PEERS_MAX:-250}
 # rdplay-kex and bare-kex: rdplay and the bare floor offering only this key exchange ('' drops them).
 readonly KEX=${KEX-curve25519-sha256}
+# 1: after the timed rounds, capture PC 1's packets per tool and strace one rdplay run; 0: skip both.
+readonly DIAG=${DIAG:-1}
 readonly REPORT=${REPORT:-$ROOT/docs/BENCHMARKS.md}
 # The lab's own cache, plus python3 (Ansible's modules need it on the PCs; nothing else uses it).
 export LAB_CACHE="$BENCH_DIR/labcache"
@@ -155,6 +158,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
   printf 'reps\t%s\n' "$REPS"
   printf 'formats\t%s\n' "$FORMATS"
   printf 'kex\t%s\n' "${KEX:-(none)}"
+  printf 'forks\t%s\n' "${FORKS:-the size}"
   printf 'load_start\t%s\n' "$(loadavg)"
 } >"$RESULTS/machine.tsv"
 
@@ -324,7 +328,7 @@ exchange:
   become: sudo
 connection:
   connect_timeout: 5s
-  forks: $N
+  forks: ${FORKS:-$N}
 state_dir: state
 output:
   dir: output
@@ -408,7 +412,7 @@ EOF
   done
   # Untimed: one more run of each tool with the traffic of PC 1 captured (benches/round_trips.py
   # counts its round trips). Round 0 is not recorded; iteration REPS+1 continues each tool's accounts.
-  if command -v tcpdump >/dev/null; then
+  if [[ $DIAG == 1 ]] && command -v tcpdump >/dev/null; then
     k=$((REPS + 1))
     ip1=$(lab list | awk 'NR == 1 { print $2 }')
     for tool in "${TOOLS[@]}"; do
@@ -430,7 +434,7 @@ EOF
     done
   fi
   # Diagnostic, untimed: the processes rdplay starts per PC and its fsyncs (one more renewal, under strace).
-  if command -v strace >/dev/null; then
+  if [[ $DIAG == 1 ]] && command -v strace >/dev/null; then
     lab ctl strace -f -qq -T -s 64 -e trace=execve,fsync,fdatasync -o "$RUN/logs/strace.txt" "$RDPLAY" run "$RUN/renew.yml" \
       >"$RUN/logs/strace-run.log" 2>&1 || note "the strace run failed (see $RUN/logs/strace-run.log)"
     printf 'execve_ssh_%s\t%s\n' "$N" "$(grep -c 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" || true)" \
