@@ -443,7 +443,8 @@ EOF
         t += substr($0, RSTART + 1, RLENGTH - 2) } END { printf "%d\t%.2f\n", n, t }' "$RUN/logs/strace.txt" |
       sed "s/^/fsync_$N\t/" >>"$RESULTS/machine.tsv"
     grep 'execve("/usr/bin/ssh"' "$RUN/logs/strace.txt" |
-      sed -E 's/.*"-M".*/master (-M)/; s/.*"-O", "([a-z]+)".*/control (-O \1)/; s/.*"-s".*/sftp subsystem (-s)/;
+      sed -E 's/.*"-M".*/master (-M)/; s/.*"PubkeyAuthentication=no".*/login check (password)/;
+        s/.*"-O", "([a-z]+)".*/control (-O \1)/; s/.*"-s".*/sftp subsystem (-s)/;
         s/.*"--", "(.{0,24}).*/command: \1.../' | sort | uniq -c >"$RUN/logs/ssh-kinds.txt" || true
   fi
   printf 'load_after_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
