@@ -42,7 +42,8 @@ export LAB_NET=${LAB_NET:-10.213.52}
 readonly PEERS_MAX=${PEERS_MAX:-250}
 # rdplay-kex and bare-kex: rdplay and the bare floor offering only this key exchange ('' drops them).
 readonly KEX=${KEX-curve25519-sha256}
-# 1: after the timed rounds, capture PC 1's packets per tool and strace one rdplay run; 0: skip both.
+# 1: after the timed rounds, capture PC 1's packets per tool, strace one rdplay run and profile
+# the whole machine (perf) during one run of rdplay and rdplay-kex; 0: skip them.
 readonly DIAG=${DIAG:-1}
 readonly REPORT=${REPORT:-$ROOT/docs/BENCHMARKS.md}
 # The lab's own cache, plus python3 (Ansible's modules need it on the PCs; nothing else uses it).
@@ -446,6 +447,20 @@ EOF
       sed -E 's/.*"-M".*/master (-M)/; s/.*"PubkeyAuthentication=no".*/login check (password)/;
         s/.*"-O", "([a-z]+)".*/control (-O \1)/; s/.*"-s".*/sftp subsystem (-s)/;
         s/.*"--", "(.{0,24}).*/command: \1.../' | sort | uniq -c >"$RUN/logs/ssh-kinds.txt" || true
+  fi
+  # Diagnostic, untimed: where the machine's CPU goes during one renewal (controller and PCs share
+  # its cores), per command name, from a system-wide perf profile; for rdplay and rdplay-kex.
+  if [[ $DIAG == 1 ]] && command -v perf >/dev/null; then
+    for tool in rdplay rdplay-kex; do
+      [[ $tool == rdplay-kex && -z $KEX ]] && continue
+      pb="$RUN/renew.yml"
+      [[ $tool == rdplay-kex ]] && pb="$RUN/renew-kex.yml"
+      perf record -a -F 499 -o "$RUN/logs/perf-$tool.data" -- lab ctl "$RDPLAY" run "$pb" \
+        >"$RUN/logs/perf-$tool.log" 2>&1 || note "the perf run of $tool failed (see $RUN/logs/perf-$tool.log)"
+      perf report -i "$RUN/logs/perf-$tool.data" --sort comm --stdio --no-children 2>/dev/null |
+        awk '/^ +[0-9.]+%/ { sub("%", "", $1); c = $2; for (i = 3; i <= NF; i++) c = c " " $i; print $1 "\t" c }' \
+          >"$RUN/logs/profile-$tool.tsv" || true
+    done
   fi
   printf 'load_after_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
   note "size $N: lab down"

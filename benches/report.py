@@ -72,6 +72,17 @@ def steps(log):
     return out
 
 
+# Command names of work on the machine that is not a renewal's: compilers and build tools of other
+# work on a shared machine, kernel threads, perf itself.
+NOISE = ("rustc", "cc1", "cc1plus", "cargo", "ld", "ld.lld", "collect2", "as", "gcc", "cc", "ar", "make",
+         "fixdep", "perf", "kdamond.0", "kswapd0", "clippy-driver", "rust-analyzer", "postgres")
+
+
+def is_noise(comm):
+    return comm in NOISE or comm.startswith(("kworker", "ksoftirqd", "rcu_", "build-script", "migration",
+                                             "jbd2", "cargo-"))
+
+
 def draw_chart(times, sizes, path):
     """A bar chart of the medians (min-max as error bars); False when matplotlib is missing."""
     try:
@@ -413,6 +424,37 @@ def main():
             fs = machine.get(f"fsync_{n}", "- \t -").split("\t")
             fs = (fs + ["-"])[:2]
             w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
+        w("")
+    profiles = sorted((n, tool) for n in sizes for tool in ("rdplay", "rdplay-kex")
+                      if (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").exists())
+    if profiles:
+        w("### Where the machine's CPU goes during one renewal (perf, whole machine)")
+        w("")
+        w("One more (untimed) run of rdplay and of rdplay-kex under `perf record -a` (every process on the")
+        w("machine, 499 samples per second per core), grouped by command name. The PCs run on the same")
+        w("cores, so this is the whole cost of a renewal: the controller's `ssh` clients and rdplay itself,")
+        w("and on the PCs `sshd` and the helper's commands. Samples of work that is not the run's (other")
+        w("builds on a shared machine, kernel threads) are left out of the shares and counted apart.")
+        w("")
+        w("| PCs | tool | ssh (controller) | rdplay itself | sshd (PCs) | leftover walk (find) | other helper commands (top 5) | not the run's |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |")
+        for n, tool in profiles:
+            shares = {}
+            for line in (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").read_text().splitlines():
+                pct, _, comm = line.partition("\t")
+                shares[comm] = shares.get(comm, 0.0) + float(pct)
+            noise = sum(v for c, v in shares.items() if is_noise(c))
+            run = {c: v for c, v in shares.items() if not is_noise(c)}
+            total = sum(run.values()) or 1.0
+            rdplay_own = ("tokio-rt-worker", "tokio-runtime-w", "inventory-write", "rdplay", "rdplay-base")
+            own = sum(v for c, v in run.items() if c in rdplay_own or c.startswith("rayon"))
+            groups = {"ssh": run.get("ssh", 0.0), "sshd": run.get("sshd", 0.0), "find": run.get("find", 0.0)}
+            rest = sorted(((v, c) for c, v in run.items()
+                           if c not in groups and c not in rdplay_own and not c.startswith("rayon")), reverse=True)
+            top = ", ".join(f"{c} {100 * v / total:.1f}" for v, c in rest[:5])
+            pct = lambda v: f"{100 * v / total:.1f}%"  # noqa: E731
+            w(f"| {n} | {tool} | {pct(groups['ssh'])} | {pct(own)} | {pct(groups['sshd'])} | {pct(groups['find'])} | "
+              f"{pct(sum(v for v, _ in rest))}: {top} | {fmt(noise, 1)}% of samples |")
         w("")
     rts = {(k.split("_")[1], int(k.split("_")[2])): v.split("\t") for k, v in machine.items()
            if k.startswith("rt_") and len(v.split("\t")) == 4}
