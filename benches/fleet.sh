@@ -352,7 +352,11 @@ EOF
 
   # The PCs' host keys, trusted on first use (as rdplay's first contact does), then checked strictly.
   # shellcheck disable=SC2086
-  lab ctl ssh-keyscan -T 5 -t ed25519,ecdsa $IPS >"$RUN/known_hosts" 2>/dev/null
+  # In batches of 100: one ssh-keyscan of 1,000 addresses at once loses some on a busy machine.
+  : >"$RUN/known_hosts"
+  printf '%s\n' $IPS | xargs -n 100 | while read -r batch; do
+    lab ctl ssh-keyscan -T 10 -t ed25519,ecdsa $batch >>"$RUN/known_hosts" 2>/dev/null || true
+  done
   [[ $(awk '{ print $1 }' "$RUN/known_hosts" | sort -u | wc -l) == "$N" ]] || die "ssh-keyscan missed PCs"
 
   cat >"$RUN/ansible/hosts.ini" <<EOF

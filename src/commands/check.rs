@@ -34,10 +34,7 @@ pub async fn check(
     let scope = Scope::new(&pb, &inventory, &args.limit)?;
     let ssh_dir = private_tempdir("rdplay-check-")?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
-    let connector = OpenSsh {
-        settings: ssh_settings(&pb, ssh_dir.path())?,
-        first_contact: None,
-    };
+    let connector = OpenSsh::new(ssh_settings(&pb, ssh_dir.path())?, None);
     let fail_on = pb.inventory.fail_on;
     let engine = Engine::new(pb, connector, inventory, observer)?;
     let driven = driver::drive(

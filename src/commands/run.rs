@@ -221,10 +221,7 @@ pub async fn run(
         audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
     });
     let (out_dir, fail_on) = (pb.output.dir.clone(), pb.inventory.fail_on);
-    let connector = OpenSsh {
-        settings,
-        first_contact,
-    };
+    let connector = OpenSsh::new(settings, first_contact);
     let engine = Engine::new(pb, connector, inventory.clone(), observer)?;
     let driven = driver::drive(
         &engine,
