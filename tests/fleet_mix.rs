@@ -207,6 +207,45 @@ fn busybox_calls(lab: &Lab, i: usize) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `account` on host `i` is as the helper makes it, whatever its tools: the mark in
+/// the comment field, its uid as its own group's gid, a `$6$` hash in shadow, a 0700 home it owns.
+#[track_caller]
+fn assert_made_by_rdplay(lab: &Lab, i: usize, account: &str) {
+    lab.host_sh(
+        i,
+        &format!(
+            "u=$(id -u {account}) && \
+             getent passwd {account} | grep -q \":$u:$u:rdplay managed account:/home/{account}:/bin/bash$\" && \
+             getent group {account} | grep -q \"^{account}:x:$u:\" && getent shadow {account} | grep -q '^{account}:\\$6\\$' && \
+             test \"$(stat -c %a:%U /home/{account})\" = 700:{account}"
+        ),
+    )
+    .success();
+}
+
+/// Leaves a file of `account`'s outside its home on host `i` (/tmp/left-by-ACCOUNT).
+fn leave_a_file(lab: &Lab, i: usize, account: &str) {
+    lab.host_sh(
+        i,
+        &format!("su -s /bin/sh {account} -c 'touch /tmp/left-by-{account}'"),
+    )
+    .success();
+}
+
+/// Asserts that nothing of `account` is left on host `i`: no account, no group, no shadow line, no
+/// home, not the file `leave_a_file` left.
+#[track_caller]
+fn assert_gone(lab: &Lab, i: usize, account: &str) {
+    lab.host_sh(
+        i,
+        &format!(
+            "! getent passwd {account} && ! getent group {account} && ! getent shadow {account} && \
+             ! test -e /home/{account} && ! test -e /tmp/left-by-{account}"
+        ),
+    )
+    .success();
+}
+
 /// The uid of `account` on host `i`.
 fn uid_on_host(lab: &Lab, i: usize, account: &str) -> u32 {
     let out = lab
@@ -281,20 +320,8 @@ fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_with_busyboxs_apple
             "chpasswd -e".to_string(),
         ]
     );
-    lab.host_sh(
-        1,
-        &format!(
-            "getent passwd {old} | grep -q ':{old_uid}:{old_uid}:rdplay managed account:/home/{old}:/bin/bash$' && \
-             getent group {old} >/dev/null && getent shadow {old} | grep -q '^{old}:\\$6\\$' && \
-             test \"$(stat -c %a:%U /home/{old})\" = 700:{old}"
-        ),
-    )
-    .success();
-    lab.host_sh(
-        1,
-        &format!("su -s /bin/sh {old} -c 'touch /tmp/left-by-old'"),
-    )
-    .success();
+    assert_made_by_rdplay(&lab, 1, &old);
+    leave_a_file(&lab, 1, &old);
 
     run(&lab, &pb, &[]).success();
     assert_converged(&lab, "after the second run");
@@ -314,15 +341,7 @@ fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_with_busyboxs_apple
             "chpasswd -e".to_string(),
         ]
     );
-    // Nothing of the old account: no account, no group, no home, nothing it owned.
-    lab.host_sh(
-        1,
-        &format!(
-            "! getent passwd {old} && ! getent group {old} && ! getent shadow {old} && \
-             ! test -e /home/{old} && ! test -e /tmp/left-by-old"
-        ),
-    )
-    .success();
+    assert_gone(&lab, 1, &old);
 }
 
 #[test]
@@ -344,35 +363,16 @@ fn a_pc_whose_busybox_lacks_the_account_applets_is_renewed_through_the_account_f
     );
     let old = managed_on_host(&lab, 1).remove(0);
     let old_uid = uid_on_host(&lab, 1, &old);
-    // The helper wrote the mark, its own group, a shadow entry with the hash, a 0700 home.
-    lab.host_sh(
-        1,
-        &format!(
-            "getent passwd {old} | grep -q ':rdplay managed account:/home/{old}:/bin/bash$' && \
-             getent group {old} >/dev/null && getent shadow {old} | grep -q '^{old}:\\$6\\$' && \
-             test \"$(stat -c %a:%U /home/{old})\" = 700:{old}"
-        ),
-    )
-    .success();
-    lab.host_sh(
-        1,
-        &format!("su -s /bin/sh {old} -c 'touch /tmp/left-by-old'"),
-    )
-    .success();
+    // The helper wrote the account files itself.
+    assert_made_by_rdplay(&lab, 1, &old);
+    leave_a_file(&lab, 1, &old);
 
     run(&lab, &pb, &[]).success();
     assert_converged(&lab, "after the second run");
     let new = managed_on_host(&lab, 1).remove(0);
     assert!(uid_on_host(&lab, 1, &new) > old_uid);
-    // Deleted the same way: no account, no group, no home, nothing it owned.
-    lab.host_sh(
-        1,
-        &format!(
-            "! getent passwd {old} && ! getent group {old} && ! getent shadow {old} && \
-             ! test -e /home/{old} && ! test -e /tmp/left-by-old"
-        ),
-    )
-    .success();
+    // Deleted the same way.
+    assert_gone(&lab, 1, &old);
 }
 
 #[test]
