@@ -148,7 +148,7 @@ fn a_fleet_of_every_flavour_renews_twice_and_check_shows_each_pcs_tools() {
         let plan = plan_of(&check.stdout, &host.hostname);
         let want = match host.flavour.as_str() {
             "busybox" => {
-                "  ~ tools: the account files (/etc/passwd, shadow, group, gshadow edited by the helper)\n"
+                "  ~ tools: busybox (addgroup, adduser -D, chpasswd -e, deluser, delgroup)\n"
             }
             "systemd" => {
                 "  ~ tools: shadow (groupadd, useradd, chpasswd -e, userdel -r); systemd ("
@@ -170,14 +170,104 @@ fn a_fleet_of_every_flavour_renews_twice_and_check_shows_each_pcs_tools() {
     );
 }
 
+/// Puts a wrapper in front of the PC's busybox, earlier on the helper's PATH (/usr/sbin before
+/// /usr/bin): it appends each call's arguments to /var/log/busybox-calls, then runs the real busybox
+/// with them. What the helper asked busybox to do is then on record, and its stdin (the hash) is not.
+fn record_busybox_calls(lab: &Lab, i: usize) {
+    lab.host_sh(
+        i,
+        r#"cat >/usr/sbin/busybox <<'WRAPPER'
+#!/bin/sh
+printf '%s\n' "$*" >>/var/log/busybox-calls
+exec /usr/bin/busybox "$@"
+WRAPPER
+chmod 0755 /usr/sbin/busybox && test "$(command -v busybox)" = /usr/sbin/busybox"#,
+    )
+    .success();
+}
+
+/// The account-making calls the helper made to busybox since the last call of this function (the
+/// `--list` of its tool detection left out).
+fn busybox_calls(lab: &Lab, i: usize) -> Vec<String> {
+    let log = lab
+        .host_sh(
+            i,
+            "cat /var/log/busybox-calls 2>/dev/null; rm -f /var/log/busybox-calls",
+        )
+        .success()
+        .stdout
+        .clone();
+    assert!(
+        !log.contains("$6$"),
+        "no hash in busybox's arguments:\n{log}"
+    );
+    log.lines()
+        .filter(|l| *l != "--list")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Asserts that `account` on host `i` is as the helper makes it, whatever its tools: the mark in
+/// the comment field, its uid as its own group's gid, a `$6$` hash in shadow, a 0700 home it owns.
+#[track_caller]
+fn assert_made_by_rdplay(lab: &Lab, i: usize, account: &str) {
+    lab.host_sh(
+        i,
+        &format!(
+            "u=$(id -u {account}) && \
+             getent passwd {account} | grep -q \":$u:$u:rdplay managed account:/home/{account}:/bin/bash$\" && \
+             getent group {account} | grep -q \"^{account}:x:$u:\" && getent shadow {account} | grep -q '^{account}:\\$6\\$' && \
+             test \"$(stat -c %a:%U /home/{account})\" = 700:{account}"
+        ),
+    )
+    .success();
+}
+
+/// Leaves a file of `account`'s outside its home on host `i` (/tmp/left-by-ACCOUNT).
+fn leave_a_file(lab: &Lab, i: usize, account: &str) {
+    lab.host_sh(
+        i,
+        &format!("su -s /bin/sh {account} -c 'touch /tmp/left-by-{account}'"),
+    )
+    .success();
+}
+
+/// Asserts that nothing of `account` is left on host `i`: no account, no group, no shadow line, no
+/// home, not the file `leave_a_file` left.
+#[track_caller]
+fn assert_gone(lab: &Lab, i: usize, account: &str) {
+    lab.host_sh(
+        i,
+        &format!(
+            "! getent passwd {account} && ! getent group {account} && ! getent shadow {account} && \
+             ! test -e /home/{account} && ! test -e /tmp/left-by-{account}"
+        ),
+    )
+    .success();
+}
+
+/// The uid of `account` on host `i`.
+fn uid_on_host(lab: &Lab, i: usize, account: &str) -> u32 {
+    let out = lab
+        .host_sh(i, &format!("id -u {account}"))
+        .success()
+        .stdout
+        .clone();
+    out.trim().parse().expect("a uid")
+}
+
 #[test]
-fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_through_the_account_files() {
+fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_with_busyboxs_applets() {
     let lab = Lab::up_mix(&[("busybox", 1)]);
-    // What a busybox PC is: no shadow tools, busybox as /bin/sh, no bash.
+    // What a busybox PC is: none of shadow's tools; busybox as /bin/sh and as the account tools, with
+    // the applets the helper needs; no bash.
     lab.host_sh(
         1,
-        "! command -v useradd && ! command -v userdel && ! test -e /bin/bash && \
-         test \"$(readlink -f /bin/sh)\" = /usr/bin/busybox",
+        "! command -v useradd && ! command -v userdel && ! command -v usermod && ! command -v groupadd && \
+         ! test -e /bin/bash && test \"$(readlink -f /bin/sh)\" = /usr/bin/busybox && \
+         test \"$(readlink -f \"$(command -v chpasswd)\")\" = /usr/bin/busybox && \
+         test \"$(readlink -f \"$(command -v adduser)\")\" = /usr/bin/busybox && \
+         busybox --list | grep -qx deluser && busybox --list | grep -qx delgroup && busybox --list | grep -qx addgroup",
     )
     .success();
     let pb = lab.playbook(PLAYBOOK);
@@ -200,37 +290,89 @@ fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_through_the_account
         .stdout_contains("the login shell /bin/bash does not exist on this PC");
 
     install_bash(&lab, 1);
+    // The plan names busybox's applets for this PC.
+    let check = lab
+        .rdplay()
+        .args(["run", "--check", pb.to_str().unwrap()])
+        .run();
+    check.code(2);
+    let host = lab.host(1);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex::escape(&host.mac), "[MAC]");
+    settings.add_filter(&regex::escape(&host.mac.replace(':', "")), "[MAC]");
+    settings.add_filter(&regex::escape(&format!("{} ", host.ip)), "[IP] ");
+    settings.bind(|| insta::assert_snapshot!("busybox_pc_check_text", check.stdout));
+
+    record_busybox_calls(&lab, 1);
     run(&lab, &pb, &[]).success();
     assert_converged(&lab, "after bash was installed");
     let old = managed_on_host(&lab, 1).remove(0);
-    // Made without shadow's tools (Debian's busybox has no adduser applet): the helper wrote the mark,
-    // its own group, a shadow entry with the hash, a 0700 home.
-    lab.host_sh(
-        1,
-        &format!(
-            "getent passwd {old} | grep -q ':rdplay managed account:/home/{old}:/bin/bash$' && \
-             getent group {old} >/dev/null && getent shadow {old} | grep -q '^{old}:\\$' && \
-             test \"$(stat -c %a:%U /home/{old})\" = 700:{old}"
-        ),
-    )
-    .success();
-    lab.host_sh(
-        1,
-        &format!("su -s /bin/sh {old} -c 'touch /tmp/left-by-old'"),
-    )
-    .success();
+    let old_uid = uid_on_host(&lab, 1, &old);
+    // Made by busybox's applets, in the helper's order: the group, the account (locked) with the mark,
+    // the hash on chpasswd's stdin.
+    assert_eq!(
+        busybox_calls(&lab, 1),
+        [
+            format!("addgroup -g {old_uid} {old}"),
+            format!(
+                "adduser -D -h /home/{old} -s /bin/bash -g rdplay managed account -u {old_uid} -G {old} {old}"
+            ),
+            "chpasswd -e".to_string(),
+        ]
+    );
+    assert_made_by_rdplay(&lab, 1, &old);
+    leave_a_file(&lab, 1, &old);
 
     run(&lab, &pb, &[]).success();
     assert_converged(&lab, "after the second run");
-    // Deleted the same way: no account, no group, no home, nothing it owned.
+    let new = managed_on_host(&lab, 1).remove(0);
+    let new_uid = uid_on_host(&lab, 1, &new);
+    assert!(new_uid > old_uid, "uid {new_uid} after {old_uid}");
+    // The old account went through busybox's deluser (which also drops its group), the new one came
+    // as the first did.
+    assert_eq!(
+        busybox_calls(&lab, 1),
+        [
+            format!("deluser {old}"),
+            format!("addgroup -g {new_uid} {new}"),
+            format!(
+                "adduser -D -h /home/{new} -s /bin/bash -g rdplay managed account -u {new_uid} -G {new} {new}"
+            ),
+            "chpasswd -e".to_string(),
+        ]
+    );
+    assert_gone(&lab, 1, &old);
+}
+
+#[test]
+fn a_pc_whose_busybox_lacks_the_account_applets_is_renewed_through_the_account_files() {
+    let lab = Lab::up_mix(&[("busybox", 1)]);
+    // Debian's own busybox package: no adduser, deluser, addgroup, delgroup or chpasswd applet.
     lab.host_sh(
         1,
-        &format!(
-            "! getent passwd {old} && ! getent group {old} && ! getent shadow {old} && \
-             ! test -e /home/{old} && ! test -e /tmp/left-by-old"
-        ),
+        "dpkg -i /root/lab-debs/busybox_*.deb >/dev/null && ! busybox --list | grep -qx adduser",
     )
     .success();
+    install_bash(&lab, 1);
+    let pb = lab.playbook(PLAYBOOK);
+    run(&lab, &pb, &[]).success();
+    assert_converged(&lab, "after the first run");
+    // The plan (the PC probed, now that its key is pinned) names the account files as its tools.
+    run(&lab, &pb, &["--check"]).code(2).stdout_contains(
+        "  ~ tools: the account files (/etc/passwd, shadow, group, gshadow edited by the helper)\n",
+    );
+    let old = managed_on_host(&lab, 1).remove(0);
+    let old_uid = uid_on_host(&lab, 1, &old);
+    // The helper wrote the account files itself.
+    assert_made_by_rdplay(&lab, 1, &old);
+    leave_a_file(&lab, 1, &old);
+
+    run(&lab, &pb, &[]).success();
+    assert_converged(&lab, "after the second run");
+    let new = managed_on_host(&lab, 1).remove(0);
+    assert!(uid_on_host(&lab, 1, &new) > old_uid);
+    // Deleted the same way.
+    assert_gone(&lab, 1, &old);
 }
 
 #[test]

@@ -217,6 +217,11 @@ if [ "$mode" = renew ]; then
     valid_name "$create" || refuse "invalid new account name"
     [ -n "$(uid_of "$create")" ] && refuse "$create already exists and is not an account rdplay recorded for this PC"
     [ -n "$(getent group "$create")" ] && refuse "a group named $create already exists"
+    # Without shadow's useradd, an existing directory would become the new account's home (busybox's
+    # adduser gives it to the account) and an undo would remove it: refused before anything changes.
+    if [ "$accounts" != shadow ] && { [ -e "$home_base/$create" ] || [ -L "$home_base/$create" ]; }; then
+        refuse "$home_base/$create already exists: it cannot become the home of $create"
+    fi
     case $hash in '$'*) ;; *) refuse "missing password hash" ;; esac
     case $shell in /?*) ;; *) refuse "missing login shell" ;; esac
 
@@ -527,11 +532,18 @@ elif [ "$mode" = renew ] && [ "$accounts" = files ]; then
     created_uid=$new_id
 elif [ "$mode" = renew ]; then
     # busybox: the same account (group, uid, gid, comment, home, shell, groups), locked (-D) until
-    # chpasswd -e sets its hash. Undone on any failure, so that no half-made account stays.
-    undo() { busybox deluser "$create" >/dev/null 2>&1; busybox delgroup "$create" >/dev/null 2>&1; rm -rf --one-file-system -- "$home_base/$create"; }
+    # chpasswd -e sets its hash. Undone on any failure, so that no half-made account stays. adduser
+    # makes the home 2755 and says nothing when it cannot: the helper checks it and makes it 0700 (a
+    # numeric chmod keeps a directory's setgid bit: g-s clears it).
+    home="$home_base/$create"
+    undo() { busybox deluser "$create" >/dev/null 2>&1; busybox delgroup "$create" >/dev/null 2>&1; rm -rf --one-file-system -- "$home"; }
+    mkdir -p -- "$home_base" || fail "making $home_base failed"
     busybox addgroup -g "$new_id" "$create" >/dev/null 2>&1 || fail "busybox addgroup -g $new_id $create failed"
-    busybox adduser -D -h "$home_base/$create" -s "$shell" -g "$mark" -u "$new_id" -G "$create" "$create" >/dev/null 2>&1 ||
+    busybox adduser -D -h "$home" -s "$shell" -g "$mark" -u "$new_id" -G "$create" "$create" >/dev/null 2>&1 ||
         { undo; fail "busybox adduser -u $new_id $create failed"; }
+    [ -d "$home" ] && [ ! -L "$home" ] && [ "$(stat -c %u:%g "$home")" = "$new_id:$new_id" ] &&
+        chmod 0700 "$home" && chmod g-s "$home" ||
+        { undo; fail "busybox adduser did not give $create its home $home"; }
     IFS=,
     set -f
     for g in $groups; do
