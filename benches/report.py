@@ -207,6 +207,9 @@ def main():
     w("system time of the command and every process it waited for (`/usr/bin/time -v`), so for the")
     w("floor it includes nmap and the `ssh` clients, for rdplay its `ssh` processes.")
     w("")
+    w("What these numbers mean, what was changed because of them and what each safety property costs:")
+    w("docs/PERFORMANCE.md (written by hand, from this report and the profiles).")
+    w("")
     w("## Results")
     w("")
     tools = ["rdplay", "rdplay-layouts", "rdplay-kex", "bare", "bare-kex", "floor", "ansible", "pyinfra",
