@@ -312,7 +312,8 @@ run_scans() { # round
 for N in "${SIZES[@]}"; do
   RUN="$RESULTS/run-$N"
   # The lab's network: a /24 up to 250 PCs, a /22 above (examples/lab/lab does the same).
-  if ((N <= 250)); then CIDR="$LAB_NET.0/24"; else CIDR="$LAB_NET.0/22"; fi
+  # (rdplay: range 2-254 of the /24; the whole /22, where the controller's .1 has no sshd.)
+  if ((N <= 250)); then CIDR="$LAB_NET.0/24" RANGES="  ranges: 2-254"; else CIDR="$LAB_NET.0/22" RANGES=""; fi
   mkdir -p "$RUN/logs" "$RUN/floor" "$RUN/bare" "$RUN/ansible" "$RUN/pyinfra"
   note "size $N: lab up (load $(loadavg))"
   printf 'load_before_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
@@ -322,7 +323,7 @@ for N in "${SIZES[@]}"; do
 site: BN
 target:
   network: $CIDR
-  ranges: 2-254
+$RANGES
 exchange:
   admin_user: tech
   password: { file: bootstrap.secret }
