@@ -380,23 +380,7 @@ fn tls_checks_the_servers_certificate_and_a_hostssl_server_refuses_plain_connect
     assert!(stdout.contains("holds no PCs yet"), "{stdout}");
 
     // Another CA: the server's certificate is not trusted; the error names the server.
-    let wrong = dir.path().join("other-ca.crt");
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=another CA", "-keyout"])
-        .arg(dir.path().join("other-ca.key"))
-        .arg("-out")
-        .arg(&wrong)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let wrong = common::postgres::make_ca(dir.path(), "other");
     let (ok, _, stderr) = run("SS", "require", &wrong, "list");
     assert!(!ok);
     assert!(stderr.contains(&server), "{stderr}");

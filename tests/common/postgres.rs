@@ -163,58 +163,25 @@ impl PgCluster {
     /// the `openssl` command.
     fn make_certificates(&self) {
         let dir = self.dir.path();
-        let openssl = |args: &[&str]| {
-            check(Command::new("openssl").current_dir(dir).args(args));
-        };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rdplay test CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "data/server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
+        make_ca(dir, "ca");
+        openssl(
+            dir,
+            &[
+                &["req"],
+                NEW_EC_KEY,
+                &["-keyout", "data/server.key", "-out", "server.csr"],
+                &["-subj", "/CN=127.0.0.1"],
+            ],
+        );
         std::fs::write(dir.join("san.ext"), "subjectAltName = IP:127.0.0.1\n").unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "data/server.crt",
-        ]);
+        openssl(
+            dir,
+            &[
+                &["x509", "-req", "-in", "server.csr", "-days", "2"],
+                &["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"],
+                &["-extfile", "san.ext", "-out", "data/server.crt"],
+            ],
+        );
         for file in ["server.key", "server.crt"] {
             check(
                 Command::new("chown")
@@ -338,6 +305,38 @@ impl PgCluster {
     pub fn value(&self, sql: &str) -> String {
         self.psql("rdplay", sql).trim().to_owned()
     }
+}
+
+/// `openssl` options that make a new P-256 key, unencrypted.
+const NEW_EC_KEY: &[&str] = &[
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
+/// Runs `openssl` in `dir` with the arguments given in groups.
+#[track_caller]
+fn openssl(dir: &Path, args: &[&[&str]]) {
+    check(Command::new("openssl").current_dir(dir).args(args.concat()));
+}
+
+/// A new CA in `dir`, valid two days: its key `NAME.key` and self-signed certificate `NAME.crt`,
+/// whose path it returns.
+#[track_caller]
+pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    let subject = format!("/CN=rdplay test CA {name}");
+    openssl(
+        dir,
+        &[
+            &["req", "-x509", "-days", "2"],
+            NEW_EC_KEY,
+            &["-keyout", &key, "-out", &crt, "-subj", &subject],
+        ],
+    );
+    dir.join(crt)
 }
 
 /// A port nothing listens on now, on 127.0.0.1.
