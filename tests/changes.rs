@@ -130,14 +130,7 @@ lab_on_both!(
         assert_eq!(events.len(), 2, "{}", json.stdout);
         assert!(events.iter().all(|e| e["mac"] == lab.host(3).mac.as_str()));
         // The history of facts is bounded: two sets kept for pc3 after three renewals.
-        let kept = inv.value(
-            &lab,
-            &format!(
-                "SELECT COUNT(*) FROM facts_history WHERE mac = '{}';",
-                lab.host(3).mac
-            ),
-        );
-        assert_eq!(kept, "2");
+        assert_eq!(inv.rows_of_pc(&lab, "facts_history", 3), 2);
 
         // For monitoring: warnings fail the run (exit 3), information does not.
         let watch = lab.playbook_named(

@@ -137,14 +137,7 @@ lab_on_both!(
         // keep: 2 — after more renewals, two escrowed passwords remain per PC.
         run(&lab, &only_alice, &[]).success();
         run(&lab, &only_alice, &[]).success();
-        let kept = inv.value(
-            &lab,
-            &format!(
-                "SELECT COUNT(*) FROM escrow WHERE mac = '{}';",
-                lab.host(1).mac
-            ),
-        );
-        assert_eq!(kept, "2");
+        assert_eq!(inv.rows_of_pc(&lab, "escrow", 1), 2);
     }
 );
 

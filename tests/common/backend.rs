@@ -76,6 +76,17 @@ impl Inventory {
         }
     }
 
+    /// How many rows of `table` are about host `i`'s PC (by its MAC).
+    #[track_caller]
+    pub fn rows_of_pc(&self, lab: &Lab, table: &str, i: usize) -> u64 {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {table} WHERE mac = '{}';",
+            lab.host(i).mac
+        );
+        let count = self.value(lab, &sql);
+        count.parse().unwrap_or_else(|_| panic!("{sql}: {count:?}"))
+    }
+
     /// Everything it stores, as bytes: the SQLite file, or a dump of the database's rows.
     pub fn bytes(&self, lab: &Lab) -> Vec<u8> {
         match self {
