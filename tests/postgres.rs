@@ -5,11 +5,10 @@
 
 mod common;
 
+use common::journal::{m, renew, to_remove};
+
 use common::postgres::{PASSWORD, PgCluster};
-use rdplay::inventory::{
-    AccountState, Backend, Intent, Inventory, InventoryError, PcSeen, Renewal, RunId, Store,
-};
-use rdplay::mac::Mac;
+use rdplay::inventory::{AccountState, Backend, Intent, Inventory, InventoryError, Store};
 use rdplay::playbook::Playbook;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -17,10 +16,6 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn m(s: &str) -> Mac {
-    Mac::parse(s).expect("a MAC")
-}
 
 fn rdplay(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rdplay"))
@@ -58,82 +53,17 @@ fn open(pg: &PgCluster, dir: &Path, site: &str) -> (Backend, rdplay::inventory::
     Backend::open_for_run(&pb.inventory, &pb.site, 8).expect("open the shared inventory")
 }
 
-/// The three journal steps of one PC, stopping after `stop` of them (1, 2 or 3).
-async fn renew<S: Store>(inv: &S, run: RunId, mac: &str, ip: Ipv4Addr, new: &str, stop: u8) {
-    let old: Vec<String> = inv
-        .accounts_to_remove(&m(mac))
-        .unwrap()
-        .into_iter()
-        .map(|a| a.username)
-        .collect();
-    let request = inv.next_request(run).await.unwrap();
-    let seen = PcSeen {
-        mac: m(mac),
-        ip,
-        hostname: None,
-    };
-    inv.seen(seen).await.unwrap();
-    let intent = Intent {
-        run,
-        mac: m(mac),
-        ip,
-        request: request.clone(),
-        new_username: new.into(),
-        old_usernames: old.clone(),
-        number: None,
-    };
-    inv.intend(intent).await.unwrap();
-    if stop == 1 {
-        return;
-    }
-    let renewal = Renewal {
-        run,
-        mac: m(mac),
-        request,
-        new_username: new.into(),
-        uid: Some(1001),
-        deleted: old,
-        leftover_files: 0,
-        leftover_bytes: 0,
-        hostname: "pc".into(),
-        facts: rdplay::facts::Facts {
-            hostname: "pc".into(),
-            ..Default::default()
-        },
-        history: 3,
-    };
-    inv.renewed(renewal).await.unwrap();
-    if stop == 2 {
-        return;
-    }
-    inv.sheets_written(
-        new,
-        vec![PathBuf::from("/s/u.pdf")],
-        vec![PathBuf::from("/s/p.pdf")],
-    )
-    .await
-    .unwrap();
-}
-
-fn to_remove<S: Store>(inv: &S, mac: &str) -> Vec<(String, AccountState)> {
-    inv.accounts_to_remove(&m(mac))
-        .unwrap()
-        .into_iter()
-        .map(|a| (a.username, a.state))
-        .collect()
-}
-
 /// The journal's promise on each backend: a crash after any step leaves every account that may be
 /// on the PC in its deletion list.
 async fn journal_keeps_every_account_to_remove<S: Store>(inv: &S) {
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
     let (mac, ip) = ("52:54:00:00:00:0a", Ipv4Addr::new(10, 9, 0, 10));
-    renew(inv, run, mac, ip, "eleve-0001", 3).await;
+    renew(inv, run, mac, ip, "eleve-0001", "pc", 3).await;
     assert_eq!(
         to_remove(inv, mac),
         [("eleve-0001".into(), AccountState::Live)]
     );
-    renew(inv, run, mac, ip, "eleve-0002", 1).await;
+    renew(inv, run, mac, ip, "eleve-0002", "pc", 1).await;
     assert_eq!(
         to_remove(inv, mac),
         [
@@ -142,7 +72,7 @@ async fn journal_keeps_every_account_to_remove<S: Store>(inv: &S) {
         ],
         "after the intent, both the old and the new account may be on the PC"
     );
-    renew(inv, run, mac, ip, "eleve-0003", 2).await;
+    renew(inv, run, mac, ip, "eleve-0003", "pc", 2).await;
     assert_eq!(
         to_remove(inv, mac),
         [("eleve-0003".into(), AccountState::Pending)],
@@ -313,6 +243,7 @@ async fn lock_helper() {
         "52:54:00:00:00:0b",
         Ipv4Addr::new(10, 9, 0, 11),
         "eleve-0099",
+        "pc",
         1,
     )
     .await;
@@ -409,6 +340,57 @@ fn errors_name_the_server_never_the_password() {
     assert!(!stderr.contains(PASSWORD), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30));
     pg.start_again();
+}
+
+#[test]
+fn tls_checks_the_servers_certificate_and_a_hostssl_server_refuses_plain_connections() {
+    let pg = PgCluster::start_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = pg.password_file(dir.path());
+    let inventory = |tls: &str, ca: &Path| {
+        format!(
+            "{{ url: \"{}\", password: {{ file: {} }}, tls: {tls}, ca: {} }}",
+            pg.tcp_url(),
+            secret.display(),
+            ca.display()
+        )
+    };
+    // How messages name it: USER@HOST:PORT/DATABASE.
+    let server = pg.tcp_url().replace("postgres://", "");
+    let run = |file: &str, tls: &str, ca: &Path, command: &str| {
+        let pb = playbook(dir.path(), file, &inventory(tls, ca));
+        let out = rdplay(&["inventory", command, "--playbook", pb.to_str().unwrap()]);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+            "{stderr}"
+        );
+        (out.status.success(), stdout, stderr)
+    };
+
+    // `require` with the CA that signed the server's certificate: connected, over TLS.
+    let (ok, stdout, stderr) = run("SS", "require", &pg.ca(), "migrate");
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("migrated the inventory database {server}")),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = run("SS", "require", &pg.ca(), "list");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("holds no PCs yet"), "{stdout}");
+
+    // Another CA: the server's certificate is not trusted; the error names the server.
+    let wrong = common::postgres::make_ca(dir.path(), "other");
+    let (ok, _, stderr) = run("SS", "require", &wrong, "list");
+    assert!(!ok);
+    assert!(stderr.contains(&server), "{stderr}");
+    assert!(stderr.contains("certificate verify failed"), "{stderr}");
+
+    // `disable` against a server that takes TLS connections only: refused by its pg_hba.conf.
+    let (ok, _, stderr) = run("SS", "disable", &pg.ca(), "list");
+    assert!(!ok);
+    assert!(stderr.contains(&server), "{stderr}");
+    assert!(stderr.contains("no encryption"), "{stderr}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::inventory::export::{self, Snapshot};
 use crate::inventory::inert::for_terminal;
 use crate::inventory::postgres::PgInventory;
 use crate::inventory::{
-    AccountRecord, AccountState, Backend, Inventory, InventoryError, PcRecord, Store, glpi,
+    AccountRecord, AccountState, Backend, Inventory, InventoryError, Lock, PcRecord, Store, glpi,
 };
 use jiff::Timestamp;
 use std::fmt::Write as _;
@@ -173,8 +173,10 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
         }),
         InventoryCommand::Forget(args) => forget(&args),
         InventoryCommand::Renumber(args) => renumber(&args),
-        InventoryCommand::Changes(args) => open(&args.source).and_then(|inv| changes(&inv, &args)),
-        InventoryCommand::Audit(source) => open(&source).and_then(|inv| audit(&inv)),
+        InventoryCommand::Changes(args) => {
+            open_any(&args.source).and_then(|inv| changes(&inv, &args))
+        }
+        InventoryCommand::Audit(source) => open_any(&source).and_then(|inv| audit(&inv)),
         InventoryCommand::Migrate(args) => migrate(&args),
         InventoryCommand::Copy(args) => copy(&args),
     }
@@ -187,7 +189,7 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
 
 /// The recorded changes, as sentences (`2026-11-30  warning  pc12: memory 8.0 GiB → 4.0 GiB since
 /// 2026-09-01`) or JSON lines.
-fn changes(inventory: &Inventory, args: &ChangesArgs) -> Result<String, String> {
+fn changes(inventory: &Backend, args: &ChangesArgs) -> Result<String, String> {
     use crate::inventory::{EventFilter, RunId};
     let filter = match (&args.since, args.run) {
         (_, Some(run)) => EventFilter::Run(RunId(run)),
@@ -221,7 +223,7 @@ fn changes(inventory: &Inventory, args: &ChangesArgs) -> Result<String, String> 
 }
 
 /// The reads of escrowed passwords, one line each.
-fn audit(inventory: &Inventory) -> Result<String, String> {
+fn audit(inventory: &Backend) -> Result<String, String> {
     let reads = inventory.reads().map_err(|e| e.to_string())?;
     let rows = reads
         .iter()
@@ -266,7 +268,7 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
 /// Clears the pinned host key of one PC, holding the run lock (never during a run).
 fn forget(args: &ShowArgs) -> Result<String, String> {
     let pc = change_pc(args, |inventory, pc| {
-        Box::pin(inventory.forget_host_key(&pc.mac, pc.ip))
+        Box::pin(inventory.forget_host_key(pc))
     })?;
     Ok(format!(
         "forgot the host key of {} ({}): the next run makes first contact with it again\n",
@@ -290,18 +292,13 @@ fn renumber(args: &RenumberArgs) -> Result<String, String> {
 type Change<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), InventoryError>> + 'a>>;
 
-/// Finds the PC `args` names and makes one write about it, holding the run lock; returns the PC as
-/// it was.
+/// Finds the PC `args` names and makes one write about it, holding the run lock (of the playbook's
+/// site, in a shared inventory); returns the PC as it was.
 fn change_pc(
     args: &ShowArgs,
-    write: impl for<'a> FnOnce(&'a Inventory, &'a PcRecord) -> Change<'a>,
+    write: impl for<'a> FnOnce(&'a Backend, &'a PcRecord) -> Change<'a>,
 ) -> Result<PcRecord, String> {
-    let db = match (&args.source.db, &args.source.playbook) {
-        (Some(db), _) => db.clone(),
-        (None, Some(playbook)) => db_from_playbook(playbook)?,
-        (None, None) => return Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
-    };
-    let (inventory, _lock) = Inventory::open_for_run(&db).map_err(|e| e.to_string())?;
+    let (inventory, _lock) = open_to_change(&args.source)?;
     let pc = inventory.find_pc(&args.pc).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -312,24 +309,18 @@ fn change_pc(
     Ok(pc)
 }
 
-/// The inventory database a playbook names (its `inventory.path`, resolved against its directory);
-/// a playbook naming a shared inventory is refused (these commands write SQLite files only).
-pub fn db_from_playbook(playbook: &Path) -> Result<PathBuf, String> {
-    let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
-    sqlite_only(&pb).map(Path::to_path_buf)
-}
-
-/// The playbook's SQLite file, or an error for a command not yet made for a shared (PostgreSQL)
-/// inventory, rather than reading or creating a SQLite file the playbook does not use.
-pub fn sqlite_only(pb: &crate::playbook::Playbook) -> Result<&Path, String> {
-    match &pb.inventory.postgres {
-        None => Ok(&pb.inventory.path),
-        Some(pg) => Err(format!(
-            "this command works on a SQLite inventory only, and {} names the shared one {}; \
-             run, --check, scan, inventory list/show/export/migrate/copy work on it",
-            pb.path.display(),
-            pg_name(pg)
-        )),
+/// The inventory `source` names, of either kind, opened to write with its run lock held (never
+/// during a run).
+fn open_to_change(source: &SourceArgs) -> Result<(Backend, Lock), String> {
+    match (&source.db, &source.playbook) {
+        (Some(db), _) => Inventory::open_for_run(db)
+            .map(|(inventory, lock)| (Backend::Sqlite(inventory), Lock::File(lock)))
+            .map_err(|e| e.to_string()),
+        (None, Some(playbook)) => {
+            let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
+            Backend::open_for_run(&pb.inventory, &pb.site, 1).map_err(|e| e.to_string())
+        }
+        (None, None) => Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
     }
 }
 
@@ -344,19 +335,6 @@ fn open_any(source: &SourceArgs) -> Result<Backend, String> {
             Backend::open_read_only(&pb.inventory, &pb.site).map_err(|e| e.to_string())
         }
         (None, None) => Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
-    }
-}
-
-/// The SQLite inventory `source` names; a shared one is refused, naming the commands that read it.
-fn open(source: &SourceArgs) -> Result<Inventory, String> {
-    match open_any(source)? {
-        Backend::Sqlite(inventory) => Ok(inventory),
-        Backend::Postgres(pg) => Err(format!(
-            "this command reads a SQLite inventory; the playbook names the shared one {}: \
-             use `rdplay inventory list`, `show` or `export` (with --site), or copy a site's file \
-             in with `rdplay inventory copy`",
-            pg.server()
-        )),
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::postgres::{PgInventory, SiteLock};
 use super::{
-    AccountRecord, ArchiveRecord, Archived, Event, EventFilter, EventRecord, Intent, Inventory,
-    InventoryError, PcOutcome, PcRecord, PcRef, PcSeen, Renewal, RunId, RunLock, RunSummary, Store,
+    AccountRecord, ArchiveRecord, Archived, EscrowRecord, Event, EventFilter, EventRecord, Intent,
+    Inventory, InventoryError, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId,
+    RunLock, RunSummary, Store,
 };
 use crate::mac::Mac;
 use crate::playbook::InventoryConfig;
@@ -84,6 +85,40 @@ impl Backend {
     /// Every account recorded (of every site), oldest first.
     pub fn accounts(&self) -> R<Vec<AccountRecord>> {
         each!(self, i => i.accounts())
+    }
+
+    /// Forgets a PC's pinned host key (a reinstalled PC): the next run makes first contact again.
+    pub async fn forget_host_key(&self, pc: &PcRecord) -> R<()> {
+        match self {
+            Backend::Sqlite(i) => i.forget_host_key(&pc.mac, pc.ip).await,
+            Backend::Postgres(p) => p.forget_host_key(&pc.mac).await,
+        }
+    }
+
+    /// Sets a PC's number by hand; refuses a number another PC (of its site) has.
+    pub async fn renumber(&self, mac: &Mac, number: u32) -> R<()> {
+        each!(self, i => i.renumber(mac, number).await)
+    }
+
+    /// The escrowed passwords, newest first: of one account, or of every account not deleted (of
+    /// this site, in a shared inventory).
+    pub fn escrowed(&self, username: Option<&str>) -> R<Vec<EscrowRecord>> {
+        each!(self, i => i.escrowed(username))
+    }
+
+    /// Every read of an escrowed password (of this site's PCs, in a shared inventory), oldest first.
+    pub fn reads(&self) -> R<Vec<ReadRecord>> {
+        each!(self, i => i.reads())
+    }
+
+    /// Records a read of an escrowed password; durable when it returns, before the password is used.
+    pub async fn record_read(&self, read: ReadRecord) -> R<()> {
+        each!(self, i => i.record_read(read).await)
+    }
+
+    /// Replaces an escrowed password's ciphertext (a rekey to other recipients).
+    pub async fn rekey(&self, id: i64, recipients: Vec<String>, ciphertext: Vec<u8>) -> R<()> {
+        each!(self, i => i.rekey(id, recipients, ciphertext).await)
     }
 
     /// Where it is, for messages: the file, or `USER@HOST:PORT/DATABASE`.

@@ -307,19 +307,7 @@ impl Inventory {
             "SELECT id, mac, username, request, path, bytes, sha256, created_at, removed_at
              FROM archives WHERE mac = ?1 ORDER BY id",
             &[mac],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            },
+            |r| r.try_into(),
         )?;
         raws.into_iter()
             .map(
@@ -381,18 +369,7 @@ impl Inventory {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<PcRecord>, InventoryError> {
         let sql = format!("SELECT {PC_COLUMNS} FROM pcs WHERE {filter}");
-        let raws = self.select(&sql, args, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })?;
+        let raws = self.select(&sql, args, |r| r.try_into())?;
         raws.into_iter()
             .map(
                 |(mac, ip, hostname, host_key, facts, first, last, number): RawPc| {
@@ -418,19 +395,7 @@ impl Inventory {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<AccountRecord>, InventoryError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {filter}");
-        let raws = self.select(&sql, args, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })?;
+        let raws = self.select(&sql, args, |r| r.try_into())?;
         raws.into_iter()
             .map(|(username, mac, request, state, created, deleted, user_sheet, pc_sheet, uid): RawAccount| {
                 Ok(AccountRecord {
@@ -456,18 +421,7 @@ impl Inventory {
         let sql = format!(
             "SELECT run, mac, ip, step, ok, reason, duration_ms, at FROM outcomes WHERE {filter}"
         );
-        let raws = self.select(&sql, args, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })?;
+        let raws = self.select(&sql, args, |r| r.try_into())?;
         raws.into_iter()
             .map(
                 |(run, mac, ip, step, ok, reason, duration_ms, at): RawOutcome| {
@@ -502,20 +456,7 @@ impl Inventory {
         } else {
             vec![&arg]
         };
-        let raws = self.select(&sql, &args, |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, Option<String>>(9)?,
-            ))
-        })?;
+        let raws: Vec<RawEvent> = self.select(&sql, &args, |r| r.try_into())?;
         raws.into_iter()
             .map(
                 |(run, at, mac, other, ip, hostname, kind, severity, text, since)| {
@@ -563,17 +504,7 @@ impl Inventory {
             "SELECT e.id, e.mac, e.username, e.request, e.at, e.recipients, e.ciphertext
              FROM escrow e WHERE {clause} ORDER BY e.id DESC"
         );
-        let raws = self.select(&sql, &args, |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, Vec<u8>>(6)?,
-            ))
-        })?;
+        let raws: Vec<RawEscrow> = self.select(&sql, &args, |r| r.try_into())?;
         raws.into_iter()
             .map(|(id, mac, username, request, at, recipients, ciphertext)| {
                 Ok(EscrowRecord {
@@ -592,22 +523,11 @@ impl Inventory {
 
     /// Every read of an escrowed password, oldest first.
     pub fn reads(&self) -> Result<Vec<ReadRecord>, InventoryError> {
-        let raws = self.select(
+        let raws: Vec<RawRead> = self.select(
             "SELECT at, username, mac, action, identity, local_user, local_host, reason
              FROM reads ORDER BY id",
             &[],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                ))
-            },
+            |r| r.try_into(),
         )?;
         raws.into_iter()
             .map(
@@ -848,6 +768,29 @@ type RawArchive = (
     String,
     String,
     i64,
+    String,
+    String,
+    Option<String>,
+);
+type RawEvent = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+type RawEscrow = (i64, String, String, String, String, String, Vec<u8>);
+type RawRead = (
+    String,
+    String,
+    String,
+    String,
+    String,
     String,
     String,
     Option<String>,

@@ -14,8 +14,10 @@
 //! they never skip silently.
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod cups;
 pub mod fleet;
+pub mod journal;
 pub mod pdf;
 pub mod postgres;
 

@@ -24,6 +24,8 @@ pub const PASSWORD: &str = "pg-test-password-7Qx";
 pub struct PgCluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// Its port: 5432 on the socket alone; a free one when it listens on 127.0.0.1 too.
+    port: u16,
 }
 
 fn bin_dir() -> PathBuf {
@@ -64,6 +66,43 @@ fn check(command: &mut Command) -> String {
 impl PgCluster {
     /// initdb, start, and make the `rdplay` role and database.
     pub fn start() -> PgCluster {
+        let cluster = PgCluster::init(5432);
+        cluster.configure("listen_addresses = ''\n", "");
+        cluster.start_again();
+        cluster.make_role_and_database();
+        cluster
+    }
+
+    /// Like [`PgCluster::start`], also listening on 127.0.0.1 (a free port) with TLS only:
+    /// `ssl = on` with a certificate for `127.0.0.1` signed by a CA made here ([`PgCluster::ca`]),
+    /// and pg_hba `hostssl` lines alone for TCP (a plain connection is refused).
+    pub fn start_tls() -> PgCluster {
+        let mut last = String::new();
+        // A free port may be taken by another process between its choice and the server's bind:
+        // then the server says so and another is chosen.
+        for _ in 0..5 {
+            let port = free_port();
+            let cluster = PgCluster::init(port);
+            cluster.make_certificates();
+            cluster.configure(
+                "listen_addresses = '127.0.0.1'\nssl = on\nssl_cert_file = 'server.crt'\n\
+                 ssl_key_file = 'server.key'\n",
+                "hostssl all all 127.0.0.1/32 scram-sha-256\n",
+            );
+            match cluster.try_start() {
+                Ok(()) => {
+                    cluster.make_role_and_database();
+                    return cluster;
+                }
+                Err(log) if log.contains("could not bind") => last = log,
+                Err(log) => panic!("the TLS cluster did not start:\n{log}"),
+            }
+        }
+        panic!("no free port for the TLS cluster:\n{last}");
+    }
+
+    /// A new cluster's directory and `initdb`.
+    fn init(port: u16) -> PgCluster {
         super::require_root();
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
@@ -76,7 +115,7 @@ impl PgCluster {
                 .arg("postgres:postgres")
                 .arg(dir.path()),
         );
-        let cluster = PgCluster { dir, bin };
+        let cluster = PgCluster { dir, bin, port };
         check(
             as_postgres(&cluster.bin, "initdb")
                 .args([
@@ -91,25 +130,80 @@ impl PgCluster {
                 ])
                 .arg(cluster.data()),
         );
+        cluster
+    }
+
+    /// `postgresql.conf` with `listen` lines, and `pg_hba.conf`: the superuser trusted on the
+    /// socket, every other role by its password, plus the `tcp` lines.
+    fn configure(&self, listen: &str, tcp: &str) {
         let conf = format!(
-            "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\nfsync = on\n\
+            "{listen}unix_socket_directories = '{}'\nport = {}\nfsync = on\n\
              max_connections = 100\nshared_buffers = 16MB\n",
-            cluster.dir.path().display()
+            self.dir.path().display(),
+            self.port
         );
-        append(&cluster.data().join("postgresql.conf"), &conf);
-        // The superuser is trusted on the socket; every other role needs its password.
+        append(&self.data().join("postgresql.conf"), &conf);
         std::fs::write(
-            cluster.data().join("pg_hba.conf"),
-            "local all postgres trust\nlocal all all scram-sha-256\n",
+            self.data().join("pg_hba.conf"),
+            format!("local all postgres trust\nlocal all all scram-sha-256\n{tcp}"),
         )
         .unwrap();
-        cluster.start_again();
-        cluster.psql(
+    }
+
+    fn make_role_and_database(&self) {
+        self.psql(
             "postgres",
             &format!("CREATE ROLE rdplay LOGIN PASSWORD '{PASSWORD}'"),
         );
-        cluster.psql("postgres", "CREATE DATABASE rdplay OWNER rdplay");
-        cluster
+        self.psql("postgres", "CREATE DATABASE rdplay OWNER rdplay");
+    }
+
+    /// A CA (`ca.crt`, in the cluster's directory) and the server's key and certificate for
+    /// `127.0.0.1` signed by it (in the data directory, the key 0600 and the server's), made with
+    /// the `openssl` command.
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        make_ca(dir, "ca");
+        openssl(
+            dir,
+            &[
+                &["req"],
+                NEW_EC_KEY,
+                &["-keyout", "data/server.key", "-out", "server.csr"],
+                &["-subj", "/CN=127.0.0.1"],
+            ],
+        );
+        std::fs::write(dir.join("san.ext"), "subjectAltName = IP:127.0.0.1\n").unwrap();
+        openssl(
+            dir,
+            &[
+                &["x509", "-req", "-in", "server.csr", "-days", "2"],
+                &["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"],
+                &["-extfile", "san.ext", "-out", "data/server.crt"],
+            ],
+        );
+        for file in ["server.key", "server.crt"] {
+            check(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(self.data().join(file)),
+            );
+        }
+        std::fs::set_permissions(
+            self.data().join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
+    /// The CA certificate that signed the server's (a TLS cluster).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// The URL of the `rdplay` database as the `rdplay` role over TCP to 127.0.0.1 (a TLS cluster).
+    pub fn tcp_url(&self) -> String {
+        format!("postgres://rdplay@127.0.0.1:{}/rdplay", self.port)
     }
 
     fn data(&self) -> PathBuf {
@@ -145,15 +239,31 @@ impl PgCluster {
     }
 
     /// Starts (again) the server of this cluster and waits until it accepts connections.
+    #[track_caller]
     pub fn start_again(&self) {
-        check(
-            as_postgres(&self.bin, "pg_ctl")
-                .args(["-w", "-s", "-l"])
-                .arg(self.dir.path().join("server.log"))
-                .arg("-D")
-                .arg(self.data())
-                .arg("start"),
-        );
+        if let Err(log) = self.try_start() {
+            panic!("the PostgreSQL server did not start:\n{log}");
+        }
+    }
+
+    /// Starts the server and waits until it accepts connections; its log when it does not start.
+    fn try_start(&self) -> Result<(), String> {
+        let log = self.dir.path().join("server.log");
+        let status = as_postgres(&self.bin, "pg_ctl")
+            .args(["-w", "-s", "-l"])
+            .arg(&log)
+            .arg("-D")
+            .arg(self.data())
+            .arg("start")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run pg_ctl");
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::fs::read_to_string(&log).unwrap_or_default())
+        }
     }
 
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`).
@@ -173,7 +283,20 @@ impl PgCluster {
             as_postgres(&self.bin, "psql")
                 .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
                 .arg(self.socket_dir())
+                .arg(format!("--port={}", self.port))
                 .args(["-U", "postgres", "-d", database, "-c", sql]),
+        )
+    }
+
+    /// Every row of the `rdplay` database, as `pg_dump --data-only` writes them.
+    #[track_caller]
+    pub fn dump(&self) -> String {
+        check(
+            as_postgres(&self.bin, "pg_dump")
+                .args(["--data-only", "-h"])
+                .arg(self.socket_dir())
+                .arg(format!("--port={}", self.port))
+                .args(["-U", "postgres", "rdplay"]),
         )
     }
 
@@ -182,6 +305,46 @@ impl PgCluster {
     pub fn value(&self, sql: &str) -> String {
         self.psql("rdplay", sql).trim().to_owned()
     }
+}
+
+/// `openssl` options that make a new P-256 key, unencrypted.
+const NEW_EC_KEY: &[&str] = &[
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
+/// Runs `openssl` in `dir` with the arguments given in groups.
+#[track_caller]
+fn openssl(dir: &Path, args: &[&[&str]]) {
+    check(Command::new("openssl").current_dir(dir).args(args.concat()));
+}
+
+/// A new CA in `dir`, valid two days: its key `NAME.key` and self-signed certificate `NAME.crt`,
+/// whose path it returns.
+#[track_caller]
+pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    let subject = format!("/CN=rdplay test CA {name}");
+    openssl(
+        dir,
+        &[
+            &["req", "-x509", "-days", "2"],
+            NEW_EC_KEY,
+            &["-keyout", &key, "-out", &crt, "-subj", &subject],
+        ],
+    );
+    dir.join(crt)
+}
+
+/// A port nothing listens on now, on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 fn append(path: &Path, text: &str) {

@@ -272,17 +272,7 @@ pub fn copy(
         Option<i64>,
     );
     let runs: Vec<RunRow> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
+        .query_map([], |r| r.try_into())
         .and_then(|rows| rows.collect())
         .map_err(sqlite_err)?;
     let mut run_ids = HashMap::new();

@@ -14,6 +14,7 @@
 //! The [`Store`] reads are synchronous: over PostgreSQL each costs the engine thread that calls it
 //! one round trip to the server (a Unix socket or the LAN), as a SQLite read costs it a file read.
 
+mod admin;
 mod copy;
 mod lock;
 mod pool;
@@ -27,7 +28,7 @@ pub use schema::{Migrated, SCHEMA_VERSION};
 use super::export::Snapshot;
 use super::model::{
     AccountRecord, AccountState, ArchiveRecord, Archived, Event, EventFilter, EventRecord, Intent,
-    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
+    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary,
 };
 use super::{InventoryError, Store};
 use crate::mac::Mac;
@@ -200,28 +201,7 @@ impl PgInventory {
                 .iter()
                 .map(|r| event_record(tx, r))
                 .collect::<R<Vec<_>>>()?;
-            let rows = tx.query(
-                &format!(
-                    "SELECT at, username, mac, action, identity, local_user, local_host, reason
-                     FROM reads WHERE {of_site} ORDER BY id"
-                ),
-                &[&site],
-            )?;
-            let reads = rows
-                .iter()
-                .map(|r| {
-                    Ok(ReadRecord {
-                        at: parse(tx, "timestamp", &tx.get::<String>(r, 0)?)?,
-                        username: tx.get(r, 1)?,
-                        mac: parse(tx, "MAC address", &tx.get::<String>(r, 2)?)?,
-                        action: tx.get(r, 3)?,
-                        identity: tx.get(r, 4)?,
-                        local_user: tx.get(r, 5)?,
-                        local_host: tx.get(r, 6)?,
-                        reason: tx.get(r, 7)?,
-                    })
-                })
-                .collect::<R<Vec<_>>>()?;
+            let reads = admin::reads_of(tx, &site)?;
             Ok(Snapshot {
                 pcs,
                 accounts,
