@@ -6,7 +6,8 @@
 #
 # Environment: REPS (default 3), LAB_NAME (bench), LAB_NET (10.213.52: a /24, or a /22 above 250 PCs),
 # PEERS_MAX (250: Ansible and pyinfra run up to this size only), KEX (curve25519-sha256: the key
-# exchange of the rdplay-kex and bare-kex tools; empty: no such tools), FORKS (rdplay's forks; default
+# exchange of the rdplay-kex and bare-kex tools; empty: no such tools), PG (1: the rdplay-pg tool,
+# rdplay with a PostgreSQL inventory; 0: none), FORKS (rdplay's forks; default
 # the size), DIAG (1: packet capture and strace after the rounds; 0: skip), FORMATS (pdf),
 # RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
 # RDPLAY (the release binary), REPORT (docs/BENCHMARKS.md), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
@@ -18,6 +19,8 @@
 #   rdplay   rdplay run (scan, renewal, inventory, sheets), forks = SIZE, under /usr/bin/time -v
 #   rdplay-layouts  the same with output.labels and output.slips (labels.pdf, slips.pdf) added
 #   rdplay-kex, bare-kex  rdplay and bare offering only the key exchange $KEX
+#   rdplay-pg  rdplay with its inventory in PostgreSQL (a throwaway cluster on a Unix socket; its own
+#            site, so its own accounts), the server's committed transactions counted per run
 #   bare     nmap -n -p22 --open on the lab's network, then one ssh per PC (xargs -P SIZE) running a 7-line
 #            script: pkill, userdel -r, useradd -m, chpasswd -e (precomputed hash), a few facts
 #   floor    nmap -n -p22 --open on the lab's network, then one ssh per PC (xargs -P SIZE) running rdplay's
@@ -42,6 +45,9 @@ export LAB_NET=${LAB_NET:-10.213.52}
 readonly PEERS_MAX=${PEERS_MAX:-250}
 # rdplay-kex and bare-kex: rdplay and the bare floor offering only this key exchange ('' drops them).
 readonly KEX=${KEX-curve25519-sha256}
+# rdplay-pg: rdplay with its inventory on a throwaway PostgreSQL cluster (Debian's postgresql
+# package) that this script starts and stops; 0 drops the tool.
+readonly PG=${PG:-1}
 # 1: after the timed rounds, capture PC 1's packets per tool, strace one rdplay run and profile
 # the whole machine (perf) during one run of rdplay and rdplay-kex; 0: skip them.
 readonly DIAG=${DIAG:-1}
@@ -184,8 +190,41 @@ check_accounts() {
   echo ok
 }
 
-run_rdplay() { # round (rt: untimed) [TOOL PLAYBOOK]: TOOL rdplay-layouts has labels and slips on
-  local r=$1 tool=${2:-rdplay} playbook=${3:-$RUN/renew.yml} log t0 t1 rc=0 ok
+# A throwaway PostgreSQL cluster for rdplay-pg in $RUN/pg (as the unprivileged postgres user, a
+# Unix socket only, fsync on), the rdplay role's password in $RUN/pg.secret; prints the inventory URL.
+PG_BIN=""
+pg_start() {
+  local dir=$RUN/pg pw
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  [[ -x $PG_BIN/initdb ]] || die "rdplay-pg needs Debian's postgresql package (or PG=0)"
+  mkdir -p "$dir" && chown postgres:postgres "$dir" && chmod 0755 "$dir"
+  runuser -u postgres -- "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --no-sync -D "$dir/data" >"$dir.log" 2>&1 ||
+    die "initdb failed: $dir.log"
+  printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = on\nmax_connections = %d\nshared_buffers = 64MB\n" \
+    "$dir" $((${FORKS:-$N} + 50)) >>"$dir/data/postgresql.conf"
+  printf 'local all postgres trust\nlocal all all scram-sha-256\n' >"$dir/data/pg_hba.conf"
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -w -s -l "$dir/server.log" -D "$dir/data" start || die "pg_ctl start failed: $dir/server.log"
+  pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  install -m 0600 /dev/null "$RUN/pg.secret"
+  printf '%s\n' "$pw" >"$RUN/pg.secret"
+  pg_sql "CREATE ROLE rdplay LOGIN PASSWORD '$pw'" && pg_sql "CREATE DATABASE rdplay OWNER rdplay" || die "creating the rdplay role failed"
+  printf 'postgres://rdplay@%s/rdplay' "${dir//\//%2F}"
+}
+pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$RUN/pg" -d postgres -qAt -c "$1"; }
+pg_stop() { [[ -n $PG_BIN && -d $RUN/pg/data ]] && runuser -u postgres -- "$PG_BIN/pg_ctl" -s -D "$RUN/pg/data" -m fast stop || true; }
+pg_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'rdplay'"; }
+
+run_rdplay_pg() { # round
+  local before after
+  before=$(pg_commits)
+  run_rdplay "$1" rdplay-pg "$RUN/renew-pg.yml"
+  sleep 0.6 # the statistics collector reports every 500 ms
+  after=$(pg_commits)
+  [[ $1 == warm ]] || printf 'pg_commits_%s_%s\t%s\n' "$N" "$1" "$((after - before))" >>"$RESULTS/machine.tsv"
+}
+
+run_rdplay() { # round (rt, warm: untimed) [TOOL PLAYBOOK]: TOOL rdplay-layouts has labels and slips on
+  local r=$1 tool=${2:-rdplay} playbook=${3:-$RUN/renew.yml} log t0 t1 rc=0 ok commits
   log="$RUN/logs/$tool-$r.log"
   : >"$log.start"
   t0=$(now)
@@ -198,7 +237,10 @@ run_rdplay() { # round (rt: untimed) [TOOL PLAYBOOK]: TOOL rdplay-layouts has la
     [[ -n $(find "$RUN/output" -name labels.pdf -newer "$log.start") && -n $(find "$RUN/output" -name slips.pdf -newer "$log.start") ]] ||
       ok="FAIL(no new labels.pdf and slips.pdf)"
   fi
-  [[ $r == rt ]] || record "$N" "$r" "$tool" "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$r.time" "$ok"
+  [[ $r == rt || $r == warm ]] || record "$N" "$r" "$tool" "$(elapsed "$t0" "$t1")" "$RUN/logs/$tool-$r.time" "$ok"
+  # The SQLite inventory's transactions (its log says how many carried the run's writes).
+  commits=$(sed -n 's/.*inventory writes writes=[0-9]* commits=\([0-9]*\).*/\1/p' "$log" | tail -n1)
+  [[ -n $commits && $r != rt && $r != warm ]] && printf 'sqlite_commits_%s_%s_%s\t%s\n' "$tool" "$N" "$r" "$commits" >>"$RESULTS/machine.tsv"
   note "$tool $r: $(elapsed "$t0" "$t1") s $ok"
 }
 
@@ -342,6 +384,12 @@ EOF
   # The same playbook offering only the key exchange $KEX (connection.kex_algorithms): what the
   # default post-quantum key exchange costs (docs/PLAYBOOK.md "Key exchange").
   [[ -n $KEX ]] && sed "s/^  forks: .*/&\n  kex_algorithms: [$KEX]/" "$RUN/renew.yml" >"$RUN/renew-kex.yml"
+  if [[ $PG == 1 ]]; then
+    url=$(pg_start)
+    trap 'pg_stop; note "taking the lab down"; lab down || true' EXIT
+    sed 's/^site: BN$/site: BP/' "$RUN/renew.yml" >"$RUN/renew-pg.yml"
+    printf 'inventory:\n  url: "%s"\n  password: { file: pg.secret }\n' "$url" >>"$RUN/renew-pg.yml"
+  fi
   IPS=$(lab list | awk '{ print $2 }')
 
   # rdplay's first contact: every PC trusts its key from then on.
@@ -394,6 +442,10 @@ EOF
     run_bare 0 0 "$KEX"
     TOOLS+=(rdplay-kex bare-kex)
   fi
+  if [[ $PG == 1 ]]; then
+    run_rdplay_pg warm # first contact for its inventory (untimed)
+    TOOLS+=(rdplay-pg)
+  fi
   if ((N <= PEERS_MAX)); then
     run_ansible 0 0
     run_pyinfra 0 0
@@ -409,6 +461,7 @@ EOF
       floor) run_floor "$r" "$r" ;;
       bare) run_bare "$r" "$r" ;;
       rdplay-kex) run_rdplay "$r" rdplay-kex "$RUN/renew-kex.yml" ;;
+      rdplay-pg) run_rdplay_pg "$r" ;;
       bare-kex) run_bare "$r" "$r" "$KEX" ;;
       ansible) run_ansible "$r" "$r" ;;
       pyinfra) run_pyinfra "$r" "$r" ;;
@@ -422,7 +475,7 @@ EOF
     k=$((REPS + 1))
     ip1=$(lab list | awk 'NR == 1 { print $2 }')
     for tool in "${TOOLS[@]}"; do
-      [[ $tool == rdplay-layouts || $tool == rdplay-kex || $tool == bare-kex ]] && continue
+      [[ $tool == rdplay-layouts || $tool == rdplay-kex || $tool == bare-kex || $tool == rdplay-pg ]] && continue
       cap="$RUN/logs/rt-$tool.pcap"
       lab ctl tcpdump -i br0 -nn -s 128 -Z root -w "$cap" "host $ip1 and tcp port 22" 2>"$cap.log" &
       tcpdump_pid=$!
@@ -468,6 +521,7 @@ EOF
     done
   fi
   printf 'load_after_%s\t%s\n' "$N" "$(loadavg)" >>"$RESULTS/machine.tsv"
+  pg_stop
   note "size $N: lab down"
   lab down
 done

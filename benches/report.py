@@ -174,6 +174,7 @@ def main():
     w("  range `2-254` of the /24: scan, renewal (sftp upload of the helper, exec, inventory), sheets")
     w(f"  ({machine.get('formats', 'pdf')}, one user and one PC sheet per PC, plus the two batch files).")
     w("- **rdplay-layouts**: the same with `output.labels` (Avery L7160) and `output.slips` on.")
+    w("- **rdplay-pg**: rdplay with its inventory in PostgreSQL (see \"The inventory on PostgreSQL\" below).")
     w("- **rdplay-kex**, **bare-kex**: rdplay (`connection.kex_algorithms`) and the bare floor")
     w("  (`-o KexAlgorithms=`) offering only the key exchange named in machine.tsv's `kex` (by default")
     w("  `curve25519-sha256`) instead of OpenSSH's default post-quantum hybrid (docs/PLAYBOOK.md, \"Key exchange\").")
@@ -212,7 +213,7 @@ def main():
     w("")
     w("## Results")
     w("")
-    tools = ["rdplay", "rdplay-layouts", "rdplay-kex", "bare", "bare-kex", "floor", "ansible", "pyinfra",
+    tools = ["rdplay", "rdplay-layouts", "rdplay-kex", "rdplay-pg", "bare", "bare-kex", "floor", "ansible", "pyinfra",
              "rdplay-scan", "nmap", "rdplay-first-contact"]
     for n in sizes:
         w(f"### {n} PCs")
@@ -482,6 +483,28 @@ def main():
                 m = med(n, tool)
                 est = fmt(m + 0.030 * int(total)) if m else "-"
                 w(f"| {n} | {tool} | {conns} | {hs} | {turns} | {total} | {fmt(m) if m else '-'} | {est} |")
+        w("")
+    if any(med(n, "rdplay-pg") for n in sizes):
+        w("### The inventory on PostgreSQL against SQLite")
+        w("")
+        w("`rdplay-pg` is the same renewal with `inventory.url` on a PostgreSQL server of Debian's")
+        w("`postgresql` package on the same machine (a throwaway cluster, Unix socket, `fsync = on`), as a")
+        w("site of its own. Commits: transactions the inventory committed per run (median), SQLite's from")
+        w("rdplay's own count (group commit: one fsync each), PostgreSQL's from `pg_stat_database`.")
+        w("")
+        w("| PCs | rdplay (SQLite) median s | rdplay-pg median s | PostgreSQL / SQLite | target | SQLite commits | PostgreSQL commits |")
+        w("| ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+
+        def commits(prefix, n):
+            v = [int(val) for k, val in machine.items() if k.startswith(f"{prefix}_{n}_") and val.strip().isdigit()]
+            return str(int(statistics.median(v))) if v else "-"
+        for n in sizes:
+            a, b = med(n, "rdplay"), med(n, "rdplay-pg")
+            if not (a and b):
+                continue
+            r = b / a
+            w(f"| {n} | {fmt(a)} | {fmt(b)} | {fmt(r)}× | <= 1.1× ({'met' if r <= 1.1 else '**missed**'}) | "
+              f"{commits('sqlite_commits_rdplay', n)} | {commits('pg_commits', n)} |")
         w("")
     if any(med(n, "rdplay-layouts") for n in sizes):
         w("### Label sheets and slips in a whole run")

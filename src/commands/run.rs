@@ -278,6 +278,14 @@ pub async fn run(
     if let Err(e) = inventory.finish_run(run).await {
         tracing::error!("closing the run in the inventory: {e}");
     }
+    if let Some(stats) = inventory.write_stats() {
+        // Group commit at work: how many transactions (each one fsync) carried the run's writes.
+        tracing::info!(
+            writes = stats.writes,
+            commits = stats.commits,
+            "inventory writes"
+        );
+    }
     let failed = pcs.iter().filter(|o| o.outcome.failed()).count();
     tracing::info!(
         done = pcs.len() - failed,

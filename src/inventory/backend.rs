@@ -121,6 +121,15 @@ impl Backend {
         each!(self, i => i.rekey(id, recipients, ciphertext).await)
     }
 
+    /// The writes and commits of this process so far, where the backend counts them (SQLite).
+    pub fn write_stats(&self) -> Option<super::WriteStats> {
+        match self {
+            Backend::Sqlite(i) => Some(i.write_stats()),
+            // The server counts its own (pg_stat_database.xact_commit).
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Where it is, for messages: the file, or `USER@HOST:PORT/DATABASE`.
     pub fn location(&self) -> String {
         match self {
