@@ -190,16 +190,19 @@ check_accounts() {
   echo ok
 }
 
-# A throwaway PostgreSQL cluster for rdplay-pg in $RUN/pg (as the unprivileged postgres user, a
-# Unix socket only, fsync on), the rdplay role's password in $RUN/pg.secret; prints the inventory URL.
-PG_BIN=""
+# A throwaway PostgreSQL cluster for rdplay-pg in a temporary directory the unprivileged postgres
+# user can reach (the results are root's alone), on a Unix socket only, fsync on; the rdplay role's
+# password in $RUN/pg.secret. Sets PG_DIR and PG_URL (the inventory's URL).
+PG_BIN="" PG_DIR="" PG_URL=""
 pg_start() {
-  local dir=$RUN/pg pw
+  local dir pw
+  PG_DIR=$(mktemp -d /tmp/rdplay-bench-pg.XXXXXX)
+  dir=$PG_DIR
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
   [[ -x $PG_BIN/initdb ]] || die "rdplay-pg needs Debian's postgresql package (or PG=0)"
   mkdir -p "$dir" && chown postgres:postgres "$dir" && chmod 0755 "$dir"
-  runuser -u postgres -- "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --no-sync -D "$dir/data" >"$dir.log" 2>&1 ||
-    die "initdb failed: $dir.log"
+  runuser -u postgres -- "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --no-sync -D "$dir/data" >"$RUN/logs/initdb.log" 2>&1 ||
+    die "initdb failed: $RUN/logs/initdb.log"
   printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = on\nmax_connections = %d\nshared_buffers = 64MB\n" \
     "$dir" $((${FORKS:-$N} + 50)) >>"$dir/data/postgresql.conf"
   printf 'local all postgres trust\nlocal all all scram-sha-256\n' >"$dir/data/pg_hba.conf"
@@ -208,10 +211,16 @@ pg_start() {
   install -m 0600 /dev/null "$RUN/pg.secret"
   printf '%s\n' "$pw" >"$RUN/pg.secret"
   pg_sql "CREATE ROLE rdplay LOGIN PASSWORD '$pw'" && pg_sql "CREATE DATABASE rdplay OWNER rdplay" || die "creating the rdplay role failed"
-  printf 'postgres://rdplay@%s/rdplay' "${dir//\//%2F}"
+  PG_URL="postgres://rdplay@${dir//\//%2F}/rdplay"
 }
-pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$RUN/pg" -d postgres -qAt -c "$1"; }
-pg_stop() { [[ -n $PG_BIN && -d $RUN/pg/data ]] && runuser -u postgres -- "$PG_BIN/pg_ctl" -s -D "$RUN/pg/data" -m fast stop || true; }
+pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$PG_DIR" -d postgres -qAt -c "$1"; }
+pg_stop() {
+  [[ -n $PG_DIR && -d $PG_DIR/data ]] || return 0
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -s -D "$PG_DIR/data" -m fast stop || true
+  cp "$PG_DIR/server.log" "$RUN/logs/pg-server.log" 2>/dev/null || true
+  rm -rf --one-file-system "$PG_DIR"
+  PG_DIR=""
+}
 pg_commits() { pg_sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'rdplay'"; }
 
 run_rdplay_pg() { # round
@@ -385,10 +394,10 @@ EOF
   # default post-quantum key exchange costs (docs/PLAYBOOK.md "Key exchange").
   [[ -n $KEX ]] && sed "s/^  forks: .*/&\n  kex_algorithms: [$KEX]/" "$RUN/renew.yml" >"$RUN/renew-kex.yml"
   if [[ $PG == 1 ]]; then
-    url=$(pg_start)
+    pg_start
     trap 'pg_stop; note "taking the lab down"; lab down || true' EXIT
     sed 's/^site: BN$/site: BP/' "$RUN/renew.yml" >"$RUN/renew-pg.yml"
-    printf 'inventory:\n  url: "%s"\n  password: { file: pg.secret }\n' "$url" >>"$RUN/renew-pg.yml"
+    printf 'inventory:\n  url: "%s"\n  password: { file: pg.secret }\n' "$PG_URL" >>"$RUN/renew-pg.yml"
   fi
   IPS=$(lab list | awk '{ print $2 }')
 
