@@ -194,6 +194,7 @@ check_accounts() {
 # user can reach (the results are root's alone), on a Unix socket only, fsync on; the rdplay role's
 # password in $RUN/pg.secret. Sets PG_DIR and PG_URL (the inventory's URL).
 PG_BIN="" PG_DIR="" PG_URL=""
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 pg_start() {
   local dir pw
   PG_DIR=$(mktemp -d /tmp/rdplay-bench-pg.XXXXXX)
@@ -201,22 +202,22 @@ pg_start() {
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
   [[ -x $PG_BIN/initdb ]] || die "rdplay-pg needs Debian's postgresql package (or PG=0)"
   mkdir -p "$dir" && chown postgres:postgres "$dir" && chmod 0755 "$dir"
-  runuser -u postgres -- "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --no-sync -D "$dir/data" >"$RUN/logs/initdb.log" 2>&1 ||
+  as_postgres "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --no-sync -D "$dir/data" >"$RUN/logs/initdb.log" 2>&1 ||
     die "initdb failed: $RUN/logs/initdb.log"
   printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = on\nmax_connections = %d\nshared_buffers = 64MB\n" \
     "$dir" $((${FORKS:-$N} + 50)) >>"$dir/data/postgresql.conf"
   printf 'local all postgres trust\nlocal all all scram-sha-256\n' >"$dir/data/pg_hba.conf"
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -w -s -l "$dir/server.log" -D "$dir/data" start || die "pg_ctl start failed: $dir/server.log"
+  as_postgres "$PG_BIN/pg_ctl" -w -s -l "$dir/server.log" -D "$dir/data" start || die "pg_ctl start failed: $dir/server.log"
   pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   install -m 0600 /dev/null "$RUN/pg.secret"
   printf '%s\n' "$pw" >"$RUN/pg.secret"
   pg_sql "CREATE ROLE rdplay LOGIN PASSWORD '$pw'" && pg_sql "CREATE DATABASE rdplay OWNER rdplay" || die "creating the rdplay role failed"
   PG_URL="postgres://rdplay@${dir//\//%2F}/rdplay"
 }
-pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$PG_DIR" -d postgres -qAt -c "$1"; }
+pg_sql() { as_postgres "$PG_BIN/psql" -h "$PG_DIR" -d postgres -qAt -c "$1"; }
 pg_stop() {
   [[ -n $PG_DIR && -d $PG_DIR/data ]] || return 0
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -s -D "$PG_DIR/data" -m fast stop || true
+  as_postgres "$PG_BIN/pg_ctl" -s -D "$PG_DIR/data" -m fast stop || true
   cp "$PG_DIR/server.log" "$RUN/logs/pg-server.log" 2>/dev/null || true
   rm -rf --one-file-system "$PG_DIR"
   PG_DIR=""
