@@ -8,7 +8,7 @@
 # PEERS_MAX (250: Ansible and pyinfra run up to this size only), KEX (curve25519-sha256: the key
 # exchange of the rdplay-kex and bare-kex tools; empty: no such tools), PG (1: the rdplay-pg tool,
 # rdplay with a PostgreSQL inventory; 0: none), FORKS (rdplay's forks; default
-# the size), DIAG (1: packet capture and strace after the rounds; 0: skip), FORMATS (pdf),
+# the size), ONLY (a comma-separated list: time only these tools), DIAG (1: packet capture and strace after the rounds; 0: skip), FORMATS (pdf),
 # RENDER_BENCH (1: also run `cargo bench --bench render`; 0: skip it),
 # RDPLAY (the release binary), REPORT (docs/BENCHMARKS.md), BENCH_DIR (/var/cache/rdplay-bench: venv, lab cache, runs).
 #
@@ -460,6 +460,12 @@ EOF
     run_ansible 0 0
     run_pyinfra 0 0
     TOOLS+=(ansible pyinfra)
+  fi
+  # ONLY=tool,tool...: time only these tools (the others still get their warm-up).
+  if [[ -n ${ONLY:-} ]]; then
+    kept=()
+    for tool in "${TOOLS[@]}"; do [[ ,$ONLY, == *,$tool,* ]] && kept+=("$tool"); done
+    TOOLS=("${kept[@]}")
   fi
   for ((r = 1; r <= REPS; r++)); do
     note "size $N round $r/$REPS (load $(loadavg))"
