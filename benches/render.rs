@@ -4,8 +4,10 @@
 //!
 //! `cargo bench --bench render -- [N...]` (default 50 200); `BENCH_FORMATS=pdf,png` picks the
 //! formats (default `pdf`, the playbook's default). Prints one tab-separated line per N:
-//! `render N formats sheets wall_ms cpu_ms cpu_ms_per_sheet batch_wall_ms batch_cpu_ms peak_rss_kb`
-//! (the process's peak RSS so far: run the sizes in increasing order), then one line of the
+//! `render N formats sheets wall_ms cpu_ms cpu_ms_per_sheet batch_wall_ms batch_cpu_ms peak_rss_kb
+//! sheets_peak_rss_kb`
+//! (the process's peak RSS so far: run the sizes in increasing order) and `sheets_peak_rss_kb`
+//! (the same, before the batch files), then one line of the
 //! layouts a playbook may add at the end of a run, N PC labels on Avery L7160 sheets and N account
 //! slips: `layouts N labels_wall_ms labels_cpu_ms slips_wall_ms slips_cpu_ms`.
 
@@ -136,6 +138,7 @@ fn main() {
             renderer.pc_sheet(pc, &formats, &out).expect("PC sheet");
         }
         let (wall, cpu) = (t0.elapsed().as_secs_f64() * 1000.0, cpu_ms() - c0);
+        let sheets_peak = peak_rss_kb();
         let (users, pcs): (Vec<UserSheet>, Vec<PcSheet>) = data.into_iter().unzip();
         let (t1, c1) = (Instant::now(), cpu_ms());
         renderer
@@ -147,7 +150,7 @@ fn main() {
         let (bwall, bcpu) = (t1.elapsed().as_secs_f64() * 1000.0, cpu_ms() - c1);
         let count = 2 * n;
         println!(
-            "render\t{n}\t{}\t{count}\t{wall:.0}\t{cpu:.0}\t{:.1}\t{bwall:.0}\t{bcpu:.0}\t{}",
+            "render\t{n}\t{}\t{count}\t{wall:.0}\t{cpu:.0}\t{:.1}\t{bwall:.0}\t{bcpu:.0}\t{}\t{sheets_peak}",
             names.join("+"),
             cpu / count as f64,
             peak_rss_kb()
