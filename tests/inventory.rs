@@ -31,7 +31,6 @@ use rdplay::inventory::{
 };
 use rdplay::mac::Mac;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -403,23 +402,7 @@ async fn kill_9_frees_the_lock_and_keeps_the_intent() {
         let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
         renew(&inv, run, MAC_B, IP_B, "eleve-0001", "pc-b", 3).await;
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "crash_helper",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HELPER_ENV, &db)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(
-        lines.any(|l| l.unwrap().contains(READY)),
-        "the helper never got ready"
-    );
+    let mut child = common::spawn_test_helper("crash_helper", HELPER_ENV, db.as_os_str(), READY);
     let err = Inventory::open_for_run(&db).expect_err("the helper holds the lock");
     assert!(matches!(err, InventoryError::Locked { .. }), "{err}");
     child.kill().unwrap(); // SIGKILL: no destructor, no cleanup

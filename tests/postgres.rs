@@ -11,7 +11,6 @@ use common::postgres::{PASSWORD, PgCluster};
 use rdplay::inventory::{AccountState, Backend, Intent, Inventory, InventoryError, Store};
 use rdplay::playbook::Playbook;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -256,23 +255,7 @@ fn kill_9_frees_the_site_lock() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
     let path = playbook(dir.path(), "AA", &pg.inventory_yaml(dir.path()));
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "lock_helper",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HELPER_ENV, &path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(
-        lines.any(|l| l.unwrap().contains(READY)),
-        "the helper never got ready"
-    );
+    let mut child = common::spawn_test_helper("lock_helper", HELPER_ENV, path.as_os_str(), READY);
     let pb = Playbook::load(&path).unwrap();
     let err = Backend::open_for_run(&pb.inventory, "AA", 2).expect_err("the helper holds it");
     assert!(matches!(err, InventoryError::SiteLocked { .. }), "{err}");

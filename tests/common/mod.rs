@@ -767,3 +767,33 @@ impl Rdplay<'_> {
         run(command, self.stdin.as_deref(), self.timeout)
     }
 }
+
+/// Starts the ignored test `test` of this very test binary as a child process, with `env` set to
+/// `value`, and returns it once it printed `ready` on a line of its own: from then on it holds what
+/// it took (a lock, an open run) until killed.
+pub fn spawn_test_helper(
+    test: &str,
+    env: &str,
+    value: &std::ffi::OsStr,
+    ready: &str,
+) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            test,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(env, value)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains(ready)),
+        "the helper {test} never got ready"
+    );
+    child
+}
