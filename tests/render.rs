@@ -251,20 +251,38 @@ fn a_missing_fact_prints_a_dash() {
 }
 
 #[test]
+/// A batch larger than one part (rdplay lays out 50 sheets at a time and joins the parts): every
+/// sheet once, in order, in a PDF that poppler reads without a complaint.
 fn batch_pdf_has_every_sheet_in_order() {
     let out = tempfile::tempdir().unwrap();
     let renderer = builtin();
-    let sheets: Vec<_> = (1..=5)
+    let sheets: Vec<_> = (1..=123)
         .map(|i| user(&format!("USERSS006-{i:04}"), &format!("pc{i}")))
         .collect();
     let path = out.path().join("users.pdf");
     renderer.user_batch(&sheets, &path).unwrap();
+    let info = Command::new("pdfinfo")
+        .arg(&path)
+        .output()
+        .expect("pdfinfo (poppler-utils) runs");
+    let stdout = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.status.success() && info.stderr.is_empty(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Pages:", "123"])),
+        "{stdout}"
+    );
     let text = pdftotext(&path);
     let pages: Vec<&str> = text
         .split('\x0c')
         .filter(|p| !p.trim().is_empty())
         .collect();
-    assert_eq!(pages.len(), 5, "{text}");
+    assert_eq!(pages.len(), 123, "{text}");
     for (i, page) in pages.iter().enumerate() {
         assert!(
             page.contains(&format!("USERSS006-{:04}", i + 1)),

@@ -15,6 +15,7 @@
 mod compile;
 mod error;
 pub mod layout;
+mod merge;
 mod output;
 mod qr;
 mod world;
@@ -331,26 +332,12 @@ impl Renderer {
 
     /// Writes one PDF of all `sheets`, in order, to `path` (e.g. `<out>/users.pdf`).
     pub fn user_batch(&self, sheets: &[UserSheet], path: &Path) -> Result<(), RenderError> {
-        let documents = sheets
-            .par_iter()
-            .map(|sheet| {
-                self.compile_user(sheet, &[])
-                    .map(|c| compile::Pages::from(c.document))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        write_batch(&self.user, documents, path)
+        write_batch(&self.user, sheets, |s| self.compile_user(s, &[]), path)
     }
 
     /// Writes one PDF of all PC `sheets`, in order, to `path` (e.g. `<out>/pcs.pdf`).
     pub fn pc_batch(&self, sheets: &[PcSheet], path: &Path) -> Result<(), RenderError> {
-        let documents = sheets
-            .par_iter()
-            .map(|sheet| {
-                self.compile_pc(sheet, &[])
-                    .map(|c| compile::Pages::from(c.document))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        write_batch(&self.pc, documents, path)
+        write_batch(&self.pc, sheets, |s| self.compile_pc(s, &[]), path)
     }
 
     /// Compiles both templates with the built-in sample data and exports them to PDF, writing
@@ -490,12 +477,36 @@ fn write_all(dir: &Path, stem: &str, compiled: Compiled) -> Result<Vec<PathBuf>,
     Ok(paths)
 }
 
-fn write_batch(
+/// How many sheets of a batch file are laid out at once. typst keeps a document's pages in memory
+/// until it is exported (about 200 kB a sheet), so a batch is exported in parts of this many
+/// sheets and the parts joined ([`merge`]): 1,000 sheets take the memory of 50.
+const BATCH_PART: usize = 50;
+
+/// Compiles `sheets` with `compile`, in parts of [`BATCH_PART`], and writes them as one PDF.
+fn write_batch<S: Sync>(
     template: &Template,
-    documents: Vec<compile::Pages>,
+    sheets: &[S],
+    compile: impl Fn(&S) -> Result<Compiled, RenderError> + Sync,
     path: &Path,
 ) -> Result<(), RenderError> {
-    let bytes = compile::batch_pdf(template, documents)?;
+    let part = |sheets: &[S]| {
+        let documents = sheets
+            .par_iter()
+            .map(|sheet| compile(sheet).map(|c| compile::Pages::from(c.document)))
+            .collect::<Result<Vec<_>, _>>()?;
+        compile::batch_pdf(template, documents)
+    };
+    let mut parts = sheets.chunks(BATCH_PART);
+    let first = part(parts.next().unwrap_or_default())?;
+    let rest = parts.map(part).collect::<Result<Vec<_>, _>>()?;
+    let bytes = if rest.is_empty() {
+        first
+    } else {
+        merge::merge(&first, &rest).map_err(|e| RenderError::Write {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!("joining the parts of the batch: {e}")),
+        })?
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         output::create_dir(parent)?;
     }
