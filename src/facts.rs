@@ -48,6 +48,58 @@ pub struct Facts {
     pub dmi_uuid: Option<String>,
 }
 
+impl Facts {
+    /// These facts with every NUL character replaced by U+FFFD. No real fact holds one, but a
+    /// hostile PC can report one, and PostgreSQL's text cannot store it: the shared inventory
+    /// would then refuse the PC's record after its account was changed. Applied where a report is
+    /// read, so both inventories store the same text.
+    pub fn without_nul(mut self) -> Facts {
+        fn clean(s: &mut String) {
+            if s.contains('\0') {
+                *s = s.replace('\0', "\u{fffd}");
+            }
+        }
+        let Facts {
+            hostname,
+            os,
+            kernel,
+            arch,
+            cpu_model,
+            cpu_cores: _,
+            memory_kib: _,
+            disks,
+            interfaces,
+            dmi_vendor,
+            dmi_model,
+            dmi_serial,
+            uptime_seconds: _,
+            logged_in,
+            machine_id,
+            dmi_uuid,
+        } = &mut self;
+        clean(hostname);
+        for s in [
+            os, kernel, arch, cpu_model, dmi_vendor, dmi_model, dmi_serial, machine_id, dmi_uuid,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            clean(s);
+        }
+        for disk in disks {
+            clean(&mut disk.name);
+            disk.model.iter_mut().for_each(clean);
+        }
+        for interface in interfaces {
+            clean(&mut interface.name);
+            interface.mac.iter_mut().for_each(clean);
+            interface.addresses.iter_mut().for_each(clean);
+        }
+        logged_in.iter_mut().for_each(clean);
+        self
+    }
+}
+
 /// One disk of a PC.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

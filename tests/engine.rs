@@ -134,10 +134,10 @@ fn unknown_pc_without_sshd_is_skipped_and_a_known_one_is_reported_unreachable() 
     assert!(line.contains("FAILED"), "{line}");
 }
 
-#[test]
-fn a_changed_host_key_stops_that_pc_by_name() {
+// On both inventories: `inventory forget` through a playbook is the shared database's own path.
+lab_on_both!(a_changed_host_key_stops_that_pc_by_name, |inv| {
     let lab = Lab::up(2);
-    let pb = playbook(&lab);
+    let pb = lab.playbook(&inv.playbook(&lab, PLAYBOOK));
     run(&lab, &pb, &[]).success();
     let before = managed_on_host(&lab, 1);
     lab.regen_hostkey(1);
@@ -176,8 +176,8 @@ fn a_changed_host_key_stops_that_pc_by_name() {
         .find(|l| l.contains(&lab.host(1).ip))
         .unwrap();
     assert!(line.contains("ok (first contact)"), "{line}");
-    assert_host_converged(&lab, &inventory(&lab), 1, "after forget");
-}
+    assert_host_converged(&lab, &inv.export(&lab, &pb), 1, "after forget");
+});
 
 #[test]
 fn limit_takes_ips_hostnames_macs_and_failed() {

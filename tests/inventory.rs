@@ -13,12 +13,12 @@
 //!   the lock file's `flock` (the site lock: tests/postgres.rs, `kill_9_frees_the_site_lock`);
 //! - `fifty_concurrent_pcs_share_commits`: the SQLite writer's batching of commits;
 //! - `inventory_is_send_sync_and_clone`: a compile-time check of the type;
-//! - the output tests (`json_export_field_names`, `list_and_show_output`, the CSV and GLPI
-//!   exports, hostile hostnames, archives): they snapshot `rdplay inventory ... --db FILE`; both
-//!   backends fill the same `Snapshot` they print, and tests/postgres.rs
-//!   (`copy_from_a_finished_sqlite_run_reproduces_its_list_and_export`) checks that a shared
-//!   inventory holding a real lab run's history lists, shows and exports (JSON, CSV, GLPI) byte
-//!   for byte as the file does. The hostile-text and archive cases are not yet run on both.
+//! - the output snapshots (`json_export_field_names`, `list_and_show_output`, the CSV and GLPI
+//!   exports) of `rdplay inventory ... --db FILE`: both backends fill the same `Snapshot` they
+//!   print, and tests/postgres.rs (`copy_from_a_finished_sqlite_run_reproduces_its_list_and_export`)
+//!   checks that a shared inventory holding a real lab run's history lists, shows and exports
+//!   (JSON, CSV, GLPI) byte for byte as the file does. Hostile hostnames and archives, which that
+//!   run has none of, run on both here.
 
 mod common;
 
@@ -91,6 +91,34 @@ impl Place {
         match self {
             Place::Sqlite(dir) => dir.path().join("inventory.sqlite").display().to_string(),
             Place::Postgres(pg, _) => format!("rdplay@{}:5432/rdplay", pg.socket_dir().display()),
+        }
+    }
+
+    /// The arguments naming it to `rdplay inventory ...`: the file (`--db`), or a playbook of site
+    /// SS whose inventory is the shared database (`--playbook`).
+    fn args(&self) -> Vec<String> {
+        match self {
+            Place::Sqlite(dir) => vec![
+                "--db".into(),
+                dir.path().join("inventory.sqlite").display().to_string(),
+            ],
+            Place::Postgres(pg, dir) => {
+                let path = dir.path().join("pb.yml");
+                let text = format!(
+                    "site: SS\ntarget:\n  network: 10.0.0.0/24\n  ranges: 2-40\nexchange:\n  \
+                     admin_user: tech\n  password: prompt\ninventory: {}\n",
+                    pg.inventory_yaml(dir.path())
+                );
+                common::write_private(&path, text.as_bytes());
+                vec!["--playbook".into(), path.display().to_string()]
+            }
+        }
+    }
+
+    /// The scratch directory beside it (for files a test writes).
+    fn dir(&self) -> &Path {
+        match self {
+            Place::Sqlite(dir) | Place::Postgres(_, dir) => dir.path(),
         }
     }
 
@@ -853,13 +881,27 @@ fn rdplay(args: &[&str]) -> std::process::Output {
         .expect("run rdplay")
 }
 
+/// `rdplay ARGS...` on the inventory at `place` ([`Place::args`]).
+fn rdplay_on(place: &Place, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rdplay"))
+        .args(args)
+        .args(place.args())
+        .output()
+        .expect("run rdplay")
+}
+
 /// A small fleet with fixed names: PC A renewed twice then caught mid-renewal (0001 deleted, 0003 live,
 /// 0004 pending), PC B renewed once, PC C only seen.
 async fn fleet(db: &Path, hostname_b: &str) {
     let (inv, _lock) = Inventory::open_for_run(db).unwrap();
+    fill(&inv, hostname_b).await;
+}
+
+/// [`fleet`] in any store.
+async fn fill<S: Store>(inv: &S, hostname_b: &str) {
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-    renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
-    renew(&inv, run, MAC_B, IP_B, "eleve-0002", hostname_b, 3).await;
+    renew(inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+    renew(inv, run, MAC_B, IP_B, "eleve-0002", hostname_b, 3).await;
     inv.pin_host_key(
         &m(MAC_A),
         IP_A,
@@ -867,8 +909,8 @@ async fn fleet(db: &Path, hostname_b: &str) {
     )
     .await
     .unwrap();
-    renew(&inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
-    renew(&inv, run, MAC_A, IP_A, "eleve-0004", "pc-a", 1).await;
+    renew(inv, run, MAC_A, IP_A, "eleve-0003", "pc-a", 3).await;
+    renew(inv, run, MAC_A, IP_A, "eleve-0004", "pc-a", 1).await;
     let c = PcSeen {
         mac: m("52:54:00:00:00:0c"),
         ip: Ipv4Addr::new(10, 9, 0, 12),
@@ -1007,12 +1049,10 @@ async fn list_and_show_output() {
     );
 }
 
-#[tokio::test]
-async fn archives_are_recorded_and_shown_with_their_sha256() {
-    let dir = state_dir();
-    let db = dir.path().join("inventory.sqlite");
+on_both!(archives_are_recorded_and_shown_with_their_sha256, |new| {
+    let place = new();
     {
-        let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
+        let (inv, _lock) = place.open();
         let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
         let request = renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
         let mut ids = Vec::new();
@@ -1035,15 +1075,15 @@ async fn archives_are_recorded_and_shown_with_their_sha256() {
         assert_eq!(archives[1].bytes, 3_400_000);
         assert!(inv.archives_of(&m(MAC_B)).unwrap().is_empty());
     }
-    let show = rdplay(&["inventory", "show", MAC_A, "--db", db.to_str().unwrap()]);
-    assert!(show.status.success());
+    let show = rdplay_on(&place, &["inventory", "show", MAC_A]);
+    assert!(show.status.success(), "{show:?}");
     let text = String::from_utf8(show.stdout).unwrap();
     assert!(text.contains("Archives of deleted accounts"), "{text}");
     assert!(text.contains(&"cd".repeat(32)), "{text}");
     assert!(text.contains("/srv/archives/eleve-0001-2.tar.gz"), "{text}");
     assert!(text.contains("3.4 MB"), "{text}");
     assert!(text.contains("removed 20"), "{text}");
-}
+});
 
 #[test]
 fn an_absent_inventory_lists_as_empty_and_is_not_created() {
@@ -1065,91 +1105,95 @@ fn an_absent_inventory_lists_as_empty_and_is_not_created() {
     );
 }
 
+/// A hostname a hostile PC could report: a spreadsheet formula, ANSI escapes, BEL and a C1 control.
+/// (A NUL never reaches the inventory: the report's reader replaces it, src/tasks/exec.rs.)
 const HOSTILE: &str =
-    "=HYPERLINK(\"http://evil.example/\",\"\u{1b}[31mclick\u{1b}[0m\")\u{0}\u{9b}";
+    "=HYPERLINK(\"http://evil.example/\",\"\u{1b}[31mclick\u{1b}[0m\")\u{7}\u{9b}";
 
-#[tokio::test]
-async fn hostile_hostnames_are_stored_exactly_and_shown_inert() {
-    let dir = state_dir();
-    let db = dir.path().join("inventory.sqlite");
-    fleet(&db, HOSTILE).await;
-    let inv = Inventory::open_read_only(&db).unwrap();
-    let b = inv.pc(&m(MAC_B)).unwrap().unwrap();
-    assert_eq!(b.hostname.as_deref(), Some(HOSTILE), "stored byte for byte");
-    assert_eq!(b.facts.unwrap().hostname, HOSTILE);
-    let dbs = db.to_str().unwrap();
-    let raw_controls = |bytes: &[u8]| bytes.iter().any(|&b| b == 0x1b || b == 0 || b == 0x07);
-    let c1 = |text: &str| text.contains('\u{9b}');
-
-    for args in [
-        vec!["inventory", "list", "--db", dbs],
-        vec!["inventory", "show", MAC_B, "--db", dbs],
-    ] {
-        let out = rdplay(&args);
-        assert!(out.status.success());
-        assert!(
-            !raw_controls(&out.stdout),
-            "{args:?} printed a raw control character"
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        assert!(!c1(&text) && text.contains("\\x1b[31mclick"), "{text}");
-    }
-
-    let out = rdplay(&["inventory", "export", "--format", "json", "--db", dbs]);
-    assert!(!raw_controls(&out.stdout));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        doc["pcs"][1]["hostname"], HOSTILE,
-        "JSON keeps the exact value, escaped"
-    );
-
-    let out = rdplay(&["inventory", "export", "--format", "csv", "--db", dbs]);
-    assert!(out.status.success());
-    assert!(!raw_controls(&out.stdout));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(!c1(&text));
-    for line in text.lines() {
-        for cell in line.split(',') {
-            let cell = cell.trim_start_matches('"');
-            assert!(
-                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
-                "formula cell {cell:?} in {line}"
-            );
+on_both!(
+    hostile_hostnames_are_stored_exactly_and_shown_inert,
+    |new| {
+        let place = new();
+        {
+            let (inv, _lock) = place.open();
+            fill(&inv, HOSTILE).await;
         }
-    }
-    assert!(
-        text.contains("\"'=HYPERLINK(\"\"http://evil.example/\"\""),
-        "{text}"
-    );
+        let inv = place.open_read_only();
+        let b = inv.pc(&m(MAC_B)).unwrap().unwrap();
+        assert_eq!(b.hostname.as_deref(), Some(HOSTILE), "stored byte for byte");
+        assert_eq!(b.facts.unwrap().hostname, HOSTILE);
+        drop(inv);
+        let raw_controls = |bytes: &[u8]| bytes.iter().any(|&b| b == 0x1b || b == 0 || b == 0x07);
+        let c1 = |text: &str| text.contains('\u{9b}');
 
-    let out_dir = dir.path().join("glpi");
-    let out = rdplay(&[
-        "inventory",
-        "export",
-        "--format",
-        "glpi",
-        "-o",
-        out_dir.to_str().unwrap(),
-        "--db",
-        dbs,
-    ]);
-    assert!(out.status.success());
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("52-54-00-00-00-0b.json")).unwrap())
-            .unwrap();
-    assert_eq!(doc["content"]["hardware"]["name"], HOSTILE);
-    let deviceid = doc["deviceid"].as_str().unwrap();
-    assert!(
-        deviceid.starts_with("_HYPERLINK__http___evil.example___"),
-        "{deviceid}"
-    );
-    assert!(
-        deviceid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
-        "{deviceid}"
-    );
-}
+        for args in [vec!["inventory", "list"], vec!["inventory", "show", MAC_B]] {
+            let out = rdplay_on(&place, &args);
+            assert!(out.status.success());
+            assert!(
+                !raw_controls(&out.stdout),
+                "{args:?} printed a raw control character"
+            );
+            let text = String::from_utf8(out.stdout).unwrap();
+            assert!(!c1(&text) && text.contains("\\x1b[31mclick"), "{text}");
+        }
+
+        let out = rdplay_on(&place, &["inventory", "export", "--format", "json"]);
+        assert!(!raw_controls(&out.stdout));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            doc["pcs"][1]["hostname"], HOSTILE,
+            "JSON keeps the exact value, escaped"
+        );
+
+        let out = rdplay_on(&place, &["inventory", "export", "--format", "csv"]);
+        assert!(out.status.success());
+        assert!(!raw_controls(&out.stdout));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!c1(&text));
+        for line in text.lines() {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "formula cell {cell:?} in {line}"
+                );
+            }
+        }
+        assert!(
+            text.contains("\"'=HYPERLINK(\"\"http://evil.example/\"\""),
+            "{text}"
+        );
+
+        let out_dir = place.dir().join("glpi");
+        let out = rdplay_on(
+            &place,
+            &[
+                "inventory",
+                "export",
+                "--format",
+                "glpi",
+                "-o",
+                out_dir.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success());
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("52-54-00-00-00-0b.json")).unwrap())
+                .unwrap();
+        assert_eq!(doc["content"]["hardware"]["name"], HOSTILE);
+        let deviceid = doc["deviceid"].as_str().unwrap();
+        assert!(
+            deviceid.starts_with("_HYPERLINK__http___evil.example___"),
+            "{deviceid}"
+        );
+        assert!(
+            deviceid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            "{deviceid}"
+        );
+    }
+);
 
 #[tokio::test]
 async fn csv_export_to_a_directory_and_to_stdout() {

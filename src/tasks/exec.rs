@@ -363,7 +363,7 @@ pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError>
         }
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let report: Report = serde_json::from_str(text.trim()).map_err(|e| {
+    let mut report: Report = serde_json::from_str(text.trim()).map_err(|e| {
         StepError::new(
             StepKind::Exec,
             format!("the PC's report is not what rdplay expects ({e})"),
@@ -375,6 +375,7 @@ pub fn parse_report(out: &RemoteOutput, mode: &str) -> Result<Report, StepError>
             "the PC's report is for another mode",
         ));
     }
+    report.facts = std::mem::take(&mut report.facts).without_nul();
     let uid_ok = match (&report.created, report.created_uid) {
         (None, None) => true,
         (Some(_), Some(uid)) => (1000..60000).contains(&uid),
@@ -421,6 +422,15 @@ mod tests {
                 .to_string()
                 .contains("refused")
         );
+    }
+
+    #[test]
+    fn a_nul_a_pc_reports_in_its_facts_is_stored_as_a_replacement_character() {
+        let report = br#"{"mode":"renew","tools":{"accounts":"shadow","systemd":false},"deleted":[],"absent":[],"present":[],"created":null,"created_uid":null,"local":[],"facts":{"hostname":"pc\u0000one","disks":[{"name":"sda","size_bytes":1,"model":"\u0000"}],"logged_in":["a\u0000"]}}"#;
+        let facts = parse_report(&out(0, report), "renew").unwrap().facts;
+        assert_eq!(facts.hostname, "pc\u{fffd}one");
+        assert_eq!(facts.disks[0].model.as_deref(), Some("\u{fffd}"));
+        assert_eq!(facts.logged_in, ["a\u{fffd}"]);
     }
 
     #[test]

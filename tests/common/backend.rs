@@ -59,6 +59,18 @@ impl Inventory {
         }
     }
 
+    /// The inventory as `rdplay inventory export --format json`, read through the playbook `pb`
+    /// for PostgreSQL (as [`super::fleet::inventory`] reads the SQLite file).
+    pub fn export(&self, lab: &Lab, pb: &Path) -> serde_json::Value {
+        let out = lab
+            .rdplay()
+            .args(["inventory", "export", "--format", "json"])
+            .args(self.source(lab, pb))
+            .run();
+        out.success();
+        serde_json::from_str(&out.stdout).expect("export is JSON")
+    }
+
     /// One value of a query (the same SQL on both: plain `SELECT`s of one value).
     #[track_caller]
     pub fn value(&self, lab: &Lab, sql: &str) -> String {
