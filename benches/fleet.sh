@@ -529,7 +529,8 @@ EOF
       [[ $tool == rdplay-kex && -z $KEX ]] && continue
       pb="$RUN/renew.yml"
       [[ $tool == rdplay-kex ]] && pb="$RUN/renew-kex.yml"
-      perf record -a -F 499 -o "$RUN/logs/perf-$tool.data" -- lab ctl "$RDPLAY" run "$pb" \
+      # perf starts its workload itself: the lab script, not this file's `lab` function.
+      perf record -a -F 499 -o "$RUN/logs/perf-$tool.data" -- "$LAB" ctl "$RDPLAY" run "$pb" \
         >"$RUN/logs/perf-$tool.log" 2>&1 || note "the perf run of $tool failed (see $RUN/logs/perf-$tool.log)"
       perf report -i "$RUN/logs/perf-$tool.data" --sort comm --stdio --no-children 2>/dev/null |
         awk '/^ +[0-9.]+%/ { sub("%", "", $1); c = $2; for (i = 3; i <= NF; i++) c = c " " $i; print $1 "\t" c }' \

@@ -430,8 +430,10 @@ def main():
             fs = (fs + ["-"])[:2]
             w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
         w("")
+    # A profile whose perf run failed is an empty file: left out, not shown as 0%.
     profiles = sorted((n, tool) for n in sizes for tool in ("rdplay", "rdplay-kex")
-                      if (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").exists())
+                      if (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").exists()
+                      and (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").read_text().strip())
     if profiles:
         w("### Where the machine's CPU goes during one renewal (perf, whole machine)")
         w("")
