@@ -144,8 +144,11 @@ fn a_pc_whose_port_22_never_speaks_fails_within_connect_timeout_and_the_others_a
         // The limit, with room for a loaded machine; far from the step timeout.
         let secs = seconds_of(&line);
         assert!(secs < limit + 3.0, "tarpit {mode}: {secs} s: {line}");
+        // The whole run did not wait for the step timeout (120 s) either. Its other PCs' renewals
+        // take what the machine's load makes them take (37 s seen beside a 1,000-PC run), so the
+        // bound is the timeout, not a guess at their speed.
         assert!(
-            elapsed < Duration::from_secs(30),
+            elapsed < Duration::from_secs(100),
             "tarpit {mode}: run took {elapsed:?}"
         );
         let left = ssh_processes_to(&ip);
