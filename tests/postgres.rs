@@ -709,26 +709,19 @@ fn copy_from_a_finished_sqlite_run_reproduces_its_list_and_export() {
     for format in ["csv", "glpi"] {
         let dir_of = |backend: &str| lab.dir().join(format!("export-{format}-{backend}"));
         let (from_sqlite, from_pg) = (dir_of("sqlite"), dir_of("postgres"));
-        read(&[
-            "inventory",
-            "export",
-            "--format",
-            format,
-            "-o",
-            from_sqlite.to_str().unwrap(),
-            "--db",
-            db,
-        ]);
-        read(&[
-            "inventory",
-            "export",
-            "--format",
-            format,
-            "-o",
-            from_pg.to_str().unwrap(),
-            "--playbook",
-            pg_pb,
-        ]);
+        for (dir, source) in [
+            (&from_sqlite, ["--db", db]),
+            (&from_pg, ["--playbook", pg_pb]),
+        ] {
+            let out = dir.to_str().unwrap();
+            read(
+                &[
+                    &["inventory", "export", "--format", format, "-o", out][..],
+                    &source,
+                ]
+                .concat(),
+            );
+        }
         let files = |dir: &Path| {
             let mut names: Vec<_> = std::fs::read_dir(dir)
                 .unwrap()
