@@ -237,7 +237,9 @@ fn a_hanging_pc_times_out_while_the_others_finish() {
             .unwrap();
         assert!(line.contains(" ok"), "{line}");
     }
-    assert!(elapsed < Duration::from_secs(45), "took {elapsed:?}");
+    // Bounded by what the run must not wait for, the hang itself (600 s), not by a guess at how
+    // fast the other PCs are on a loaded machine: the message above says the 4 s timeout ended it.
+    assert!(elapsed < Duration::from_secs(120), "took {elapsed:?}");
 }
 
 #[test]

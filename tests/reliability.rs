@@ -54,16 +54,18 @@ fn a_pc_unplugged_mid_exec_fails_within_its_timeout_and_the_others_finish() {
     let lab = Lab::up(3);
     let pb = playbook_with_step_timeout(&lab, "6s");
     slow_useradd(&lab, 2, 3.0);
-    let started = Instant::now();
     let mut bg = Background::start(&lab, &["run", pb.to_str().unwrap()]);
     wait_useradd_started(&lab, 2, &mut bg, Duration::from_secs(30));
     lab.link(2, "down");
+    let cut = Instant::now();
     let out = bg.finish(Duration::from_secs(120));
-    let elapsed = started.elapsed();
     let line = only_failed(&out, &lab, 2);
     assert!(line.contains("FAILED at exec"), "{line}");
     assert!(line.contains("timed out after 6 s"), "{line}");
-    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    // From the cut, not from the start (reaching useradd takes what the machine's load makes it):
+    // the step's 6 s timeout ended the run, long before TCP would have given up (minutes).
+    let elapsed = cut.elapsed();
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 
     // Plugged in again, the next run converges: the account the helper went on creating while the
     // PC was cut off was recorded as pending, so it is deleted and replaced.
@@ -256,17 +258,18 @@ fn sigint_stops_the_run_and_the_next_run_converges() {
     let pb = lab.playbook(PLAYBOOK);
     run(&lab, &pb, &[]).success();
     slow_useradd(&lab, 1, 2.0);
-    let started = Instant::now();
     let mut bg = Background::start(&lab, &["run", pb.to_str().unwrap(), "--log-level", "debug"]);
     wait_useradd_started(&lab, 1, &mut bg, Duration::from_secs(30));
     assert!(bg.wait_steps(1, Duration::from_secs(5)));
+    let sent = Instant::now();
     bg.signal("-INT");
     let out = bg.finish(Duration::from_secs(60));
     out.code(3).stderr_contains("interrupted");
+    // From the signal: the run stops without waiting for the PC's step timeout (60 s).
     assert!(
-        started.elapsed() < Duration::from_secs(20),
+        sent.elapsed() < Duration::from_secs(20),
         "SIGINT took {:?}",
-        started.elapsed()
+        sent.elapsed()
     );
     let line = line_of(&out, &lab, 1);
     assert!(
