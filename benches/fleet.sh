@@ -523,17 +523,27 @@ EOF
         s/.*"--", "(.{0,24}).*/command: \1.../' | sort | uniq -c >"$RUN/logs/ssh-kinds.txt" || true
   fi
   # Diagnostic, untimed: where the machine's CPU goes during one renewal (controller and PCs share
-  # its cores), per command name, from a system-wide perf profile; for rdplay and rdplay-kex.
+  # its cores), per command name with its samples, from a system-wide perf profile; for rdplay and
+  # the bare floor, each with OpenSSH's default key exchange and with $KEX. perf records in the
+  # background around the tool's run (the bare floor is this script's function, not a program).
   if [[ $DIAG == 1 ]] && command -v perf >/dev/null; then
-    for tool in rdplay rdplay-kex; do
-      [[ $tool == rdplay-kex && -z $KEX ]] && continue
-      pb="$RUN/renew.yml"
-      [[ $tool == rdplay-kex ]] && pb="$RUN/renew-kex.yml"
-      # perf starts its workload itself: the lab script, not this file's `lab` function.
-      perf record -a -F 499 -o "$RUN/logs/perf-$tool.data" -- "$LAB" ctl "$RDPLAY" run "$pb" \
-        >"$RUN/logs/perf-$tool.log" 2>&1 || note "the perf run of $tool failed (see $RUN/logs/perf-$tool.log)"
-      perf report -i "$RUN/logs/perf-$tool.data" --sort comm --stdio --no-children 2>/dev/null |
-        awk '/^ +[0-9.]+%/ { sub("%", "", $1); c = $2; for (i = 3; i <= NF; i++) c = c " " $i; print $1 "\t" c }' \
+    for tool in rdplay rdplay-kex bare bare-kex; do
+      [[ $tool == *-kex && -z $KEX ]] && continue
+      perf record -a -F 499 -o "$RUN/logs/perf-$tool.data" >"$RUN/logs/perf-$tool.log" 2>&1 &
+      perf_pid=$!
+      sleep 1 # perf has started recording
+      case $tool in
+      rdplay) lab ctl "$RDPLAY" run "$RUN/renew.yml" >>"$RUN/logs/perf-$tool.log" 2>&1 ;;
+      rdplay-kex) lab ctl "$RDPLAY" run "$RUN/renew-kex.yml" >>"$RUN/logs/perf-$tool.log" 2>&1 ;;
+      # bare's iteration REPS+1 was the packet capture's; bare-kex had none.
+      bare) run_bare 0 $((REPS + 2)) ;;
+      bare-kex) run_bare 0 $((REPS + 1)) "$KEX" ;;
+      esac || note "the perf run of $tool failed (see $RUN/logs/perf-$tool.log)"
+      kill -INT "$perf_pid"
+      wait "$perf_pid" || true
+      # percent, command name, samples
+      perf report -i "$RUN/logs/perf-$tool.data" --sort comm --stdio --no-children -n 2>/dev/null |
+        awk '/^ +[0-9.]+%/ { sub("%", "", $1); c = $3; for (i = 4; i <= NF; i++) c = c " " $i; print $1 "\t" c "\t" $2 }' \
           >"$RUN/logs/profile-$tool.tsv" || true
     done
   fi

@@ -431,37 +431,50 @@ def main():
             w(f"| {n} | {v} | {fmt(int(v) / n, 1)} | {kinds.replace('|', '/')} | {fs[0]} | {fs[1]} |")
         w("")
     # A profile whose perf run failed is an empty file: left out, not shown as 0%.
-    profiles = sorted((n, tool) for n in sizes for tool in ("rdplay", "rdplay-kex")
+    profile_tools = ("rdplay", "rdplay-kex", "bare", "bare-kex")
+    profiles = sorted((n, profile_tools.index(tool), tool) for n in sizes for tool in profile_tools
                       if (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").exists()
                       and (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").read_text().strip())
     if profiles:
         w("### Where the machine's CPU goes during one renewal (perf, whole machine)")
         w("")
-        w("One more (untimed) run of rdplay and of rdplay-kex under `perf record -a` (every process on the")
-        w("machine, 499 samples per second per core), grouped by command name. The PCs run on the same")
-        w("cores, so this is the whole cost of a renewal: the controller's `ssh` clients and rdplay itself,")
-        w("and on the PCs `sshd` and the helper's commands. Samples of work that is not the run's (other")
-        w("builds on a shared machine, kernel threads) are left out of the shares and counted apart.")
+        w("One more (untimed) run of rdplay and of the bare floor, each with OpenSSH's default key exchange")
+        w("and with the `-kex` one, under `perf record -a` (every process on the machine, 499 samples per")
+        w("second per core), grouped by command name, in milliseconds of CPU per PC. The PCs run on the same")
+        w("cores, so this is the whole cost of a renewal: on the controller the `ssh` clients and rdplay")
+        w("itself, on the PCs `sshd` and the commands it starts. Samples of work that is not the run's (other")
+        w("builds on a shared machine, kernel threads, idle) are left out and counted apart.")
         w("")
-        w("| PCs | tool | ssh (controller) | rdplay itself | sshd (PCs) | leftover walk (find) | other helper commands (top 5) | not the run's |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |")
-        for n, tool in profiles:
-            shares = {}
+        w("| PCs | tool | machine CPU per PC | ssh (controller) | rdplay itself | sshd (PCs) | leftover walk (find) | "
+          "other commands on the PCs (top 5) | not the run's |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+        for n, _, tool in profiles:
+            shares, samples = {}, {}
             for line in (results / f"run-{n}" / "logs" / f"profile-{tool}.tsv").read_text().splitlines():
-                pct, _, comm = line.partition("\t")
-                shares[comm] = shares.get(comm, 0.0) + float(pct)
-            noise = sum(v for c, v in shares.items() if is_noise(c))
-            run = {c: v for c, v in shares.items() if not is_noise(c)}
+                fields = line.split("\t")
+                comm = fields[1] if len(fields) > 1 else ""
+                shares[comm] = shares.get(comm, 0.0) + float(fields[0])
+                if len(fields) > 2 and fields[2].isdigit():
+                    samples[comm] = samples.get(comm, 0) + int(fields[2])
+            noise = sum(v for c, v in shares.items() if is_noise(c) or c == "swapper")
+            run = {c: v for c, v in shares.items() if not (is_noise(c) or c == "swapper")}
             total = sum(run.values()) or 1.0
+            # Milliseconds per PC when perf gave sample counts; else the share of the run's samples.
+            run_samples = sum(v for c, v in samples.items() if c in run)
+            if run_samples:
+                value = lambda v: f"{1000 * (v / total) * run_samples / 499 / n:.0f}"  # noqa: E731
+                unit = " ms"
+            else:
+                value = lambda v: f"{100 * v / total:.1f}"  # noqa: E731
+                unit = "%"
             rdplay_own = ("tokio-rt-worker", "tokio-runtime-w", "inventory-write", "rdplay", "rdplay-base")
             own = sum(v for c, v in run.items() if c in rdplay_own or c.startswith("rayon"))
             groups = {"ssh": run.get("ssh", 0.0), "sshd": run.get("sshd", 0.0), "find": run.get("find", 0.0)}
             rest = sorted(((v, c) for c, v in run.items()
                            if c not in groups and c not in rdplay_own and not c.startswith("rayon")), reverse=True)
-            top = ", ".join(f"{c} {100 * v / total:.1f}" for v, c in rest[:5])
-            pct = lambda v: f"{100 * v / total:.1f}%"  # noqa: E731
-            w(f"| {n} | {tool} | {pct(groups['ssh'])} | {pct(own)} | {pct(groups['sshd'])} | {pct(groups['find'])} | "
-              f"{pct(sum(v for v, _ in rest))}: {top} | {fmt(noise, 1)}% of samples |")
+            top = ", ".join(f"{c} {value(v)}" for v, c in rest[:5])
+            w(f"| {n} | {tool} | {value(total)}{unit} | {value(groups['ssh'])} | {value(own)} | {value(groups['sshd'])} | "
+              f"{value(groups['find'])} | {value(sum(v for v, _ in rest))}: {top} | {fmt(noise, 1)}% of samples |")
         w("")
     rts = {(k.split("_")[1], int(k.split("_")[2])): v.split("\t") for k, v in machine.items()
            if k.startswith("rt_") and len(v.split("\t")) == 4}
