@@ -9,7 +9,8 @@
 //! (the process's peak RSS so far: run the sizes in increasing order) and `sheets_peak_rss_kb`
 //! (the same, before the batch files), then one line of the
 //! layouts a playbook may add at the end of a run, N PC labels on Avery L7160 sheets and N account
-//! slips: `layouts N labels_wall_ms labels_cpu_ms slips_wall_ms slips_cpu_ms`.
+//! slips: `layouts N labels_wall_ms labels_cpu_ms slips_wall_ms slips_cpu_ms peak_rss_kb` (the
+//! peak so far, batch files included).
 
 use rdplay::facts::Facts;
 use rdplay::render::{Format, PcSheet, Renderer, UserSheet};
@@ -166,6 +167,9 @@ fn main() {
             .user_slips(&users, &out.join("slips.pdf"))
             .expect("slips");
         let (swall, scpu) = (t3.elapsed().as_secs_f64() * 1000.0, cpu_ms() - c3);
-        println!("layouts\t{n}\t{lwall:.0}\t{lcpu:.0}\t{swall:.0}\t{scpu:.0}");
+        println!(
+            "layouts\t{n}\t{lwall:.0}\t{lcpu:.0}\t{swall:.0}\t{scpu:.0}\t{}",
+            peak_rss_kb()
+        );
     }
 }

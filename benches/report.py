@@ -399,18 +399,20 @@ def main():
         w("")
         w("The layouts a playbook may add (`output.labels`, `output.slips`), written once at the end of a")
         w("run after the batch files: N PC labels on Avery L7160 sheets and N account slips. Their share")
-        w("is their wall time against rdplay's median run at that size (target ≤ 5 %).")
+        w("is their wall time against rdplay's median run at that size (target ≤ 5 %); the peak RSS is the")
+        w("benchmark's so far, the sheets and batch files before them included.")
         w("")
-        w("| N | labels wall s | labels CPU s | slips wall s | slips CPU s | share of the run | target |")
-        w("| ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        w("| N | labels wall s | labels CPU s | slips wall s | slips CPU s | share of the run | target | peak RSS MiB |")
+        w("| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
         for f in llines:
             _, n, lwall, lcpu, swall, scpu = f[:6]
             extra = (float(lwall) + float(swall)) / 1000
             run = med(int(n), "rdplay")
             share = f"{fmt(100 * extra / run, 1)} %" if run else "-"
             met = "-" if not run else ("met" if extra / run <= 0.05 else "**missed**")
+            peak = fmt(int(f[6]) / 1024, 1) if len(f) > 6 else "-"
             w(f"| {n} | {fmt(float(lwall) / 1000)} | {fmt(float(lcpu) / 1000)} | {fmt(float(swall) / 1000)} | "
-              f"{fmt(float(scpu) / 1000)} | {share} | ≤ 5 % ({met}) |")
+              f"{fmt(float(scpu) / 1000)} | {share} | ≤ 5 % ({met}) | {peak} |")
         w("")
     execs = [(int(k.split("_")[-1]), v) for k, v in machine.items() if k.startswith("execve_ssh_")]
     if execs:

@@ -179,3 +179,84 @@ fn labels_and_slips_for_50_pcs() {
     assert_eq!(pages(&dir.path().join("labels.pdf")), 3);
     assert_eq!(pages(&dir.path().join("slips.pdf")), 13);
 }
+
+/// The numbers of the `pcN` hostnames (or `USERSSN-1291` usernames) in a PDF's text, in reading order.
+fn numbers_in(text: &str, prefix: &str, suffix: &str) -> Vec<usize> {
+    text.split_whitespace()
+        .filter_map(|w| w.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok())
+        .collect()
+}
+
+/// A long run's labels are laid out a few sheets at a time and the parts joined (1,000 labels in the
+/// memory of 63): used labels skipped on the first sheet only, every label once, in order, and the
+/// parts meet on a sheet boundary with no empty label between them.
+#[test]
+fn labels_of_a_long_run_are_joined_from_parts_in_order() {
+    let grid = preset("avery-l7160").unwrap();
+    // 4 used + 130 labels = 134 cells on sheets of 21; a part is 3 sheets (63 cells).
+    let (_dir, pdf) = render_labels(&grid, 130, 5);
+    assert_eq!(pages(&pdf), 7);
+    // Each sheet holds its cells' labels (pdftotext reads a sheet column by column).
+    let text = pdf_text_with(&pdf, false);
+    let sheets: Vec<&str> = text.split('\x0c').collect();
+    for (page, sheet) in sheets.iter().enumerate().take(7) {
+        let mut on_sheet = numbers_in(sheet, "pc", "");
+        on_sheet.sort();
+        let cells = page * 21..(page + 1) * 21;
+        let want: Vec<usize> = cells
+            .filter(|&c| (4..134).contains(&c))
+            .map(|c| c - 3)
+            .collect();
+        assert_eq!(on_sheet, want, "sheet {}: {sheet}", page + 1);
+    }
+    for (page, k, want) in [
+        (1, 3, None),
+        (1, 4, Some(1)),
+        (3, 20, Some(59)),
+        (4, 0, Some(60)),
+        (7, 7, Some(130)),
+        (7, 8, None),
+    ] {
+        assert_eq!(
+            label_qr(&pdf, page, &grid, k),
+            want.map(|i| pc(i).mac),
+            "page {page}, label {}",
+            k + 1
+        );
+    }
+}
+
+/// Slips of a long run: every account once, in order, four to a page with no part ending on a
+/// page that is not full; a template declaring its own count (3) is split on its pages, and one
+/// that declares none is laid out whole.
+#[test]
+fn slips_of_a_long_run_are_joined_from_parts_in_order() {
+    let users: Vec<UserSheet> = (1..=123).map(user).collect();
+    let want: Vec<usize> = (1..=123).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = rdplay::render::default_template_files()
+        .iter()
+        .find(|(name, _)| name.ends_with("user-slips.typ"))
+        .unwrap()
+        .1;
+    assert!(builtin.contains("#metadata(per-page) <slips-per-page>"));
+    let three = builtin.replace("#let per-page = 4", "#let per-page = 3");
+    let undeclared = three.replace("#metadata(per-page) <slips-per-page>", "");
+    for (name, template, sheets) in [
+        ("built-in", None, 31),
+        ("three declared", Some(three), 41),
+        ("three undeclared", Some(undeclared), 41),
+    ] {
+        let mut renderer = Renderer::new(None, None).unwrap();
+        if let Some(text) = template {
+            let file = dir.path().join(format!("{}.typ", name.replace(' ', "-")));
+            std::fs::write(&file, text).unwrap();
+            renderer = renderer.with_layouts(None, Some(&file)).unwrap();
+        }
+        let path = dir.path().join(format!("{}.pdf", name.replace(' ', "-")));
+        renderer.user_slips(&users, &path).unwrap();
+        assert_eq!(pages(&path), sheets, "{name}");
+        let text = pdf_text_with(&path, false);
+        assert_eq!(numbers_in(&text, "USERSS", "-1291"), want, "{name}: {text}");
+    }
+}

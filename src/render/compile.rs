@@ -106,6 +106,18 @@ impl From<PagedDocument> for Pages {
     }
 }
 
+/// The whole number a template declares under `label` (`#metadata(4) <slips-per-page>`), if it
+/// declares one of at least 1.
+pub fn declared_count(document: &PagedDocument, label: &str) -> Option<usize> {
+    let label = typst::foundations::Label::new(typst::utils::PicoStr::intern(label))?;
+    let content = document.introspector.query_label(label).ok()?;
+    let metadata = content.to_packed::<typst::introspection::MetadataElem>()?;
+    match &metadata.value {
+        typst::foundations::Value::Int(n) if *n >= 1 => usize::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
 /// Many compiled sheets as one PDF, pages in the given order.
 pub fn batch_pdf(template: &Template, documents: Vec<Pages>) -> Result<Vec<u8>, RenderError> {
     let mut merged = PagedDocument::default();

@@ -270,7 +270,9 @@ impl Renderer {
     }
 
     /// Writes one PDF of PC labels laid out on `grid`, the first `start - 1` labels of the first
-    /// sheet left empty (already used), to `path` (0600).
+    /// sheet left empty (already used), to `path` (0600). Laid out a few whole sheets of labels at a
+    /// time (at least [`BATCH_PART`] labels) and the parts joined: 1,000 labels take the memory of
+    /// one part.
     pub fn pc_labels(
         &self,
         sheets: &[PcSheet],
@@ -278,31 +280,78 @@ impl Renderer {
         start: u32,
         path: &Path,
     ) -> Result<(), RenderError> {
-        let labels: Vec<Value> = sheets.iter().map(pc_data).collect();
-        let data = json!({
-            "layout": grid,
-            "start": start.max(1),
-            "labels": labels,
-            "date": sheets.first().map(|s| s.date.as_str()),
-        });
-        let compiled = compile::compile(&self.labels, &data, &[Format::Pdf], None);
-        age_caches();
-        let compiled = compiled.inspect(|c| log_warnings(&self.labels, c))?;
-        write_document(compiled, path)
+        let per_page = (grid.per_page() as usize).max(1);
+        let used = start.max(1) as usize - 1;
+        let part = per_page * BATCH_PART.div_ceil(per_page);
+        let date = sheets.first().map(|s| s.date.as_str());
+        let compile_part = |labels: &[PcSheet], start: usize, first: bool| {
+            let data = json!({
+                "layout": grid,
+                "start": start,
+                "labels": labels.iter().map(pc_data).collect::<Vec<_>>(),
+                "date": date,
+            });
+            let compiled = compile::compile(&self.labels, &data, &[Format::Pdf], None);
+            forget_part();
+            let compiled = compiled.inspect(|c| {
+                if first {
+                    log_warnings(&self.labels, c)
+                }
+            })?;
+            Ok(only_file(compiled))
+        };
+        // The first part fills its sheets after the used labels; the others start on a new sheet.
+        let first_len = part.saturating_sub(used).min(sheets.len());
+        if first_len == 0 || first_len == sheets.len() {
+            return write_joined(std::iter::once(compile_part(sheets, used + 1, true)), path);
+        }
+        let (first, rest) = sheets.split_at(first_len);
+        let parts = std::iter::once(compile_part(first, used + 1, true)).chain(
+            rest.chunks(part)
+                .map(|labels| compile_part(labels, 1, false)),
+        );
+        write_joined(parts, path)
     }
 
-    /// Writes one PDF of account slips, several per page, to `path` (0600).
+    /// Writes one PDF of account slips, several per page, to `path` (0600). A slips template that
+    /// declares how many slips it puts on a page (`#metadata(per-page) <slips-per-page>`, as the
+    /// built-in one does) is laid out a few pages at a time and the parts joined; any other is laid
+    /// out whole (a part must end on a full page).
     pub fn user_slips(&self, sheets: &[UserSheet], path: &Path) -> Result<(), RenderError> {
-        let slips: Vec<Value> = sheets.iter().map(user_data).collect();
-        let data = json!({
-            "slips": slips,
-            "date": sheets.first().map(|s| s.date.as_str()),
-        });
-        let compiled = compile::compile(&self.slips, &data, &[Format::Pdf], None);
-        wipe(data);
-        age_caches();
-        let compiled = compiled.inspect(|c| log_warnings(&self.slips, c))?;
-        write_document(compiled, path)
+        let date = sheets.first().map(|s| s.date.as_str());
+        let compile_part = |slips: &[UserSheet], first: bool| {
+            let data = json!({
+                "slips": slips.iter().map(user_data).collect::<Vec<_>>(),
+                "date": date,
+            });
+            let compiled = compile::compile(&self.slips, &data, &[Format::Pdf], None);
+            wipe(data);
+            forget_part();
+            compiled.inspect(|c| {
+                if first {
+                    log_warnings(&self.slips, c)
+                }
+            })
+        };
+        if sheets.len() <= BATCH_PART {
+            return write_joined(
+                std::iter::once(compile_part(sheets, true).map(only_file)),
+                path,
+            );
+        }
+        // One slip, to read what the template declares.
+        let declared = compile_part(&sheets[..1], true)?;
+        let per_page = compile::declared_count(&declared.document, "slips-per-page");
+        drop(declared);
+        let part = match per_page {
+            Some(per_page) => per_page * BATCH_PART.div_ceil(per_page),
+            None => sheets.len(),
+        };
+        let parts = sheets
+            .chunks(part)
+            .enumerate()
+            .map(|(i, slips)| compile_part(slips, i == 0).map(only_file));
+        write_joined(parts, path)
     }
 
     /// Writes `<out>/users/<username>.pdf|png` ([`user_sheet_path`]); returns the paths written.
@@ -409,18 +458,6 @@ fn pc_data(sheet: &PcSheet) -> Value {
     })
 }
 
-fn write_document(mut compiled: Compiled, path: &Path) -> Result<(), RenderError> {
-    let bytes = compiled
-        .files
-        .pop()
-        .map(|(_, bytes)| bytes)
-        .unwrap_or_default();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        output::create_dir(parent)?;
-    }
-    output::write_file(path, &bytes)
-}
-
 /// Compiles any template with any data, for `rdplay preview`.
 pub(crate) fn preview(
     template: &Path,
@@ -438,12 +475,8 @@ pub(crate) fn preview(
             searched,
         })?;
     let mut compiled = compile::compile(&template, data, &[format], None)?;
-    let bytes = compiled
-        .files
-        .pop()
-        .map(|(_, bytes)| bytes)
-        .unwrap_or_default();
-    Ok((bytes, compiled.warnings))
+    let warnings = std::mem::take(&mut compiled.warnings);
+    Ok((only_file(compiled), warnings))
 }
 
 pub(crate) use output::write_file;
@@ -496,9 +529,30 @@ fn write_batch<S: Sync>(
             .collect::<Result<Vec<_>, _>>()?;
         compile::batch_pdf(template, documents)
     };
-    let mut parts = sheets.chunks(BATCH_PART);
-    let first = part(parts.next().unwrap_or_default())?;
-    let rest = parts.map(part).collect::<Result<Vec<_>, _>>()?;
+    let mut parts = sheets.chunks(BATCH_PART).peekable();
+    if parts.peek().is_none() {
+        return write_joined(std::iter::once(part(&[])), path);
+    }
+    write_joined(parts.map(part), path)
+}
+
+/// The one file a document was compiled to.
+fn only_file(mut compiled: Compiled) -> Vec<u8> {
+    compiled
+        .files
+        .pop()
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default()
+}
+
+/// Writes PDF `parts`, produced one after the other, as one PDF at `path`: the first as it is when
+/// it is the only one, else all joined ([`merge`]).
+fn write_joined(
+    mut parts: impl Iterator<Item = Result<Vec<u8>, RenderError>>,
+    path: &Path,
+) -> Result<(), RenderError> {
+    let first = parts.next().unwrap_or_else(|| Ok(Vec::new()))?;
+    let rest = parts.collect::<Result<Vec<_>, _>>()?;
     let bytes = if rest.is_empty() {
         first
     } else {
@@ -522,6 +576,12 @@ impl Drop for Renderer {
 
 /// Ages typst's memoization caches after each sheet, so a run over many PCs keeps only what the
 /// recent sheets used (the template's layout) instead of every sheet's pages.
+/// Empties typst's caches after a part of a long document: they would keep the last ten parts'
+/// layouts (the sheets' caches are aged instead, [`age_caches`], to keep what sheets share).
+fn forget_part() {
+    typst::comemo::evict(0);
+}
+
 fn age_caches() {
     typst::comemo::evict(10);
 }
