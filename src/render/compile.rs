@@ -129,7 +129,16 @@ pub fn batch_pdf(template: &Template, documents: Vec<Pages>) -> Result<Vec<u8>, 
     }
     // The merged pages' introspection data (links, outline, tags) belongs to each sheet's own
     // document, so the batch is written untagged and without an outline.
-    guard(template, None, || pdf(&merged, false))?.map_err(|errors| {
+    pdf_of(template, &merged, false)
+}
+
+/// A laid-out document of `template` as PDF, `tagged` (with its structure tree) or not.
+pub fn pdf_of(
+    template: &Template,
+    document: &PagedDocument,
+    tagged: bool,
+) -> Result<Vec<u8>, RenderError> {
+    guard(template, None, || pdf(document, tagged))?.map_err(|errors| {
         let world = SheetWorld::new(template, b"{}".to_vec(), None, None);
         RenderError::Template(TemplateError::new(template, &world, &errors, None))
     })

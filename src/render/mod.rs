@@ -284,32 +284,28 @@ impl Renderer {
         let used = start.max(1) as usize - 1;
         let part = per_page * BATCH_PART.div_ceil(per_page);
         let date = sheets.first().map(|s| s.date.as_str());
-        let compile_part = |labels: &[PcSheet], start: usize, first: bool| {
+        let layout = |labels: &[PcSheet], start: usize, first: bool| {
             let data = json!({
                 "layout": grid,
                 "start": start,
                 "labels": labels.iter().map(pc_data).collect::<Vec<_>>(),
                 "date": date,
             });
-            let compiled = compile::compile(&self.labels, &data, &[Format::Pdf], None);
-            forget_part();
-            let compiled = compiled.inspect(|c| {
-                if first {
-                    log_warnings(&self.labels, c)
-                }
-            })?;
-            Ok(only_file(compiled))
+            layout_part(&self.labels, &data, first)
         };
         // The first part fills its sheets after the used labels; the others start on a new sheet.
         let first_len = part.saturating_sub(used).min(sheets.len());
         if first_len == 0 || first_len == sheets.len() {
-            return write_joined(std::iter::once(compile_part(sheets, used + 1, true)), path);
+            let whole = layout(sheets, used + 1, true)?;
+            return write_joined(
+                std::iter::once(compile::pdf_of(&self.labels, &whole.document, true)),
+                path,
+            );
         }
         let (first, rest) = sheets.split_at(first_len);
-        let parts = std::iter::once(compile_part(first, used + 1, true)).chain(
-            rest.chunks(part)
-                .map(|labels| compile_part(labels, 1, false)),
-        );
+        let parts = std::iter::once(layout(first, used + 1, true))
+            .chain(rest.chunks(part).map(|labels| layout(labels, 1, false)))
+            .map(|part| compile::pdf_of(&self.labels, &part?.document, false));
         write_joined(parts, path)
     }
 
@@ -319,38 +315,37 @@ impl Renderer {
     /// out whole (a part must end on a full page).
     pub fn user_slips(&self, sheets: &[UserSheet], path: &Path) -> Result<(), RenderError> {
         let date = sheets.first().map(|s| s.date.as_str());
-        let compile_part = |slips: &[UserSheet], first: bool| {
+        let layout = |slips: &[UserSheet], first: bool| {
             let data = json!({
                 "slips": slips.iter().map(user_data).collect::<Vec<_>>(),
                 "date": date,
             });
-            let compiled = compile::compile(&self.slips, &data, &[Format::Pdf], None);
+            let laid_out = layout_part(&self.slips, &data, first);
             wipe(data);
-            forget_part();
-            compiled.inspect(|c| {
-                if first {
-                    log_warnings(&self.slips, c)
-                }
-            })
+            laid_out
+        };
+        let whole = |slips: &[UserSheet]| {
+            let whole = layout(slips, true)?;
+            write_joined(
+                std::iter::once(compile::pdf_of(&self.slips, &whole.document, true)),
+                path,
+            )
         };
         if sheets.len() <= BATCH_PART {
-            return write_joined(
-                std::iter::once(compile_part(sheets, true).map(only_file)),
-                path,
-            );
+            return whole(sheets);
         }
         // One slip, to read what the template declares.
-        let declared = compile_part(&sheets[..1], true)?;
-        let per_page = compile::declared_count(&declared.document, "slips-per-page");
-        drop(declared);
-        let part = match per_page {
-            Some(per_page) => per_page * BATCH_PART.div_ceil(per_page),
-            None => sheets.len(),
+        let declared = layout(&sheets[..1], true)?;
+        let Some(per_page) = compile::declared_count(&declared.document, "slips-per-page") else {
+            return whole(sheets);
         };
+        drop(declared);
         let parts = sheets
-            .chunks(part)
+            .chunks(per_page * BATCH_PART.div_ceil(per_page))
             .enumerate()
-            .map(|(i, slips)| compile_part(slips, i == 0).map(only_file));
+            .map(|(i, slips)| {
+                compile::pdf_of(&self.slips, &layout(slips, i == 0)?.document, false)
+            });
         write_joined(parts, path)
     }
 
@@ -475,8 +470,12 @@ pub(crate) fn preview(
             searched,
         })?;
     let mut compiled = compile::compile(&template, data, &[format], None)?;
-    let warnings = std::mem::take(&mut compiled.warnings);
-    Ok((only_file(compiled), warnings))
+    let bytes = compiled
+        .files
+        .pop()
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default();
+    Ok((bytes, compiled.warnings))
 }
 
 pub(crate) use output::write_file;
@@ -536,15 +535,6 @@ fn write_batch<S: Sync>(
     write_joined(parts.map(part), path)
 }
 
-/// The one file a document was compiled to.
-fn only_file(mut compiled: Compiled) -> Vec<u8> {
-    compiled
-        .files
-        .pop()
-        .map(|(_, bytes)| bytes)
-        .unwrap_or_default()
-}
-
 /// Writes PDF `parts`, produced one after the other, as one PDF at `path`: the first as it is when
 /// it is the only one, else all joined ([`merge`]).
 fn write_joined(
@@ -576,6 +566,19 @@ impl Drop for Renderer {
 
 /// Ages typst's memoization caches after each sheet, so a run over many PCs keeps only what the
 /// recent sheets used (the template's layout) instead of every sheet's pages.
+/// Lays out one part of a long document (label sheets, slips), logging typst's warnings for the
+/// first part only (the others repeat them). A document of several parts is written untagged, as
+/// the batch files are: each part's structure tree would describe its own pages only.
+fn layout_part(template: &Template, data: &Value, first: bool) -> Result<Compiled, RenderError> {
+    let laid_out = compile::compile(template, data, &[], None);
+    forget_part();
+    laid_out.inspect(|c| {
+        if first {
+            log_warnings(template, c)
+        }
+    })
+}
+
 /// Empties typst's caches after a part of a long document: they would keep the last ten parts'
 /// layouts (the sheets' caches are aged instead, [`age_caches`], to keep what sheets share).
 fn forget_part() {
