@@ -564,8 +564,6 @@ impl Drop for Renderer {
     }
 }
 
-/// Ages typst's memoization caches after each sheet, so a run over many PCs keeps only what the
-/// recent sheets used (the template's layout) instead of every sheet's pages.
 /// Lays out one part of a long document (label sheets, slips), logging typst's warnings for the
 /// first part only (the others repeat them). A document of several parts is written untagged, as
 /// the batch files are: each part's structure tree would describe its own pages only.
@@ -585,6 +583,8 @@ fn forget_part() {
     typst::comemo::evict(0);
 }
 
+/// Ages typst's memoization caches after each sheet, so a run over many PCs keeps only what the
+/// recent sheets used (the template's layout) instead of every sheet's pages.
 fn age_caches() {
     typst::comemo::evict(10);
 }
