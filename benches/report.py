@@ -470,10 +470,11 @@ def main():
                 value = lambda v: f"{100 * v / total:.1f}"  # noqa: E731
                 unit = "%"
             rdplay_own = ("tokio-rt-worker", "tokio-runtime-w", "inventory-write", "rdplay", "rdplay-base")
-            own = sum(v for c, v in run.items() if c in rdplay_own or c.startswith("rayon"))
+            # The binary's own name (a copied build: `rdplay-1ecf995`) is its main thread and askpass.
+            is_own = lambda c: c in rdplay_own or c.startswith(("rayon", "rdplay"))  # noqa: E731
+            own = sum(v for c, v in run.items() if is_own(c))
             groups = {"ssh": run.get("ssh", 0.0), "sshd": run.get("sshd", 0.0), "find": run.get("find", 0.0)}
-            rest = sorted(((v, c) for c, v in run.items()
-                           if c not in groups and c not in rdplay_own and not c.startswith("rayon")), reverse=True)
+            rest = sorted(((v, c) for c, v in run.items() if c not in groups and not is_own(c)), reverse=True)
             top = ", ".join(f"{c} {value(v)}" for v, c in rest[:5])
             w(f"| {n} | {tool} | {value(total)}{unit} | {value(groups['ssh'])} | {value(own)} | {value(groups['sshd'])} | "
               f"{value(groups['find'])} | {value(sum(v for v, _ in rest))}: {top} | {fmt(noise, 1)}% of samples |")
