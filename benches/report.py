@@ -448,7 +448,7 @@ def main():
         w("builds on a shared machine, kernel threads, idle) are left out and counted apart.")
         w("")
         w("| PCs | tool | machine CPU per PC | ssh (controller) | rdplay itself | sshd (PCs) | leftover walk (find) | "
-          "other commands on the PCs (top 5) | not the run's |")
+          "other commands, mostly on the PCs (top 5) | not the run's |")
         w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
         for n, _, tool in profiles:
             shares, samples = {}, {}
