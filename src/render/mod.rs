@@ -334,8 +334,8 @@ impl Renderer {
         if sheets.len() <= BATCH_PART {
             return whole(sheets);
         }
-        // One slip, to read what the template declares.
-        let declared = layout(&sheets[..1], true)?;
+        // One slip, to read what the template declares (its warnings are the first part's).
+        let declared = layout(&sheets[..1], false)?;
         let Some(per_page) = compile::declared_count(&declared.document, "slips-per-page") else {
             return whole(sheets);
         };
