@@ -296,11 +296,7 @@ impl Renderer {
         // The first part fills its sheets after the used labels; the others start on a new sheet.
         let first_len = part.saturating_sub(used).min(sheets.len());
         if first_len == 0 || first_len == sheets.len() {
-            let whole = layout(sheets, used + 1, true)?;
-            return write_joined(
-                std::iter::once(compile::pdf_of(&self.labels, &whole.document, true)),
-                path,
-            );
+            return write_whole(&self.labels, &layout(sheets, used + 1, true)?, path);
         }
         let (first, rest) = sheets.split_at(first_len);
         let parts = std::iter::once(layout(first, used + 1, true))
@@ -324,13 +320,7 @@ impl Renderer {
             wipe(data);
             laid_out
         };
-        let whole = |slips: &[UserSheet]| {
-            let whole = layout(slips, true)?;
-            write_joined(
-                std::iter::once(compile::pdf_of(&self.slips, &whole.document, true)),
-                path,
-            )
-        };
+        let whole = |slips: &[UserSheet]| write_whole(&self.slips, &layout(slips, true)?, path);
         if sheets.len() <= BATCH_PART {
             return whole(sheets);
         }
@@ -533,6 +523,14 @@ fn write_batch<S: Sync>(
         return write_joined(std::iter::once(part(&[])), path);
     }
     write_joined(parts.map(part), path)
+}
+
+/// Writes a document laid out in one piece as a tagged PDF at `path`.
+fn write_whole(template: &Template, whole: &Compiled, path: &Path) -> Result<(), RenderError> {
+    write_joined(
+        std::iter::once(compile::pdf_of(template, &whole.document, true)),
+        path,
+    )
 }
 
 /// Writes PDF `parts`, produced one after the other, as one PDF at `path`: the first as it is when
