@@ -12,8 +12,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 /// The environment `lp` keeps: what the CUPS client reads (its server, user, encryption), the
-/// locale and the paths. Nothing else of rdplay's (an admin password given as `{ env: ... }`
-/// stays out of it).
+/// locale and the paths. Nothing else of rdplay's, and never a variable the playbook names as a
+/// password's source ([`crate::child`]).
 const LP_ENVIRONMENT: [&str; 14] = [
     "PATH",
     "HOME",
@@ -74,14 +74,8 @@ pub enum CupsError {
 
 /// Submits `job` with `lp` and returns the job id CUPS gave it (e.g. `office-laser-123`).
 pub async fn submit(job: &Job<'_>) -> Result<String, CupsError> {
-    let mut lp = tokio::process::Command::new("lp");
-    lp.env_clear()
-        .envs(
-            LP_ENVIRONMENT
-                .iter()
-                .filter_map(|k| Some((k, std::env::var_os(k)?))),
-        )
-        .args(arguments(job)?)
+    let mut lp = crate::child::async_command_keeping("lp", &LP_ENVIRONMENT);
+    lp.args(arguments(job)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

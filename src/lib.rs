@@ -3,7 +3,8 @@
 //!
 //! The modules form layers, each using only the ones below it (docs/ARCHITECTURE.md):
 //!
-//! - leaf types: [`mac`], [`secret`], [`facts`] (and their [`changes`]), [`text`], [`files`];
+//! - leaf types: [`mac`], [`secret`], [`facts`] (and their [`changes`]), [`text`], [`files`],
+//!   [`child`] (every local program rdplay starts);
 //! - domain: [`playbook`], [`inventory`] (the [`inventory::Store`] seam), [`render`], [`ssh`], [`escrow`],
 //!   [`remote`] (the [`remote::Connector`] seam), [`tasks`] (one file per step);
 //! - [`engine`]: scope and triage, the planner, the driver, apply, effects;
@@ -11,6 +12,7 @@
 //! - [`cli`]: clap, printing, logging set-up, exit codes. Nothing imports it.
 
 pub mod changes;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod cups;

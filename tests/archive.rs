@@ -55,14 +55,14 @@ fn show(lab: &Lab, pb: &Path) -> String {
     out.stdout.clone()
 }
 
-/// Makes host 1's `tar` slow: it touches `/run/tar-started` and sleeps `secs` before running.
+/// Makes host 1's `tar` slow: it touches `/tmp/tar-started` (it runs as the old account) and sleeps `secs` before running.
 fn slow_tar(lab: &Lab, secs: u32) {
     lab.host_sh(
         1,
         &format!(
             "test -e /usr/bin/tar.real || mv /usr/bin/tar /usr/bin/tar.real
-             printf '#!/bin/sh\\ntouch /run/tar-started\\nsleep {secs}\\nexec /usr/bin/tar.real \"$@\"\\n' > /usr/bin/tar
-             chmod 755 /usr/bin/tar; rm -f /run/tar-started"
+             printf '#!/bin/sh\\ntouch /tmp/tar-started\\nsleep {secs}\\nexec /usr/bin/tar.real \"$@\"\\n' > /usr/bin/tar
+             chmod 755 /usr/bin/tar; rm -f /tmp/tar-started"
         ),
     )
     .success();
@@ -194,7 +194,7 @@ fn kill_9_during_an_archive_then_a_normal_run_converges_and_keeps_the_archives_m
     slow_tar(&lab, 3);
     let mut bg = Background::start(&lab, &["run", pb.to_str().unwrap()]);
     let started = Instant::now();
-    while !lab.host_sh(1, "test -e /run/tar-started").status.success() {
+    while !lab.host_sh(1, "test -e /tmp/tar-started").status.success() {
         assert!(
             bg.running() && started.elapsed() < Duration::from_secs(60),
             "the archive did not start:\n{}",

@@ -275,6 +275,7 @@ fn account_archive_is_off_by_default_and_its_values_are_checked() {
             dir: PathBuf::from("/play/.rdplay/archives"),
             max_size: 2 << 30,
             keep: 3,
+            on_failure: rdplay::playbook::ArchiveFailure::Keep,
         })
     );
     let set = load_text(&format!(
@@ -308,6 +309,14 @@ fn misspelt_key_points_at_it_and_suggests_the_right_one() {
 #[test]
 fn misspelt_value_suggests_the_right_one() {
     insta::assert_snapshot!(errors(&format!("{BASE}output:\n  formats: [pdf, pnj]\n")));
+}
+
+/// `tls: prefer` (accepted once) is refused where it is written, saying why and what to write.
+#[test]
+fn tls_prefer_is_refused_with_the_reason() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}inventory:\n  url: postgres://rdplay@db.example/rdplay\n  tls: prefer\n"
+    )));
 }
 
 #[test]

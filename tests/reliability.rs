@@ -482,7 +482,10 @@ fn a_tampered_inventory_cannot_make_rdplay_delete_root_a_system_or_a_human_accou
     for (name, reason) in [
         ("root", "refusing to handle account name \"root\""),
         ("daemon", "daemon has uid 1 < 1000"),
-        ("alice", "alice was not created by rdplay"),
+        (
+            "alice",
+            "alice (uid 1500) was not created by rdplay on this PC",
+        ),
     ] {
         tamper(&lab, 1, name);
         let out = run(&lab, &pb, &[]);

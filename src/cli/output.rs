@@ -131,6 +131,9 @@ pub fn table(outcomes: &[PcReport]) -> String {
         if let Some(left) = o.leftovers.filter(|l| l.files > 0) {
             result.push_str(&format!(" ({} left behind, removed)", left.describe()));
         }
+        for why in &o.unarchived {
+            result.push_str(&format!(" (deleted without archive: {})", inert(why, 200)));
+        }
         rows.push([
             inert(o.hostname.as_deref().unwrap_or("?"), 32),
             o.ip.to_string(),

@@ -251,7 +251,8 @@ fn sheet_of(
     })
 }
 
-/// Who reads: the identity's fingerprint, the local user (the one behind sudo, when so) and host.
+/// Who reads: the identity's fingerprint (derived from the identity itself), the local user (see
+/// [`local_user`]) and host.
 fn read_record(
     mac: &Mac,
     username: &str,
@@ -259,9 +260,6 @@ fn read_record(
     identity: &Identity,
     reason: Option<String>,
 ) -> ReadRecord {
-    let local_user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| format!("uid {}", real_uid()));
     let local_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
@@ -271,20 +269,116 @@ fn read_record(
         mac: mac.clone(),
         action: action.to_string(),
         identity: identity.fingerprint.clone(),
-        local_user,
+        local_user: local_user(),
         local_host,
         reason,
     }
 }
 
-/// The real uid, read from /proc (no unsafe call needed).
-fn real_uid() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_else(|| "?".into())
+/// The user reading, for the audit: the process's real uid (which the kernel vouches for, and
+/// `$USER` cannot change) with its name in the passwd database, then, when sudo's variables are set,
+/// the user they say ran sudo, marked unverified (any process can set them).
+fn local_user() -> String {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    describe_user(
+        uid,
+        user_name(uid).as_deref(),
+        std::env::var("SUDO_USER").ok().as_deref(),
+        std::env::var("SUDO_UID").ok().as_deref(),
+    )
+}
+
+/// `NAME (uid N)`, and `; via sudo from NAME, uid N, unverified` inside the brackets when sudo's
+/// variables claim one (each part they leave out is `?`).
+fn describe_user(
+    uid: u32,
+    name: Option<&str>,
+    sudo_user: Option<&str>,
+    sudo_uid: Option<&str>,
+) -> String {
+    let inert = |s: &str| crate::text::inert(s, 64);
+    let name = name.map_or_else(|| "?".to_string(), inert);
+    if sudo_user.is_none() && sudo_uid.is_none() {
+        return format!("{name} (uid {uid})");
+    }
+    format!(
+        "{name} (uid {uid}; via sudo from {}, uid {}, unverified)",
+        sudo_user.map_or_else(|| "?".to_string(), inert),
+        sudo_uid.map_or_else(|| "?".to_string(), inert),
+    )
+}
+
+/// The name of `uid` in the passwd database (as NSS is set up: files, LDAP...), if it has one.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    loop {
+        let mut entry = std::mem::MaybeUninit::<libc::passwd>::uninit();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: `entry`, `buf` (of the length given) and `found` are valid for writes for the
+        // whole call; getpwuid_r fills `entry`, with its strings in `buf`, and points `found` at it.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                entry.as_mut_ptr(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() {
+            return None;
+        }
+        // SAFETY: `found` is not null, so it points at `entry`, filled, whose `pw_name` is a
+        // NUL-terminated string in `buf`, still alive.
+        let name = unsafe { std::ffi::CStr::from_ptr((*found).pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reader_is_the_real_uid_and_sudo_only_a_claim() {
+        assert_eq!(
+            describe_user(1000, Some("alice"), None, None),
+            "alice (uid 1000)"
+        );
+        assert_eq!(
+            describe_user(0, Some("root"), Some("mallory"), Some("1001")),
+            "root (uid 0; via sudo from mallory, uid 1001, unverified)"
+        );
+        assert_eq!(
+            describe_user(4242, None, Some("x\ny"), None),
+            "? (uid 4242; via sudo from x\\x0ay, uid ?, unverified)"
+        );
+        // This process's: its real uid from the kernel's own account of it, and the passwd name.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let uid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let name = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.get(2) == Some(&uid.to_string().as_str()))
+            .map(|f| f[0].to_string());
+        assert_eq!(user_name(uid), name);
+        let expected = format!("{} (uid {uid}", name.as_deref().unwrap_or("?"));
+        assert!(
+            local_user().starts_with(&expected),
+            "{} / {expected}",
+            local_user()
+        );
+    }
 }

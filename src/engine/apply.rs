@@ -12,6 +12,7 @@ use super::plan::{Action, Adopt, PcPlan, Renew};
 use super::scope::Target;
 use crate::inventory::{Archived, PcOutcome, PcSeen, RunId, Store};
 use crate::mac::Mac;
+use crate::playbook::ArchiveFailure;
 use crate::remote::{Connection, Connector};
 use crate::secret::{Secret, hash_password};
 use crate::tasks::exec::{Change, Report};
@@ -315,9 +316,16 @@ async fn renew_over<C: Connector, S: Store>(
                 engine, rc, pc, conn, &workdir, &request, account, adopted, archive,
             )
             .await;
-            match kept {
-                Ok(path) => report.archives.push(path),
-                Err(e) => {
+            match (kept, archive.on_failure) {
+                (Ok(path), _) => report.archives.push(path),
+                // (Only the archive itself: an inventory that cannot record one always stops the PC.)
+                (Err(e), ArchiveFailure::Delete) if e.step == StepKind::Archive => {
+                    let why = e.reason();
+                    let why = why.trim_end_matches("; nothing was deleted");
+                    tracing::warn!(ip = %pc.ip, account, reason = %why, "deleting without archive (account.archive.on_failure: delete)");
+                    report.unarchived.push(format!("{account}: {why}"));
+                }
+                (Err(e), _) => {
                     sftp::remove(conn, &workdir).await;
                     return Err(e);
                 }

@@ -23,6 +23,8 @@ pub struct PcReport {
     pub leftovers: Option<Leftovers>,
     /// The archives made of the removed accounts (`account.archive`).
     pub archives: Vec<PathBuf>,
+    /// Why an account was deleted without its archive (`account.archive.on_failure: delete`).
+    pub unarchived: Vec<String>,
     pub outcome: Outcome,
     pub duration: Duration,
 }
@@ -69,6 +71,7 @@ impl PcReport {
             new: None,
             leftovers: None,
             archives: Vec::new(),
+            unarchived: Vec::new(),
             outcome,
             duration: Duration::ZERO,
         }

@@ -26,6 +26,9 @@ pub struct PcPlan {
 }
 
 /// What happens to a PC.
+// (A renewal is the big variant and the common one: one plan per PC, made once and kept for the run;
+// boxing it would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
@@ -82,6 +85,9 @@ pub struct Renew {
     pub archive: Option<String>,
     /// The tools the helper will use on the PC, as its probe found them; `None` before first contact.
     pub tools: Option<crate::tasks::exec::Tools>,
+    /// The mount points of the filesystems the leftover walk covers, as the probe found them (the PC's
+    /// own permanent local filesystems); `None` before first contact.
+    pub walk: Option<Vec<String>>,
 }
 
 /// An account to delete, as the probe saw it (or only as recorded, before first contact).
@@ -226,6 +232,13 @@ impl PcPlan {
                 ));
                 if let Some(tools) = &r.tools {
                     t.push_str(&format!("  ~ tools: {}\n", tools.describe()));
+                }
+                if let Some(walk) = &r.walk {
+                    let roots: Vec<String> = walk.iter().map(|w| inert(w, 100)).collect();
+                    t.push_str(&format!(
+                        "  ~ leftover walk: {} (the PC's own local filesystems; none mounted at run time)\n",
+                        roots.join(" ")
+                    ));
                 }
                 t.push_str("  ~ inventory: a new request number, the PC's facts\n");
                 for s in &r.sheets {

@@ -220,6 +220,10 @@ impl Planner {
                 (None, delete, adopt, Some(report.tools))
             }
         };
+        let walk = match probed {
+            Some(Probed::Report(report)) if first_contact.is_none() => Some(report.walk.clone()),
+            _ => None,
+        };
         let mac = known
             .target
             .mac
@@ -251,6 +255,7 @@ impl Planner {
                 .as_ref()
                 .map(|a| a.dir.display().to_string()),
             tools,
+            walk,
         }))
     }
 

@@ -477,6 +477,36 @@ fn an_archive_over_its_cap_or_failing_deletes_nothing() {
 }
 
 #[test]
+fn with_on_failure_delete_a_failed_archive_deletes_the_account_and_says_why() {
+    let w = world(
+        "account:\n  archive: { max_size: 1000B, on_failure: delete }\n",
+        &[2],
+    );
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    let before: Vec<String> = w.fleet.pc(ip(2)).accounts.keys().cloned().collect();
+    w.fleet.with(ip(2), |pc| pc.archive_bytes = 5000);
+    let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert!(
+        matches!(report.outcome, Outcome::Renewed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    let after: Vec<String> = w.fleet.pc(ip(2)).accounts.keys().cloned().collect();
+    for old in before.iter().filter(|n| n.starts_with("USER")) {
+        assert!(!after.contains(old), "{old} deleted: {after:?}");
+    }
+    assert!(after.contains(&"alice".to_string()), "{after:?}");
+    assert_eq!(report.unarchived.len(), 1, "{:?}", report.unarchived);
+    assert!(
+        report.unarchived[0].contains("larger than account.archive.max_size")
+            && !report.unarchived[0].contains("nothing was deleted"),
+        "{:?}",
+        report.unarchived
+    );
+    assert!(archive_files(&w, 2).is_empty());
+}
+
+#[test]
 fn a_changed_host_key_blocks_the_pc_and_closes_nothing_left_open() {
     let w = world("", &[2]);
     block_on(run_pc(&w.engine, &w.rc, target(2)));

@@ -91,9 +91,7 @@ mod tests {
             std::thread::spawn(move || {
                 let mut spawned = 0u32;
                 loop {
-                    std::process::Command::new("true")
-                        .status()
-                        .expect("spawn true");
+                    crate::child::command("true").status().expect("spawn true");
                     spawned += 1;
                     if stop.load(Ordering::Relaxed) {
                         return spawned;

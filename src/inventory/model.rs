@@ -211,8 +211,10 @@ pub struct ReadRecord {
     pub mac: Mac,
     /// `reprint`, `show` or `rekey`.
     pub action: String,
-    /// The identity's public key fingerprint.
+    /// The identity's public key fingerprint, derived from the identity itself.
     pub identity: String,
+    /// Who read: `NAME (uid N)` of the process's real uid, with what sudo's variables claim marked
+    /// unverified (`root (uid 0; via sudo from alice, uid 1000, unverified)`).
     pub local_user: String,
     pub local_host: String,
     pub reason: Option<String>,

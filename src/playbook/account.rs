@@ -77,6 +77,8 @@ pub struct Archive {
     pub max_size: u64,
     /// How many archives to keep per PC (at least 1).
     pub keep: u32,
+    /// What a failed archive does: keep the account and fail the PC, or delete it without archive.
+    pub on_failure: super::ArchiveFailure,
 }
 
 /// What one PC's name is rendered from.

@@ -39,7 +39,7 @@ pub use error::{Diagnostic, Location, PlaybookError};
 pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;
 pub use playbook::{MAX_PLAYBOOK_BYTES, Playbook};
-pub use raw::{Become, Format, LogLevel, Printable, TlsMode};
+pub use raw::{ArchiveFailure, Become, Format, LogLevel, Printable, TlsMode};
 pub use sections::{
     Connection, Escrow, Exchange, InventoryConfig, Labels, Logging, Output, Postgres, PostgresUrl,
     Print, Renewal, Slips,

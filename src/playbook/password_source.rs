@@ -10,7 +10,8 @@ use std::path::PathBuf;
 pub enum PasswordSource {
     /// A file (absolute path) holding the password; it must not be accessible to group or others.
     File(PathBuf),
-    /// The name of an environment variable holding the password.
+    /// The name of an environment variable holding the password. A playbook that names it withholds
+    /// it from every program rdplay starts ([`crate::child`]).
     Env(String),
     /// Typed on the terminal, without echo.
     Prompt,

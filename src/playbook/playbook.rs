@@ -249,13 +249,14 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, display: &str, text: &str) -> Diag
         message = "the playbook is empty".into();
         help = Some("run `rdplay init DIR` for a commented starter playbook".into());
     } else if let Some((word, choices)) = suggest::parse_unknown(&message) {
-        help = Some(
-            match suggest::closest(&word, choices.iter().map(String::as_str)) {
+        help = Some(match suggest::retired(&word, &choices) {
+            Some(why) => why.to_string(),
+            None => match suggest::closest(&word, choices.iter().map(String::as_str)) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None if choices.is_empty() => "this section takes no keys".to_string(),
                 None => format!("expected one of: {}", choices.join(", ")),
             },
-        );
+        });
     } else if let Some(rest) = message.split("missing field `").nth(1) {
         let field = rest.split('`').next().unwrap_or_default();
         help = Some(format!(
@@ -524,7 +525,8 @@ impl Checker<'_> {
         }
     }
 
-    /// A password source: a file that exists, or the *name* of an environment variable.
+    /// A password source: a file that exists, or the *name* of an environment variable (withheld
+    /// from every child rdplay starts, [`crate::child::withhold`]).
     fn password_source(
         &mut self,
         at: &str,
@@ -551,6 +553,10 @@ impl Checker<'_> {
                     );
                     d.line_text = None;
                     self.problems.push(d);
+                } else {
+                    // From now on no program rdplay starts inherits it (ssh, its askpass and
+                    // ProxyCommand, ssh-keygen, lp).
+                    crate::child::withhold(name);
                 }
                 PasswordSource::Env(name.clone())
             }
@@ -693,6 +699,7 @@ impl Checker<'_> {
                     .map_or_else(|| state_dir.join("archives"), |p| resolve(self.dir, p)),
                 max_size,
                 keep: r.keep.max(1),
+                on_failure: r.on_failure,
             }
         });
         Account {

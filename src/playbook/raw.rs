@@ -254,6 +254,22 @@ pub struct RawArchive {
     #[serde(default = "default_keep")]
     #[schemars(range(min = 1, max = 10000))]
     pub keep: u32,
+    /// When an old account's archive cannot be made (too large, too slow, the PC refused): `keep`
+    /// (default) keeps the account, locked with its jobs and processes ended, and fails the PC with
+    /// the reason; `delete` deletes it without its archive and names the reason in the outcome.
+    #[serde(default)]
+    pub on_failure: ArchiveFailure,
+}
+
+/// What a failed archive does to the renewal (`account.archive.on_failure`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchiveFailure {
+    /// The old account stays (locked, nothing of it running) and the PC fails with the reason.
+    #[default]
+    Keep,
+    /// The old account is deleted without its archive; the outcome says why there is none.
+    Delete,
 }
 
 /// When an existing rdplay account is renewed: `always`, or `{ older_than: 30d }`.
@@ -318,8 +334,8 @@ pub struct RawInventory {
     /// Unset: the server must not ask for one (peer or certificate authentication).
     #[serde(default)]
     pub password: Option<RawPasswordSource>,
-    /// TLS to the database server: `require` (default over TCP), `prefer` or `disable`. A Unix
-    /// socket never uses TLS.
+    /// TLS to the database server: `require` (default over TCP) or `disable`. A Unix socket never
+    /// uses TLS.
     #[serde(default)]
     pub tls: Option<TlsMode>,
     /// The CA certificate (PEM) the server's certificate must chain to. Default: the system's.
@@ -333,8 +349,6 @@ pub struct RawInventory {
 pub enum TlsMode {
     /// TLS or no connection, the server's certificate checked.
     Require,
-    /// TLS when the server offers it (a plain connection otherwise).
-    Prefer,
     /// Never TLS.
     Disable,
 }

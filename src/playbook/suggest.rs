@@ -17,6 +17,24 @@ pub(crate) fn closest<'a>(
         .map(|(_, c)| c.to_string())
 }
 
+/// Values rdplay accepted once and now refuses: the value, one of the values accepted in its place
+/// today (so the same word elsewhere is not taken for it), and why, with what to write instead.
+const RETIRED: [(&str, &str, &str); 1] = [(
+    "prefer",
+    "require",
+    "`prefer` is no longer accepted: it fell back to a plain connection whenever the server (or \
+     anyone in between) offered no TLS; write `require` (with `ca:` for your own CA), or `disable` \
+     for a Unix socket",
+)];
+
+/// Why `word`, refused where `choices` are accepted, was retired, and what to write instead.
+pub(crate) fn retired(word: &str, choices: &[String]) -> Option<&'static str> {
+    RETIRED
+        .iter()
+        .find(|(old, today, _)| *old == word && choices.iter().any(|c| c == today))
+        .map(|(_, _, why)| *why)
+}
+
 /// From serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"), the
 /// misspelt word and the accepted ones.
 pub(crate) fn parse_unknown(message: &str) -> Option<(String, Vec<String>)> {
@@ -62,5 +80,13 @@ mod tests {
             parse_unknown("unknown variant `pfd`, expected `pdf` or `png`").unwrap();
         assert_eq!((word.as_str(), choices.len()), ("pfd", 2));
         assert_eq!(parse_unknown("missing field `site`"), None);
+    }
+
+    #[test]
+    fn retired_values_say_why_where_they_were_accepted_only() {
+        let tls = ["require".to_string(), "disable".to_string()];
+        assert!(retired("prefer", &tls).is_some_and(|why| why.contains("`require`")));
+        assert_eq!(retired("prefer", &["pdf".to_string()]), None);
+        assert_eq!(retired("requir", &tls), None);
     }
 }

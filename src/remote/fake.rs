@@ -345,6 +345,7 @@ impl FakeConn {
             "created": created.as_ref().map(|(name, _)| name),
             "created_uid": created.map(|(_, uid)| uid),
             "local": local,
+            "walk": ["/"],
             "tools": {"accounts": "shadow", "systemd": false},
             "facts": {"hostname": pc.hostname, "os": null, "kernel": null, "arch": null,
                       "cpu_model": null, "cpu_cores": null, "memory_kib": null, "dmi_vendor": null,

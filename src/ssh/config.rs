@@ -111,7 +111,7 @@ impl SshSettings {
 
 /// The names in `wanted` that the local OpenSSH does not list as key exchange methods (`ssh -Q kex`).
 pub fn unknown_kex(wanted: &[String]) -> std::io::Result<Vec<String>> {
-    let out = std::process::Command::new("ssh")
+    let out = crate::child::command("ssh")
         .args(["-Q", "kex"])
         .stdin(std::process::Stdio::null())
         .output()?;

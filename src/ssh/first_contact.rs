@@ -130,7 +130,7 @@ pub(super) fn password_ssh(
     ip: Ipv4Addr,
     remote: &str,
 ) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new("ssh");
+    let mut cmd = crate::child::async_command("ssh");
     cmd.arg("-F")
         .arg(config)
         .arg("-o")

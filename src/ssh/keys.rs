@@ -11,7 +11,7 @@ pub fn controller_key(identity: &Path) -> std::io::Result<String> {
             crate::files::private_dir(dir)?;
         }
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let status = std::process::Command::new("ssh-keygen")
+        let status = crate::child::command("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-C"])
             .arg(format!("rdplay@{}", host.trim()))
             .arg("-f")

@@ -99,7 +99,7 @@ impl Master {
         };
         let mut known_hosts_option = std::ffi::OsString::from("UserKnownHostsFile=");
         known_hosts_option.push(known_hosts);
-        let mut ssh = tokio::process::Command::new("ssh");
+        let mut ssh = crate::child::async_command("ssh");
         ssh.arg("-F")
             .arg(&config)
             .arg("-E")

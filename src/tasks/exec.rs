@@ -58,6 +58,9 @@ pub struct Report {
     pub created_uid: Option<u32>,
     /// Local accounts with uid 1000-59999 (after the changes, in renew mode).
     pub local: Vec<String>,
+    /// The mount points of the filesystems the leftover walk covers (probe) or covered (renew): the
+    /// PC's own permanent local filesystems, never one mounted at run time.
+    pub walk: Vec<String>,
     /// The PC's facts.
     pub facts: Facts,
 }
@@ -426,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_nul_a_pc_reports_in_its_facts_is_stored_as_a_replacement_character() {
-        let report = br#"{"mode":"renew","tools":{"accounts":"shadow","systemd":false},"deleted":[],"absent":[],"present":[],"created":null,"created_uid":null,"local":[],"facts":{"hostname":"pc\u0000one","disks":[{"name":"sda","size_bytes":1,"model":"\u0000"}],"logged_in":["a\u0000"]}}"#;
+        let report = br#"{"mode":"renew","tools":{"accounts":"shadow","systemd":false},"deleted":[],"absent":[],"present":[],"created":null,"created_uid":null,"local":[],"walk":["/"],"facts":{"hostname":"pc\u0000one","disks":[{"name":"sda","size_bytes":1,"model":"\u0000"}],"logged_in":["a\u0000"]}}"#;
         let facts = parse_report(&out(0, report), "renew").unwrap().facts;
         assert_eq!(facts.hostname, "pc\u{fffd}one");
         assert_eq!(facts.disks[0].model.as_deref(), Some("\u{fffd}"));

@@ -3,8 +3,9 @@
 #
 # Parameters, one per line (no secrets in argv or the environment):
 #   mode=renew|probe|archive
-#                          renew changes the PC; probe only reads; archive only reads, and writes the one
-#                          account's home and the files it owns elsewhere to stdout as a gzip'd tar
+#                          renew changes the PC; probe only reads; archive stops the one account (its
+#                          jobs, its logins, its processes: see stop_account) and then writes its home and
+#                          the files it owns elsewhere to stdout as a gzip'd tar, read as that account
 #   delete=NAME            an account rdplay recorded for this PC (zero or more lines)
 #   adopt=NAME             a pre-existing account `account.adopt` selected (zero or more lines)
 #   create=NAME            the new account (renew only)
@@ -18,6 +19,8 @@
 # (Debian's does not), else it edits /etc/passwd, shadow, group and gshadow itself; on a PC systemd runs,
 # loginctl and systemctl end the old accounts' sessions, user managers and lingering. The report says
 # which ("tools").
+# What proves that rdplay made an account is root's record on the PC, $record ("NAME UID" lines, written
+# before the account is made), not the account's comment field (which its user may be able to change).
 # Output: one JSON document on stdout (the archive in archive mode); diagnostics on stderr. Exit 0 on
 # success, 3 when refused, 4 when a step failed (archive mode: tar's exit code otherwise).
 set -u
@@ -52,6 +55,10 @@ set +f
 params=""
 
 fail() { echo "rdplay-helper: $*" >&2; exit 4; }
+# (The locks of the account files, see db_lock, go with the helper however it ends.)
+locks=""
+trap 'rm -f -- $locks' EXIT
+trap 'exit 4' HUP INT TERM
 refuse() { echo "rdplay-helper: refused: $*" >&2; exit 3; }
 
 # A name rdplay may handle: Linux account name characters only.
@@ -64,28 +71,63 @@ valid_name() {
 
 uid_of() { getent passwd "$1" | cut -d: -f3; }
 
-# The comment (GECOS) field of every account rdplay creates: what marks it as rdplay's to delete.
+# The comment (GECOS) field of every account rdplay creates. Only a PC that has no $record yet (its
+# accounts made by an rdplay before the record existed) takes it as proof that rdplay made an account.
 mark="rdplay managed account"
+# rdplay's own state on the PC, root's alone: the record of the accounts it made ("NAME UID" lines) and
+# the highest uid it ever gave here.
+state=/var/lib/rdplay
+record=$state/accounts
+high=$state/uid-high
+
+# capped FILE N: at most N bytes of FILE into $v (empty when unreadable): a file of any size, or one
+# endless line, costs one short read, never the step timeout.
+capped() { v=""; if [ -r "$1" ]; then v=$(head -c "$2" -- "$1" 2>/dev/null); fi; }
+
+# record_put NAME [UID]: root's record of rdplay's accounts with NAME's line replaced by "NAME UID", or
+# removed when no UID is given; written whole, synced and renamed into place.
+record_put() {
+    mkdir -p -m 0700 -- "$state" && [ -d "$state" ] && [ ! -L "$state" ] || return 1
+    capped "$record" 1048576
+    {
+        printf '%s\n' "$v" | awk -v n="$1" 'NF == 2 && $1 != n'
+        if [ -n "${2:-}" ]; then printf '%s %s\n' "$1" "$2"; fi
+    } >"$record.new" && fsync_file "$record.new" && mv -f -- "$record.new" "$record" && fsync_file "$state/"
+}
+# high_put UID: the highest uid rdplay gave on this PC, when UID is higher.
+high_put() {
+    capped "$high" 16
+    if is_num "$v" && [ "$v" -ge "$1" ]; then return 0; fi
+    printf '%s\n' "$1" >"$high.new" && fsync_file "$high.new" && mv -f -- "$high.new" "$high"
+}
+
+# fsync_file PATH: PATH's data on the disk (coreutils' and busybox's `sync FILE`; a whole `sync`
+# where that is not understood).
+fsync_file() { sync -- "$1" 2>/dev/null || sync; }
 
 # One helper at a time on a PC: a run killed or interrupted on the controller leaves its helper
 # running here, and the next run's helper must not decide what to delete before it has finished.
 # (flock is util-linux's; without it, or without a writable /run, helpers are not serialized.)
-if [ "$mode" = renew ] && command -v flock >/dev/null 2>&1 && [ -d /run ] && [ -w /run ]; then
+if [ "$mode" != probe ] && command -v flock >/dev/null 2>&1 && [ -d /run ] && [ -w /run ]; then
     exec 9>>/run/rdplay-helper.lock
     flock -w 60 9 || fail "another rdplay helper has been running on this PC for over 60 s"
 fi
 
-# The account files, edited without shadow's tools (accounts=files). Every change writes a new copy of
-# the file next to it, with the file's owner and mode, and renames it over the file: a reader sees the
-# old or the new file, never half of one, and a crash leaves the old one. The helper holds
-# /etc/.pwd.lock (flock) while it edits.
+# The account files, edited without shadow's tools (accounts=files, and locking an account in busybox
+# mode). Every change writes a new copy of the file next to it, with the file's owner, mode and SELinux
+# label, syncs it to the disk and renames it over the file, then syncs the directory: a reader sees the
+# old or the new file, never half of one, and a crash or a power cut leaves the old one or the new one.
 # db_replace FILE: the new content is on stdin.
 db_replace() {
     tmp="$1.rdplay-new"
     rm -f -- "$tmp"
     cat >"$tmp" || { rm -f -- "$tmp"; return 1; }
-    chown "$(stat -c %u:%g "$1")" "$tmp" && chmod "$(stat -c %a "$1")" "$tmp" && mv -f -- "$tmp" "$1" ||
-        { rm -f -- "$tmp"; return 1; }
+    chown "$(stat -c %u:%g "$1")" "$tmp" && chmod "$(stat -c %a "$1")" "$tmp" || { rm -f -- "$tmp"; return 1; }
+    if [ -e /sys/fs/selinux/enforce ] && command -v chcon >/dev/null 2>&1; then
+        chcon --reference="$1" -- "$tmp" || { rm -f -- "$tmp"; return 1; }
+    fi
+    fsync_file "$tmp" && mv -f -- "$tmp" "$1" || { rm -f -- "$tmp"; return 1; }
+    fsync_file "${1%/*}/"
 }
 # db_drop FILE NAME: removes NAME's line (its first field).
 db_drop() {
@@ -106,7 +148,26 @@ db_member() {
     awk -F: -v OFS=: -v g="$2" -v n="$3" '$1 == g && NF >= 4 { $4 = ($4 == "" ? n : $4 "," n) } { print }' "$1" |
         db_replace "$1"
 }
+# db_lock: the locks shadow's own tools take: FILE.lock beside each account file, made as shadow's
+# commonio does (a file holding the pid, hard-linked to FILE.lock: only one process can make it; a lock
+# whose process is gone is stale and taken over), and flock(1) on /etc/.pwd.lock for those that use it
+# (lckpwdf's fcntl lock on it is another kind of lock: SECURITY.md). Released when the helper exits.
 db_lock() {
+    [ -n "$locks" ] && return 0
+    for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
+        [ -e "$f" ] || continue
+        printf '%s' "$$" >"$f.$$" || fail "cannot lock $f"
+        n=0
+        until ln -- "$f.$$" "$f.lock" 2>/dev/null; do
+            n=$((n + 1))
+            capped "$f.lock" 16
+            if is_num "$v" && ! kill -0 "$v" 2>/dev/null; then rm -f -- "$f.lock"; fi
+            [ $n -gt 300 ] && { rm -f -- "$f.$$"; fail "$f.lock has been held for over 30 s"; }
+            sleep 0.1
+        done
+        rm -f -- "$f.$$"
+        locks="$locks $f.lock"
+    done
     if command -v flock >/dev/null 2>&1; then
         exec 8>>/etc/.pwd.lock
         flock -w 30 8 || fail "another program has held /etc/.pwd.lock for over 30 s"
@@ -149,6 +210,24 @@ fi
 if [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1; then
     systemd=true
 fi
+# How the helper acts as one account (as_uid): util-linux's setpriv, else busybox's chpst.
+drop=""
+if command -v setpriv >/dev/null 2>&1; then
+    drop=setpriv
+elif command -v busybox >/dev/null 2>&1 && busybox chpst 2>&1 | grep -q 'chpst'; then
+    drop=chpst
+fi
+# as_uid UID GID CMD...: CMD as that uid and gid alone (no supplementary group, no capability): it can
+# read, and signal, exactly what the account itself could.
+as_uid() {
+    a_uid=$1 a_gid=$2
+    shift 2
+    case $drop in
+        setpriv) setpriv --reuid="$a_uid" --regid="$a_gid" --clear-groups -- "$@" ;;
+        chpst) busybox chpst -u "$a_uid:$a_gid" "$@" ;;
+        *) return 126 ;;
+    esac
+}
 # The new account's login shell must exist here: without it the account could not log in.
 if [ -n "$shell" ] && [ ! -x "$shell" ]; then
     refuse "the login shell $shell does not exist on this PC (install it there, or choose another account.shell)"
@@ -160,6 +239,25 @@ is_num() {
     return 0
 }
 is_num "$min_uid" || refuse "invalid min_uid"
+
+# outside_ranges: raises $new_id past every range of $ranges ("name:first:count" lines) it falls in.
+outside_ranges() {
+    moved=true
+    while [ "$moved" = true ]; do
+        moved=false
+        IFS=$nl
+        set -f
+        for r in $ranges; do
+            IFS=:
+            set -- $r
+            IFS=$nl
+            is_num "${2:-}" && is_num "${3:-}" || continue
+            if [ "$new_id" -ge "$2" ] && [ "$new_id" -lt $(($2 + $3)) ]; then new_id=$(($2 + $3)); moved=true; fi
+        done
+        IFS=$old_ifs
+        set +f
+    done
+}
 
 # A path as a find -path pattern that matches only itself.
 glob_quote() {
@@ -217,13 +315,31 @@ for u in $deletes $adopts; do
     luids="$luids $uid"
     home=$pw_home
     case $home in /?*) skip="$skip$(glob_quote "$home")$nl" ;; esac
-    # Only accounts this helper created (their comment field starts with the mark below) may go: an
-    # inventory that names a human's account cannot make rdplay delete it.
-    case " $adopts " in *" $u "*) continue ;; esac
-    case $pw_gecos in
-        "$mark"*) ;;
-        *) refuse "$u was not created by rdplay (its comment field lacks the \"$mark\" mark)" ;;
+    # The home is gone after the deletion, or the PC fails (when it was a directory of the account's).
+    eval "home_owned_$uid=false"
+    case $home in
+        /) ;;
+        /?*) if [ -d "$home" ] && [ ! -L "$home" ] && [ -n "$(find "$home" -maxdepth 0 -user "$uid" 2>/dev/null)" ]; then
+            eval "home_owned_$uid=true"
+        fi ;;
     esac
+    # Only accounts this helper created may go: an inventory that names a human's account cannot make
+    # rdplay delete it. Root's record says which (name and uid); a PC without one yet (renewed by an
+    # rdplay before the record) has only the comment field's mark.
+    case " $adopts " in *" $u "*) continue ;; esac
+    if [ -e "$record" ] || [ -L "$record" ] || [ -L "$state" ]; then
+        [ -f "$record" ] && [ ! -L "$record" ] && [ ! -L "$state" ] || refuse "$record is not a regular file"
+        capped "$record" 1048576
+        case "$nl$v$nl" in
+            *"$nl$u $uid$nl"*) ;;
+            *) refuse "$u (uid $uid) was not created by rdplay on this PC (it is not in $record)" ;;
+        esac
+    else
+        case $pw_gecos in
+            "$mark"*) ;;
+            *) refuse "$u was not created by rdplay (this PC has no $record, and its comment field lacks the \"$mark\" mark)" ;;
+        esac
+    fi
 done
 if [ -n "$luids" ]; then
     find / -maxdepth 0 -printf '' >/dev/null 2>&1 ||
@@ -233,9 +349,10 @@ if [ "$mode" = renew ]; then
     valid_name "$create" || refuse "invalid new account name"
     [ -n "$(uid_of "$create")" ] && refuse "$create already exists and is not an account rdplay recorded for this PC"
     [ -n "$(getent group "$create")" ] && refuse "a group named $create already exists"
-    # Without shadow's useradd, an existing directory would become the new account's home (busybox's
-    # adduser gives it to the account) and an undo would remove it: refused before anything changes.
-    if [ "$accounts" != shadow ] && { [ -e "$home_base/$create" ] || [ -L "$home_base/$create" ]; }; then
+    # An existing directory would become the new account's home with whatever it holds (useradd -m
+    # takes it as it is, busybox's adduser gives it to the account) and an undo would remove it:
+    # refused before anything changes, whatever the tools.
+    if [ -e "$home_base/$create" ] || [ -L "$home_base/$create" ]; then
         refuse "$home_base/$create already exists: it cannot become the home of $create"
     fi
     case $hash in '$'*) ;; *) refuse "missing password hash" ;; esac
@@ -246,17 +363,26 @@ if [ "$mode" = renew ]; then
     # GID_MIN..GID_MAX of /etc/login.defs: a uid once used on a PC is never given again, so nothing
     # the old account left behind can become the new one's.
     uid_lo=1000 uid_hi=60000 gid_lo=1000 gid_hi=60000
-    if [ -r /etc/login.defs ]; then
-        while read -r k v _; do
-            is_num "${v:-}" || continue
-            case $k in
-                UID_MIN) uid_lo=$v ;;
-                UID_MAX) uid_hi=$v ;;
-                GID_MIN) gid_lo=$v ;;
-                GID_MAX) gid_hi=$v ;;
-            esac
-        done </etc/login.defs
-    fi
+    capped /etc/login.defs 65536
+    IFS=$nl
+    set -f
+    for l in $v; do
+        IFS=" 	"
+        set -- $l
+        IFS=$nl
+        is_num "${2:-}" || continue
+        case $1 in
+            UID_MIN) uid_lo=$2 ;;
+            UID_MAX) uid_hi=$2 ;;
+            GID_MIN) gid_lo=$2 ;;
+            GID_MAX) gid_hi=$2 ;;
+        esac
+    done
+    IFS=$old_ifs
+    set +f
+    # Above the highest uid rdplay ever gave here, kept by root on the PC.
+    capped "$high" 16
+    is_num "$v" && [ "$v" -ge "$min_uid" ] && min_uid=$((v + 1))
     new_id=1000
     for n in "$min_uid" "$uid_lo" "$gid_lo"; do [ "$n" -gt "$new_id" ] && new_id=$n; done
     IFS=$nl
@@ -272,32 +398,64 @@ if [ "$mode" = renew ]; then
     set +f
     id_max=59999
     for n in "$uid_hi" "$gid_hi"; do [ "$n" -lt "$id_max" ] && id_max=$n; done
+    # The ranges of /etc/subuid and /etc/subgid ("name:first:count") belong to other accounts'
+    # containers: the new id lies in none of them.
+    capped /etc/subuid 1048576
+    ranges=$v
+    capped /etc/subgid 1048576
+    ranges="$ranges$nl$v"
+    outside_ranges
     [ "$new_id" -gt "$id_max" ] && refuse "no uid left for $create: it must be above every uid this PC has used (that is $new_id) and at most $id_max (UID_MAX and GID_MAX in /etc/login.defs)"
 fi
 
-# The leftover walk: what the accounts own outside their homes, by uid, on the PC's local filesystems.
-# Starting points: the mount point of every local filesystem, each walked within its own (-xdev), in
-# $roots (newline-separated). Kept: disk filesystems, overlay (containers, live systems) and tmpfs
-# (/tmp, /run, /dev/shm). Left out: network filesystems (nfs, cifs, sshfs...), kernel ones (/proc,
-# /sys, /dev except /dev/shm), filesystems without owners (vfat, exfat, ntfs: a user's USB stick shows
-# every file as theirs), read-only images (squashfs, iso9660) and container storage. A filesystem
-# mounted twice is walked once.
+# The leftover walk: what the accounts own outside their homes, by uid, on the PC's own permanent local
+# filesystems, each walked within itself (-xdev) from its mount point, in $roots (newline-separated):
+# the root filesystem; those /etc/fstab lists as local and mounted at boot (a line with noauto, user or
+# users is a removable disk's); and the tmpfs of /tmp, /var/tmp, /dev/shm and /run/user (/dev/shm also
+# when it is only a directory of /dev). Never a filesystem mounted at run time (udisks under /media or
+# /run/media, anything fstab does not list: a visitor's USB disk carries files of the same numbers),
+# never one on a removable or USB device, never a network, FUSE, kernel or container filesystem. A
+# filesystem mounted twice is walked once.
 walk_roots() {
-    roots="" seen=" "
+    roots="" seen=" " listed=""
     [ -r /proc/self/mountinfo ] || { roots="/$nl"; return; }
+    capped /etc/fstab 65536
+    IFS=$nl
+    set -f
+    for l in $v; do
+        IFS=" 	"
+        set -- $l
+        IFS=$nl
+        case ${1:-#} in '#'*) continue ;; esac
+        [ $# -ge 3 ] || continue
+        case ,${4:-defaults}, in *,noauto,*|*,user,*|*,users,*) continue ;; esac
+        mp=$2
+        case $mp in *\\*) mp=$(printf '%b' "$mp") ;; esac
+        listed="$listed$mp$nl"
+    done
+    IFS=$old_ifs
+    set +f
     while read -r _ _ dev root mp rest; do
         fs=${rest#* - }
         fs=${fs%% *}
-        case $fs in ext2|ext3|ext4|xfs|btrfs|f2fs|jfs|reiserfs|nilfs2|zfs|bcachefs|overlay|tmpfs) ;; *) continue ;; esac
         case $mp in *\\*) mp=$(printf '%b' "$mp") ;; esac
-        case $mp in
-            *"$nl"*|/proc|/proc/*|/sys|/sys/*) continue ;;
-            /dev/shm|/dev/shm/*) ;;
-            /dev|/dev/*) continue ;;
-            /var/lib/docker/*|/var/lib/containers/*|/var/lib/lxc/*|/var/lib/lxd/*|/var/lib/incus/*|/var/lib/machines/*) continue ;;
+        case $mp in *"$nl"*) continue ;; esac
+        case $fs in
+            tmpfs) case $mp in /tmp|/var/tmp|/dev/shm|/run/user|/run/user/*) ;; *) continue ;; esac ;;
+            ext2|ext3|ext4|xfs|btrfs|f2fs|jfs|reiserfs|nilfs2|zfs|bcachefs|overlay)
+                case $mp in
+                    /) ;;
+                    *) case $nl$listed in *"$nl$mp$nl"*) ;; *) continue ;; esac ;;
+                esac
+                case $mp in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/media|/media/*|/run/media|/run/media/*) continue ;; esac
+                case $mp in /var/lib/docker/*|/var/lib/containers/*|/var/lib/lxc/*|/var/lib/lxd/*|/var/lib/incus/*|/var/lib/machines/*) continue ;; esac
+                removable_dev "$dev" && continue ;;
+            *) continue ;;
         esac
         if [ "$root" = / ]; then key=$dev; else key="$dev:$root"; fi
         case $seen in *" $key "*|*" $dev "*) continue ;; esac
+        # (A mount point mounted over again is walked once, through what is on top.)
+        case $nl$roots in *"$nl$mp$nl"*) continue ;; esac
         seen="$seen$key "
         roots="$roots$mp$nl"
     done </proc/self/mountinfo
@@ -307,12 +465,25 @@ walk_roots() {
     esac
 }
 
+# removable_dev MAJ:MIN: whether the block device is removable or on USB (sysfs says so).
+removable_dev() {
+    [ -e "/sys/dev/block/$1" ] || return 1
+    d=$(readlink -f "/sys/dev/block/$1") || return 1
+    case $d in */usb[0-9]*|*/usb/*) return 0 ;; esac
+    for r in "$d/removable" "${d%/*}/removable"; do
+        if [ -r "$r" ]; then { IFS= read -r rm_flag <"$r"; } 2>/dev/null; [ "${rm_flag:-0}" = 1 ] && return 0; fi
+    done
+    return 1
+}
+
 # leftovers count|delete|list: walks once (never following a symlink, never entering $skip), counting
 # per uid of $luids the files (anything but a directory) and their bytes into $tally ("uid files bytes"
 # lines); `delete` removes each file from within its own directory (find -execdir: a path swapped
 # for a symlink meanwhile cannot redirect it), then removes the accounts' directories that are empty
-# (a directory holding anyone else's file stays, with that file); `list` writes the files' paths to
-# stdout, each followed by a NUL, instead of counting.
+# (a directory holding anyone else's file stays, with that file), and notes in $owner_max the highest
+# uid of 1000-59999 that owns any other file there (an account deleted before rdplay came leaves
+# files whose number no new account may get); `list` writes the files' paths to stdout, each followed
+# by a NUL, instead of counting.
 leftovers() {
     lmode=$1
     walk_roots
@@ -325,27 +496,40 @@ leftovers() {
         sep=-o
     done
     IFS=$old_ifs
-    set -- "$@" \) -prune -o \(
-    sep=""
-    for id in $luids; do
-        set -- "$@" $sep -user "$id"
-        sep=-o
-    done
     if [ "$lmode" = list ]; then
+        set -- "$@" \) -prune -o \(
+        sep=""
+        for id in $luids; do
+            set -- "$@" $sep -user "$id"
+            sep=-o
+        done
         set -- "$@" \) ! -type d -print0
         set +f
         find "$@" 2>/dev/null
         return 0
     fi
+    set -- "$@" \) -prune -o -uid +999 -uid -60000 \( \(
+    sep=""
+    for id in $luids; do
+        set -- "$@" $sep -user "$id"
+        sep=-o
+    done
+    [ -n "$luids" ] || set -- "$@" -false
     set -- "$@" \) \( -type d -printf 'd %U 0\n' -o -printf 'f %U %s\n'
     [ "$lmode" = delete ] && set -- "$@" -execdir rm -f -- {} +
+    set -- "$@" \)
+    [ "$lmode" = delete ] && set -- "$@" -o -printf 'o %U\n'
     set -- "$@" \)
     set +f
     # awk sums in floating point: exact up to 2^53 bytes.
     tally=$(find "$@" 2>/dev/null | awk '
         $1 == "f" { f[$2]++; b[$2] += $3 }
         $1 == "d" { d[$2]++ }
-        END { for (k in f) printf "%s %.0f %.0f\n", k, f[k], b[k]; for (k in d) printf "dirs %s\n", k }')
+        $1 == "o" && $2 + 0 > m { m = $2 + 0 }
+        END { for (k in f) printf "%s %.0f %.0f\n", k, f[k], b[k]; for (k in d) printf "dirs %s\n", k; printf "max %d\n", m }')
+    owner_max=0
+    case $nl$tally in *"${nl}max "*) owner_max=${tally##*max }; owner_max=${owner_max%%[!0-9]*} ;; esac
+    is_num "$owner_max" || owner_max=0
     [ "$lmode" = delete ] || return 0
     case $tally in dirs*|*"${nl}dirs"*) ;; *) return 0 ;; esac
     IFS=$nl
@@ -399,22 +583,103 @@ end_jobs() {
     fi
 }
 
-# Archive mode: one account's home (every entry in it, whoever owns it: userdel -r removes them all) and
-# the files it owns elsewhere, as one gzip'd tar on stdout (gzip -1: 2-3 times faster than the default
-# level for a few percent more bytes); nothing changes. tar gets an explicit list
-# and never recurses, so a human's file inside a directory the account owns stays out of it.
+# lock_account NAME: no login, no cron or at session from now on, even with a key: the password is
+# locked and the account expired (sshd and PAM's account check refuse an expired account).
+lock_account() {
+    if [ "$accounts" = shadow ] && command -v usermod >/dev/null 2>&1; then
+        usermod -L -e 1 "$1" >/dev/null 2>&1 && return 0
+    fi
+    [ -f /etc/shadow ] || return 0
+    db_lock
+    awk -F: -v OFS=: -v n="$1" '$1 == n && NF >= 8 { if ($2 !~ /^!/) $2 = "!" $2; $8 = 1 } { print }' /etc/shadow |
+        db_replace /etc/shadow
+}
+
+# alive UID: whether any process runs with that uid (real or effective).
+alive() { pgrep -U "$1" >/dev/null 2>&1 || pgrep -u "$1" >/dev/null 2>&1; }
+
+# kill_uid UID GID NAME: kills every process of the uid until none is left. As that uid, one
+# `kill -KILL -1` reaches all of them in one kill(2) (the kernel holds off new forks meanwhile), so a
+# process that forks without end cannot outrun it; without setpriv or chpst, pkill, again and again.
+kill_uid() {
+    tries=0
+    while alive "$1"; do
+        if [ -n "$drop" ]; then
+            as_uid "$1" "$2" sh -c 'kill -KILL -1' >/dev/null 2>&1
+        else
+            pkill -KILL -U "$1" >/dev/null 2>&1
+            pkill -KILL -u "$1" >/dev/null 2>&1
+        fi
+        tries=$((tries + 1))
+        [ $tries -gt 50 ] && fail "processes of $3 survive SIGKILL"
+        sleep 0.1
+    done
+}
+
+# stop_account NAME UID GID: nothing of the account runs or starts any more, before any of its files is
+# read or removed. Its jobs first (crontab, at and print jobs; where systemd runs the PC, lingering,
+# then its user manager with its services and timers, and its sessions), then its logins (locked and
+# expired), then its processes (the user's slice where systemd runs the PC, then as above).
+stop_account() {
+    end_jobs "$1"
+    if [ "$systemd" = true ]; then
+        # No lingering (its user manager would start again at boot), no user manager (its services
+        # and timers, even those set to restart, end with it), no session.
+        loginctl disable-linger "$1" >/dev/null 2>&1
+        rm -f "/var/lib/systemd/linger/$1"
+        # (A user manager that will not stop within 30 s is killed with the rest below.)
+        timeout 30 systemctl stop "user@$2.service" >/dev/null 2>&1
+        loginctl terminate-user "$1" >/dev/null 2>&1
+        systemctl kill --signal=KILL "user-$2.slice" >/dev/null 2>&1
+    elif command -v loginctl >/dev/null 2>&1; then
+        loginctl terminate-user "$1" >/dev/null 2>&1
+    fi
+    lock_account "$1" || fail "locking $1 failed"
+    kill_uid "$2" "$3" "$1"
+}
+
+# detach_under DIR: lazily detaches every mount at or below DIR, the deepest first (a dead FUSE mount, a
+# bind mount: either would keep the home, or what lies behind it, from being removed); fails when one
+# stays.
+detach_under() {
+    under=""
+    while read -r _ _ _ _ mp _; do
+        case $mp in *\\*) mp=$(printf '%b' "$mp") ;; esac
+        case $mp in "$1"|"$1"/*) under="$mp$nl$under" ;; esac
+    done </proc/self/mountinfo
+    [ -n "$under" ] || return 0
+    IFS=$nl
+    set -f
+    for mp in $under; do
+        umount -l -- "$mp" >/dev/null 2>&1 || umount -l "$mp" >/dev/null 2>&1 || { IFS=$old_ifs; set +f; fail "the mount $mp inside the home $1 cannot be detached"; }
+    done
+    IFS=$old_ifs
+    set +f
+}
+
+# Archive mode: one account's home (every entry in it that the account can read: userdel -r removes
+# them all) and the files it owns elsewhere, as one gzip'd tar on stdout (gzip -1: 2-3 times faster than
+# the default level for a few percent more bytes). The account is stopped first (stop_account: it stays
+# locked if the renewal goes no further), then its files are read as the account itself: a path it
+# swapped for a symlink can lead only where it could read anyway, never to root's files. Files that
+# vanish or cannot be read are left out (tar --ignore-failed-read), sparse files stay sparse. tar gets
+# an explicit list and never recurses, so a human's file inside a directory the account owns stays out
+# of it. The controller bounds its size and time.
 if [ "$mode" = archive ]; then
     set -- $deletes $adopts
     [ $# -eq 1 ] || refuse "archive mode takes one account"
     [ -n "$luids" ] || refuse "$1 is not on this PC: nothing to archive"
     command -v tar >/dev/null 2>&1 && command -v gzip >/dev/null 2>&1 ||
         refuse "tar and gzip are needed to archive $1"
-    home=$(getent passwd "$1" | cut -d: -f6)
+    [ -n "$drop" ] || refuse "setpriv (util-linux) or busybox's chpst is needed to read the files of $1 as $1"
+    pw_entry "$1"
+    home=$pw_home a_uid=$pw_uid a_gid=$pw_gid
+    stop_account "$1" "$a_uid" "$a_gid"
     errors=$(mktemp) || fail "mktemp failed"
     {
-        case $home in /?*) if [ -d "$home" ] && [ ! -L "$home" ]; then find "$home" -xdev -print0 2>/dev/null; fi ;; esac
+        case $home in /?*) if [ -d "$home" ] && [ ! -L "$home" ]; then as_uid "$a_uid" "$a_gid" find "$home" -xdev -print0 2>/dev/null; fi ;; esac
         leftovers list
-    } | tar -c -I "gzip -1" -f - --null --no-recursion -T - 2>"$errors"
+    } | as_uid "$a_uid" "$a_gid" tar -c -I "gzip -1" -f - --null --no-recursion --ignore-failed-read --sparse -T - 2>"$errors"
     rc=$?
     # tar's notice that it stores paths relative is not a problem worth reporting.
     grep -v "Removing leading" "$errors" >&2
@@ -422,8 +687,9 @@ if [ "$mode" = archive ]; then
     exit $rc
 fi
 
-# 2. Close sessions (renew), then end the accounts' jobs and remove (renew) or count (probe) what
-#    they own outside their homes, then delete the accounts (renew).
+# 2. Stop the accounts (renew: their jobs, logins and processes) and remove (renew) or count (probe)
+#    what they own outside their homes; then choose the new uid above every owner of a file; then
+#    delete the accounts (renew), each stopped again just before.
 deleted="" absent="" present="" tally=""
 for u in $deletes $adopts; do
     pw_entry "$u"
@@ -433,29 +699,21 @@ for u in $deletes $adopts; do
     procs=$(pgrep -u "$u" 2>/dev/null | wc -l)
     eval "procs_$uid=\$((procs + 0))"
     [ "$mode" = renew ] || continue
-    if [ "$systemd" = true ]; then
-        # No lingering (its user manager would start again at boot), no session, no user manager (its
-        # services, even those set to restart, end with it), then nothing left in the user's slice.
-        loginctl disable-linger "$u" >/dev/null 2>&1
-        rm -f "/var/lib/systemd/linger/$u"
-        loginctl terminate-user "$u" >/dev/null 2>&1
-        # (A user manager that will not stop within 30 s is killed with the rest below.)
-        timeout 30 systemctl stop "user@$uid.service" >/dev/null 2>&1
-        systemctl kill --signal=KILL "user-$uid.slice" >/dev/null 2>&1
-    elif command -v loginctl >/dev/null 2>&1; then
-        loginctl terminate-user "$u" >/dev/null 2>&1
-    fi
-    tries=0
-    while pgrep -u "$u" >/dev/null 2>&1; do
-        pkill -KILL -u "$u" >/dev/null 2>&1
-        tries=$((tries + 1))
-        [ $tries -gt 50 ] && fail "processes of $u survive SIGKILL"
-        sleep 0.1
-    done
-    end_jobs "$u"
+    stop_account "$u" "$uid" "$pw_gid"
 done
-if [ -n "$luids" ]; then
-    if [ "$mode" = renew ]; then leftovers delete; else leftovers count; fi
+owner_max=0
+if [ "$mode" = renew ]; then
+    leftovers delete
+    # No uid that owns a file on the PC's own filesystems (an orphan's included) is given again.
+    if [ "$owner_max" -ge "$new_id" ]; then
+        new_id=$((owner_max + 1))
+        outside_ranges
+        [ "$new_id" -gt "$id_max" ] && fail "no uid left for $create: files of uid $owner_max are on this PC, and uids go up to $id_max"
+    fi
+elif [ -n "$luids" ]; then
+    leftovers count
+else
+    walk_roots
 fi
 for u in $deletes $adopts; do
     # (Each account's own line is as $passwd read it: those deleted before it in this loop are others.)
@@ -468,10 +726,13 @@ for u in $deletes $adopts; do
     tally_of
     present="$present{\"name\":$(js "$u"),\"home\":$(js "$home"),\"processes\":$(num "$procs"),\"leftover_files\":$(num "$lf"),\"leftover_bytes\":$(num "$lb")},"
     [ "$mode" = renew ] || continue
+    # Nothing of it runs, and nothing is mounted in its home, as it goes.
+    kill_uid "$uid" "$pw_gid" "$u"
+    case $home in /?*) detach_under "$home" ;; esac
     if [ "$accounts" = shadow ]; then
         userdel -r "$u" >/dev/null 2>&1
         rc=$?
-        # 12: the home directory could not be removed (e.g. it did not exist); the account is gone.
+        # 12: the home directory could not be removed (checked below); the account is gone.
         [ $rc -ne 0 ] && [ $rc -ne 12 ] && fail "userdel $u exited with $rc"
         [ -n "$(uid_of "$u")" ] && fail "$u still exists after userdel"
     else
@@ -488,12 +749,6 @@ for u in $deletes $adopts; do
             db_unmember /etc/group "$u" && db_unmember /etc/gshadow "$u" || fail "removing $u from the groups failed"
         fi
         [ -n "$(uid_of "$u")" ] && fail "$u still exists after its deletion"
-        case $home in
-            /|'') ;;
-            /?*) if [ -d "$home" ] && [ ! -L "$home" ] && [ -n "$(find "$home" -maxdepth 0 -user "$uid" 2>/dev/null)" ]; then
-                rm -rf --one-file-system -- "$home" || fail "removing the home of $u failed"
-            fi ;;
-        esac
         g=$(getent group "$u")
         if [ -n "$g" ] && [ "$(printf '%s' "$g" | cut -d: -f3)" = "$gid" ]; then
             if [ "$accounts" = busybox ]; then
@@ -503,12 +758,27 @@ for u in $deletes $adopts; do
             fi
         fi
     fi
+    # The home is gone, or the PC fails: whatever userdel left of it (or busybox and the files never
+    # remove) goes now, within its own filesystem; what still stands is reported.
+    eval "owned=\${home_owned_$uid:-false}"
+    if [ "$owned" = true ]; then
+        if [ -e "$home" ] && [ ! -L "$home" ]; then rm -rf --one-file-system -- "$home" 2>/dev/null; fi
+        if [ -e "$home" ] || [ -L "$home" ]; then
+            fail "the home $home of $u survived its deletion (the account is gone; remove what is left of it by hand)"
+        fi
+    fi
+    if [ -f "$record" ]; then record_put "$u" || fail "removing $u from $record failed"; fi
     deleted="$deleted$(js "$u"),"
 done
 
 # 3. Create the new account with its own group, both numbered new_id; the hash goes to chpasswd on
 #    stdin (printf is a shell builtin).
 created_uid=""
+if [ "$mode" = renew ]; then
+    # Root's record names the account before it exists (a helper killed in between leaves a line for an
+    # account that is not there: harmless), and the uid is never given again here.
+    record_put "$create" "$new_id" && high_put "$new_id" || fail "writing $record failed"
+fi
 if [ "$mode" = renew ] && [ "$accounts" = shadow ]; then
     groupadd -g "$new_id" "$create" >/dev/null 2>&1 || fail "groupadd -g $new_id $create failed"
     set -- -m -d "$home_base/$create" -s "$shell" -c "$mark" -u "$new_id" -g "$new_id"
@@ -579,13 +849,24 @@ fi
 # 4. Facts, read with the shell's own `read` wherever a file holds them (a process per fact adds up over
 #    a fleet). Every value is capped and made inert again on the controller.
 # first_line FILE: its first line in $v (empty when unreadable).
-first_line() { v=""; if [ -r "$1" ]; then { IFS= read -r v <"$1"; } 2>/dev/null; fi; }
+# The kernel's files (/proc, /sys) are read with `read` (they are at most a page); any other file
+# through capped, so that one huge line costs a short read, not the step timeout.
+first_line() {
+    v=""
+    case $1 in
+        /proc/*|/sys/*) if [ -r "$1" ]; then { IFS= read -r v <"$1"; } 2>/dev/null; fi ;;
+        *) capped "$1" 4096; v=${v%%"$nl"*} ;;
+    esac
+}
 os=""
-if [ -r /etc/os-release ]; then
-    while IFS= read -r l; do
-        case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=}; os=${os#[\"\']}; os=${os%[\"\']}; break ;; esac
-    done </etc/os-release
-fi
+capped /etc/os-release 16384
+IFS=$nl
+set -f
+for l in $v; do
+    case $l in PRETTY_NAME=*) os=${l#PRETTY_NAME=}; os=${os#[\"\']}; os=${os%[\"\']}; break ;; esac
+done
+IFS=$old_ifs
+set +f
 cpu="" cores=0
 if [ -r /proc/cpuinfo ]; then
     while IFS= read -r l; do
@@ -670,8 +951,16 @@ done
 IFS=$old_ifs
 set +f
 
-printf '{"mode":%s,"tools":{"accounts":"%s","systemd":%s},"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"facts":{' \
-    "$(js "$mode")" "$accounts" "$systemd" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}"
+# The filesystems the leftover walk covers (or covered).
+walked=""
+IFS=$nl
+set -f
+for r in $roots; do walked="$walked$(js "$r"),"; done
+IFS=$old_ifs
+set +f
+
+printf '{"mode":%s,"tools":{"accounts":"%s","systemd":%s},"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"walk":[%s],"facts":{' \
+    "$(js "$mode")" "$accounts" "$systemd" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}" "${walked%,}"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
     "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$kernel")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
 printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"dmi_uuid":%s,"machine_id":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \

@@ -68,12 +68,8 @@ impl Server {
                 config.ssl_mode(postgres::config::SslMode::Disable);
                 None
             }
-            mode => {
-                config.ssl_mode(if mode == TlsMode::Require {
-                    postgres::config::SslMode::Require
-                } else {
-                    postgres::config::SslMode::Prefer
-                });
+            TlsMode::Require => {
+                config.ssl_mode(postgres::config::SslMode::Require);
                 let mut builder = native_tls::TlsConnector::builder();
                 if let Some(ca) = &pg.ca {
                     let pem = std::fs::read(ca)
