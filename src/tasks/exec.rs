@@ -246,13 +246,51 @@ pub async fn renew(
         )
         .await;
     match result {
-        Ok(out) => parse_report(&out, "renew"),
+        Ok(out) => parse_report(&out, "renew").and_then(|report| answers(&report, change)),
         Err(e) => {
             // The helper may still hold its directory: remove it through a fresh channel.
             super::sftp::remove(conn, &workdir).await;
             Err(StepError::caused(StepKind::Exec, "", e))
         }
     }
+}
+
+/// Checks a renewal's report against what was asked: the account created is the one asked for, with a
+/// uid; every account deleted was asked to be deleted; every account asked for is deleted or absent.
+/// A report that says otherwise fails the PC here, naming the mismatch, instead of surfacing later as
+/// an unknown account.
+pub fn answers(report: &Report, change: &Change) -> Result<Report, StepError> {
+    let wrong = |what: String| {
+        Err(StepError::new(
+            StepKind::Exec,
+            format!("the PC's report does not answer the request: {what}"),
+        ))
+    };
+    let asked: Vec<&String> = change.delete.iter().chain(&change.adopt).collect();
+    if report.created.as_deref() != Some(change.create.as_str()) || report.created_uid.is_none() {
+        return wrong(format!(
+            "it created {:?}, not {}",
+            report
+                .created
+                .as_deref()
+                .map(|n| crate::text::inert(n, 40))
+                .unwrap_or_default(),
+            change.create
+        ));
+    }
+    if let Some(extra) = report.deleted.iter().find(|d| !asked.contains(d)) {
+        return wrong(format!(
+            "it deleted {:?}, which was not asked",
+            crate::text::inert(extra, 40)
+        ));
+    }
+    if let Some(left) = asked
+        .iter()
+        .find(|a| !report.deleted.contains(a) && !report.absent.contains(a))
+    {
+        return wrong(format!("{left} is neither deleted nor absent"));
+    }
+    Ok(report.clone())
 }
 
 /// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): what the planner
@@ -434,6 +472,45 @@ mod tests {
         assert_eq!(facts.hostname, "pc\u{fffd}one");
         assert_eq!(facts.disks[0].model.as_deref(), Some("\u{fffd}"));
         assert_eq!(facts.logged_in, ["a\u{fffd}"]);
+    }
+
+    #[test]
+    fn a_report_that_does_not_answer_the_request_fails_the_pc() {
+        let change = Change {
+            delete: vec!["OLD1".into()],
+            adopt: vec![],
+            create: "NEW1".into(),
+            hash: Secret::new("$6$x"),
+            shell: "/bin/bash".into(),
+            home_base: "/home".into(),
+            groups: vec![],
+            min_uid: None,
+        };
+        let report = |deleted: &str, absent: &str, created: &str| {
+            let json = format!(
+                r#"{{"mode":"renew","tools":{{"accounts":"shadow","systemd":false}},"deleted":[{deleted}],"absent":[{absent}],"present":[],"created":{created},"created_uid":1001,"local":[],"walk":["/"],"facts":{{"hostname":"pc"}}}}"#
+            );
+            parse_report(&out(0, json.as_bytes()), "renew").expect("well formed")
+        };
+        assert!(answers(&report(r#""OLD1""#, "", r#""NEW1""#), &change).is_ok());
+        assert!(answers(&report("", r#""OLD1""#, r#""NEW1""#), &change).is_ok());
+        for (bad, why) in [
+            (
+                report(r#""OLD1""#, "", r#""NEW2""#),
+                "it created \"NEW2\", not NEW1",
+            ),
+            (
+                report(r#""OLD1","alice""#, "", r#""NEW1""#),
+                "it deleted \"alice\", which was not asked",
+            ),
+            (
+                report("", "", r#""NEW1""#),
+                "OLD1 is neither deleted nor absent",
+            ),
+        ] {
+            let e = answers(&bad, &change).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
     }
 
     #[test]
