@@ -443,6 +443,20 @@ mod tests {
         }
     }
 
+    /// A renewal that deletes `old` and creates NEW1 with `hash`.
+    fn change(old: &str, hash: &str) -> Change {
+        Change {
+            delete: vec![old.into()],
+            adopt: vec![],
+            create: "NEW1".into(),
+            hash: Secret::new(hash),
+            shell: "/bin/bash".into(),
+            home_base: "/home".into(),
+            groups: vec![],
+            min_uid: None,
+        }
+    }
+
     #[test]
     fn hostile_reports_are_errors_not_panics() {
         for bad in [
@@ -476,16 +490,7 @@ mod tests {
 
     #[test]
     fn a_report_that_does_not_answer_the_request_fails_the_pc() {
-        let change = Change {
-            delete: vec!["OLD1".into()],
-            adopt: vec![],
-            create: "NEW1".into(),
-            hash: Secret::new("$6$x"),
-            shell: "/bin/bash".into(),
-            home_base: "/home".into(),
-            groups: vec![],
-            min_uid: None,
-        };
+        let change = change("OLD1", "$6$x");
         let report = |deleted: &str, absent: &str, created: &str| {
             let json = format!(
                 r#"{{"mode":"renew","tools":{{"accounts":"shadow","systemd":false}},"deleted":[{deleted}],"absent":[{absent}],"present":[],"created":{created},"created_uid":1001,"local":[],"walk":["/"],"facts":{{"hostname":"pc"}}}}"#
@@ -516,14 +521,8 @@ mod tests {
     #[test]
     fn params_carry_the_hash_but_never_print_it() {
         let change = Change {
-            delete: vec!["OLD1".into()],
-            adopt: vec![],
-            create: "NEW1".into(),
-            hash: Secret::new("$6$salt$hash"),
-            shell: "/bin/bash".into(),
-            home_base: "/home".into(),
-            groups: vec![],
             min_uid: Some(1234),
+            ..change("OLD1", "$6$salt$hash")
         };
         let p = renew_params(&change);
         assert!(p.expose().contains("hash=$6$salt$hash\n"));
@@ -534,16 +533,7 @@ mod tests {
     #[test]
     fn root_and_odd_names_are_refused() {
         for bad in ["root", "-rf", "a b", "", "x;y"] {
-            let change = Change {
-                delete: vec![bad.into()],
-                adopt: vec![],
-                create: "NEW1".into(),
-                hash: Secret::new("$6$x"),
-                shell: "/bin/bash".into(),
-                home_base: "/home".into(),
-                groups: vec![],
-                min_uid: None,
-            };
+            let change = change(bad, "$6$x");
             assert!(check_names(&change).is_err(), "{bad}");
         }
     }
