@@ -88,6 +88,10 @@ struct OutcomeLine<'a> {
     leftovers: Option<crate::tasks::exec::Leftovers>,
     /// The archives made of the removed accounts before they went.
     archives: Vec<String>,
+    /// The accounts deleted without their archive, each with why (`account.archive.on_failure:
+    /// delete`); absent when none was.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    unarchived: &'a [String],
     created: Option<&'a str>,
     files: Vec<String>,
     reason: Option<String>,
@@ -140,6 +144,7 @@ impl Audit {
             removed: &r.old,
             leftovers: r.leftovers,
             archives: r.archives.iter().map(|p| p.display().to_string()).collect(),
+            unarchived: &r.unarchived,
             created: r.new.as_deref(),
             files,
             reason,

@@ -504,6 +504,16 @@ fn with_on_failure_delete_a_failed_archive_deletes_the_account_and_says_why() {
         report.unarchived
     );
     assert!(archive_files(&w, 2).is_empty());
+    // The audit log's outcome line says it too.
+    let audit = std::fs::read_to_string(w.rc.audit.path()).expect("audit");
+    let outcome = audit
+        .lines()
+        .rfind(|l| l.contains(r#""event":"outcome""#))
+        .expect("an outcome line");
+    assert!(
+        outcome.contains(r#""unarchived":[""#) && outcome.contains("larger than"),
+        "{outcome}"
+    );
 }
 
 #[test]
