@@ -246,7 +246,7 @@ pub async fn renew(
         )
         .await;
     match result {
-        Ok(out) => parse_report(&out, "renew").and_then(|report| answers(&report, change)),
+        Ok(out) => parse_report(&out, "renew").and_then(|report| answers(report, change)),
         Err(e) => {
             // The helper may still hold its directory: remove it through a fresh channel.
             super::sftp::remove(conn, &workdir).await;
@@ -259,7 +259,7 @@ pub async fn renew(
 /// uid; every account deleted was asked to be deleted; every account asked for is deleted or absent.
 /// A report that says otherwise fails the PC here, naming the mismatch, instead of surfacing later as
 /// an unknown account.
-pub fn answers(report: &Report, change: &Change) -> Result<Report, StepError> {
+pub fn answers(report: Report, change: &Change) -> Result<Report, StepError> {
     let wrong = |what: String| {
         Err(StepError::new(
             StepKind::Exec,
@@ -290,7 +290,7 @@ pub fn answers(report: &Report, change: &Change) -> Result<Report, StepError> {
     {
         return wrong(format!("{left} is neither deleted nor absent"));
     }
-    Ok(report.clone())
+    Ok(report)
 }
 
 /// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): what the planner
@@ -497,8 +497,8 @@ mod tests {
             );
             parse_report(&out(0, json.as_bytes()), "renew").expect("well formed")
         };
-        assert!(answers(&report(r#""OLD1""#, "", r#""NEW1""#), &change).is_ok());
-        assert!(answers(&report("", r#""OLD1""#, r#""NEW1""#), &change).is_ok());
+        assert!(answers(report(r#""OLD1""#, "", r#""NEW1""#), &change).is_ok());
+        assert!(answers(report("", r#""OLD1""#, r#""NEW1""#), &change).is_ok());
         for (bad, why) in [
             (
                 report(r#""OLD1""#, "", r#""NEW2""#),
@@ -513,7 +513,7 @@ mod tests {
                 "OLD1 is neither deleted nor absent",
             ),
         ] {
-            let e = answers(&bad, &change).unwrap_err().to_string();
+            let e = answers(bad, &change).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");
         }
     }
