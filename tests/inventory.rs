@@ -26,8 +26,8 @@ use common::journal::{facts, m, renew, renew_reporting, to_remove};
 
 use rdplay::facts::{Facts, Interface};
 use rdplay::inventory::{
-    AccountState, Archived, Backend, Intent, Inventory, InventoryError, Lock, PcOutcome, PcSeen,
-    Renewal, SCHEMA_VERSION, Store, lock_path,
+    AccountState, Archived, Intent, Inventory, InventoryError, Lock, PcOutcome, PcSeen, Renewal,
+    SCHEMA_VERSION, Store, lock_path,
 };
 use rdplay::mac::Mac;
 use std::collections::HashSet;
@@ -77,13 +77,13 @@ impl Place {
     }
 
     /// Opens it for a run, as a new rdplay process would.
-    fn open(&self) -> (Backend, Lock) {
-        Backend::open_for_run(&self.config(), "SS", 8).expect("open the inventory")
+    fn open(&self) -> (Inventory, Lock) {
+        Inventory::for_run(&self.config(), "SS", 8).expect("open the inventory")
     }
 
     /// Opens it to read, as `run --check` or `rdplay inventory` would.
-    fn open_read_only(&self) -> Backend {
-        Backend::open_read_only(&self.config(), "SS").expect("open the inventory to read")
+    fn open_read_only(&self) -> Inventory {
+        Inventory::to_read(&self.config(), "SS").expect("open the inventory to read")
     }
 
     /// How messages name it: the file, or the server as `USER@HOST:PORT/DATABASE`.
@@ -265,7 +265,10 @@ async fn files_are_0600_in_a_0700_directory() {
     assert_eq!(mode(&dir.path().join("state")), 0o700);
     assert_eq!(mode(&db), 0o600);
     assert_eq!(mode(&lock_path(&db)), 0o600);
-    assert_eq!(lock.path(), lock_path(&db));
+    let Lock::File(file_lock) = &lock else {
+        panic!("a SQLite inventory's lock is its lock file")
+    };
+    assert_eq!(file_lock.path(), lock_path(&db));
     let wal = PathBuf::from(format!("{}-wal", db.display()));
     assert!(wal.exists(), "WAL mode keeps a -wal file while open");
     assert_eq!(mode(&wal), 0o600);
@@ -332,7 +335,7 @@ on_both!(a_second_opener_is_refused_until_the_first_is_gone, |new| {
     let place = new();
     let (inv, lock) = place.open();
     let config = place.config();
-    let err = Backend::open_for_run(&config, "SS", 8).expect_err("locked");
+    let err = Inventory::for_run(&config, "SS", 8).expect_err("locked");
     let text = err.to_string();
     assert!(
         text.contains(&place.name()) && text.contains("another rdplay run"),
@@ -342,7 +345,7 @@ on_both!(a_second_opener_is_refused_until_the_first_is_gone, |new| {
     place.open_read_only();
     drop(lock);
     drop(inv);
-    assert!(Backend::open_for_run(&config, "SS", 8).is_ok());
+    assert!(Inventory::for_run(&config, "SS", 8).is_ok());
 });
 
 fn has_flock() -> bool {
@@ -800,7 +803,7 @@ async fn fifty_concurrent_pcs_share_commits() {
     let db = dir.path().join("inventory.sqlite");
     let (inv, _lock) = Inventory::open_for_run(&db).unwrap();
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
-    let before = inv.write_stats();
+    let before = inv.write_stats().expect("a SQLite file counts its writes");
     let started = Instant::now();
     let tasks: Vec<_> = (0..50u8)
         .map(|i| {
@@ -834,7 +837,7 @@ async fn fifty_concurrent_pcs_share_commits() {
         t.await.unwrap();
     }
     let elapsed = started.elapsed();
-    let after = inv.write_stats();
+    let after = inv.write_stats().expect("a SQLite file counts its writes");
     let writes = after.writes - before.writes;
     let commits = after.commits - before.commits;
     eprintln!("50 PCs: {writes} writes in {commits} commits, {elapsed:?}");
@@ -847,7 +850,7 @@ async fn fifty_concurrent_pcs_share_commits() {
     assert_eq!(inv.finish_run(run).await.unwrap().ok, 50);
 
     // The same journal for 10 PCs one write at a time: one commit per write, as the counters must show.
-    let before = inv.write_stats();
+    let before = inv.write_stats().expect("a SQLite file counts its writes");
     let started = Instant::now();
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
     for i in 0..10u8 {
@@ -863,7 +866,7 @@ async fn fifty_concurrent_pcs_share_commits() {
         )
         .await;
     }
-    let after = inv.write_stats();
+    let after = inv.write_stats().expect("a SQLite file counts its writes");
     eprintln!(
         "10 PCs one after another: {} writes in {} commits, {:?}",
         after.writes - before.writes,

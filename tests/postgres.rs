@@ -8,7 +8,7 @@ mod common;
 use common::journal::{m, renew, to_remove};
 
 use common::postgres::{PASSWORD, PgCluster};
-use rdplay::inventory::{AccountState, Backend, Intent, Inventory, InventoryError, Store};
+use rdplay::inventory::{AccountState, Intent, Inventory, InventoryError, Store};
 use rdplay::playbook::Playbook;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -47,9 +47,9 @@ fn load(pg: &PgCluster, dir: &Path, site: &str) -> Playbook {
     Playbook::load(&playbook(dir, site, &pg.inventory_yaml(dir))).expect("a valid playbook")
 }
 
-fn open(pg: &PgCluster, dir: &Path, site: &str) -> (Backend, rdplay::inventory::Lock) {
+fn open(pg: &PgCluster, dir: &Path, site: &str) -> (Inventory, rdplay::inventory::Lock) {
     let pb = load(pg, dir, site);
-    Backend::open_for_run(&pb.inventory, &pb.site, 8).expect("open the shared inventory")
+    Inventory::for_run(&pb.inventory, &pb.site, 8).expect("open the shared inventory")
 }
 
 /// The journal's promise on each backend: a crash after any step leaves every account that may be
@@ -85,7 +85,7 @@ async fn journal_keeps_every_account_to_remove<S: Store>(inv: &S) {
 async fn the_journal_keeps_its_promise_on_both_backends() {
     let dir = tempfile::tempdir().unwrap();
     let (sqlite, _lock) = Inventory::open_for_run(&dir.path().join("inventory.db")).unwrap();
-    journal_keeps_every_account_to_remove(&Backend::Sqlite(sqlite)).await;
+    journal_keeps_every_account_to_remove(&sqlite).await;
     let pg = PgCluster::start();
     let (shared, _lock) = open(&pg, dir.path(), "SS");
     journal_keeps_every_account_to_remove(&shared).await;
@@ -164,7 +164,7 @@ async fn request_numbers_and_names_are_unique_across_sites_at_once() {
 
     // Both sites draw the same name for their PCs at the same moment: one gets it, the other is
     // told it is taken (the engine then draws another), never two live accounts of one name.
-    let intent = |inv: Backend, run, mac: &str, request: &str| {
+    let intent = |inv: Inventory, run, mac: &str, request: &str| {
         let intent = Intent {
             run,
             mac: m(mac),
@@ -209,7 +209,7 @@ fn a_second_run_of_a_site_is_refused_and_another_site_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (_a, lock) = open(&pg, dir.path(), "AA");
     let pb = load(&pg, dir.path(), "AA");
-    let err = Backend::open_for_run(&pb.inventory, "AA", 4).expect_err("the site is in use");
+    let err = Inventory::for_run(&pb.inventory, "AA", 4).expect_err("the site is in use");
     assert!(matches!(err, InventoryError::SiteLocked { .. }), "{err}");
     let message = err.to_string();
     assert!(
@@ -234,7 +234,7 @@ async fn lock_helper() {
         return;
     };
     let pb = Playbook::load(Path::new(&path)).unwrap();
-    let (inv, _lock) = Backend::open_for_run(&pb.inventory, &pb.site, 2).unwrap();
+    let (inv, _lock) = Inventory::for_run(&pb.inventory, &pb.site, 2).unwrap();
     let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
     renew(
         &inv,
@@ -257,7 +257,7 @@ fn kill_9_frees_the_site_lock() {
     let path = playbook(dir.path(), "AA", &pg.inventory_yaml(dir.path()));
     let mut child = common::spawn_test_helper("lock_helper", HELPER_ENV, path.as_os_str(), READY);
     let pb = Playbook::load(&path).unwrap();
-    let err = Backend::open_for_run(&pb.inventory, "AA", 2).expect_err("the helper holds it");
+    let err = Inventory::for_run(&pb.inventory, "AA", 2).expect_err("the helper holds it");
     assert!(matches!(err, InventoryError::SiteLocked { .. }), "{err}");
     child.kill().unwrap(); // SIGKILL: no destructor, no unlock
     child.wait().unwrap();
@@ -271,7 +271,7 @@ fn kill_9_frees_the_site_lock() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (inv, _lock) = Backend::open_for_run(&pb.inventory, "AA", 2)
+    let (inv, _lock) = Inventory::for_run(&pb.inventory, "AA", 2)
         .expect("a killed controller leaves no lock behind");
     assert_eq!(
         to_remove(&inv, "52:54:00:00:00:0b"),
@@ -857,7 +857,7 @@ async fn a_site_role_with_the_documented_grants_runs_against_the_schema() {
         ),
     );
     let pb = Playbook::load(&north).unwrap();
-    let (inv, _lock) = Backend::open_for_run(&pb.inventory, &pb.site, 4)
+    let (inv, _lock) = Inventory::for_run(&pb.inventory, &pb.site, 4)
         .expect("the site's role runs against the migrated schema");
     journal_keeps_every_account_to_remove(&inv).await;
     assert_eq!(

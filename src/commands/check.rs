@@ -6,7 +6,7 @@ use super::run::{RunArgs, RunError, private_tempdir, sigint, ssh_settings};
 use crate::engine::plan::PcPlan;
 use crate::engine::scope::Scope;
 use crate::engine::{Engine, Observer, driver};
-use crate::inventory::Backend;
+use crate::inventory::Inventory;
 use crate::playbook::Playbook;
 use crate::remote::Connection;
 use crate::remote::openssh::OpenSsh;
@@ -30,7 +30,7 @@ pub async fn check(
     observer: Arc<dyn Observer>,
 ) -> Result<CheckReport, RunError> {
     let sigint = sigint()?;
-    let inventory = Backend::open_read_only(&pb.inventory, &pb.site)?;
+    let inventory = Inventory::to_read(&pb.inventory, &pb.site)?;
     let scope = Scope::new(&pb, &inventory, &args.limit)?;
     let ssh_dir = private_tempdir("rdplay-check-")?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);

@@ -6,9 +6,8 @@
 use super::{CommandError, Output};
 use crate::inventory::export::{self, Snapshot};
 use crate::inventory::inert::for_terminal;
-use crate::inventory::postgres::PgInventory;
 use crate::inventory::{
-    AccountRecord, AccountState, Backend, Inventory, InventoryError, Lock, PcRecord, Store, glpi,
+    AccountRecord, AccountState, Inventory, InventoryError, Lock, PcRecord, Store, glpi,
 };
 use jiff::Timestamp;
 use std::fmt::Write as _;
@@ -165,7 +164,7 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
             Ok(list_snapshot(&snapshot, &location))
         }),
         InventoryCommand::Show(args) => {
-            open_any(&args.source).and_then(|inv| show(&inv, &args.pc).map_err(|e| e.to_string()))
+            open_any(&args.source).and_then(|inv| Ok(show(&inv, &args.pc)?))
         }
         InventoryCommand::Export(args) => open_any(&args.source).and_then(|inv| {
             let (snapshot, _) = snapshot(&inv, args.site.as_deref())?;
@@ -179,8 +178,7 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
         InventoryCommand::Audit(source) => open_any(&source).and_then(|inv| audit(&inv)),
         InventoryCommand::Migrate(args) => migrate(&args),
         InventoryCommand::Copy(args) => copy(&args),
-    }
-    .map_err(CommandError::Message)?;
+    }?;
     Ok(Output {
         notes,
         ..Output::text(text)
@@ -189,19 +187,19 @@ pub fn run(cmd: InventoryCommand) -> Result<Output, CommandError> {
 
 /// The recorded changes, as sentences (`2026-11-30  warning  pc12: memory 8.0 GiB → 4.0 GiB since
 /// 2026-09-01`) or JSON lines.
-fn changes(inventory: &Backend, args: &ChangesArgs) -> Result<String, String> {
+fn changes(inventory: &Inventory, args: &ChangesArgs) -> Result<String, CommandError> {
     use crate::inventory::{EventFilter, RunId};
     let filter = match (&args.since, args.run) {
         (_, Some(run)) => EventFilter::Run(RunId(run)),
         (Some(since), None) => EventFilter::Since(parse_since(since)?),
         (None, None) => EventFilter::All,
     };
-    let events = inventory.events(filter).map_err(|e| e.to_string())?;
+    let events = inventory.events(filter)?;
     let mut text = String::new();
     for e in &events {
         match args.format {
             ChangesFormat::Json => {
-                text.push_str(&serde_json::to_string(e).map_err(|e| e.to_string())?);
+                text.push_str(&serde_json::to_string(e).map_err(CommandError::message)?);
                 text.push('\n');
             }
             ChangesFormat::Text => {
@@ -223,8 +221,8 @@ fn changes(inventory: &Backend, args: &ChangesArgs) -> Result<String, String> {
 }
 
 /// The reads of escrowed passwords, one line each.
-fn audit(inventory: &Backend) -> Result<String, String> {
-    let reads = inventory.reads().map_err(|e| e.to_string())?;
+fn audit(inventory: &Inventory) -> Result<String, CommandError> {
+    let reads = inventory.reads()?;
     let rows = reads
         .iter()
         .map(|r| {
@@ -250,25 +248,27 @@ fn audit(inventory: &Backend) -> Result<String, String> {
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
-fn parse_since(text: &str) -> Result<Timestamp, String> {
+fn parse_since(text: &str) -> Result<Timestamp, CommandError> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
     text.parse::<jiff::civil::Date>()
         .map_err(|_| {
-            format!("--since {text:?}: give a day (2026-09-01) or a time (2026-09-01T08:00:00Z)")
+            CommandError::Message(format!(
+                "--since {text:?}: give a day (2026-09-01) or a time (2026-09-01T08:00:00Z)"
+            ))
         })
         .and_then(|d| {
             d.to_zoned(jiff::tz::TimeZone::UTC)
                 .map(|z| z.timestamp())
-                .map_err(|e| e.to_string())
+                .map_err(CommandError::message)
         })
 }
 
 /// Clears the pinned host key of one PC, holding the run lock (never during a run).
-fn forget(args: &ShowArgs) -> Result<String, String> {
+fn forget(args: &ShowArgs) -> Result<String, CommandError> {
     let pc = change_pc(args, |inventory, pc| {
-        Box::pin(inventory.forget_host_key(pc))
+        Box::pin(inventory.forget_host_key(&pc.mac))
     })?;
     Ok(format!(
         "forgot the host key of {} ({}): the next run makes first contact with it again\n",
@@ -277,7 +277,7 @@ fn forget(args: &ShowArgs) -> Result<String, String> {
 }
 
 /// Sets one PC's number, holding the run lock (never during a run).
-fn renumber(args: &RenumberArgs) -> Result<String, String> {
+fn renumber(args: &RenumberArgs) -> Result<String, CommandError> {
     let number = args.number;
     let pc = change_pc(&args.pc, move |inventory, pc| {
         Box::pin(inventory.renumber(&pc.mac, number))
@@ -296,88 +296,69 @@ type Change<'a> =
 /// site, in a shared inventory); returns the PC as it was.
 fn change_pc(
     args: &ShowArgs,
-    write: impl for<'a> FnOnce(&'a Backend, &'a PcRecord) -> Change<'a>,
-) -> Result<PcRecord, String> {
+    write: impl for<'a> FnOnce(&'a Inventory, &'a PcRecord) -> Change<'a>,
+) -> Result<PcRecord, CommandError> {
     let (inventory, _lock) = open_to_change(&args.source)?;
-    let pc = inventory.find_pc(&args.pc).map_err(|e| e.to_string())?;
+    let pc = inventory.find_pc(&args.pc)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
-        .map_err(|e| e.to_string())?;
-    runtime
-        .block_on(write(&inventory, &pc))
-        .map_err(|e| e.to_string())?;
+        .map_err(CommandError::message)?;
+    runtime.block_on(write(&inventory, &pc))?;
     Ok(pc)
 }
 
 /// The inventory `source` names, of either kind, opened to write with its run lock held (never
 /// during a run).
-fn open_to_change(source: &SourceArgs) -> Result<(Backend, Lock), String> {
+fn open_to_change(source: &SourceArgs) -> Result<(Inventory, Lock), CommandError> {
     match (&source.db, &source.playbook) {
-        (Some(db), _) => Inventory::open_for_run(db)
-            .map(|(inventory, lock)| (Backend::Sqlite(inventory), Lock::File(lock)))
-            .map_err(|e| e.to_string()),
+        (Some(db), _) => Ok(Inventory::open_for_run(db)?),
         (None, Some(playbook)) => {
-            let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
-            Backend::open_for_run(&pb.inventory, &pb.site, 1).map_err(|e| e.to_string())
+            let pb = crate::playbook::Playbook::load(playbook)?;
+            Ok(Inventory::for_run(&pb.inventory, &pb.site, 1)?)
         }
-        (None, None) => Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
+        (None, None) => Err(no_source()),
     }
 }
 
 /// The inventory `source` names, of either kind, to read.
-fn open_any(source: &SourceArgs) -> Result<Backend, String> {
+fn open_any(source: &SourceArgs) -> Result<Inventory, CommandError> {
     match (&source.db, &source.playbook) {
-        (Some(db), _) => Inventory::open_read_only(db)
-            .map(Backend::Sqlite)
-            .map_err(|e| e.to_string()),
+        (Some(db), _) => Ok(Inventory::open_read_only(db)?),
         (None, Some(playbook)) => {
-            let pb = crate::playbook::Playbook::load(playbook).map_err(|e| e.to_string())?;
-            Backend::open_read_only(&pb.inventory, &pb.site).map_err(|e| e.to_string())
+            let pb = crate::playbook::Playbook::load(playbook)?;
+            Ok(Inventory::to_read(&pb.inventory, &pb.site)?)
         }
-        (None, None) => Err("give --playbook PLAYBOOK or --db PATH".to_owned()),
+        (None, None) => Err(no_source()),
     }
+}
+
+fn no_source() -> CommandError {
+    CommandError::Message("give --playbook PLAYBOOK or --db PATH".to_owned())
 }
 
 /// What `list` and the exports show, with where it was read: every PC, or one site's (a shared
 /// inventory only).
-fn snapshot(inventory: &Backend, site: Option<&str>) -> Result<(Snapshot, String), String> {
-    match inventory {
-        Backend::Sqlite(sqlite) => {
-            if let Some(site) = site {
-                return Err(format!(
-                    "--site {site}: the SQLite inventory {} holds one site; --site is for a shared \
-                     (PostgreSQL) inventory",
-                    sqlite.path().display()
-                ));
-            }
-            Snapshot::read(sqlite)
-                .map(|s| (s, sqlite.path().display().to_string()))
-                .map_err(|e| e.to_string())
-        }
-        Backend::Postgres(pg) => {
-            let location = match site {
-                Some(site) => format!("{} (site {site})", pg.server()),
-                None => pg.server().to_owned(),
-            };
-            pg.snapshot(site)
-                .map(|s| (s, location))
-                .map_err(|e| e.to_string())
-        }
-    }
+fn snapshot(inventory: &Inventory, site: Option<&str>) -> Result<(Snapshot, String), CommandError> {
+    let snapshot = inventory.snapshot(site)?;
+    let location = match site {
+        Some(site) => format!("{} (site {site})", inventory.location()),
+        None => inventory.location(),
+    };
+    Ok((snapshot, location))
 }
 
 /// `rdplay inventory migrate`: the schema versions before and after.
-fn migrate(args: &MigrateArgs) -> Result<String, String> {
-    let pb = crate::playbook::Playbook::load(&args.playbook).map_err(|e| e.to_string())?;
+fn migrate(args: &MigrateArgs) -> Result<String, CommandError> {
+    let pb = crate::playbook::Playbook::load(&args.playbook)?;
     let Some(pg) = &pb.inventory.postgres else {
-        return Err(format!(
+        return Err(CommandError::Message(format!(
             "{}: the playbook names a SQLite inventory ({}), which every run migrates itself; \
              `migrate` is for a shared one (`inventory.url`)",
             args.playbook.display(),
             pb.inventory.path.display()
-        ));
+        )));
     };
-    let done = PgInventory::migrate(pg).map_err(|e| e.to_string())?;
+    let done = Inventory::migrate(pg)?;
     Ok(if done.from == done.to {
         format!(
             "the inventory database {} is at schema version {}: nothing to do\n",
@@ -401,22 +382,21 @@ fn pg_name(pg: &crate::playbook::Postgres) -> String {
 }
 
 /// `rdplay inventory copy`: one line per table, then the totals.
-fn copy(args: &CopyArgs) -> Result<String, String> {
+fn copy(args: &CopyArgs) -> Result<String, CommandError> {
     let Some(path) = args.from.strip_prefix("sqlite:") else {
-        return Err(format!(
+        return Err(CommandError::Message(format!(
             "--from {}: give the SQLite inventory as `sqlite:PATH`",
             args.from
-        ));
+        )));
     };
-    let pb = crate::playbook::Playbook::load(&args.to).map_err(|e| e.to_string())?;
+    let pb = crate::playbook::Playbook::load(&args.to)?;
     let Some(pg) = &pb.inventory.postgres else {
-        return Err(format!(
+        return Err(CommandError::Message(format!(
             "--to {}: the playbook names no shared inventory (`inventory.url`)",
             args.to.display()
-        ));
+        )));
     };
-    let counts =
-        PgInventory::copy_from_sqlite(pg, &pb.site, Path::new(path)).map_err(|e| e.to_string())?;
+    let counts = Inventory::copy_from_sqlite(pg, &pb.site, Path::new(path))?;
     let rows = counts
         .iter()
         .map(|c| {
@@ -475,7 +455,7 @@ fn account_label(a: &AccountRecord) -> String {
 }
 
 /// The `show PC` report.
-pub fn show(inventory: &Backend, query: &str) -> Result<String, InventoryError> {
+pub fn show(inventory: &Inventory, query: &str) -> Result<String, InventoryError> {
     let pc = inventory.find_pc(query)?;
     let accounts = inventory.accounts_of(&pc.mac)?;
     let outcomes = inventory.outcomes_of(&pc.mac, 10)?;
@@ -662,7 +642,7 @@ fn export(
     snapshot: &Snapshot,
     args: &ExportArgs,
     notes: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<String, CommandError> {
     let files: Vec<(String, String)> = match args.format {
         Format::Json => vec![("inventory.json".into(), export::json(snapshot))],
         Format::Csv => vec![
@@ -672,9 +652,9 @@ fn export(
         ],
         Format::Glpi => {
             if args.output.is_none() {
-                return Err(
+                return Err(CommandError::Message(
                     "--format glpi writes one file per PC: give the directory with -o DIR".into(),
-                );
+                ));
             }
             snapshot
                 .pcs
@@ -691,7 +671,7 @@ fn export(
     };
     match &args.output {
         Some(dir) => {
-            let written = export::write_files(dir, &files).map_err(|e| e.to_string())?;
+            let written = export::write_files(dir, &files)?;
             notes.push(format!(
                 "wrote {} file(s) into {}",
                 written.len(),

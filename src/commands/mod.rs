@@ -42,6 +42,9 @@ pub enum CommandError {
     /// A run (or `--check`, or a scan) could not go on.
     #[error("error: {0}")]
     Run(#[from] run::RunError),
+    /// The inventory could not be read or written.
+    #[error("error: {0}")]
+    Inventory(#[from] crate::inventory::InventoryError),
     /// Any other reason, said in words.
     #[error("error: {0}")]
     Message(String),

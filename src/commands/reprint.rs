@@ -4,7 +4,7 @@
 
 use super::CommandError;
 use crate::escrow::{Identity, Recipient, encrypt};
-use crate::inventory::{AccountState, Backend, EscrowRecord, ReadRecord, Store};
+use crate::inventory::{AccountState, EscrowRecord, Inventory, ReadRecord, Store};
 use crate::mac::Mac;
 use crate::playbook::Playbook;
 use crate::render::{Renderer, UserSheet};
@@ -71,7 +71,7 @@ pub fn reprint(args: &ReprintArgs) -> Result<Reprinted, CommandError> {
     let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
     let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
     let (inventory, _lock) =
-        Backend::open_for_run(&pb.inventory, &pb.site, 1).map_err(CommandError::message)?;
+        Inventory::for_run(&pb.inventory, &pb.site, 1).map_err(CommandError::message)?;
     let accounts = targets(&inventory, args)?;
     let renderer = Renderer::new(
         pb.output.user_sheet.as_deref(),
@@ -145,7 +145,7 @@ pub fn rekey(args: &RekeyArgs) -> Result<(usize, usize), CommandError> {
     let fingerprints: Vec<String> = recipients.iter().map(Recipient::fingerprint).collect();
     let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
     let (inventory, _lock) =
-        Backend::open_for_run(&pb.inventory, &pb.site, 1).map_err(CommandError::message)?;
+        Inventory::for_run(&pb.inventory, &pb.site, 1).map_err(CommandError::message)?;
     let (mut rekeyed, mut unreadable) = (0, 0);
     for record in inventory.escrowed(None).map_err(CommandError::message)? {
         let Ok(password) = identity.decrypt(&record.ciphertext) else {
@@ -171,7 +171,7 @@ pub fn rekey(args: &RekeyArgs) -> Result<(usize, usize), CommandError> {
 }
 
 /// The accounts to reprint: by account name, or a PC's live account, or every live account.
-fn targets(inventory: &Backend, args: &ReprintArgs) -> Result<Vec<(Mac, String)>, CommandError> {
+fn targets(inventory: &Inventory, args: &ReprintArgs) -> Result<Vec<(Mac, String)>, CommandError> {
     let accounts = inventory.accounts().map_err(CommandError::message)?;
     if args.all_live {
         return Ok(accounts
@@ -204,7 +204,7 @@ fn targets(inventory: &Backend, args: &ReprintArgs) -> Result<Vec<(Mac, String)>
     Ok(out)
 }
 
-fn newest_escrow(inventory: &Backend, username: &str) -> Result<EscrowRecord, CommandError> {
+fn newest_escrow(inventory: &Inventory, username: &str) -> Result<EscrowRecord, CommandError> {
     inventory
         .escrowed(Some(username))
         .map_err(CommandError::message)?
@@ -219,7 +219,7 @@ fn newest_escrow(inventory: &Backend, username: &str) -> Result<EscrowRecord, Co
 
 /// The user sheet again, from the inventory's records, marked as a reprint of `today`.
 fn sheet_of(
-    inventory: &Backend,
+    inventory: &Inventory,
     pb: &Playbook,
     mac: &Mac,
     username: &str,

@@ -8,7 +8,7 @@ use crate::engine::effects::{Effect, escrow::Escrow, sheets::Sheets};
 use crate::engine::outcome::{Outcome, PcReport};
 use crate::engine::scope::Scope;
 use crate::engine::{Engine, Observer, driver};
-use crate::inventory::{Backend, Store};
+use crate::inventory::{Inventory, Store};
 use crate::playbook::Playbook;
 use crate::remote::openssh::{FirstContactCreds, OpenSsh};
 use crate::render::Renderer;
@@ -135,7 +135,7 @@ pub async fn run(
     crate::files::private_dir(&pb.state_dir)
         .map_err(io(format!("creating {}", pb.state_dir.display())))?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
-    let (inventory, _lock) = Backend::open_for_run(&pb.inventory, &pb.site, forks)?;
+    let (inventory, _lock) = Inventory::for_run(&pb.inventory, &pb.site, forks)?;
     let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
     let run_dir = pb.state_dir.join("runs").join(&stamp);
     crate::files::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;

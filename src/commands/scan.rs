@@ -3,7 +3,7 @@
 
 use super::CommandError;
 use crate::engine::scope::{Scope, Triage};
-use crate::inventory::Backend;
+use crate::inventory::Inventory;
 use crate::tasks::scan::PortState;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -29,8 +29,7 @@ pub struct ScanReport {
 /// Scans the playbook's range.
 pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
     let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
-    let inventory =
-        Backend::open_read_only(&pb.inventory, &pb.site).map_err(CommandError::message)?;
+    let inventory = Inventory::to_read(&pb.inventory, &pb.site).map_err(CommandError::message)?;
     let scope = Scope::new(&pb, &inventory, &[]).map_err(CommandError::message)?;
     let started = std::time::Instant::now();
     let results = runtime.block_on(crate::tasks::scan::scan(

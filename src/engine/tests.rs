@@ -9,7 +9,7 @@ use super::plan::{Action, Adopt, BlockedKind, PcPlan};
 use super::planner::{Decision, Known, Planner};
 use super::scope::Target;
 use super::{Engine, Silent};
-use crate::inventory::{Intent, Inventory, RunLock};
+use crate::inventory::{Intent, Inventory, Lock, Store};
 use crate::mac::Mac;
 use crate::playbook::Playbook;
 use crate::remote::fake::{Account, Fake, File, Fleet, Pc};
@@ -24,7 +24,7 @@ struct World {
     fleet: Arc<Fleet>,
     engine: Engine<Fake, Inventory>,
     rc: RunCtx,
-    _lock: RunLock,
+    _lock: Lock,
 }
 
 fn ip(n: u8) -> Ipv4Addr {

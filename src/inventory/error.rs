@@ -201,6 +201,17 @@ pub enum InventoryError {
         /// The inventory database.
         path: PathBuf,
     },
+    /// A site was named for a SQLite inventory, which holds one.
+    #[error(
+        "--site {site}: the SQLite inventory {path} holds one site; --site is for a shared \
+         (PostgreSQL) inventory"
+    )]
+    OneSite {
+        /// The inventory file.
+        path: PathBuf,
+        /// The site named.
+        site: String,
+    },
 }
 
 fn on_mac(mac: &Option<String>) -> String {

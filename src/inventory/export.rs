@@ -1,8 +1,8 @@
 //! `rdplay inventory export`: the JSON document, the CSV tables, and writing export files (0600 in 0700).
 
+use super::InventoryError;
 use super::inert::csv_cell;
 use super::model::{AccountRecord, AccountState, PcRecord};
-use super::{Inventory, InventoryError};
 use crate::facts::Facts;
 use crate::mac::Mac;
 use serde::Serialize;
@@ -26,17 +26,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the whole inventory.
-    pub fn read(inventory: &Inventory) -> Result<Snapshot, InventoryError> {
-        Ok(Snapshot {
-            pcs: inventory.pcs()?,
-            accounts: inventory.accounts()?,
-            events: inventory.events(super::EventFilter::All)?,
-            reads: inventory.reads()?,
-            sites: std::collections::HashMap::new(),
-        })
-    }
-
     /// The PC's managed account: its live one, else its newest pending one.
     pub fn managed_account(&self, mac: &Mac) -> Option<&AccountRecord> {
         managed_account(&self.accounts, mac)

@@ -1,30 +1,35 @@
-//! The inventory: the SQLite store (or the shared PostgreSQL one, [`postgres`]) of PCs, accounts, request numbers and runs; the crash-safe journal;
-//! the run lock; and the exports (JSON, CSV, GLPI).
+//! The inventory: the SQLite file (or one site of a shared PostgreSQL database, [`postgres`]) of
+//! PCs, accounts, request numbers and runs; the crash-safe journal; the run lock; and the exports
+//! (JSON, CSV, GLPI). One type, [`Inventory`], with one surface, [`Store`]; every statement is
+//! written once (`reads.rs`, `journal.rs`) and what differs between the two databases sits in
+//! `dialect.rs`. docs/ARCHITECTURE.md says how to add an operation.
 //!
 //! It is what the next run trusts to decide which accounts it may delete on a PC: every account
 //! recorded for that PC's MAC whose state is not `deleted`. The engine writes the journal in three
-//! durable steps per PC — [`Inventory::intend`] before touching the PC, [`Inventory::renewed`] after
-//! the PC reports success, [`Inventory::sheets_written`] once the sheets exist — so a crash between any
-//! two leaves rows that the next run's [`Inventory::accounts_to_remove`] includes. Passwords are never
+//! durable steps per PC — [`Store::intend`] before touching the PC, [`Store::renewed`] after
+//! the PC reports success, [`Store::sheets_written`] once the sheets exist — so a crash between any
+//! two leaves rows that the next run's [`Store::accounts_to_remove`] includes. Passwords are never
 //! stored. See docs/INVENTORY.md.
 //!
 //! This module must not talk to PCs.
 
-mod backend;
+mod dialect;
 mod error;
 pub mod export;
 pub mod glpi;
 pub mod inert;
+mod journal;
 mod lock;
 mod mac;
 mod model;
 pub mod postgres;
+mod reads;
 mod schema;
 mod seam;
+mod sql;
+mod sqlite;
 mod store;
-mod writer;
 
-pub use backend::{Backend, Lock};
 pub use error::InventoryError;
 pub use lock::{RunLock, lock_path};
 pub use model::{
@@ -34,4 +39,4 @@ pub use model::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use seam::Store;
-pub use store::Inventory;
+pub use store::{Inventory, Lock};

@@ -142,6 +142,15 @@ const MIGRATIONS: &[&str] = &[
         local_host TEXT NOT NULL,
         reason     TEXT
     );",
+    // 6: sites, as in the shared PostgreSQL inventory, so that one journal serves both: runs, PCs
+    // and accounts carry their site (a file holds one, `""`); a PC's number is unique within it.
+    "ALTER TABLE runs ADD COLUMN site TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pcs ADD COLUMN site TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN site TEXT NOT NULL DEFAULT '';
+    DROP INDEX pcs_number;
+    CREATE UNIQUE INDEX pcs_number ON pcs(site, number) WHERE number IS NOT NULL;
+    CREATE INDEX pcs_site ON pcs(site, ip);
+    CREATE INDEX runs_site ON runs(site);",
 ];
 
 /// The schema version this build writes.

@@ -1,10 +1,12 @@
-//! The store interface the engine talks to. [`super::Inventory`] (SQLite) implements it; a second
-//! backend is one more module implementing [`Store`]. Reads answer at once (the engine calls them
-//! while planning); writes are journal steps, durable when they return.
+//! The inventory's one surface: what the engine and the commands read from and write to it.
+//! [`super::Inventory`] implements it once for SQLite and PostgreSQL. Reads answer at once (the
+//! engine calls them while planning); writes are durable when they return.
 
+use super::export::Snapshot;
 use super::{
-    AccountRecord, ArchiveRecord, Archived, Event, EventFilter, EventRecord, Intent, Inventory,
-    InventoryError, PcOutcome, PcRecord, PcRef, PcSeen, Renewal, RunId, RunSummary,
+    AccountRecord, ArchiveRecord, Archived, EscrowRecord, Event, EventFilter, EventRecord, Intent,
+    InventoryError, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId,
+    RunSummary,
 };
 use crate::mac::Mac;
 use std::collections::HashSet;
@@ -89,96 +91,38 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn outcome(&self, run: RunId, pc: PcOutcome) -> impl Future<Output = R<()>> + Send;
     /// Records the end of a run.
     fn finish_run(&self, run: RunId) -> impl Future<Output = R<RunSummary>> + Send;
-}
 
-impl Store for Inventory {
-    fn pc(&self, mac: &Mac) -> R<Option<PcRecord>> {
-        Inventory::pc(self, mac)
-    }
-    fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>> {
-        Inventory::pc_by_ip(self, ip)
-    }
-    fn pcs(&self) -> R<Vec<PcRecord>> {
-        Inventory::pcs(self)
-    }
-    fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
-        Inventory::accounts_to_remove(self, mac)
-    }
-    fn usernames_in_use(&self) -> R<HashSet<String>> {
-        Inventory::usernames_in_use(self)
-    }
-    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
-        Inventory::highest_uid(self, mac)
-    }
-    fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
-        Inventory::failed_in_last_run(self)
-    }
-    fn numbers_for(&self, macs: &[Mac]) -> R<std::collections::HashMap<Mac, u32>> {
-        Inventory::numbers_for(self, macs)
-    }
-    async fn escrow(
+    // ---- an admin's reads and changes (`rdplay inventory`, `reprint`, `escrow`) ----
+
+    /// Finds a PC by what a user typed: a MAC (any case, `:` or `-`), an IPv4 address (this site's
+    /// PC last seen there first) or a hostname; one several PCs have is ambiguous.
+    fn find_pc(&self, query: &str) -> R<PcRecord>;
+    /// The outcomes recorded for a PC, newest first, at most `limit`.
+    fn outcomes_of(&self, mac: &Mac, limit: u32) -> R<Vec<OutcomeRecord>>;
+    /// The accounts of one PC, oldest first.
+    fn accounts_of(&self, mac: &Mac) -> R<Vec<AccountRecord>>;
+    /// Every account recorded (of every site), oldest first.
+    fn accounts(&self) -> R<Vec<AccountRecord>>;
+    /// Everything `inventory list` and the exports show: of every site (`None`) or of one (a
+    /// shared inventory only).
+    fn snapshot(&self, site: Option<&str>) -> R<Snapshot>;
+    /// The escrowed passwords, newest first: of one account, or of every account not deleted (of
+    /// this site).
+    fn escrowed(&self, username: Option<&str>) -> R<Vec<EscrowRecord>>;
+    /// Every read of an escrowed password (of this site's PCs), oldest first.
+    fn reads(&self) -> R<Vec<ReadRecord>>;
+    /// Forgets a PC's pinned host key (a reinstalled PC): the next run makes first contact again.
+    fn forget_host_key(&self, mac: &Mac) -> impl Future<Output = R<()>> + Send;
+    /// Sets a PC's number by hand; refuses a number another PC of its site has.
+    fn renumber(&self, mac: &Mac, number: u32) -> impl Future<Output = R<()>> + Send;
+    /// Records a read of an escrowed password; durable when it returns, before the password is
+    /// used.
+    fn record_read(&self, read: ReadRecord) -> impl Future<Output = R<()>> + Send;
+    /// Replaces an escrowed password's ciphertext (a rekey to other recipients).
+    fn rekey(
         &self,
-        mac: &Mac,
-        username: &str,
-        request: &str,
-        run: RunId,
+        id: i64,
         recipients: Vec<String>,
         ciphertext: Vec<u8>,
-        keep: u32,
-    ) -> R<()> {
-        Inventory::escrow(
-            self, mac, username, request, run, recipients, ciphertext, keep,
-        )
-        .await
-    }
-    fn identity_conflicts(&self) -> R<Vec<Event>> {
-        Inventory::identity_conflicts(self)
-    }
-    fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>> {
-        Inventory::events(self, filter)
-    }
-    async fn record_events(&self, run: RunId, events: Vec<Event>) -> R<usize> {
-        Inventory::record_events(self, run, events).await
-    }
-    fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>> {
-        Inventory::archives_of(self, mac)
-    }
-    async fn archived(&self, archive: Archived) -> R<i64> {
-        Inventory::archived(self, archive).await
-    }
-    async fn archive_removed(&self, id: i64) -> R<()> {
-        Inventory::archive_removed(self, id).await
-    }
-    async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
-        Inventory::begin_run(self, playbook, digest).await
-    }
-    async fn next_request(&self, run: RunId) -> R<String> {
-        Inventory::next_request(self, run).await
-    }
-    async fn seen(&self, pc: PcSeen) -> R<()> {
-        Inventory::seen(self, pc).await
-    }
-    async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
-        Inventory::pin_host_key(self, mac, ip, key).await
-    }
-    async fn intend(&self, intent: Intent) -> R<()> {
-        Inventory::intend(self, intent).await
-    }
-    async fn renewed(&self, renewal: Renewal) -> R<()> {
-        Inventory::renewed(self, renewal).await
-    }
-    async fn sheets_written(
-        &self,
-        username: &str,
-        user_sheet: Vec<PathBuf>,
-        pc_sheet: Vec<PathBuf>,
-    ) -> R<()> {
-        Inventory::sheets_written(self, username, user_sheet, pc_sheet).await
-    }
-    async fn outcome(&self, run: RunId, pc: PcOutcome) -> R<()> {
-        Inventory::outcome(self, run, pc).await
-    }
-    async fn finish_run(&self, run: RunId) -> R<RunSummary> {
-        Inventory::finish_run(self, run).await
-    }
+    ) -> impl Future<Output = R<()>> + Send;
 }

@@ -1,648 +1,216 @@
-//! [`Inventory`]: opening the store (with its lock), the reads, and the durable writes.
+//! [`Inventory`]: the playbook's inventory, a SQLite file or one site of a shared PostgreSQL
+//! database, behind one type. Every read ([`super::reads`]) and write ([`super::journal`]) is
+//! written once; this file sends it to whichever database this is.
 
+use super::export::Snapshot;
+use super::journal::{
+    self, ArchiveRemoved, BeginRun, Escrowed, FinishRun, ForgetHostKey, NextRequest, Outcome,
+    PinHostKey, RecordEvents, Rekeyed, Renumber, SheetsWritten, Write,
+};
 use super::lock::RunLock;
 use super::model::{
-    AccountRecord, AccountState, ArchiveRecord, Archived, EscrowRecord, Event, EventFilter,
-    EventRecord, Intent, OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal,
-    RunId, RunSummary, WriteStats,
+    AccountRecord, ArchiveRecord, Archived, EscrowRecord, Event, EventFilter, EventRecord, Intent,
+    OutcomeRecord, PcOutcome, PcRecord, PcRef, PcSeen, ReadRecord, Renewal, RunId, RunSummary,
+    WriteStats,
 };
-use super::writer::{
-    ArchiveRemoved, BeginRun, Escrowed, FinishRun, NextRequest, Outcome, PinHostKey, RecordEvents,
-    Rekeyed, Renumber, SheetsWritten, Write, Writer,
-};
-use super::{InventoryError, schema};
-use crate::facts::Facts;
+use super::postgres::{Copied, Migrated, PgDb, SiteLock};
+use super::reads::{self, PcColumn};
+use super::sql::Sql;
+use super::sqlite::{self, SqliteDb};
+use super::{InventoryError, Store};
 use crate::mac::Mac;
-use rusqlite::{Connection, OpenFlags, Row};
+use crate::playbook::{InventoryConfig, Postgres};
 use std::collections::{HashMap, HashSet};
-use std::fs::OpenOptions;
 use std::net::Ipv4Addr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// The inventory: the SQLite store of PCs, accounts, requests and runs. Cheap to clone; `Send + Sync`.
+type R<T> = Result<T, InventoryError>;
+
+/// The inventory: PCs, accounts, requests, runs, escrow and events. Cheap to clone; `Send + Sync`.
 ///
-/// Reads are synchronous (a few milliseconds at most); writes are `async` and return once their
-/// transaction is durably committed (WAL, `synchronous = FULL`).
+/// Reads are synchronous (a file read, or one round trip to the server); writes are `async` and
+/// return once durably committed.
 #[derive(Clone)]
 pub struct Inventory {
     inner: Arc<Inner>,
 }
 
+struct Inner {
+    db: Db,
+    /// The site whose PCs, runs and escrow this inventory reads and writes; `""` in a file.
+    site: String,
+}
+
+enum Db {
+    Sqlite(SqliteDb),
+    Postgres(PgDb),
+}
+
+/// The run lock of either kind: held until dropped.
+#[derive(Debug)]
+pub enum Lock {
+    /// The SQLite file's lock file.
+    File(RunLock),
+    /// The site's advisory lock in the shared database.
+    Site(SiteLock),
+}
+
 impl std::fmt::Debug for Inventory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inventory")
-            .field("path", &self.inner.path)
-            .field("read_only", &self.inner.writer.is_none())
+            .field("location", &self.location())
+            .field("site", &self.inner.site)
             .finish()
     }
 }
 
-struct Inner {
-    path: PathBuf,
-    // Declared before `writer` so it closes first: the writer's connection, closing last, checkpoints
-    // the WAL and removes the -wal and -shm files.
-    reader: Option<Mutex<Connection>>,
-    writer: Option<Writer>,
-}
-
-const PC_COLUMNS: &str = "mac, ip, hostname, host_key, facts, first_seen, last_seen, number";
-const ACCOUNT_COLUMNS: &str =
-    "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet, uid";
-
 impl Inventory {
-    /// Opens the inventory for a run: creates the state directory (0700) and the database (0600) when
-    /// missing, applies migrations, and takes the exclusive run lock (`<db>.lock`). A second opener gets
-    /// [`InventoryError::Locked`].
-    pub fn open_for_run(path: &Path) -> Result<(Inventory, RunLock), InventoryError> {
-        if let Some(dir) = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-        {
-            crate::files::private_dir(dir).map_err(|source| InventoryError::Io {
-                action: "create the state directory",
-                path: dir.to_owned(),
-                source,
-            })?;
+    fn new(db: Db, site: &str) -> Inventory {
+        Inventory {
+            inner: Arc::new(Inner {
+                db,
+                site: site.to_owned(),
+            }),
         }
-        let lock = RunLock::acquire(path)?;
-        let io = |action, source| InventoryError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| io("create the inventory", e))?;
-        let mode = file
-            .metadata()
-            .map_err(|e| io("inspect the inventory", e))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| io("restrict the permissions (0600) of the inventory", e))?;
+    }
+
+    /// Opens the playbook's inventory for a run of `site`, with its lock: the SQLite file (see
+    /// [`Inventory::open_for_run`]), or the shared database (connects, migrates, takes the site's
+    /// lock, and starts up to `forks` connections).
+    pub fn for_run(config: &InventoryConfig, site: &str, forks: usize) -> R<(Inventory, Lock)> {
+        match &config.postgres {
+            None => Inventory::open_for_run(&config.path),
+            Some(pg) => {
+                let (db, lock, _) = PgDb::open_for_run(pg, site, forks)?;
+                Ok((Inventory::new(Db::Postgres(db), site), Lock::Site(lock)))
+            }
         }
-        drop(file);
-        let sqlite = |source| InventoryError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(sqlite)?;
-        schema::configure_writer(&conn, path)?;
-        schema::migrate(&mut conn, path)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite)?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sqlite)?;
-        let writer = Writer::start(conn, path)?;
-        let inner = Inner {
-            path: path.to_owned(),
-            reader: Some(Mutex::new(reader)),
-            writer: Some(writer),
-        };
+    }
+
+    /// Opens the playbook's inventory to read `site`'s records, taking no lock and creating
+    /// nothing.
+    pub fn to_read(config: &InventoryConfig, site: &str) -> R<Inventory> {
+        match &config.postgres {
+            None => Inventory::open_read_only(&config.path),
+            Some(pg) => Ok(Inventory::new(
+                Db::Postgres(PgDb::open_read_only(pg)?),
+                site,
+            )),
+        }
+    }
+
+    /// Opens a SQLite file for a run: creates the state directory (0700) and the database (0600)
+    /// when missing, applies migrations, and takes the exclusive run lock (`<db>.lock`). A second
+    /// opener gets [`InventoryError::Locked`].
+    pub fn open_for_run(path: &Path) -> R<(Inventory, Lock)> {
+        let (db, lock) = SqliteDb::open_for_run(path)?;
         Ok((
-            Inventory {
-                inner: Arc::new(inner),
-            },
-            lock,
+            Inventory::new(Db::Sqlite(db), sqlite::SITE),
+            Lock::File(lock),
         ))
     }
 
-    /// Opens the inventory for reading only (`run --check`, `rdplay inventory`): creates nothing, takes
-    /// no lock; a missing file is an empty inventory.
-    pub fn open_read_only(path: &Path) -> Result<Inventory, InventoryError> {
-        let empty = || Inventory {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                reader: None,
-                writer: None,
-            }),
-        };
-        match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(empty()),
-            Err(source) => {
-                return Err(InventoryError::Io {
-                    action: "read",
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-            Ok(_) => {}
+    /// Opens a SQLite file for reading only (`run --check`, `rdplay inventory`): creates nothing,
+    /// takes no lock; a missing file is an empty inventory.
+    pub fn open_read_only(path: &Path) -> R<Inventory> {
+        let db = SqliteDb::open_read_only(path)?;
+        Ok(Inventory::new(Db::Sqlite(db), sqlite::SITE))
+    }
+
+    /// Brings a shared database's schema up to this build's (`rdplay inventory migrate`); refuses
+    /// one newer than this build.
+    pub fn migrate(pg: &Postgres) -> R<Migrated> {
+        PgDb::migrate(pg)
+    }
+
+    /// Copies one site's SQLite inventory into the shared database (`rdplay inventory copy`), in
+    /// one transaction, holding the site's lock; rows copied before are skipped. What moved, per
+    /// table.
+    pub fn copy_from_sqlite(pg: &Postgres, site: &str, sqlite: &Path) -> R<Vec<Copied>> {
+        PgDb::copy_from_sqlite(pg, site, sqlite)
+    }
+
+    /// Where it is, for messages: the file, or `USER@HOST:PORT/DATABASE`.
+    pub fn location(&self) -> String {
+        match &self.inner.db {
+            Db::Sqlite(db) => db.path().display().to_string(),
+            Db::Postgres(db) => db.server().to_owned(),
         }
-        let sqlite = |source| InventoryError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sqlite)?;
-        let found = schema::version(&conn, path)?;
-        if found == 0 {
-            return Ok(empty());
+    }
+
+    /// Whether it is shared by several sites (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.inner.db, Db::Postgres(_))
+    }
+
+    /// The writes and commits of this process so far, where the database counts them (SQLite; the
+    /// server counts its own, `pg_stat_database.xact_commit`).
+    pub fn write_stats(&self) -> Option<WriteStats> {
+        match &self.inner.db {
+            Db::Sqlite(db) => Some(db.write_stats()),
+            Db::Postgres(_) => None,
         }
-        if found > schema::SCHEMA_VERSION {
-            return Err(InventoryError::TooNew {
-                path: path.to_owned(),
-                found,
-                known: schema::SCHEMA_VERSION,
-            });
+    }
+
+    fn site(&self) -> String {
+        self.inner.site.clone()
+    }
+
+    /// Runs `read` in a transaction of its own (PostgreSQL) or on the reading connection (SQLite).
+    fn read<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        read: impl FnOnce(&mut dyn Sql) -> R<T> + Send + 'static,
+    ) -> R<T> {
+        match &self.inner.db {
+            Db::Sqlite(db) => db.read(read),
+            Db::Postgres(db) => db.read(action, read),
         }
-        if found < schema::SCHEMA_VERSION {
-            return Err(InventoryError::NeedsMigration {
-                path: path.to_owned(),
-                found,
-                known: schema::SCHEMA_VERSION,
-            });
+    }
+
+    /// Applies `write`; returns once it is durably committed.
+    async fn write<W: Write>(&self, write: W) -> R<W::Reply> {
+        match &self.inner.db {
+            Db::Sqlite(db) => db.write(write).await,
+            Db::Postgres(db) => db.write(self.site(), write).await,
         }
-        Ok(Inventory {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                reader: Some(Mutex::new(conn)),
-                writer: None,
-            }),
+    }
+}
+
+impl Store for Inventory {
+    fn pc(&self, mac: &Mac) -> R<Option<PcRecord>> {
+        let mac = mac.clone();
+        self.read("read a PC", move |sql| reads::pc(sql, &mac))
+    }
+
+    fn pc_by_ip(&self, ip: Ipv4Addr) -> R<Option<PcRecord>> {
+        let site = self.site();
+        self.read("read a PC", move |sql| reads::pc_by_ip(sql, &site, ip))
+    }
+
+    fn pcs(&self) -> R<Vec<PcRecord>> {
+        let site = self.site();
+        self.read("read the PCs", move |sql| reads::pcs(sql, &site))
+    }
+
+    fn accounts_to_remove(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
+        let mac = mac.clone();
+        self.read("read a PC's accounts", move |sql| {
+            reads::accounts_to_remove(sql, &mac)
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    fn usernames_in_use(&self) -> R<HashSet<String>> {
+        self.read("read the usernames", reads::usernames_in_use)
     }
 
-    /// How many writes went through how many commits so far (each commit is one fsync).
-    pub fn write_stats(&self) -> WriteStats {
-        self.inner
-            .writer
-            .as_ref()
-            .map(Writer::stats)
-            .unwrap_or_default()
-    }
-
-    // ---- reads ----
-
-    /// The PC with this MAC.
-    pub fn pc(&self, mac: &Mac) -> Result<Option<PcRecord>, InventoryError> {
-        Ok(self.pcs_where("mac = ?1", &[mac])?.pop())
-    }
-
-    /// The PC last seen at this address.
-    pub fn pc_by_ip(&self, ip: Ipv4Addr) -> Result<Option<PcRecord>, InventoryError> {
-        let ip = ip.to_string();
-        Ok(self
-            .pcs_where("ip = ?1 ORDER BY last_seen DESC LIMIT 1", &[&ip])?
-            .pop())
-    }
-
-    /// Every PC, by MAC.
-    pub fn pcs(&self) -> Result<Vec<PcRecord>, InventoryError> {
-        self.pcs_where("1 ORDER BY mac", &[])
-    }
-
-    /// Finds a PC by what a user typed: a MAC (any case, `:` or `-`), an IPv4 address or a hostname.
-    pub fn find_pc(&self, query: &str) -> Result<PcRecord, InventoryError> {
-        let not_found = || InventoryError::PcNotFound {
-            path: self.path().to_owned(),
-            query: query.to_owned(),
-        };
-        if let Some(mac) = Mac::parse(query) {
-            return self.pc(&mac)?.ok_or_else(not_found);
-        }
-        if let Ok(ip) = query.trim().parse::<Ipv4Addr>() {
-            return self.pc_by_ip(ip)?.ok_or_else(not_found);
-        }
-        let mut found = self.pcs_where("hostname = ?1 ORDER BY mac", &[&query])?;
-        match found.len() {
-            0 => Err(not_found()),
-            1 => Ok(found.remove(0)),
-            _ => Err(InventoryError::Ambiguous {
-                query: query.to_owned(),
-                macs: found.into_iter().map(|pc| pc.mac.to_string()).collect(),
-            }),
-        }
-    }
-
-    /// The accounts rdplay may (and must) delete on this PC: every account recorded for its MAC that is
-    /// not deleted, pending ones included (their creation may or may not have reached the PC).
-    pub fn accounts_to_remove(&self, mac: &Mac) -> Result<Vec<AccountRecord>, InventoryError> {
-        self.accounts_where("mac = ?1 AND state != 'deleted' ORDER BY id", &[mac])
-    }
-
-    /// The number of each PC of `macs`: its own, or for those without one the smallest free numbers,
-    /// in the order given. Reads only: a new PC's number is recorded with its first intent.
-    pub fn numbers_for(&self, macs: &[Mac]) -> Result<HashMap<Mac, u32>, InventoryError> {
+    /// Each PC's number within this site: its own, or the smallest free ones in the order given.
+    fn numbers_for(&self, macs: &[Mac]) -> R<HashMap<Mac, u32>> {
         Ok(number_pcs(&self.pcs()?, macs))
     }
 
-    /// The highest uid rdplay gave an account on this PC, deleted ones included: the next account's
-    /// uid must be above it.
-    pub fn highest_uid(&self, mac: &Mac) -> Result<Option<u32>, InventoryError> {
-        let found: Vec<Option<i64>> = self.select(
-            "SELECT MAX(uid) FROM accounts WHERE mac = ?1",
-            &[mac],
-            |r| r.get(0),
-        )?;
-        found
-            .into_iter()
-            .flatten()
-            .next()
-            .map(|u| u32::try_from(u).map_err(|_| self.corrupt("uid", &u.to_string())))
-            .transpose()
-    }
-
-    /// Every managed username not deleted (live or pending), fleet-wide.
-    pub fn usernames_in_use(&self) -> Result<HashSet<String>, InventoryError> {
-        Ok(self
-            .accounts_where("state != 'deleted'", &[])?
-            .into_iter()
-            .map(|a| a.username)
-            .collect())
-    }
-
-    /// Every account ever recorded, oldest first.
-    pub fn accounts(&self) -> Result<Vec<AccountRecord>, InventoryError> {
-        self.accounts_where("1 ORDER BY id", &[])
-    }
-
-    /// The accounts of one PC, oldest first.
-    pub fn accounts_of(&self, mac: &Mac) -> Result<Vec<AccountRecord>, InventoryError> {
-        self.accounts_where("mac = ?1 ORDER BY id", &[mac])
-    }
-
-    /// The PCs that failed in the last run that recorded outcomes (for `--limit @failed`); for each PC,
-    /// its last outcome in that run counts. A run killed before it finished counts too.
-    pub fn failed_in_last_run(&self) -> Result<Vec<PcRef>, InventoryError> {
-        let outcomes = self.outcomes_where(
-            "run = (SELECT MAX(run) FROM outcomes) AND ok = 0
-             AND id = (SELECT MAX(id) FROM outcomes p WHERE p.run = outcomes.run
-                       AND COALESCE(p.mac, p.ip) = COALESCE(outcomes.mac, outcomes.ip))
-             ORDER BY id",
-            &[],
-        )?;
-        Ok(outcomes
-            .into_iter()
-            .map(|o| PcRef {
-                mac: o.mac,
-                ip: o.ip,
-            })
-            .collect())
-    }
-
-    /// The archives made of a PC's old accounts, oldest first (removed ones too).
-    pub fn archives_of(&self, mac: &Mac) -> Result<Vec<ArchiveRecord>, InventoryError> {
-        let raws = self.select(
-            "SELECT id, mac, username, request, path, bytes, sha256, created_at, removed_at
-             FROM archives WHERE mac = ?1 ORDER BY id",
-            &[mac],
-            |r| r.try_into(),
-        )?;
-        raws.into_iter()
-            .map(
-                |(id, mac, username, request, path, bytes, sha256, created, removed): RawArchive| {
-                    Ok(ArchiveRecord {
-                        id,
-                        mac: self.parse("MAC address", &mac)?,
-                        username,
-                        request,
-                        path: PathBuf::from(path),
-                        bytes: u64::try_from(bytes).unwrap_or(0),
-                        sha256,
-                        created_at: self.parse("timestamp", &created)?,
-                        removed_at: removed.map(|t| self.parse("timestamp", &t)).transpose()?,
-                    })
-                },
-            )
-            .collect()
-    }
-
-    /// The outcomes recorded for a PC, newest first, at most `limit`.
-    pub fn outcomes_of(&self, mac: &Mac, limit: u32) -> Result<Vec<OutcomeRecord>, InventoryError> {
-        self.outcomes_where("mac = ?1 ORDER BY id DESC LIMIT ?2", &[mac, &limit])
-    }
-
-    fn with_reader<T>(
-        &self,
-        empty: T,
-        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, InventoryError> {
-        let Some(reader) = &self.inner.reader else {
-            return Ok(empty);
-        };
-        let conn = reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        read(&conn).map_err(|source| InventoryError::Sqlite {
-            path: self.path().to_owned(),
-            source,
-        })
-    }
-
-    fn select<R>(
-        &self,
-        sql: &str,
-        args: &[&dyn rusqlite::ToSql],
-        row: impl Fn(&Row<'_>) -> rusqlite::Result<R>,
-    ) -> Result<Vec<R>, InventoryError> {
-        self.with_reader(Vec::new(), |conn| {
-            let mut stmt = conn.prepare_cached(sql)?;
-            let rows = stmt.query_map(args, |r| row(r))?;
-            rows.collect()
-        })
-    }
-
-    fn pcs_where(
-        &self,
-        filter: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<PcRecord>, InventoryError> {
-        let sql = format!("SELECT {PC_COLUMNS} FROM pcs WHERE {filter}");
-        let raws = self.select(&sql, args, |r| r.try_into())?;
-        raws.into_iter()
-            .map(
-                |(mac, ip, hostname, host_key, facts, first, last, number): RawPc| {
-                    Ok(PcRecord {
-                        mac: self.parse("MAC address", &mac)?,
-                        ip: self.parse("IP address", &ip)?,
-                        hostname,
-                        // Older versions forgot a key by storing an empty one.
-                        host_key: host_key.filter(|k| !k.trim().is_empty()),
-                        facts: facts.map(|f| self.parse_facts(&f)).transpose()?,
-                        first_seen: self.parse("timestamp", &first)?,
-                        last_seen: self.parse("timestamp", &last)?,
-                        number,
-                    })
-                },
-            )
-            .collect()
-    }
-
-    fn accounts_where(
-        &self,
-        filter: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<AccountRecord>, InventoryError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {filter}");
-        let raws = self.select(&sql, args, |r| r.try_into())?;
-        raws.into_iter()
-            .map(|(username, mac, request, state, created, deleted, user_sheet, pc_sheet, uid): RawAccount| {
-                Ok(AccountRecord {
-                    username,
-                    mac: self.parse("MAC address", &mac)?,
-                    request,
-                    uid: uid.map(|u: i64| u32::try_from(u).map_err(|_| self.corrupt("uid", &u.to_string()))).transpose()?,
-                    state: AccountState::parse(&state).ok_or_else(|| self.corrupt("account state", &state))?,
-                    created_at: self.parse("timestamp", &created)?,
-                    deleted_at: deleted.map(|d| self.parse("timestamp", &d)).transpose()?,
-                    user_sheet: self.parse_paths(&user_sheet)?,
-                    pc_sheet: self.parse_paths(&pc_sheet)?,
-                })
-            })
-            .collect()
-    }
-
-    fn outcomes_where(
-        &self,
-        filter: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<OutcomeRecord>, InventoryError> {
-        let sql = format!(
-            "SELECT run, mac, ip, step, ok, reason, duration_ms, at FROM outcomes WHERE {filter}"
-        );
-        let raws = self.select(&sql, args, |r| r.try_into())?;
-        raws.into_iter()
-            .map(
-                |(run, mac, ip, step, ok, reason, duration_ms, at): RawOutcome| {
-                    Ok(OutcomeRecord {
-                        run: RunId(run),
-                        mac: mac.map(|m| self.parse("MAC address", &m)).transpose()?,
-                        ip: self.parse("IP address", &ip)?,
-                        step,
-                        ok,
-                        reason,
-                        duration_ms: u64::try_from(duration_ms).unwrap_or(0),
-                        at: self.parse("timestamp", &at)?,
-                    })
-                },
-            )
-            .collect()
-    }
-
-    /// The events recorded, oldest first: of one run, or since a time, or all.
-    pub fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, InventoryError> {
-        let (clause, arg): (&str, String) = match filter {
-            EventFilter::All => ("1", String::new()),
-            EventFilter::Run(run) => ("run = ?1", run.0.to_string()),
-            EventFilter::Since(t) => ("at >= ?1", t.to_string()),
-        };
-        let sql = format!(
-            "SELECT run, at, mac, other_mac, ip, hostname, kind, severity, text, since
-             FROM events WHERE {clause} ORDER BY id"
-        );
-        let args: Vec<&dyn rusqlite::ToSql> = if clause == "1" {
-            Vec::new()
-        } else {
-            vec![&arg]
-        };
-        let raws: Vec<RawEvent> = self.select(&sql, &args, |r| r.try_into())?;
-        raws.into_iter()
-            .map(
-                |(run, at, mac, other, ip, hostname, kind, severity, text, since)| {
-                    let mac_of = |m: Option<String>| {
-                        m.map(|m| self.parse::<Mac>("MAC address", &m)).transpose()
-                    };
-                    Ok(EventRecord {
-                        run: RunId(run),
-                        at: self.parse("timestamp", &at)?,
-                        event: Event {
-                            kind,
-                            severity: crate::changes::Severity::parse(&severity)
-                                .ok_or_else(|| self.corrupt("severity", &severity))?,
-                            mac: mac_of(mac)?,
-                            other_mac: mac_of(other)?,
-                            ip: ip.map(|ip| self.parse("IP address", &ip)).transpose()?,
-                            hostname,
-                            text,
-                            since: since.map(|t| self.parse("timestamp", &t)).transpose()?,
-                        },
-                    })
-                },
-            )
-            .collect()
-    }
-
-    /// PCs that share what should be theirs alone — a host key, a machine-id, a DMI serial or UUID
-    /// — as `clone` warnings, one per pair (cloned from one disk image, or one board in two PCs).
-    pub fn identity_conflicts(&self) -> Result<Vec<Event>, InventoryError> {
-        Ok(conflicts(&self.pcs()?))
-    }
-
-    /// The escrowed passwords, newest first: of one account (`Some(name)`), or of every account not
-    /// deleted (`None`).
-    pub fn escrowed(&self, username: Option<&str>) -> Result<Vec<EscrowRecord>, InventoryError> {
-        let (clause, args): (&str, Vec<&dyn rusqlite::ToSql>) = match &username {
-            Some(name) => ("e.username = ?1", vec![name as &dyn rusqlite::ToSql]),
-            None => (
-                "EXISTS (SELECT 1 FROM accounts a WHERE a.username = e.username
-                 AND a.mac = e.mac AND a.state != 'deleted')",
-                Vec::new(),
-            ),
-        };
-        let sql = format!(
-            "SELECT e.id, e.mac, e.username, e.request, e.at, e.recipients, e.ciphertext
-             FROM escrow e WHERE {clause} ORDER BY e.id DESC"
-        );
-        let raws: Vec<RawEscrow> = self.select(&sql, &args, |r| r.try_into())?;
-        raws.into_iter()
-            .map(|(id, mac, username, request, at, recipients, ciphertext)| {
-                Ok(EscrowRecord {
-                    id,
-                    mac: self.parse("MAC address", &mac)?,
-                    username,
-                    request,
-                    at: self.parse("timestamp", &at)?,
-                    recipients: serde_json::from_str(&recipients)
-                        .map_err(|_| self.corrupt("list of recipients", &recipients))?,
-                    ciphertext,
-                })
-            })
-            .collect()
-    }
-
-    /// Every read of an escrowed password, oldest first.
-    pub fn reads(&self) -> Result<Vec<ReadRecord>, InventoryError> {
-        let raws: Vec<RawRead> = self.select(
-            "SELECT at, username, mac, action, identity, local_user, local_host, reason
-             FROM reads ORDER BY id",
-            &[],
-            |r| r.try_into(),
-        )?;
-        raws.into_iter()
-            .map(
-                |(at, username, mac, action, identity, local_user, local_host, reason)| {
-                    Ok(ReadRecord {
-                        at: self.parse("timestamp", &at)?,
-                        username,
-                        mac: self.parse("MAC address", &mac)?,
-                        action,
-                        identity,
-                        local_user,
-                        local_host,
-                        reason,
-                    })
-                },
-            )
-            .collect()
-    }
-
-    fn corrupt(&self, what: &'static str, value: &str) -> InventoryError {
-        InventoryError::Corrupt {
-            path: self.path().to_owned(),
-            what,
-            value: value.to_owned(),
-        }
-    }
-
-    fn parse<T: std::str::FromStr>(
-        &self,
-        what: &'static str,
-        value: &str,
-    ) -> Result<T, InventoryError> {
-        value.parse().map_err(|_| self.corrupt(what, value))
-    }
-
-    fn parse_facts(&self, value: &str) -> Result<Facts, InventoryError> {
-        serde_json::from_str(value).map_err(|_| self.corrupt("facts document", value))
-    }
-
-    fn parse_paths(&self, value: &str) -> Result<Vec<PathBuf>, InventoryError> {
-        serde_json::from_str(value).map_err(|_| self.corrupt("list of sheet paths", value))
-    }
-
-    // ---- writes ----
-
-    async fn write<W: Write>(&self, write: W) -> Result<W::Reply, InventoryError> {
-        let writer = self
-            .inner
-            .writer
-            .as_ref()
-            .ok_or_else(|| InventoryError::ReadOnly {
-                path: self.path().to_owned(),
-            })?;
-        writer.call(write).await
-    }
-
-    /// Records the start of a run.
-    pub async fn begin_run(&self, playbook: &Path, digest: &str) -> Result<RunId, InventoryError> {
-        let playbook = std::path::absolute(playbook).unwrap_or_else(|_| playbook.to_owned());
-        self.write(BeginRun {
-            playbook: playbook.display().to_string(),
-            digest: digest.to_owned(),
-        })
-        .await
-    }
-
-    /// Issues the next request number, `REQ-YYYYMMDD-NNNNNN` (UTC date; `NNNNNN` counts up across all
-    /// runs and never repeats).
-    pub async fn next_request(&self, run: RunId) -> Result<String, InventoryError> {
-        self.write(NextRequest { run }).await
-    }
-
-    /// Records that a PC was seen: its address, its hostname when known, and the time.
-    pub async fn seen(&self, pc: PcSeen) -> Result<(), InventoryError> {
-        self.write(pc).await
-    }
-
-    /// Pins the PC's SSH host key line(s).
-    pub async fn pin_host_key(
-        &self,
-        mac: &Mac,
-        ip: Ipv4Addr,
-        key: &str,
-    ) -> Result<(), InventoryError> {
-        self.write(PinHostKey {
-            mac: mac.clone(),
-            ip,
-            key: Some(key.to_owned()),
-        })
-        .await
-    }
-
-    /// Forgets the PC's pinned host key (a reinstalled PC): the next run makes first contact again.
-    pub async fn forget_host_key(&self, mac: &Mac, ip: Ipv4Addr) -> Result<(), InventoryError> {
-        self.write(PinHostKey {
-            mac: mac.clone(),
-            ip,
-            key: None,
-        })
-        .await
-    }
-
-    /// Sets a PC's number by hand; refuses a number another PC has.
-    pub async fn renumber(&self, mac: &Mac, number: u32) -> Result<(), InventoryError> {
-        self.write(Renumber {
-            mac: mac.clone(),
-            number,
-        })
-        .await
-    }
-
-    /// Stores an escrowed password (age ciphertext) for a new account; keeps the newest `keep` of
-    /// its PC.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn escrow(
+    async fn escrow(
         &self,
         mac: &Mac,
         username: &str,
@@ -651,7 +219,7 @@ impl Inventory {
         recipients: Vec<String>,
         ciphertext: Vec<u8>,
         keep: u32,
-    ) -> Result<(), InventoryError> {
+    ) -> R<()> {
         self.write(Escrowed {
             mac: mac.clone(),
             username: username.to_owned(),
@@ -664,53 +232,79 @@ impl Inventory {
         .await
     }
 
-    /// Replaces an escrowed password's ciphertext (a rekey to other recipients).
-    pub async fn rekey(
-        &self,
-        id: i64,
-        recipients: Vec<String>,
-        ciphertext: Vec<u8>,
-    ) -> Result<(), InventoryError> {
-        self.write(Rekeyed {
-            id,
-            recipients,
-            ciphertext,
+    fn identity_conflicts(&self) -> R<Vec<Event>> {
+        Ok(conflicts(&self.pcs()?))
+    }
+
+    fn events(&self, filter: EventFilter) -> R<Vec<EventRecord>> {
+        let site = self.site();
+        self.read("read the events", move |sql| {
+            reads::events(sql, Some(&site), filter)
+        })
+    }
+
+    async fn record_events(&self, run: RunId, events: Vec<Event>) -> R<usize> {
+        self.write(RecordEvents { run, events }).await
+    }
+
+    fn highest_uid(&self, mac: &Mac) -> R<Option<u32>> {
+        let mac = mac.clone();
+        self.read("read a PC's uids", move |sql| reads::highest_uid(sql, &mac))
+    }
+
+    fn failed_in_last_run(&self) -> R<Vec<PcRef>> {
+        let site = self.site();
+        self.read("read the last run's outcomes", move |sql| {
+            reads::failed_in_last_run(sql, &site)
+        })
+    }
+
+    fn archives_of(&self, mac: &Mac) -> R<Vec<ArchiveRecord>> {
+        let mac = mac.clone();
+        self.read("read a PC's archives", move |sql| {
+            reads::archives_of(sql, &mac)
+        })
+    }
+
+    async fn begin_run(&self, playbook: &Path, digest: &str) -> R<RunId> {
+        self.write(BeginRun {
+            playbook: journal::playbook_path(playbook),
+            digest: digest.to_owned(),
         })
         .await
     }
 
-    /// Records a read of an escrowed password (before its plaintext is used).
-    pub async fn record_read(&self, read: ReadRecord) -> Result<(), InventoryError> {
-        self.write(read).await
+    async fn next_request(&self, run: RunId) -> R<String> {
+        self.write(NextRequest { run }).await
     }
 
-    /// Records events found across the fleet; returns how many were new.
-    pub async fn record_events(
-        &self,
-        run: RunId,
-        events: Vec<Event>,
-    ) -> Result<usize, InventoryError> {
-        self.write(RecordEvents { run, events }).await
+    async fn seen(&self, pc: PcSeen) -> R<()> {
+        self.write(pc).await
     }
 
-    /// Journal step 1, before any change on the PC: the new account is recorded `pending`.
-    pub async fn intend(&self, intent: Intent) -> Result<(), InventoryError> {
+    async fn pin_host_key(&self, mac: &Mac, ip: Ipv4Addr, key: &str) -> R<()> {
+        self.write(PinHostKey {
+            mac: mac.clone(),
+            ip,
+            key: key.to_owned(),
+        })
+        .await
+    }
+
+    async fn intend(&self, intent: Intent) -> R<()> {
         self.write(intent).await
     }
 
-    /// Journal step 2, after the PC reported success: the deleted accounts are marked so, the facts
-    /// stored. List in `deleted` every old account no longer on the PC (absent ones included).
-    pub async fn renewed(&self, renewal: Renewal) -> Result<(), InventoryError> {
+    async fn renewed(&self, renewal: Renewal) -> R<()> {
         self.write(renewal).await
     }
 
-    /// Journal step 3, after the sheets exist: the new account becomes `live` with its sheet paths.
-    pub async fn sheets_written(
+    async fn sheets_written(
         &self,
         username: &str,
         user_sheet: Vec<PathBuf>,
         pc_sheet: Vec<PathBuf>,
-    ) -> Result<(), InventoryError> {
+    ) -> R<()> {
         self.write(SheetsWritten {
             username: username.to_owned(),
             user_sheet,
@@ -719,92 +313,133 @@ impl Inventory {
         .await
     }
 
-    /// Records how a PC ended in this run.
-    pub async fn outcome(&self, run: RunId, pc: PcOutcome) -> Result<(), InventoryError> {
-        self.write(Outcome { run, pc }).await
-    }
-
-    /// Records an archive of an old account (durable when this returns).
-    pub async fn archived(&self, archive: Archived) -> Result<i64, InventoryError> {
+    async fn archived(&self, archive: Archived) -> R<i64> {
         self.write(archive).await
     }
 
-    /// Records that retention removed an archive's file.
-    pub async fn archive_removed(&self, id: i64) -> Result<(), InventoryError> {
+    async fn archive_removed(&self, id: i64) -> R<()> {
         self.write(ArchiveRemoved { id }).await
     }
 
-    /// Records the end of a run and returns its counts.
-    pub async fn finish_run(&self, run: RunId) -> Result<RunSummary, InventoryError> {
+    async fn outcome(&self, run: RunId, pc: PcOutcome) -> R<()> {
+        self.write(Outcome { run, pc }).await
+    }
+
+    async fn finish_run(&self, run: RunId) -> R<RunSummary> {
         self.write(FinishRun { run }).await
     }
-}
 
-type RawPc = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<u32>,
-);
-type RawAccount = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<i64>,
-);
-type RawArchive = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-);
-type RawEvent = (
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-    Option<String>,
-);
-type RawEscrow = (i64, String, String, String, String, String, Vec<u8>);
-type RawRead = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
-type RawOutcome = (
-    i64,
-    Option<String>,
-    String,
-    String,
-    bool,
-    Option<String>,
-    i64,
-    String,
-);
+    fn find_pc(&self, query: &str) -> R<PcRecord> {
+        let not_found = || InventoryError::PcNotFound {
+            path: self.location().into(),
+            query: query.to_owned(),
+        };
+        if let Some(mac) = Mac::parse(query) {
+            return self.pc(&mac)?.ok_or_else(not_found);
+        }
+        let (column, value) = match query.trim().parse::<Ipv4Addr>() {
+            Ok(ip) => match self.pc_by_ip(ip)? {
+                Some(pc) => return Ok(pc),
+                None => (PcColumn::Ip, ip.to_string()),
+            },
+            Err(_) => (PcColumn::Hostname, query.to_owned()),
+        };
+        let mut found = self.read("find a PC", move |sql| reads::pcs_by(sql, column, &value))?;
+        match found.len() {
+            0 => Err(not_found()),
+            1 => Ok(found.remove(0)),
+            _ => Err(InventoryError::Ambiguous {
+                query: query.to_owned(),
+                macs: found.into_iter().map(|pc| pc.mac.to_string()).collect(),
+            }),
+        }
+    }
+
+    fn outcomes_of(&self, mac: &Mac, limit: u32) -> R<Vec<OutcomeRecord>> {
+        let mac = mac.clone();
+        self.read("read a PC's outcomes", move |sql| {
+            reads::outcomes_of(sql, &mac, limit)
+        })
+    }
+
+    fn accounts_of(&self, mac: &Mac) -> R<Vec<AccountRecord>> {
+        let mac = mac.clone();
+        self.read("read a PC's accounts", move |sql| {
+            reads::accounts_of(sql, &mac)
+        })
+    }
+
+    fn accounts(&self) -> R<Vec<AccountRecord>> {
+        self.read("read the accounts", |sql| reads::accounts(sql, None))
+    }
+
+    fn snapshot(&self, site: Option<&str>) -> R<Snapshot> {
+        let shared = self.is_shared();
+        if let (false, Some(site)) = (shared, site) {
+            return Err(InventoryError::OneSite {
+                path: self.location().into(),
+                site: site.to_owned(),
+            });
+        }
+        let site = site.map(str::to_owned);
+        self.read("read the inventory", move |sql| {
+            let site = site.as_deref();
+            let (pcs, sites): (Vec<_>, HashMap<_, _>) = reads::pcs_with_sites(sql, site)?
+                .into_iter()
+                .map(|(pc, s)| {
+                    let mac = pc.mac.clone();
+                    (pc, (mac, s))
+                })
+                .unzip();
+            Ok(Snapshot {
+                pcs,
+                accounts: reads::accounts(sql, site)?,
+                events: reads::events(sql, site, EventFilter::All)?,
+                reads: reads::reads(sql, site)?,
+                sites: if shared { sites } else { HashMap::new() },
+            })
+        })
+    }
+
+    fn escrowed(&self, username: Option<&str>) -> R<Vec<EscrowRecord>> {
+        let (site, username) = (self.site(), username.map(str::to_owned));
+        self.read("read the escrowed passwords", move |sql| {
+            reads::escrowed(sql, &site, username.as_deref())
+        })
+    }
+
+    fn reads(&self) -> R<Vec<ReadRecord>> {
+        let site = self.site();
+        self.read("read the reads of escrowed passwords", move |sql| {
+            reads::reads(sql, Some(&site))
+        })
+    }
+
+    async fn forget_host_key(&self, mac: &Mac) -> R<()> {
+        self.write(ForgetHostKey { mac: mac.clone() }).await
+    }
+
+    async fn renumber(&self, mac: &Mac, number: u32) -> R<()> {
+        self.write(Renumber {
+            mac: mac.clone(),
+            number,
+        })
+        .await
+    }
+
+    async fn record_read(&self, read: ReadRecord) -> R<()> {
+        self.write(read).await
+    }
+
+    async fn rekey(&self, id: i64, recipients: Vec<String>, ciphertext: Vec<u8>) -> R<()> {
+        self.write(Rekeyed {
+            id,
+            recipients,
+            ciphertext,
+        })
+        .await
+    }
+}
 
 /// The number of each PC of `macs`: its own (from `pcs`), or for those without one the smallest
 /// free numbers, in the order given.

@@ -197,6 +197,11 @@ impl Tx<'_> {
     pub fn server(&self) -> &str {
         &self.server.name
     }
+
+    /// The error of this transaction's action for `source`.
+    pub fn error(&self, source: postgres::Error) -> InventoryError {
+        (self.server.error(self.action))(source)
+    }
 }
 
 /// A query for a connection thread, its type erased so one queue carries every kind.
