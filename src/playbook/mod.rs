@@ -8,7 +8,8 @@
 //! | file | owns |
 //! | --- | --- |
 //! | `raw.rs` | the YAML's shape: serde and JSON Schema types, defaults, descriptions |
-//! | `playbook.rs` | [`Playbook`], the loader and the checks of every value |
+//! | `playbook.rs` | [`Playbook`] and its loader: size, UTF-8, nesting, YAML syntax |
+//! | `check/` | the checks of every value, one file per section, each problem at its place |
 //! | `source.rs` | the place of every key and value in the text |
 //! | `error.rs` | [`PlaybookError`], [`Diagnostic`] and how they are shown |
 //! | `target.rs` | networks, ranges, exclusions |
@@ -19,6 +20,7 @@
 //! | `schema.rs`, `init.rs`, `cli.rs` | `rdplay schema`, `rdplay init`, `rdplay validate` |
 
 pub mod account;
+mod check;
 pub mod duration;
 pub mod error;
 pub mod init;

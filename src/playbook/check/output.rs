@@ -1,0 +1,111 @@
+//! `output`: the sheets. Their templates, formats, the QR code's content (rendered for the first
+//! address), the language, and how printing and label sheets agree with what is written; the
+//! `print` and `labels` subsections have their own files.
+
+use super::{Checker, resolve};
+use crate::playbook::account::{NameVars, render_template};
+use crate::playbook::raw::{Printable, RawPlaybook};
+use crate::playbook::sections::{Output, Slips};
+use crate::playbook::target::Target;
+
+impl Checker<'_> {
+    pub(super) fn output(&mut self, raw: &RawPlaybook, target: Option<&Target>) -> Output {
+        let o = &raw.output;
+        let user_sheet = o.user_sheet.as_ref().map(|p| resolve(self.dir, p));
+        let pc_sheet = o.pc_sheet.as_ref().map(|p| resolve(self.dir, p));
+        if let Some(file) = &user_sheet {
+            self.existing_file("output.user_sheet", file, "user sheet template");
+        }
+        if let Some(file) = &pc_sheet {
+            self.existing_file("output.pc_sheet", file, "PC sheet template");
+        }
+        let mut formats = Vec::new();
+        for (i, f) in o.formats.iter().enumerate() {
+            if formats.contains(f) {
+                self.problem(
+                    &format!("output.formats[{i}]"),
+                    "output.formats: this format is listed twice",
+                    None,
+                );
+            } else {
+                formats.push(*f);
+            }
+        }
+        if formats.is_empty() {
+            self.problem(
+                "output.formats",
+                "output.formats is empty: no sheet would be written",
+                Some("use `[pdf]`, `[png]` or `[pdf, png]`".into()),
+            );
+        }
+        if let Some(first) = target.and_then(|t| t.addresses().first().copied()) {
+            let vars = NameVars::sample(&raw.site, 1, first);
+            let username = [("username", minijinja::Value::from("USERSS001-1234"))];
+            if let Err(e) = render_template(&o.qr, &vars, &username) {
+                self.pattern_problem("output.qr", "output.qr", &e, &["username"]);
+            }
+        }
+        let print = o.print.as_ref().map(|p| self.print(p, &formats));
+        let prints_sheets = print.as_ref().is_some_and(|p| {
+            p.what
+                .iter()
+                .any(|w| matches!(w, Printable::UserSheets | Printable::PcSheets))
+        });
+        if prints_sheets && !o.batch {
+            self.problem(
+                "output.batch",
+                "output.print prints the batch files, and output.batch is false",
+                Some("remove `batch: false`, or print only `user_slips` and `pc_labels`".into()),
+            );
+        }
+        if let Some(p) = &print {
+            for (i, what) in p.what.iter().enumerate() {
+                let missing = match what {
+                    Printable::UserSlips => o.slips.is_none().then_some("slips: {}"),
+                    Printable::PcLabels => o
+                        .labels
+                        .is_none()
+                        .then_some("labels: { sheet: avery-l7160 }"),
+                    _ => None,
+                };
+                if let Some(add) = missing {
+                    self.problem(
+                        &format!("output.print.what[{i}]"),
+                        format!("output.print.what: {} are not written", what.as_str()),
+                        Some(format!("add `{add}` under `output`")),
+                    );
+                }
+            }
+        }
+        let labels = o.labels.as_ref().map(|l| self.labels(l));
+        let slips = o.slips.as_ref().map(|s| {
+            let template = s.template.as_ref().map(|p| resolve(self.dir, p));
+            if let Some(file) = &template {
+                self.existing_file("output.slips.template", file, "slips template");
+            }
+            Slips { template }
+        });
+        if !crate::render::is_lang_code(&o.lang) {
+            self.problem(
+                "output.lang",
+                format!("output.lang: {:?} is not a language code", o.lang),
+                Some(
+                    "2 or 3 small letters: `en`, `fr`, or a code with its templates/lang/CODE.json"
+                        .into(),
+                ),
+            );
+        }
+        Output {
+            lang: o.lang.clone(),
+            dir: resolve(self.dir, &o.dir),
+            user_sheet,
+            pc_sheet,
+            formats,
+            batch: o.batch,
+            qr: o.qr.clone(),
+            print,
+            labels,
+            slips,
+        }
+    }
+}
