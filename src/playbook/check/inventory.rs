@@ -78,11 +78,7 @@ impl Checker<'_> {
                 "RDPLAY_DB_PASSWORD",
             )
         });
-        let ca = raw.ca.as_ref().map(|p| {
-            let file = resolve(self.dir, p);
-            self.existing_file("inventory.ca", &file, "CA certificate");
-            file
-        });
+        let ca = self.optional_file("inventory.ca", raw.ca.as_deref(), "CA certificate");
         let on_socket = parsed.as_ref().is_some_and(|p| p.on_socket);
         if on_socket && raw.tls.is_some_and(|t| t != TlsMode::Disable) {
             self.problem(

@@ -1,7 +1,7 @@
 //! `output.labels`: the label sheet. A built-in sheet by name or a measured `grid` (not both),
 //! the label to start on, and the template.
 
-use super::{Checker, resolve};
+use super::Checker;
 use crate::playbook::raw::RawLabels;
 use crate::playbook::sections::Labels;
 
@@ -87,10 +87,11 @@ impl Checker<'_> {
                 Some(format!("from 1 (top left) to {}", grid.per_page())),
             );
         }
-        let template = l.template.as_ref().map(|p| resolve(self.dir, p));
-        if let Some(file) = &template {
-            self.existing_file("output.labels.template", file, "label sheet template");
-        }
+        let template = self.optional_file(
+            "output.labels.template",
+            l.template.as_deref(),
+            "label sheet template",
+        );
         Labels {
             grid,
             start: l.start,

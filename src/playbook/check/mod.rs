@@ -148,6 +148,27 @@ impl Checker<'_> {
         }
     }
 
+    /// An optional file, resolved against the playbook's directory, that must exist.
+    fn optional_file(&mut self, path: &str, file: Option<&Path>, what: &str) -> Option<PathBuf> {
+        let file = resolve(self.dir, file?);
+        self.existing_file(path, &file, what);
+        Some(file)
+    }
+
+    /// The items of the list at `path`, each once: every repeat is the problem `twice`, at its
+    /// place in the list.
+    fn once<T: PartialEq + Copy>(&mut self, path: &str, items: &[T], twice: &str) -> Vec<T> {
+        let mut kept = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if kept.contains(item) {
+                self.problem(&format!("{path}[{i}]"), twice, None);
+            } else {
+                kept.push(*item);
+            }
+        }
+        kept
+    }
+
     /// Checks every section in the order of the file, so problems are reported in that order.
     fn playbook(&mut self, raw: RawPlaybook, path: PathBuf, digest: String) -> Option<Playbook> {
         self.site(&raw.site);

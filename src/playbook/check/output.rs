@@ -11,26 +11,21 @@ use crate::playbook::target::Target;
 impl Checker<'_> {
     pub(super) fn output(&mut self, raw: &RawPlaybook, target: Option<&Target>) -> Output {
         let o = &raw.output;
-        let user_sheet = o.user_sheet.as_ref().map(|p| resolve(self.dir, p));
-        let pc_sheet = o.pc_sheet.as_ref().map(|p| resolve(self.dir, p));
-        if let Some(file) = &user_sheet {
-            self.existing_file("output.user_sheet", file, "user sheet template");
-        }
-        if let Some(file) = &pc_sheet {
-            self.existing_file("output.pc_sheet", file, "PC sheet template");
-        }
-        let mut formats = Vec::new();
-        for (i, f) in o.formats.iter().enumerate() {
-            if formats.contains(f) {
-                self.problem(
-                    &format!("output.formats[{i}]"),
-                    "output.formats: this format is listed twice",
-                    None,
-                );
-            } else {
-                formats.push(*f);
-            }
-        }
+        let user_sheet = self.optional_file(
+            "output.user_sheet",
+            o.user_sheet.as_deref(),
+            "user sheet template",
+        );
+        let pc_sheet = self.optional_file(
+            "output.pc_sheet",
+            o.pc_sheet.as_deref(),
+            "PC sheet template",
+        );
+        let formats = self.once(
+            "output.formats",
+            &o.formats,
+            "output.formats: this format is listed twice",
+        );
         if formats.is_empty() {
             self.problem(
                 "output.formats",
@@ -78,12 +73,12 @@ impl Checker<'_> {
             }
         }
         let labels = o.labels.as_ref().map(|l| self.labels(l));
-        let slips = o.slips.as_ref().map(|s| {
-            let template = s.template.as_ref().map(|p| resolve(self.dir, p));
-            if let Some(file) = &template {
-                self.existing_file("output.slips.template", file, "slips template");
-            }
-            Slips { template }
+        let slips = o.slips.as_ref().map(|s| Slips {
+            template: self.optional_file(
+                "output.slips.template",
+                s.template.as_deref(),
+                "slips template",
+            ),
         });
         if !crate::render::is_lang_code(&o.lang) {
             self.problem(

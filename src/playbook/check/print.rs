@@ -29,18 +29,11 @@ impl Checker<'_> {
                 );
             }
         }
-        let mut what = Vec::new();
-        for (i, w) in p.what.iter().enumerate() {
-            if what.contains(w) {
-                self.problem(
-                    &format!("output.print.what[{i}]"),
-                    "output.print.what: this is listed twice",
-                    None,
-                );
-            } else {
-                what.push(*w);
-            }
-        }
+        let what = self.once(
+            "output.print.what",
+            &p.what,
+            "output.print.what: this is listed twice",
+        );
         if what.is_empty() {
             self.problem(
                 "output.print.what",
