@@ -6,7 +6,7 @@ use super::{Checker, resolve};
 use crate::playbook::account::{
     Account, Archive, FleetCheck, PATTERN_VARIABLES, PatternError, check_fleet,
 };
-use crate::playbook::raw::RawPlaybook;
+use crate::playbook::raw::{RawArchive, RawPlaybook};
 use crate::playbook::size::{SIZE_HELP, parse_size};
 use std::path::{Path, PathBuf};
 
@@ -28,43 +28,7 @@ impl Checker<'_> {
                 None,
             );
         }
-        let archive = a.archive.as_ref().map(|r| {
-            let max_size = match parse_size(&r.max_size) {
-                Ok(n) if n > 0 => n,
-                Ok(_) => {
-                    self.problem(
-                        "account.archive.max_size",
-                        "account.archive.max_size must be more than 0",
-                        Some(SIZE_HELP.into()),
-                    );
-                    1
-                }
-                Err(e) => {
-                    self.problem(
-                        "account.archive.max_size",
-                        format!("account.archive.max_size: {e}"),
-                        Some(SIZE_HELP.into()),
-                    );
-                    1
-                }
-            };
-            if r.keep == 0 {
-                self.problem(
-                    "account.archive.keep",
-                    "account.archive.keep must be at least 1",
-                    Some("how many archives to keep per PC, e.g. `3`".into()),
-                );
-            }
-            Archive {
-                dir: r
-                    .dir
-                    .as_ref()
-                    .map_or_else(|| state_dir.join("archives"), |p| resolve(self.dir, p)),
-                max_size,
-                keep: r.keep.max(1),
-                on_failure: r.on_failure,
-            }
-        });
+        let archive = a.archive.as_ref().map(|r| self.archive(r, state_dir));
         Account {
             pattern: a.pattern.clone(),
             shell: a.shell.clone(),
@@ -73,6 +37,46 @@ impl Checker<'_> {
             adopt: a.adopt.clone(),
             verify_login: a.verify_login,
             archive,
+        }
+    }
+
+    /// `account.archive`: where old homes are archived (default `<state_dir>/archives`), how
+    /// large one may be and how many are kept.
+    fn archive(&mut self, r: &RawArchive, state_dir: &Path) -> Archive {
+        let max_size = match parse_size(&r.max_size) {
+            Ok(n) if n > 0 => n,
+            Ok(_) => {
+                self.problem(
+                    "account.archive.max_size",
+                    "account.archive.max_size must be more than 0",
+                    Some(SIZE_HELP.into()),
+                );
+                1
+            }
+            Err(e) => {
+                self.problem(
+                    "account.archive.max_size",
+                    format!("account.archive.max_size: {e}"),
+                    Some(SIZE_HELP.into()),
+                );
+                1
+            }
+        };
+        if r.keep == 0 {
+            self.problem(
+                "account.archive.keep",
+                "account.archive.keep must be at least 1",
+                Some("how many archives to keep per PC, e.g. `3`".into()),
+            );
+        }
+        Archive {
+            dir: r
+                .dir
+                .as_ref()
+                .map_or_else(|| state_dir.join("archives"), |p| resolve(self.dir, p)),
+            max_size,
+            keep: r.keep.max(1),
+            on_failure: r.on_failure,
         }
     }
 

@@ -2,70 +2,13 @@
 //! the label to start on, and the template.
 
 use super::Checker;
-use crate::playbook::raw::RawLabels;
+use crate::playbook::raw::{RawGrid, RawLabels};
 use crate::playbook::sections::Labels;
+use crate::render::layout::{self, Grid};
 
 impl Checker<'_> {
     pub(super) fn labels(&mut self, l: &RawLabels) -> Labels {
-        use crate::render::layout;
-        let names = || {
-            let names: Vec<&str> = layout::presets().iter().map(|(n, _, _)| *n).collect();
-            Some(format!(
-                "the built-in sheets: {}; or give your own `grid`",
-                names.join(", ")
-            ))
-        };
-        let fallback = || layout::preset("avery-l7160");
-        let grid = match (&l.sheet, &l.grid) {
-            (Some(_), Some(_)) => {
-                self.problem(
-                    "output.labels.grid",
-                    "output.labels: give `sheet` or `grid`, not both",
-                    None,
-                );
-                None
-            }
-            (Some(name), None) => {
-                let grid = layout::preset(name);
-                if grid.is_none() {
-                    self.problem(
-                        "output.labels.sheet",
-                        format!("output.labels.sheet: no built-in label sheet {name:?}"),
-                        names(),
-                    );
-                }
-                grid
-            }
-            (None, Some(g)) => {
-                let grid = layout::Grid {
-                    paper: g.paper.clone(),
-                    columns: g.columns,
-                    rows: g.rows,
-                    width: g.width,
-                    height: g.height,
-                    top: g.top,
-                    left: g.left,
-                    gap_x: g.gap_x,
-                    gap_y: g.gap_y,
-                };
-                match grid.problem() {
-                    Some(problem) => {
-                        self.problem(
-                            "output.labels.grid",
-                            format!("output.labels.grid: {problem}"),
-                            Some(
-                                "measure the sheet in millimetres; docs/PLAYBOOK.md shows one"
-                                    .into(),
-                            ),
-                        );
-                        None
-                    }
-                    None => Some(grid),
-                }
-            }
-            (None, None) => fallback(),
-        };
-        let grid = grid.or_else(fallback).unwrap_or_else(|| layout::Grid {
+        let grid = self.grid(l).or_else(fallback).unwrap_or_else(|| Grid {
             paper: "a4".into(),
             columns: 1,
             rows: 1,
@@ -98,4 +41,67 @@ impl Checker<'_> {
             template,
         }
     }
+
+    /// The sheet named by `sheet` or measured by `grid`, the default one without either; none
+    /// when it is wrong.
+    fn grid(&mut self, l: &RawLabels) -> Option<Grid> {
+        match (&l.sheet, &l.grid) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "output.labels.grid",
+                    "output.labels: give `sheet` or `grid`, not both",
+                    None,
+                );
+                None
+            }
+            (Some(name), None) => {
+                let grid = layout::preset(name);
+                if grid.is_none() {
+                    let names: Vec<&str> = layout::presets().iter().map(|(n, _, _)| *n).collect();
+                    self.problem(
+                        "output.labels.sheet",
+                        format!("output.labels.sheet: no built-in label sheet {name:?}"),
+                        Some(format!(
+                            "the built-in sheets: {}; or give your own `grid`",
+                            names.join(", ")
+                        )),
+                    );
+                }
+                grid
+            }
+            (None, Some(g)) => self.measured(g),
+            (None, None) => fallback(),
+        }
+    }
+
+    /// The sheet measured under `grid`, if it is sound: a known paper, labels that fit on it.
+    fn measured(&mut self, g: &RawGrid) -> Option<Grid> {
+        let grid = Grid {
+            paper: g.paper.clone(),
+            columns: g.columns,
+            rows: g.rows,
+            width: g.width,
+            height: g.height,
+            top: g.top,
+            left: g.left,
+            gap_x: g.gap_x,
+            gap_y: g.gap_y,
+        };
+        match grid.problem() {
+            Some(problem) => {
+                self.problem(
+                    "output.labels.grid",
+                    format!("output.labels.grid: {problem}"),
+                    Some("measure the sheet in millimetres; docs/PLAYBOOK.md shows one".into()),
+                );
+                None
+            }
+            None => Some(grid),
+        }
+    }
+}
+
+/// The sheet of labels without `sheet` or `grid`, or in place of a wrong one.
+fn fallback() -> Option<Grid> {
+    layout::preset("avery-l7160")
 }
