@@ -156,8 +156,15 @@ impl Checker<'_> {
     }
 
     /// The items of the list at `path`, each once: every repeat is the problem `twice`, at its
-    /// place in the list.
-    fn once<T: PartialEq + Copy>(&mut self, path: &str, items: &[T], twice: &str) -> Vec<T> {
+    /// place in the list; a list left empty is the problem `empty`, with `help`.
+    fn once<T: PartialEq + Copy>(
+        &mut self,
+        path: &str,
+        items: &[T],
+        twice: &str,
+        empty: &str,
+        help: &str,
+    ) -> Vec<T> {
         let mut kept = Vec::new();
         for (i, item) in items.iter().enumerate() {
             if kept.contains(item) {
@@ -165,6 +172,9 @@ impl Checker<'_> {
             } else {
                 kept.push(*item);
             }
+        }
+        if kept.is_empty() {
+            self.problem(path, empty, Some(help.into()));
         }
         kept
     }

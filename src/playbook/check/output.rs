@@ -26,14 +26,9 @@ impl Checker<'_> {
             "output.formats",
             &o.formats,
             "output.formats: this format is listed twice",
+            "output.formats is empty: no sheet would be written",
+            "use `[pdf]`, `[png]` or `[pdf, png]`",
         );
-        if formats.is_empty() {
-            self.problem(
-                "output.formats",
-                "output.formats is empty: no sheet would be written",
-                Some("use `[pdf]`, `[png]` or `[pdf, png]`".into()),
-            );
-        }
         if let Some(first) = target.and_then(|t| t.addresses().first().copied()) {
             self.qr(&raw.site, first, &o.qr);
         }

@@ -12,16 +12,9 @@ impl Checker<'_> {
             "output.print.what",
             &p.what,
             "output.print.what: this is listed twice",
+            "output.print.what is empty: nothing would be printed",
+            "list what to print, e.g. `[user_sheets, pc_sheets]`, or remove `print`",
         );
-        if what.is_empty() {
-            self.problem(
-                "output.print.what",
-                "output.print.what is empty: nothing would be printed",
-                Some(
-                    "list what to print, e.g. `[user_sheets, pc_sheets]`, or remove `print`".into(),
-                ),
-            );
-        }
         if !(1..=MAX_COPIES).contains(&p.copies) {
             self.problem(
                 "output.print.copies",
