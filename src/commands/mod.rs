@@ -45,6 +45,12 @@ pub enum CommandError {
     /// The inventory could not be read or written.
     #[error("error: {0}")]
     Inventory(#[from] crate::inventory::InventoryError),
+    /// An escrowed password could not be encrypted or read back.
+    #[error("error: {0}")]
+    Escrow(#[from] crate::escrow::EscrowError),
+    /// A sheet could not be made.
+    #[error("error: {0}")]
+    Render(#[from] crate::render::RenderError),
     /// Any other reason, said in words.
     #[error("error: {0}")]
     Message(String),

@@ -69,15 +69,13 @@ pub struct Reprinted {
 /// Reads the escrowed passwords of the targets back and reprints their sheets (or shows them).
 pub fn reprint(args: &ReprintArgs) -> Result<Reprinted, CommandError> {
     let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
-    let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
-    let (inventory, _lock) =
-        Inventory::for_run(&pb.inventory, &pb.site, 1).map_err(CommandError::message)?;
+    let identity = Identity::load(&args.identity)?;
+    let (inventory, _lock) = Inventory::for_run(&pb.inventory, &pb.site, 1)?;
     let accounts = targets(&inventory, args)?;
     let renderer = Renderer::new(
         pb.output.user_sheet.as_deref(),
         pb.output.pc_sheet.as_deref(),
-    )
-    .map_err(CommandError::message)?;
+    )?;
     let formats: Vec<crate::render::Format> =
         pb.output.formats.iter().map(|f| (*f).into()).collect();
     let today = jiff::Zoned::now().date().to_string();
@@ -88,20 +86,16 @@ pub fn reprint(args: &ReprintArgs) -> Result<Reprinted, CommandError> {
     let mut sheets = Vec::new();
     for (mac, username) in accounts {
         let escrowed = newest_escrow(&inventory, &username)?;
-        let password = identity
-            .decrypt(&escrowed.ciphertext)
-            .map_err(CommandError::message)?;
+        let password = identity.decrypt(&escrowed.ciphertext)?;
         let action = if args.show { "show" } else { "reprint" };
         // Recorded before the password is used.
-        runtime
-            .block_on(inventory.record_read(read_record(
-                &mac,
-                &username,
-                action,
-                &identity,
-                args.reason.clone(),
-            )))
-            .map_err(CommandError::message)?;
+        runtime.block_on(inventory.record_read(read_record(
+            &mac,
+            &username,
+            action,
+            &identity,
+            args.reason.clone(),
+        )))?;
         if args.show {
             done.shown.push((username, password));
             continue;
@@ -109,18 +103,13 @@ pub fn reprint(args: &ReprintArgs) -> Result<Reprinted, CommandError> {
         let sheet = sheet_of(
             &inventory, &pb, &mac, &username, &escrowed, password, &today,
         )?;
-        done.files.extend(
-            renderer
-                .user_sheet(&sheet, &formats, &pb.output.dir)
-                .map_err(CommandError::message)?,
-        );
+        done.files
+            .extend(renderer.user_sheet(&sheet, &formats, &pb.output.dir)?);
         sheets.push(sheet);
     }
     if args.batch && !sheets.is_empty() {
         let path = pb.output.dir.join("reprints.pdf");
-        renderer
-            .user_batch(&sheets, &path)
-            .map_err(CommandError::message)?;
+        renderer.user_batch(&sheets, &path)?;
         done.files.push(path);
     }
     Ok(done)
@@ -140,31 +129,25 @@ pub fn rekey(args: &RekeyArgs) -> Result<(usize, usize), CommandError> {
         .recipients
         .iter()
         .map(|r| Recipient::parse(r))
-        .collect::<Result<_, _>>()
-        .map_err(CommandError::message)?;
+        .collect::<Result<_, _>>()?;
     let fingerprints: Vec<String> = recipients.iter().map(Recipient::fingerprint).collect();
-    let identity = Identity::load(&args.identity).map_err(CommandError::message)?;
-    let (inventory, _lock) =
-        Inventory::for_run(&pb.inventory, &pb.site, 1).map_err(CommandError::message)?;
+    let identity = Identity::load(&args.identity)?;
+    let (inventory, _lock) = Inventory::for_run(&pb.inventory, &pb.site, 1)?;
     let (mut rekeyed, mut unreadable) = (0, 0);
-    for record in inventory.escrowed(None).map_err(CommandError::message)? {
+    for record in inventory.escrowed(None)? {
         let Ok(password) = identity.decrypt(&record.ciphertext) else {
             unreadable += 1;
             continue;
         };
-        runtime
-            .block_on(inventory.record_read(read_record(
-                &record.mac,
-                &record.username,
-                "rekey",
-                &identity,
-                args.reason.clone(),
-            )))
-            .map_err(CommandError::message)?;
-        let ciphertext = encrypt(&password, &recipients).map_err(CommandError::message)?;
-        runtime
-            .block_on(inventory.rekey(record.id, fingerprints.clone(), ciphertext))
-            .map_err(CommandError::message)?;
+        runtime.block_on(inventory.record_read(read_record(
+            &record.mac,
+            &record.username,
+            "rekey",
+            &identity,
+            args.reason.clone(),
+        )))?;
+        let ciphertext = encrypt(&password, &recipients)?;
+        runtime.block_on(inventory.rekey(record.id, fingerprints.clone(), ciphertext))?;
         rekeyed += 1;
     }
     Ok((rekeyed, unreadable))
@@ -172,7 +155,7 @@ pub fn rekey(args: &RekeyArgs) -> Result<(usize, usize), CommandError> {
 
 /// The accounts to reprint: by account name, or a PC's live account, or every live account.
 fn targets(inventory: &Inventory, args: &ReprintArgs) -> Result<Vec<(Mac, String)>, CommandError> {
-    let accounts = inventory.accounts().map_err(CommandError::message)?;
+    let accounts = inventory.accounts()?;
     if args.all_live {
         return Ok(accounts
             .into_iter()
@@ -191,7 +174,7 @@ fn targets(inventory: &Inventory, args: &ReprintArgs) -> Result<Vec<(Mac, String
             out.push((a.mac.clone(), a.username.clone()));
             continue;
         }
-        let pc = inventory.find_pc(target).map_err(CommandError::message)?;
+        let pc = inventory.find_pc(target)?;
         let live = accounts
             .iter()
             .rev()
@@ -206,8 +189,7 @@ fn targets(inventory: &Inventory, args: &ReprintArgs) -> Result<Vec<(Mac, String
 
 fn newest_escrow(inventory: &Inventory, username: &str) -> Result<EscrowRecord, CommandError> {
     inventory
-        .escrowed(Some(username))
-        .map_err(CommandError::message)?
+        .escrowed(Some(username))?
         .into_iter()
         .next()
         .ok_or_else(|| {
@@ -228,8 +210,7 @@ fn sheet_of(
     today: &str,
 ) -> Result<UserSheet, CommandError> {
     let pc = inventory
-        .pc(mac)
-        .map_err(CommandError::message)?
+        .pc(mac)?
         .ok_or_else(|| CommandError::Message(format!("no PC {mac} in the inventory")))?;
     let facts = pc.facts.clone().unwrap_or_default();
     Ok(UserSheet {
