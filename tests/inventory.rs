@@ -4,7 +4,8 @@
 //! The tests of the store itself run against both backends ([`on_both!`]): a SQLite file and a
 //! shared PostgreSQL database (a throwaway cluster, tests/common/postgres.rs): the journal, request
 //! numbers, uids, PC numbers and renumbering, finding PCs, outcomes, readers during a run, the run
-//! lock. Those that stay on SQLite alone, and why:
+//! lock, escrow and its reads, rekeys, events, clones, forgetting a key, and the snapshot the
+//! listing and exports print: every `Store` method. Those that stay on SQLite alone, and why:
 //! - `migrates_from_empty_and_reopens`, `refuses_a_schema_from_a_newer_rdplay`: SQLite's
 //!   `PRAGMA user_version` (PostgreSQL's migrations: tests/postgres.rs,
 //!   `migrate_brings_the_schema_up_and_refuses_a_newer_database`);
@@ -1573,5 +1574,154 @@ on_both!(
         inv.renumber(&a, 5).await.unwrap();
         assert_eq!(inv.pc(&a).unwrap().unwrap().number, Some(5));
         assert!(inv.renumber(&c, 6).await.is_err(), "an unknown PC");
+    }
+);
+
+on_both!(
+    escrow_reads_events_forget_and_snapshot_are_one_contract,
+    |new| {
+        let place = new();
+        let (inv, _lock) = place.open();
+        let run = inv.begin_run(Path::new("pb.yml"), "d").await.unwrap();
+        let request = renew(&inv, run, MAC_A, IP_A, "eleve-0001", "pc-a", 3).await;
+        renew(&inv, run, MAC_B, IP_B, "eleve-0002", "pc-b", 3).await;
+
+        // Escrow: kept newest first, at most `keep` per PC; rekey replaces the ciphertext in place.
+        for (i, keep) in [(1u8, 5), (2, 5), (3, 2)] {
+            inv.escrow(
+                &m(MAC_A),
+                "eleve-0001",
+                &request,
+                run,
+                vec![format!("age1recipient{i}")],
+                vec![i; 4],
+                keep,
+            )
+            .await
+            .unwrap();
+        }
+        let kept = inv.escrowed(Some("eleve-0001")).unwrap();
+        assert_eq!(
+            kept.iter()
+                .map(|e| e.ciphertext.clone())
+                .collect::<Vec<_>>(),
+            [vec![3; 4], vec![2; 4]],
+            "the newest two of the PC"
+        );
+        assert_eq!(inv.escrowed(None).unwrap().len(), 2, "of live accounts");
+        inv.rekey(kept[0].id, vec!["age1other".into()], vec![9; 3])
+            .await
+            .unwrap();
+        let rekeyed = inv.escrowed(Some("eleve-0001")).unwrap();
+        assert_eq!(
+            (rekeyed[0].recipients.clone(), rekeyed[0].ciphertext.clone()),
+            (vec!["age1other".to_string()], vec![9; 3])
+        );
+        assert!(inv.escrowed(Some("nobody")).unwrap().is_empty());
+
+        // Every read is recorded, oldest first.
+        assert!(inv.reads().unwrap().is_empty());
+        for action in ["reprint", "show"] {
+            inv.record_read(rdplay::inventory::ReadRecord {
+                at: jiff::Timestamp::now(),
+                username: "eleve-0001".into(),
+                mac: m(MAC_A),
+                action: action.into(),
+                identity: "SHA256:abc".into(),
+                local_user: "admin".into(),
+                local_host: "controller".into(),
+                reason: Some("lost sheet".into()),
+            })
+            .await
+            .unwrap();
+        }
+        let reads = inv.reads().unwrap();
+        assert_eq!(
+            reads.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+            ["reprint", "show"]
+        );
+        assert_eq!(reads[0].reason.as_deref(), Some("lost sheet"));
+
+        // Fleet-wide events: recorded once, read back by run and in all.
+        let clone = rdplay::inventory::Event {
+            kind: "clone".into(),
+            severity: rdplay::changes::Severity::Warning,
+            mac: Some(m(MAC_B)),
+            other_mac: Some(m(MAC_A)),
+            ip: Some(IP_B),
+            hostname: Some("pc-b".into()),
+            text: "same machine-id as pc-a".into(),
+            since: None,
+        };
+        let stranger = rdplay::inventory::Event {
+            kind: "stranger".into(),
+            mac: None,
+            other_mac: None,
+            hostname: None,
+            text: "an unknown PC answered".into(),
+            ..clone.clone()
+        };
+        let events = vec![clone.clone(), stranger.clone()];
+        assert_eq!(inv.record_events(run, events.clone()).await.unwrap(), 2);
+        assert_eq!(inv.record_events(run, events).await.unwrap(), 0, "once");
+        let recorded = inv
+            .events(rdplay::inventory::EventFilter::Run(run))
+            .unwrap();
+        assert_eq!(
+            recorded.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+            [clone, stranger]
+        );
+        assert_eq!(
+            inv.events(rdplay::inventory::EventFilter::All)
+                .unwrap()
+                .len(),
+            2
+        );
+
+        // Two PCs with one host key are clones.
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBB";
+        inv.pin_host_key(&m(MAC_A), IP_A, key).await.unwrap();
+        inv.pin_host_key(&m(MAC_B), IP_B, key).await.unwrap();
+        // (The test facts give both PCs one DMI serial too: only the key's conflict counts here.)
+        let same_key = |inv: &Inventory| -> Vec<rdplay::inventory::Event> {
+            let all = inv.identity_conflicts().unwrap();
+            all.into_iter()
+                .filter(|e| e.text.contains("SSH host key"))
+                .collect()
+        };
+        let conflicts = same_key(&inv);
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(conflicts[0].mac, Some(m(MAC_B)));
+
+        // Forgetting a key: the PC makes first contact again; an unknown PC is an error.
+        inv.forget_host_key(&m(MAC_B)).await.unwrap();
+        assert_eq!(inv.pc(&m(MAC_B)).unwrap().unwrap().host_key, None);
+        assert!(same_key(&inv).is_empty());
+        assert!(matches!(
+            inv.forget_host_key(&m("52:54:00:00:00:ff")).await,
+            Err(InventoryError::PcNotFound { .. })
+        ));
+
+        // The snapshot the listing and exports print: everything, and one site in a shared inventory
+        // only.
+        let all = inv.snapshot(None).unwrap();
+        assert_eq!(all.pcs.len(), 2);
+        assert_eq!(all.accounts.len(), 2);
+        assert_eq!((all.events.len(), all.reads.len()), (2, 2));
+        assert_eq!(inv.outcomes_of(&m(MAC_A), 10).unwrap().len(), 0);
+        match place {
+            Place::Sqlite(_) => {
+                assert!(all.sites.is_empty(), "a file holds one site");
+                assert!(matches!(
+                    inv.snapshot(Some("SS")),
+                    Err(InventoryError::OneSite { .. })
+                ));
+            }
+            Place::Postgres(..) => {
+                assert_eq!(all.sites.get(&m(MAC_A)).map(String::as_str), Some("SS"));
+                assert_eq!(inv.snapshot(Some("SS")).unwrap().pcs.len(), 2);
+                assert!(inv.snapshot(Some("XX")).unwrap().pcs.is_empty());
+            }
+        }
     }
 );
