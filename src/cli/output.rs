@@ -53,6 +53,9 @@ pub fn print_run(report: &RunReport) {
     );
     print!("{}", changes(&report.changes, report.run));
     print!("{}", warnings(&report.warnings));
+    for e in &report.unrecorded {
+        println!("error: {}", inert(e, 1000));
+    }
     println!("run directory: {}", report.run_dir.display());
     println!("log file:      {}", report.log_file.display());
     println!("output:        {}", report.out_dir.display());

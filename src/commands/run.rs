@@ -95,6 +95,9 @@ pub struct RunReport {
     pub skipped: usize,
     /// What went wrong after the renewals without undoing any (a print job CUPS did not take...).
     pub warnings: Vec<String>,
+    /// What the run could not record (in the inventory or the audit log), with the cause: the
+    /// renewals stand, but the run ends failed.
+    pub unrecorded: Vec<String>,
     pub interrupted: bool,
     pub run_dir: PathBuf,
     pub log_file: PathBuf,
@@ -105,7 +108,10 @@ pub struct RunReport {
 impl RunReport {
     /// Whether every PC ended renewed or kept.
     pub fn all_ok(&self) -> bool {
-        !self.interrupted && !self.fails_on_changes && !self.pcs.iter().any(|p| p.outcome.failed())
+        !self.interrupted
+            && !self.fails_on_changes
+            && self.unrecorded.is_empty()
+            && !self.pcs.iter().any(|p| p.outcome.failed())
     }
 }
 
@@ -265,10 +271,12 @@ pub async fn run(
     }
     let mut pcs = driven.results;
     pcs.sort_by_key(|o| o.ip);
+    let mut unrecorded = Vec::new();
     let changes = match crate::engine::fleet::events_of_run(&inventory, run, &pcs).await {
         Ok(changes) => changes,
         Err(e) => {
             tracing::error!("recording what changed: {e}");
+            unrecorded.push(format!("recording what changed: {e}"));
             Vec::new()
         }
     };
@@ -277,6 +285,11 @@ pub async fn run(
     }
     if let Err(e) = inventory.finish_run(run).await {
         tracing::error!("closing the run in the inventory: {e}");
+        unrecorded.push(format!("closing the run in the inventory: {e}"));
+    }
+    if let Some(lost) = rc.audit.lost() {
+        tracing::error!("{lost}");
+        unrecorded.push(lost);
     }
     if let Some(stats) = inventory.write_stats() {
         // Group commit at work: how many transactions (each one fsync) carried the run's writes.
@@ -303,6 +316,7 @@ pub async fn run(
         run,
         skipped: driven.skipped,
         warnings,
+        unrecorded,
         interrupted: driven.interrupted,
         run_dir,
         log_file,

@@ -70,7 +70,10 @@ pub async fn run_pc<C: Connector, S: Store>(
 ) -> PcReport {
     let started = Instant::now();
     let (plan, conn) = engine.plan_pc(target.clone()).await;
-    rc.audit.plan(&plan);
+    if let Err(e) = rc.audit.plan(&plan) {
+        // Nothing is changed on a PC whose plan is not on record.
+        return unrecorded(engine, rc, target, plan, conn, started, e).await;
+    }
     let mut report = PcReport {
         hostname: plan.hostname.clone(),
         ..PcReport::new(
@@ -100,6 +103,35 @@ pub async fn run_pc<C: Connector, S: Store>(
             }
         }
     };
+    report.duration = started.elapsed();
+    finish(engine, rc, &report).await;
+    report
+}
+
+/// A PC whose plan could not be written to the audit log: failed before any change, at the step
+/// its plan would have started with.
+async fn unrecorded<C: Connector, S: Store>(
+    engine: &Engine<C, S>,
+    rc: &RunCtx,
+    target: Target,
+    plan: PcPlan,
+    conn: Option<C::Conn>,
+    started: Instant,
+    error: std::io::Error,
+) -> PcReport {
+    if let Some(conn) = conn {
+        conn.close().await;
+    }
+    let step = match &plan.action {
+        Action::Blocked(b) => b.step,
+        Action::Renew(_) | Action::Keep { .. } => StepKind::Scan,
+    };
+    let mut report = PcReport::new(
+        target.ip,
+        plan.mac.clone(),
+        Outcome::Failed(StepError::new(step, error.to_string())),
+    );
+    report.hostname = plan.hostname;
     report.duration = started.elapsed();
     finish(engine, rc, &report).await;
     report
@@ -338,6 +370,7 @@ async fn renew_over<C: Connector, S: Store>(
     let hash = change.hash.clone();
     drop(change);
     report.leftovers = Some(done.leftovers());
+    report.reported = Some(super::outcome::Reported::of(&done));
 
     lap.enter(StepKind::Inventory);
     let history = engine.planner.playbook().inventory.history;

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 pub struct Audit {
     path: PathBuf,
     file: Mutex<std::fs::File>,
+    /// The first line that could not be written, with why: the run ends failed with it.
+    lost: Mutex<Option<String>>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +95,9 @@ struct OutcomeLine<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     unarchived: &'a [String],
     created: Option<&'a str>,
+    /// What the PC's helper reported it did (a renewal that reached exec).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported: Option<&'a super::outcome::Reported>,
     files: Vec<String>,
     reason: Option<String>,
     ms: u64,
@@ -111,6 +116,7 @@ impl Audit {
         Ok(Audit {
             path,
             file: Mutex::new(file),
+            lost: Mutex::new(None),
         })
     }
 
@@ -119,9 +125,10 @@ impl Audit {
         &self.path
     }
 
-    /// Appends the plan a PC is about to execute.
-    pub fn plan(&self, plan: &PcPlan) {
-        self.write(&Line::Plan(plan));
+    /// Appends the plan a PC is about to execute, durably: the PC must not be changed when its
+    /// plan could not be recorded (the error says why).
+    pub fn plan(&self, plan: &PcPlan) -> std::io::Result<()> {
+        self.append(&Line::Plan(plan), true)
     }
 
     /// Appends how a PC ended.
@@ -146,6 +153,7 @@ impl Audit {
             archives: r.archives.iter().map(|p| p.display().to_string()).collect(),
             unarchived: &r.unarchived,
             created: r.new.as_deref(),
+            reported: r.reported.as_ref(),
             files,
             reason,
             ms: r.duration.as_millis() as u64,
@@ -167,19 +175,44 @@ impl Audit {
         self.write(&Line::Print(job));
     }
 
+    /// Why a line could not be written, for the first one that could not: the run reports it and
+    /// ends failed.
+    pub fn lost(&self) -> Option<String> {
+        self.lost
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Appends a line the run goes on without; a failure is kept for [`Audit::lost`].
     fn write(&self, line: &Line<'_>) {
-        let Ok(mut text) = serde_json::to_string(line) else {
-            return;
-        };
+        if let Err(e) = self.append(line, false) {
+            let mut lost = self
+                .lost
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            lost.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    fn append(&self, line: &Line<'_>, sync: bool) -> std::io::Result<()> {
+        let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
         text.push('\n');
-        let written = self
+        let mut file = self
             .file
             .lock()
-            .map_err(|_| std::io::Error::other("audit log lock poisoned"))
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-        if let Err(e) = written {
-            tracing::error!(path = %self.path.display(), "writing the audit log: {e}");
-        }
+            .map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| if sync { file.sync_data() } else { Ok(()) })
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the audit log {} could not be written: {e}",
+                        self.path.display()
+                    ),
+                )
+            })
     }
 }
 

@@ -25,8 +25,44 @@ pub struct PcReport {
     pub archives: Vec<PathBuf>,
     /// Why an account was deleted without its archive (`account.archive.on_failure: delete`).
     pub unarchived: Vec<String>,
+    /// What the PC's helper reported it did, as it said it (a renewal that reached exec).
+    pub reported: Option<Reported>,
     pub outcome: Outcome,
     pub duration: Duration,
+}
+
+/// What a PC's helper reported it did in a renewal: the audit log's outcome line carries it, so that
+/// the plan can be compared with the PC's own account of the change (tests/equality.rs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reported {
+    /// The accounts it deleted.
+    pub deleted: Vec<String>,
+    /// The accounts it was asked to delete that were not on the PC.
+    pub absent: Vec<String>,
+    /// The account it created, and its uid.
+    pub created: Option<String>,
+    pub uid: Option<u32>,
+    /// The filesystems its leftover walk covered.
+    pub walk: Vec<String>,
+    /// What it removed of the deleted accounts outside their homes.
+    pub leftover_files: u64,
+    pub leftover_bytes: u64,
+}
+
+impl Reported {
+    /// What the helper's report says it did.
+    pub fn of(report: &crate::tasks::exec::Report) -> Reported {
+        let leftovers = report.leftovers();
+        Reported {
+            deleted: report.deleted.clone(),
+            absent: report.absent.clone(),
+            created: report.created.clone(),
+            uid: report.created_uid,
+            walk: report.walk.clone(),
+            leftover_files: leftovers.files,
+            leftover_bytes: leftovers.bytes,
+        }
+    }
 }
 
 /// How a PC ended.
@@ -72,6 +108,7 @@ impl PcReport {
             leftovers: None,
             archives: Vec::new(),
             unarchived: Vec::new(),
+            reported: None,
             outcome,
             duration: Duration::ZERO,
         }
