@@ -288,4 +288,33 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_line_that_cannot_be_written_is_an_error_or_kept_for_the_run() {
+        // A full disk: the audit log is /dev/full.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("audit.jsonl")).expect("link");
+        let audit = Audit::create(dir.path()).expect("opening /dev/full works");
+        let plan = PcPlan {
+            ip: std::net::Ipv4Addr::new(10, 0, 0, 1),
+            mac: None,
+            hostname: None,
+            number: None,
+            action: super::super::plan::Action::Blocked(super::super::plan::Blocked {
+                step: crate::tasks::StepKind::Scan,
+                kind: super::super::plan::BlockedKind::Unreachable,
+                reason: "off".into(),
+            }),
+            changes: Vec::new(),
+        };
+        let err = audit.plan(&plan).expect_err("no space");
+        assert!(
+            err.to_string().contains("audit.jsonl could not be written"),
+            "{err}"
+        );
+        assert_eq!(audit.lost(), None, "the plan's error is its caller's");
+        audit.printable(Printable::UserSheets, &[]);
+        let lost = audit.lost().expect("kept for the run");
+        assert!(lost.contains("No space left on device"), "{lost}");
+    }
 }
