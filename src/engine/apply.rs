@@ -339,28 +339,37 @@ async fn renew_over<C: Connector, S: Store>(
     }
 
     // With `account.archive`, every account about to be deleted is archived and recorded first: a
-    // failed archive stops the PC here, before exec deletes anything.
+    // failed archive stops the PC here, before exec deletes anything — or, with `on_failure:
+    // delete`, the account is deleted without it and the outcome says why.
     if let Some(archive) = &pb.account.archive {
         lap.enter(StepKind::Archive);
         for account in &on_pc {
             let adopted = change.adopt.contains(account);
-            let kept = archive_one(
-                engine, rc, pc, conn, &workdir, &request, account, adopted, archive,
-            )
-            .await;
-            match (kept, archive.on_failure) {
-                (Ok(path), _) => report.archives.push(path),
-                // (Only the archive itself: an inventory that cannot record one always stops the PC.)
-                (Err(e), ArchiveFailure::Delete) if e.step == StepKind::Archive => {
+            let started = Instant::now();
+            let fetched =
+                archive::fetch(conn, &workdir, &pc.mac, account, adopted, archive, timeout).await;
+            let archived = match (fetched, archive.on_failure) {
+                (Ok(fetched), _) => {
+                    let ms = started.elapsed().as_millis() as u64;
+                    tracing::info!(ip = %pc.ip, account, bytes = fetched.bytes, ms, path = %fetched.path.display(), "archived");
+                    record_archive(engine, rc, pc, fetched, &request, archive)
+                        .await
+                        .map(|path| report.archives.push(path))
+                }
+                (Err(e), ArchiveFailure::Delete) => {
                     let why = e.reason();
-                    let why = why.trim_end_matches("; nothing was deleted");
                     tracing::warn!(ip = %pc.ip, account, reason = %why, "deleting without archive (account.archive.on_failure: delete)");
                     report.unarchived.push(format!("{account}: {why}"));
+                    Ok(())
                 }
-                (Err(e), _) => {
-                    sftp::remove(conn, &workdir).await;
-                    return Err(e);
-                }
+                (Err(e), ArchiveFailure::Keep) => Err(StepError::new(
+                    e.step,
+                    format!("{}; nothing was deleted", e.reason()),
+                )),
+            };
+            if let Err(e) = archived {
+                sftp::remove(conn, &workdir).await;
+                return Err(e);
             }
         }
     }
@@ -434,25 +443,17 @@ async fn verify<C: Connector, S: Store>(
     }
 }
 
-/// Archives one account before its deletion and records the archive; then applies the retention.
-#[allow(clippy::too_many_arguments)]
-async fn archive_one<C: Connector, S: Store>(
+/// Records an archive made, then applies the retention. An archive that cannot be recorded is removed
+/// and stops the PC, whatever `on_failure` says: the account stays, so the next run archives it again.
+async fn record_archive<C: Connector, S: Store>(
     engine: &Engine<C, S>,
     rc: &RunCtx,
     pc: &Reachable,
-    conn: &C::Conn,
-    workdir: &sftp::Workdir,
+    fetched: archive::Fetched,
     request: &str,
-    account: &str,
-    adopted: bool,
     archive: &crate::playbook::Archive,
 ) -> Result<std::path::PathBuf, StepError> {
-    let timeout = engine.planner.playbook().connection.step_timeout;
-    let started = Instant::now();
-    let fetched =
-        archive::fetch(conn, workdir, &pc.mac, account, adopted, archive, timeout).await?;
-    let ms = started.elapsed().as_millis() as u64;
-    tracing::info!(ip = %pc.ip, account, bytes = fetched.bytes, ms, path = %fetched.path.display(), "archived");
+    let account = fetched.username.clone();
     let recorded = engine
         .store
         .archived(Archived {
@@ -466,7 +467,7 @@ async fn archive_one<C: Connector, S: Store>(
         })
         .await;
     if let Err(e) = recorded {
-        // Unrecorded, the file would be an orphan; the account stays, so the next run archives it again.
+        // Unrecorded, the file would be an orphan.
         let _ = std::fs::remove_file(&fetched.path);
         return Err(StepError::caused(
             StepKind::Archive,

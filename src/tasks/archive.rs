@@ -7,6 +7,8 @@
 //! synced, and renamed into place only once complete; the caller records it in the inventory and only
 //! then lets exec delete the account. So a failed, oversized or interrupted archive leaves no archive
 //! file (a killed run's temporary file is removed by the next archive of that PC) and deletes nothing.
+//! A failure says why and only that; the caller says what follows (the account kept, or deleted
+//! without its archive under `on_failure: delete`).
 //! [`prune`] keeps the newest `keep` archives of a PC.
 
 use super::sftp::Workdir;
@@ -89,10 +91,7 @@ pub async fn fetch(
         .await;
     let failed = |why: String| {
         let _ = std::fs::remove_file(&part);
-        StepError::new(
-            StepKind::Archive,
-            format!("archiving {account}: {why}; nothing was deleted"),
-        )
+        StepError::new(StepKind::Archive, format!("archiving {account}: {why}"))
     };
     let out = match streamed {
         Ok(out) => out,
