@@ -4,7 +4,10 @@
 mod common;
 
 use common::Lab;
-use common::fleet::{PLAYBOOK, managed_on_host, sheet_password};
+use common::fleet::{
+    PLAYBOOK, assert_not_shown, inventory, last_audit, managed_on_host, move_host, run,
+    sheet_password, wide_playbook,
+};
 use std::path::Path;
 
 /// What must not change on a PC: accounts, passwords, groups, homes, root's keys, /tmp.
@@ -139,6 +142,66 @@ fn check_reports_unreachable_and_changed_host_key_pcs_with_exit_3() {
     assert_eq!(before, fingerprints(&lab));
 }
 
+/// The number the inventory recorded for host `i`'s MAC.
+fn number_of(lab: &Lab, i: usize) -> Option<u64> {
+    inventory(lab)["pcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["mac"] == lab.host(i).mac.as_str())
+        .and_then(|p| p["number"].as_u64())
+}
+
+#[test]
+fn scan_check_and_run_agree_on_a_pc_dhcp_moved() {
+    let lab = Lab::up(2);
+    let pb = wide_playbook(&lab);
+    run(&lab, &pb, &[]).success();
+    let (old_ip, new_ip) = move_host(&lab, 1, 30);
+    let mac = lab.host(1).mac.clone();
+
+    // scan: the old address is the PC moved, not a missing one.
+    let scan = lab.rdplay().args(["scan", pb.to_str().unwrap()]).run();
+    scan.success();
+    let line = |out: &common::Run, ip: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{ip} ")))
+            .map(str::to_string)
+    };
+    let old = line(&scan, &old_ip).unwrap_or_else(|| panic!("{}", scan.stdout));
+    assert!(
+        old.ends_with(&format!("moved: answers at {new_ip}")),
+        "{old}"
+    );
+    assert!(old.contains(&mac) && old.contains("pc1"), "{old}");
+    let new = line(&scan, &new_ip).unwrap_or_else(|| panic!("{}", scan.stdout));
+    assert!(new.ends_with(" open"), "{new}");
+    scan.stdout_contains("0 recorded PCs unreachable, 1 moved to another address");
+    assert!(!scan.stdout.contains("UNREACHABLE"), "{}", scan.stdout);
+
+    // --check: the PC is planned at its new address only, with its number.
+    let text = check(&lab, &pb, &[]);
+    text.code(2)
+        .stdout_contains(&format!("pc1 {new_ip} {mac} #1\n"));
+    assert_not_shown(&text, &old_ip);
+    text.stdout_contains("plan: 2 PCs to renew, 0 kept by the renewal policy, 0 PCs failing");
+    let json = check(&lab, &pb, &["--format", "json"]);
+    json.code(2);
+    let planned = plans_by_ip(&json.stdout);
+    assert_eq!(
+        planned.keys().cloned().collect::<Vec<_>>(),
+        [lab.host(2).ip.clone(), new_ip.clone()]
+    );
+
+    // run: the same, PC by PC.
+    let out = run(&lab, &pb, &[]);
+    out.success();
+    assert_not_shown(&out, &old_ip);
+    assert_eq!(planned, plans_by_ip(&last_audit(&lab)));
+    assert_eq!(number_of(&lab, 1), Some(1));
+}
+
 /// The plans of a `--check --format json` by IP, or the plans a run wrote to its audit log.
 fn plans_by_ip(lines: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
     lines
@@ -235,13 +298,7 @@ fn check_then_run_on_a_mixed_fleet_plans_exactly_what_the_run_executes() {
 
     let run = lab.rdplay().args(["run", pb.to_str().unwrap()]).run();
     run.code(3);
-    let runs = lab.dir().join("state/runs");
-    let mut stamps: Vec<_> = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    stamps.sort();
-    let audit = std::fs::read_to_string(stamps.last().unwrap().join("audit.jsonl")).unwrap();
+    let audit = last_audit(&lab);
     let executed = plans_by_ip(&audit);
     // PC by PC, the run executed the plan --check printed.
     assert_eq!(planned, executed);

@@ -5,7 +5,8 @@ mod common;
 
 use common::Lab;
 use common::fleet::{
-    PLAYBOOK, assert_converged, assert_host_converged, inventory, managed_on_host, run,
+    PLAYBOOK, assert_converged, assert_host_converged, assert_not_shown, inventory,
+    managed_on_host, move_host, run, wide_playbook,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -361,8 +362,7 @@ fn a_non_root_connection_user_renews_through_passwordless_sudo_and_is_told_when_
 #[test]
 fn a_pc_keeps_its_number_when_dhcp_moves_it() {
     let lab = Lab::up(3);
-    // A range wider than the lab, so a PC can move inside it.
-    let pb = lab.playbook(&PLAYBOOK.replace("ranges: \"@RANGE@\"", "ranges: \"2-40\""));
+    let pb = wide_playbook(&lab);
     run(&lab, &pb, &[]).success();
     let number_of = |inv: &serde_json::Value, i: usize| {
         inv["pcs"]
@@ -381,31 +381,12 @@ fn a_pc_keeps_its_number_when_dhcp_moves_it() {
     );
     assert!(managed_on_host(&lab, 1)[0].starts_with("USERSS001-"));
 
-    // DHCP gives pc1 another address, past the others.
-    let (old_ip, new_ip) = (lab.host(1).ip.clone(), format!("{}.30", lab.net()));
-    lab.host_sh(
-        1,
-        &format!("ip addr del {old_ip}/24 dev eth0 && ip addr add {new_ip}/24 dev eth0"),
-    )
-    .success();
-    // As after a DHCP lease, the PC is up at its new address before the run (the wait covers a
-    // neighbour entry still being learnt on a busy machine).
-    lab.ctl(&[
-        "bash",
-        "-c",
-        &format!(
-            "for i in $(seq 50); do timeout 1 bash -c '</dev/tcp/{new_ip}/22' 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
-        ),
-    ])
-    .success();
+    // DHCP gives pc1 another address, past the others; it is up there before the run.
+    let (old_ip, new_ip) = move_host(&lab, 1, 30);
     let out = run(&lab, &pb, &[]);
     // Its old address is silent, and that is not a missing PC: its MAC answered elsewhere.
     out.success();
-    assert!(
-        !out.stdout.contains(&format!("{old_ip} ")),
-        "{}",
-        out.stdout
-    );
+    assert_not_shown(&out, &old_ip);
     let line = out.stdout.lines().find(|l| l.contains(&new_ip)).unwrap();
     assert!(line.contains(" ok"), "{line}");
     let after = inventory(&lab);

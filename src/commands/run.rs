@@ -250,8 +250,7 @@ pub async fn run(
         },
         // Once the scan is complete: the PCs met for the first time get their numbers, in address
         // order (each is recorded with its PC's intent).
-        |answered| {
-            let macs: Vec<_> = answered.into_iter().filter_map(|t| t.mac).collect();
+        |macs| {
             let given = inventory
                 .numbers_for(&macs)
                 .map(Arc::new)

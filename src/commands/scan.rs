@@ -1,10 +1,11 @@
 //! `rdplay scan PLAYBOOK`: which addresses answer on the SSH port, with MAC and known hostname. The
-//! same scan and triage as a run: a recorded PC that does not answer is UNREACHABLE.
+//! same scan, triage and DHCP rule as a run: a recorded PC that does not answer is UNREACHABLE, unless
+//! its MAC answered at another address (moved: the run renews it there).
 
 use super::CommandError;
-use crate::engine::scope::{Scope, Triage};
+use crate::engine::scope::{Answered, Scope, Triage};
 use crate::inventory::Inventory;
-use crate::tasks::scan::PortState;
+use crate::tasks::scan::{PortState, ScanResult};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ pub struct ScanArgs {
 pub struct ScanReport {
     /// `IP MAC HOSTNAME STATE` per address that answered (or that the inventory knows), then counts.
     pub text: String,
-    /// PCs recorded in the inventory that did not answer.
+    /// PCs recorded in the inventory that did not answer, at their address or (DHCP) another.
     pub unreachable: usize,
 }
 
@@ -38,30 +39,45 @@ pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
         scope.timeout,
         256,
     ));
-    let (mut open, mut closed, mut silent, mut unreachable) = (0, 0, 0, 0);
+    let triaged: Vec<(ScanResult, Triage)> = results
+        .into_iter()
+        .map(|r| (r.clone(), scope.triage(&inventory, r)))
+        .collect();
+    let mut answered = Answered::default();
+    for (_, triage) in &triaged {
+        if let Triage::Target(t) = triage {
+            answered.note(t);
+        }
+    }
+    let (mut open, mut closed, mut silent, mut unreachable, mut moved) = (0, 0, 0, 0, 0);
     let mut text = String::new();
-    let total = results.len();
-    for r in results {
-        let (ip, raw_state, raw_mac) = (r.ip, r.state, r.mac.clone());
-        let (known, state) = match scope.triage(&inventory, r) {
+    let total = triaged.len();
+    for (r, triage) in triaged {
+        let (known, state) = match triage {
             Triage::Target(t) if t.state == PortState::Open => {
                 open += 1;
-                (t.known_by_ip, "open")
+                (t.known_by_ip, "open".to_string())
             }
-            Triage::Target(t) => {
-                unreachable += 1;
-                (t.known_by_ip, "UNREACHABLE")
-            }
-            Triage::Skip | Triage::Excluded if raw_state == PortState::Closed => {
+            Triage::Target(t) => match answered.moved(&t) {
+                Some(to) => {
+                    moved += 1;
+                    (t.known_by_ip, format!("moved: answers at {to}"))
+                }
+                None => {
+                    unreachable += 1;
+                    (t.known_by_ip, "UNREACHABLE".to_string())
+                }
+            },
+            Triage::Skip | Triage::Excluded if r.state == PortState::Closed => {
                 closed += 1;
-                (None, "closed")
+                (None, "closed".to_string())
             }
             Triage::Skip | Triage::Excluded => {
                 silent += 1;
                 if !args.all {
                     continue;
                 }
-                (None, "no-answer")
+                (None, "no-answer".to_string())
             }
         };
         let hostname = known
@@ -69,15 +85,17 @@ pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
             .and_then(|k| k.hostname.as_deref())
             .map(|h| crate::text::inert(h, 64))
             .unwrap_or_else(|| "-".into());
-        let mac = raw_mac
+        let mac = r
+            .mac
             .map(|m| m.to_string())
             .or_else(|| known.as_ref().map(|k| k.mac.to_string()))
             .unwrap_or_else(|| "-".into());
+        let ip = r.ip;
         let _ = writeln!(text, "{ip:<15} {mac:<17} {hostname:<20} {state}");
     }
     let _ = writeln!(
         text,
-        "{total} addresses in {:.2} s: {open} open, {closed} closed, {silent} without answer, {unreachable} recorded PCs unreachable",
+        "{total} addresses in {:.2} s: {open} open, {closed} closed, {silent} without answer, {unreachable} recorded PCs unreachable, {moved} moved to another address",
         started.elapsed().as_secs_f64()
     );
     Ok(ScanReport { text, unreachable })

@@ -2,16 +2,17 @@
 //! `forks` at once, so silent addresses hold nobody up and one PC's failure or hang never holds up
 //! another. Ctrl-C stops every PC. `run` and `--check` both go through it.
 //!
-//! A recorded PC that does not answer at its last address is planned only once the scan is done:
-//! if its MAC answered at another address (DHCP moved it), it is that PC, not a missing one.
+//! A recorded PC that does not answer at its last address is planned only once the scan is done,
+//! unless its MAC answered at another address ([`super::scope::Answered::moved`]: DHCP moved it; it
+//! is that PC, not a missing one).
 
 use super::Engine;
-use super::scope::{Scope, Target, Triage};
+use super::scope::{Answered, Scope, Target, Triage};
 use crate::inventory::Store;
 use crate::mac::Mac;
 use crate::remote::Connector;
 use crate::tasks::scan::PortState;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ pub struct Driven<T> {
 
 /// Runs `per_pc` for every PC of the scope, `forks` at once. `stopped` makes the result of a PC whose
 /// work was stopped (Ctrl-C, or a panic in its task) from its target and a reason. `scanned` is
-/// told, once the scan is complete, every PC that answered with a MAC, in address order.
+/// told, once the scan is complete, the MAC of every PC that answered, in address order.
 #[allow(clippy::too_many_arguments)]
 pub async fn drive<C, S, T, F, Fut>(
     engine: &Arc<Engine<C, S>>,
@@ -36,7 +37,7 @@ pub async fn drive<C, S, T, F, Fut>(
     mut sigint: tokio::signal::unix::Signal,
     per_pc: F,
     stopped: impl Fn(&Target, &str) -> T,
-    scanned: impl FnOnce(Vec<Target>),
+    scanned: impl FnOnce(Vec<Mac>),
 ) -> Driven<T>
 where
     C: Connector,
@@ -68,7 +69,7 @@ where
         });
         pending.insert(handle.id(), this);
     };
-    let (mut answered, mut silent) = (Vec::new(), Vec::new());
+    let (mut answered, mut silent) = (Answered::default(), Vec::new());
     let mut scanned = Some(scanned);
     let mut scanning = true;
     loop {
@@ -77,9 +78,7 @@ where
                 Some(r) => match scope.triage(&engine.store, r) {
                     Triage::Target(target) if target.state != PortState::Open => silent.push(target),
                     Triage::Target(target) => {
-                        if target.mac.is_some() {
-                            answered.push(target.clone());
-                        }
+                        answered.note(&target);
                         start(target, &mut tasks, &mut pending);
                     }
                     Triage::Skip => driven.skipped += 1,
@@ -87,16 +86,14 @@ where
                 },
                 None => {
                     scanning = false;
-                    let macs: HashSet<&Mac> = answered.iter().filter_map(|t| t.mac.as_ref()).collect();
                     for target in std::mem::take(&mut silent) {
-                        match target.known_by_ip.as_ref().filter(|k| macs.contains(&k.mac)) {
-                            Some(moved) => tracing::info!(ip = %target.ip, mac = %moved.mac, "the PC recorded here answered at another address"),
+                        match answered.moved(&target) {
+                            Some(to) => tracing::info!(ip = %target.ip, %to, "the PC recorded here answered at another address (DHCP moved it)"),
                             None => start(target, &mut tasks, &mut pending),
                         }
                     }
-                    answered.sort_by_key(|t| t.ip);
                     if let Some(scanned) = scanned.take() {
-                        scanned(std::mem::take(&mut answered));
+                        scanned(answered.macs());
                     }
                     tracing::info!(pcs = pending.len() + driven.results.len(), skipped = driven.skipped, "scan done");
                 }

@@ -1,11 +1,12 @@
-//! Scope and triage: which addresses a command scans (the range, narrowed by `--limit`), and which scan
-//! answers become PCs to plan. One triage serves `run`, `--check` and `scan`.
+//! Scope and triage: which addresses a command scans (the range, narrowed by `--limit`), which scan
+//! answers become PCs to plan, and which recorded PCs that did not answer were moved by DHCP
+//! ([`Answered::moved`]). One triage and one rule serve `run`, `--check` and `scan`.
 
 use crate::inventory::{PcRecord, Store};
 use crate::mac::Mac;
 use crate::playbook::Playbook;
 use crate::tasks::scan::{PortState, ScanResult};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -97,6 +98,41 @@ impl Scope {
             mac: r.mac,
             known_by_ip,
         })
+    }
+}
+
+/// The PCs that answered on the SSH port with a MAC, noted as the scan goes. Once the scan is
+/// complete, it tells a recorded PC that is gone from one DHCP moved, and which PCs are numbered.
+#[derive(Debug, Default)]
+pub struct Answered(HashMap<Mac, Ipv4Addr>);
+
+impl Answered {
+    /// Notes a target: kept when it answered on the SSH port with a MAC.
+    pub fn note(&mut self, target: &Target) {
+        if let (PortState::Open, Some(mac)) = (target.state, &target.mac) {
+            self.0.insert(mac.clone(), target.ip);
+        }
+    }
+
+    /// Where the PC recorded at a silent target's address answered instead, once the scan is
+    /// complete: its MAC answered at another address, so DHCP moved it. It is that PC, planned there,
+    /// not a missing one here: `scan` says so, `run` and `--check` skip the old address.
+    pub fn moved(&self, silent: &Target) -> Option<Ipv4Addr> {
+        if silent.state == PortState::Open {
+            return None;
+        }
+        let recorded = silent.known_by_ip.as_ref()?;
+        self.0
+            .get(&recorded.mac)
+            .copied()
+            .filter(|ip| *ip != silent.ip)
+    }
+
+    /// The MACs that answered, in address order (the order new PCs are numbered in).
+    pub fn macs(&self) -> Vec<Mac> {
+        let mut by_ip: Vec<(&Ipv4Addr, &Mac)> = self.0.iter().map(|(m, ip)| (ip, m)).collect();
+        by_ip.sort();
+        by_ip.into_iter().map(|(_, m)| m.clone()).collect()
     }
 }
 

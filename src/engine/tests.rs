@@ -7,9 +7,9 @@ use super::effects::{Effect, sheets::Sheets};
 use super::outcome::Outcome;
 use super::plan::{Action, Adopt, BlockedKind, PcPlan};
 use super::planner::{Decision, Known, Planner};
-use super::scope::Target;
+use super::scope::{Answered, Target};
 use super::{Engine, Silent};
-use crate::inventory::{Intent, Inventory, Lock, Store};
+use crate::inventory::{Intent, Inventory, Lock, PcRecord, Store};
 use crate::mac::Mac;
 use crate::playbook::Playbook;
 use crate::remote::fake::{Account, Fake, File, Fleet, Pc};
@@ -725,4 +725,61 @@ fn the_planner_blocks_what_cannot_be_renewed_with_the_reason() {
         (StepKind::Inventory, BlockedKind::InventoryRead)
     );
     assert!(reason.contains("malformed"), "{reason}");
+}
+
+fn record_at(n: u8, of: u8) -> PcRecord {
+    PcRecord {
+        mac: mac(of),
+        ip: ip(n),
+        hostname: Some(format!("pc{of}")),
+        host_key: Some("ssh-ed25519 KEY".into()),
+        facts: None,
+        first_seen: jiff::Timestamp::now(),
+        last_seen: jiff::Timestamp::now(),
+        number: Some(u32::from(of)),
+    }
+}
+
+#[test]
+fn the_dhcp_rule_tells_a_moved_pc_from_a_missing_one() {
+    let silent = |n: u8, of: u8| Target {
+        state: PortState::Closed,
+        mac: None,
+        known_by_ip: Some(record_at(n, of)),
+        ..target(n)
+    };
+    let mut answered = Answered::default();
+    // PC 2's MAC answers at .5; .3 answers with its own.
+    answered.note(&Target {
+        mac: Some(mac(2)),
+        ..target(5)
+    });
+    answered.note(&target(3));
+    // A port closed, or no MAC: not an answer.
+    answered.note(&Target {
+        state: PortState::Closed,
+        mac: Some(mac(4)),
+        ..target(4)
+    });
+    assert_eq!(answered.moved(&silent(2, 2)), Some(ip(5)), "moved by DHCP");
+    assert_eq!(answered.moved(&silent(4, 4)), None, "missing");
+    assert_eq!(answered.moved(&silent(6, 7)), None, "missing");
+    assert_eq!(
+        answered.moved(&Target {
+            known_by_ip: None,
+            ..silent(2, 2)
+        }),
+        None,
+        "nothing recorded there"
+    );
+    assert_eq!(
+        answered.moved(&Target {
+            known_by_ip: Some(record_at(3, 2)),
+            ..target(3)
+        }),
+        None,
+        "an address that answers is planned, not moved"
+    );
+    // New PCs are numbered in address order, whatever order the scan's answers came in.
+    assert_eq!(answered.macs(), [mac(3), mac(2)]);
 }

@@ -24,6 +24,53 @@ output:
   formats: [pdf]
 ";
 
+/// The lab playbook over a range wider than the lab (`2-40`), so a PC can move inside it.
+pub fn wide_playbook(lab: &Lab) -> PathBuf {
+    lab.playbook(&PLAYBOOK.replace("ranges: \"@RANGE@\"", "ranges: \"2-40\""))
+}
+
+/// Gives host `i` another address in the lab's network, `NET.last`, as a DHCP lease would, and waits
+/// until its SSH port answers there (a neighbour entry may still be being learnt on a busy machine).
+/// Returns its old and new addresses.
+pub fn move_host(lab: &Lab, i: usize, last: u8) -> (String, String) {
+    let (old_ip, new_ip) = (lab.host(i).ip.clone(), format!("{}.{last}", lab.net()));
+    lab.host_sh(
+        i,
+        &format!("ip addr del {old_ip}/24 dev eth0 && ip addr add {new_ip}/24 dev eth0"),
+    )
+    .success();
+    lab.ctl(&[
+        "bash",
+        "-c",
+        &format!(
+            "for i in $(seq 50); do timeout 1 bash -c '</dev/tcp/{new_ip}/22' 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+        ),
+    ])
+    .success();
+    (old_ip, new_ip)
+}
+
+/// Asserts that rdplay's output shows nothing at `ip` (no table row, no plan).
+#[track_caller]
+pub fn assert_not_shown(out: &Run, ip: &str) {
+    assert!(
+        !out.stdout.contains(&format!("{ip} ")),
+        "{ip}:\n{}",
+        out.stdout
+    );
+}
+
+/// The audit log of the last run.
+pub fn last_audit(lab: &Lab) -> String {
+    let runs = lab.dir().join("state/runs");
+    let mut stamps: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    stamps.sort();
+    std::fs::read_to_string(stamps.last().unwrap().join("audit.jsonl")).unwrap()
+}
+
 /// The lab playbook with another step timeout.
 pub fn playbook_with_step_timeout(lab: &Lab, timeout: &str) -> PathBuf {
     lab.playbook(&PLAYBOOK.replace("step_timeout: 60s", &format!("step_timeout: {timeout}")))
