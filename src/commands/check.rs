@@ -49,20 +49,16 @@ pub async fn check(
                 conn.close().await;
             }
             let blocked = matches!(plan.action, crate::engine::plan::Action::Blocked(_));
-            engine.observer.finished(ip, !blocked);
+            engine.finished(ip, !blocked);
             plan
         },
-        |target, why| PcPlan {
+        |target, stopped| PcPlan {
             ip: target.ip,
             mac: target.mac.clone(),
             hostname: None,
             number: None,
             changes: Vec::new(),
-            action: crate::engine::plan::Action::Blocked(crate::engine::plan::Blocked {
-                step: crate::tasks::StepKind::Scan,
-                kind: crate::engine::plan::BlockedKind::ProbeFailed,
-                reason: why.to_string(),
-            }),
+            action: crate::engine::plan::Action::Blocked(stopped),
         },
         |_| {},
     )

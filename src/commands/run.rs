@@ -238,14 +238,11 @@ pub async fn run(
             let rc = Arc::clone(&rc);
             async move { run_pc(&engine, &rc, target).await }
         },
-        |target, why| {
+        |target, stopped| {
             PcReport::new(
                 target.ip,
                 target.mac.clone(),
-                Outcome::Failed(crate::tasks::StepError::new(
-                    crate::tasks::StepKind::Exec,
-                    why,
-                )),
+                Outcome::Failed(stopped.failure()),
             )
         },
         // Once the scan is complete: the PCs met for the first time get their numbers, in address

@@ -37,21 +37,22 @@ pub struct RunCtx {
     pub audit: Audit,
 }
 
-/// A PC's way through the steps: tells the observer and logs each step's time (`step done`, debug).
-struct Lap<'a> {
+/// A PC's way through the steps: tells the engine (and so the observer) and logs each step's time
+/// (`step done`, debug).
+struct Lap<'a, C: Connector, S: Store> {
     ip: std::net::Ipv4Addr,
-    observer: &'a dyn super::Observer,
+    engine: &'a Engine<C, S>,
     current: Option<(StepKind, Instant)>,
 }
 
-impl Lap<'_> {
+impl<C: Connector, S: Store> Lap<'_, C, S> {
     fn enter(&mut self, step: StepKind) {
         if self.current.is_some_and(|(now, _)| now == step) {
             return;
         }
         self.done();
         self.current = Some((step, Instant::now()));
-        self.observer.enter(self.ip, step);
+        self.engine.enter(self.ip, step);
     }
 
     fn done(&mut self) {
@@ -91,10 +92,7 @@ pub async fn run_pc<C: Connector, S: Store>(
                 reason: reason.clone(),
             }
         }
-        Action::Blocked(b) => Outcome::Failed(StepError::new(
-            b.step,
-            format!("{}: {}", b.kind.describe(), b.reason),
-        )),
+        Action::Blocked(b) => Outcome::Failed(b.failure()),
         Action::Renew(renew) => {
             let outcome = apply(engine, rc, &plan, renew, target.index, conn, &mut report).await;
             match outcome {
@@ -175,7 +173,7 @@ async fn finish<C: Connector, S: Store>(engine: &Engine<C, S>, rc: &RunCtx, r: &
         tracing::error!(%ip, "could not record the outcome: {e}");
     }
     rc.audit.outcome(r);
-    engine.observer.finished(ip, ok);
+    engine.finished(ip, ok);
 }
 
 /// Applies a renewal. The connection (opened by the probe, or after first contact) is closed here.
@@ -199,7 +197,7 @@ async fn apply<C: Connector, S: Store>(
     let timeout = engine.planner.playbook().connection.step_timeout;
     let mut lap = Lap {
         ip: pc.ip,
-        observer: engine.observer.as_ref(),
+        engine,
         current: None,
     };
     lap.enter(StepKind::Exchange);
@@ -233,7 +231,7 @@ async fn renew_over<C: Connector, S: Store>(
     renew: &Renew,
     conn: &C::Conn,
     report: &mut PcReport,
-    lap: &mut Lap<'_>,
+    lap: &mut Lap<'_, C, S>,
 ) -> Result<Outcome, StepError> {
     let pb = engine.planner.playbook();
     let timeout = pb.connection.step_timeout;

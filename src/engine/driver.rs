@@ -7,6 +7,7 @@
 //! is that PC, not a missing one).
 
 use super::Engine;
+use super::plan::Blocked;
 use super::scope::{Answered, Scope, Target, Triage};
 use crate::inventory::Store;
 use crate::mac::Mac;
@@ -27,7 +28,8 @@ pub struct Driven<T> {
 }
 
 /// Runs `per_pc` for every PC of the scope, `forks` at once. `stopped` makes the result of a PC whose
-/// work was stopped (Ctrl-C, or a panic in its task) from its target and a reason. `scanned` is
+/// work was stopped (Ctrl-C, or a panic in its task) from its target and its label
+/// ([`Blocked::stopped`], at the step the PC was in). `scanned` is
 /// told, once the scan is complete, the MAC of every PC that answered, in address order.
 #[allow(clippy::too_many_arguments)]
 pub async fn drive<C, S, T, F, Fut>(
@@ -36,7 +38,7 @@ pub async fn drive<C, S, T, F, Fut>(
     forks: usize,
     mut sigint: tokio::signal::unix::Signal,
     per_pc: F,
-    stopped: impl Fn(&Target, &str) -> T,
+    stopped: impl Fn(&Target, Blocked) -> T,
     scanned: impl FnOnce(Vec<Mac>),
 ) -> Driven<T>
 where
@@ -60,7 +62,7 @@ where
     let start = |target: Target,
                  tasks: &mut tokio::task::JoinSet<T>,
                  pending: &mut HashMap<tokio::task::Id, Target>| {
-        engine.observer.found(target.ip);
+        engine.found(target.ip);
         let (slots, this) = (Arc::clone(&slots), target.clone());
         let work = per_pc(Arc::clone(engine), target);
         let handle = tasks.spawn(async move {
@@ -105,8 +107,8 @@ where
                 }
                 Some(Err(e)) => {
                     if let Some(target) = pending.remove(&e.id()) {
-                        let why = if e.is_panic() { "internal error (panic): please report it" } else { "interrupted" };
-                        driven.results.push(stopped(&target, why));
+                        let label = Blocked::stopped(engine.step_of(target.ip), e.is_panic());
+                        driven.results.push(stopped(&target, label));
                     }
                 }
                 None => {}

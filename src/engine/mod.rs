@@ -23,8 +23,9 @@ use crate::tasks::StepKind;
 use plan::PcPlan;
 use planner::{Decision, Known, Planner, Probed};
 use scope::Target;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Told where each PC is, for a progress display. Implementations must be cheap and never block.
 pub trait Observer: Send + Sync {
@@ -45,7 +46,9 @@ pub struct Engine<C: Connector, S: Store> {
     pub planner: Planner,
     pub connector: C,
     pub store: S,
-    pub observer: Arc<dyn Observer>,
+    observer: Arc<dyn Observer>,
+    /// The step each PC last entered: where a PC whose work is stopped was.
+    steps: Mutex<HashMap<Ipv4Addr, StepKind>>,
 }
 
 impl<C: Connector, S: Store> Engine<C, S> {
@@ -61,7 +64,35 @@ impl<C: Connector, S: Store> Engine<C, S> {
             connector,
             store,
             observer,
+            steps: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The scan found a PC at `ip`.
+    pub fn found(&self, ip: Ipv4Addr) {
+        self.observer.found(ip);
+    }
+
+    /// A PC entered a step.
+    pub fn enter(&self, ip: Ipv4Addr, step: StepKind) {
+        if let Ok(mut steps) = self.steps.lock() {
+            steps.insert(ip, step);
+        }
+        self.observer.enter(ip, step);
+    }
+
+    /// A PC is done.
+    pub fn finished(&self, ip: Ipv4Addr, ok: bool) {
+        self.observer.finished(ip, ok);
+    }
+
+    /// The step the PC at `ip` last entered (`scan` before any).
+    pub fn step_of(&self, ip: Ipv4Addr) -> StepKind {
+        self.steps
+            .lock()
+            .ok()
+            .and_then(|steps| steps.get(&ip).copied())
+            .unwrap_or(StepKind::Scan)
     }
 
     /// Reads what the planner needs of one PC and returns its plan, with the connection the probe
@@ -71,7 +102,7 @@ impl<C: Connector, S: Store> Engine<C, S> {
         let (plan, conn) = match self.planner.decide(&known, None) {
             Decision::Plan(plan) => (plan, None),
             Decision::Probe { host_keys } => {
-                self.observer.enter(known.target.ip, StepKind::Sftp);
+                self.enter(known.target.ip, StepKind::Sftp);
                 let (probed, conn) = self.probe(&known, &host_keys).await;
                 match self.planner.decide(&known, Some(&probed)) {
                     Decision::Plan(plan) => (plan, conn),

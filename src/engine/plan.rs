@@ -65,6 +65,32 @@ pub enum BlockedKind {
     InventoryRead,
     /// The inventory records an account rdplay must never touch (root, an odd name): tampered.
     Refused,
+    /// The PC's work was stopped before it ended: Ctrl-C, or an internal error.
+    Interrupted,
+}
+
+impl Blocked {
+    /// The label of a PC whose work was stopped at `step` before it ended, by Ctrl-C or by a panic in
+    /// its task: the same for `--check` and `run`.
+    pub fn stopped(step: StepKind, panicked: bool) -> Blocked {
+        Blocked {
+            step,
+            kind: BlockedKind::Interrupted,
+            reason: if panicked {
+                "internal error (panic): please report it".into()
+            } else {
+                "stopped by Ctrl-C".into()
+            },
+        }
+    }
+
+    /// How a run fails the PC: at the step, with the kind and the reason.
+    pub fn failure(&self) -> crate::tasks::StepError {
+        crate::tasks::StepError::new(
+            self.step,
+            format!("{}: {}", self.kind.describe(), self.reason),
+        )
+    }
 }
 
 /// A renewal.
@@ -260,6 +286,7 @@ impl BlockedKind {
             BlockedKind::ProbeFailed => "probe failed",
             BlockedKind::InventoryRead => "inventory unreadable",
             BlockedKind::Refused => "refused",
+            BlockedKind::Interrupted => "interrupted",
         }
     }
 }

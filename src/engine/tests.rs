@@ -6,7 +6,7 @@ use super::audit::Audit;
 use super::effects::{Effect, sheets::Sheets};
 use super::outcome::Outcome;
 use super::plan::{Action, Adopt, BlockedKind, PcPlan};
-use super::planner::{Decision, Known, Planner};
+use super::planner::{Decision, Known};
 use super::scope::{Answered, Target};
 use super::{Engine, Silent};
 use crate::inventory::{Intent, Inventory, Lock, PcRecord, Store};
@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 struct World {
     dir: tempfile::TempDir,
     fleet: Arc<Fleet>,
-    engine: Engine<Fake, Inventory>,
+    engine: Arc<Engine<Fake, Inventory>>,
     rc: RunCtx,
     _lock: Lock,
 }
@@ -89,12 +89,8 @@ fn world(extra: &str, pcs: &[u8]) -> World {
         effects: vec![Box::new(sheets) as Box<dyn Effect>],
         audit: Audit::create(dir.path()).expect("audit"),
     };
-    let engine = Engine {
-        planner: Planner::new(pb).expect("planner"),
-        connector: Fake(Arc::clone(&fleet)),
-        store: inventory,
-        observer: Arc::new(Silent),
-    };
+    let engine =
+        Engine::new(pb, Fake(Arc::clone(&fleet)), inventory, Arc::new(Silent)).expect("engine");
     World {
         dir,
         fleet,
@@ -725,6 +721,27 @@ fn the_planner_blocks_what_cannot_be_renewed_with_the_reason() {
         (StepKind::Inventory, BlockedKind::InventoryRead)
     );
     assert!(reason.contains("malformed"), "{reason}");
+}
+
+#[test]
+fn a_stopped_pc_has_one_label_at_the_step_it_was_in() {
+    let w = world("", &[2]);
+    assert_eq!(w.engine.step_of(ip(2)), StepKind::Scan, "before any step");
+    block_on(run_pc(&w.engine, &w.rc, target(2)));
+    assert_eq!(w.engine.step_of(ip(2)), StepKind::Render);
+    plan(&w, 2);
+    assert_eq!(w.engine.step_of(ip(2)), StepKind::Sftp, "the probe");
+    // What --check shows and what a run fails the PC with are the same label.
+    let stopped = super::plan::Blocked::stopped(w.engine.step_of(ip(2)), false);
+    assert_eq!(stopped.kind, BlockedKind::Interrupted);
+    let failure = stopped.failure();
+    assert_eq!(failure.step, StepKind::Sftp);
+    assert_eq!(failure.reason(), "interrupted: stopped by Ctrl-C");
+    let panicked = super::plan::Blocked::stopped(StepKind::Exec, true).failure();
+    assert_eq!(
+        panicked.reason(),
+        "interrupted: internal error (panic): please report it"
+    );
 }
 
 fn record_at(n: u8, of: u8) -> PcRecord {
