@@ -82,8 +82,16 @@ impl Scope {
         if !self.limit.keeps(r.ip, r.mac.as_ref()) {
             return Triage::Excluded;
         }
-        let known_by_ip = store.pc_by_ip(r.ip).ok().flatten();
-        if r.state != PortState::Open && known_by_ip.is_none() {
+        // An inventory that cannot be read cannot say that nobody is missing here: the address is
+        // kept, and its plan (which reads the inventory again) blocks the PC rather than skip it.
+        let (known_by_ip, unreadable) = match store.pc_by_ip(r.ip) {
+            Ok(pc) => (pc, false),
+            Err(e) => {
+                tracing::error!(ip = %r.ip, "reading the inventory: {e}");
+                (None, true)
+            }
+        };
+        if r.state != PortState::Open && known_by_ip.is_none() && !unreadable {
             return Triage::Skip;
         }
         let index = self
