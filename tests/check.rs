@@ -153,6 +153,46 @@ fn number_of(lab: &Lab, i: usize) -> Option<u64> {
 }
 
 #[test]
+fn check_shows_the_number_a_new_pc_gets_and_the_run_gives_it() {
+    let lab = Lab::up(3);
+    let pb = lab.playbook(PLAYBOOK);
+    // PC 2 is numbered 1; PCs 1 and 3 are met for the first time: 2 and 3, in address order.
+    run(&lab, &pb, &["--limit", &lab.host(2).ip]).success();
+    let text = check(&lab, &pb, &[]);
+    text.code(2);
+    for (i, n) in [(1, 2), (3, 3)] {
+        let host = lab.host(i);
+        text.stdout_contains(&format!("? {} {} #{n}\n", host.ip, host.mac))
+            .stdout_contains(&format!(
+                "  + number #{n}: the smallest free PC number, kept for good\n"
+            ));
+    }
+    text.stdout_contains(&format!("pc2 {} {} #1\n", lab.host(2).ip, lab.host(2).mac));
+    let json = check(&lab, &pb, &["--format", "json"]);
+    json.code(2);
+    let planned = plans_by_ip(&json.stdout);
+    let numbered = |i: usize| {
+        let plan = &planned[&lab.host(i).ip];
+        (plan["number"].as_u64(), plan["new_number"].as_bool())
+    };
+    assert_eq!(
+        (1..=3).map(numbered).collect::<Vec<_>>(),
+        [
+            (Some(2), Some(true)),
+            (Some(1), Some(false)),
+            (Some(3), Some(true))
+        ]
+    );
+    // The run gives those numbers: recorded, and in the names.
+    run(&lab, &pb, &[]).success();
+    for (i, n) in [(1, 2), (2, 1), (3, 3)] {
+        assert_eq!(number_of(&lab, i), Some(n), "host {i}");
+        let account = managed_on_host(&lab, i).remove(0);
+        assert!(account.starts_with(&format!("USERSS00{n}-")), "{account}");
+    }
+}
+
+#[test]
 fn scan_check_and_run_agree_on_a_pc_dhcp_moved() {
     let lab = Lab::up(2);
     let pb = wide_playbook(&lab);

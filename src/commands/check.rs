@@ -1,6 +1,6 @@
 //! `rdplay run --check`: the plan of every PC, made by the same engine as a run (scan, triage, the
-//! inventory's records, the read-only probe, the planner, forks and Ctrl-C), then printed instead of
-//! applied. Nothing is written anywhere, on the PCs or on the controller.
+//! PCs' numbers, the inventory's records, the read-only probe, the planner, forks and Ctrl-C), then
+//! printed instead of applied. Nothing is written anywhere, on the PCs or on the controller.
 
 use super::run::{RunArgs, RunError, private_tempdir, sigint, ssh_settings};
 use crate::engine::plan::PcPlan;
@@ -57,10 +57,10 @@ pub async fn check(
             mac: target.mac.clone(),
             hostname: None,
             number: None,
+            new_number: false,
             changes: Vec::new(),
             action: crate::engine::plan::Action::Blocked(stopped),
         },
-        |_| {},
     )
     .await;
     let mut plans = driven.results;

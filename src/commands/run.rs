@@ -218,10 +218,8 @@ pub async fn run(
     }
     effects.push(Box::new(sheets));
     effects.push(Box::new(print));
-    let (numbers_given, numbers) = tokio::sync::watch::channel(None);
     let rc = Arc::new(RunCtx {
         run,
-        numbers,
         reserved: Mutex::new(inventory.usernames_in_use()?),
         effects,
         audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
@@ -244,15 +242,6 @@ pub async fn run(
                 target.mac.clone(),
                 Outcome::Failed(stopped.failure()),
             )
-        },
-        // Once the scan is complete: the PCs met for the first time get their numbers, in address
-        // order (each is recorded with its PC's intent).
-        |macs| {
-            let given = inventory
-                .numbers_for(&macs)
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
-            let _ = numbers_given.send(Some(given));
         },
     )
     .await;

@@ -11,26 +11,19 @@ use super::outcome::{Outcome, PcReport};
 use super::plan::{Action, Adopt, PcPlan, Renew};
 use super::scope::Target;
 use crate::inventory::{Archived, PcOutcome, PcSeen, RunId, Store};
-use crate::mac::Mac;
 use crate::playbook::ArchiveFailure;
 use crate::remote::{Connection, Connector};
 use crate::secret::{Secret, hash_password};
 use crate::tasks::exec::{Change, Report};
 use crate::tasks::scan::Reachable;
 use crate::tasks::{StepError, StepKind, archive, exchange, exec, sftp};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Instant;
 
-/// The PCs' numbers, once the scan is complete and the new ones are given (or why they could not be).
-pub type Numbers = Option<Result<Arc<HashMap<Mac, u32>>, String>>;
-
-/// What a run adds to the engine: its number, the names taken, the effects, the audit log, the
-/// PCs' numbers.
+/// What a run adds to the engine: its number, the names taken, the effects, the audit log.
 pub struct RunCtx {
     pub run: RunId,
-    /// Filled once the scan is complete; a PC without a number waits for it.
-    pub numbers: tokio::sync::watch::Receiver<Numbers>,
     /// Usernames held fleet-wide (inventory) or drawn in this run.
     pub reserved: Mutex<HashSet<String>>,
     pub effects: Vec<Box<dyn Effect>>,
@@ -491,10 +484,8 @@ async fn bind<C: Connector, S: Store>(
     adopt: Vec<String>,
 ) -> Result<(String, Change, Secret, crate::playbook::NameVars), StepError> {
     let pb = engine.planner.playbook();
-    let number = match number {
-        Some(n) => n,
-        None => number_of(rc, &pc.mac).await?,
-    };
+    let number = number
+        .ok_or_else(|| StepError::new(StepKind::Inventory, "the plan gives this PC no number"))?;
     let request =
         engine.store.next_request(rc.run).await.map_err(|e| {
             StepError::caused(StepKind::Inventory, "allocating a request number", e)
@@ -547,26 +538,6 @@ fn name_taken(e: &StepError) -> bool {
             Some(crate::inventory::InventoryError::UsernameInUse { .. })
         )
     })
-}
-
-/// The number the run gave a PC met for the first time (waits for the end of the scan).
-async fn number_of(rc: &RunCtx, mac: &Mac) -> Result<u32, StepError> {
-    let mut numbers = rc.numbers.clone();
-    let given = numbers
-        .wait_for(Option::is_some)
-        .await
-        .map_err(|_| StepError::new(StepKind::Inventory, "the scan ended without PC numbers"))?;
-    match given.as_ref() {
-        Some(Ok(numbers)) => numbers
-            .get(mac)
-            .copied()
-            .ok_or_else(|| StepError::new(StepKind::Inventory, "this PC was given no number")),
-        Some(Err(e)) => Err(StepError::new(
-            StepKind::Inventory,
-            format!("giving the PCs their numbers: {e}"),
-        )),
-        None => Err(StepError::new(StepKind::Inventory, "no PC numbers")),
-    }
 }
 
 /// Renders the pattern until it gives a name no other PC holds (random parts are re-drawn); a pattern

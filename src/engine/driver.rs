@@ -2,15 +2,15 @@
 //! `forks` at once, so silent addresses hold nobody up and one PC's failure or hang never holds up
 //! another. Ctrl-C stops every PC. `run` and `--check` both go through it.
 //!
-//! A recorded PC that does not answer at its last address is planned only once the scan is done,
-//! unless its MAC answered at another address ([`super::scope::Answered::moved`]: DHCP moved it; it
-//! is that PC, not a missing one).
+//! Once the scan is done, the PCs are given their numbers ([`Engine::give_numbers`]; the plan of a
+//! PC met for the first time waits for it), and a recorded PC that did not answer at its last address
+//! is planned, unless its MAC answered at another address ([`super::scope::Answered::moved`]: DHCP
+//! moved it; it is that PC, not a missing one).
 
 use super::Engine;
 use super::plan::Blocked;
 use super::scope::{Answered, Scope, Target, Triage};
 use crate::inventory::Store;
-use crate::mac::Mac;
 use crate::remote::Connector;
 use crate::tasks::scan::PortState;
 use std::collections::HashMap;
@@ -29,9 +29,7 @@ pub struct Driven<T> {
 
 /// Runs `per_pc` for every PC of the scope, `forks` at once. `stopped` makes the result of a PC whose
 /// work was stopped (Ctrl-C, or a panic in its task) from its target and its label
-/// ([`Blocked::stopped`], at the step the PC was in). `scanned` is
-/// told, once the scan is complete, the MAC of every PC that answered, in address order.
-#[allow(clippy::too_many_arguments)]
+/// ([`Blocked::stopped`], at the step the PC was in).
 pub async fn drive<C, S, T, F, Fut>(
     engine: &Arc<Engine<C, S>>,
     scope: &Scope,
@@ -39,7 +37,6 @@ pub async fn drive<C, S, T, F, Fut>(
     mut sigint: tokio::signal::unix::Signal,
     per_pc: F,
     stopped: impl Fn(&Target, Blocked) -> T,
-    scanned: impl FnOnce(Vec<Mac>),
 ) -> Driven<T>
 where
     C: Connector,
@@ -72,7 +69,6 @@ where
         pending.insert(handle.id(), this);
     };
     let (mut answered, mut silent) = (Answered::default(), Vec::new());
-    let mut scanned = Some(scanned);
     let mut scanning = true;
     loop {
         tokio::select! {
@@ -88,14 +84,12 @@ where
                 },
                 None => {
                     scanning = false;
+                    engine.give_numbers(&answered.macs());
                     for target in std::mem::take(&mut silent) {
                         match answered.moved(&target) {
                             Some(to) => tracing::info!(ip = %target.ip, %to, "the PC recorded here answered at another address (DHCP moved it)"),
                             None => start(target, &mut tasks, &mut pending),
                         }
-                    }
-                    if let Some(scanned) = scanned.take() {
-                        scanned(answered.macs());
                     }
                     tracing::info!(pcs = pending.len() + driven.results.len(), skipped = driven.skipped, "scan done");
                 }

@@ -18,8 +18,10 @@ pub mod planner;
 pub mod scope;
 
 use crate::inventory::Store;
+use crate::mac::Mac;
 use crate::remote::{Connection, Connector, SshError};
 use crate::tasks::StepKind;
+use crate::tasks::scan::PortState;
 use plan::PcPlan;
 use planner::{Decision, Known, Planner, Probed};
 use scope::Target;
@@ -41,6 +43,9 @@ pub trait Observer: Send + Sync {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// The numbers given to the PCs that answered a scan, once it is complete (or why they could not be).
+type Given = Option<Result<Arc<HashMap<Mac, u32>>, String>>;
+
 /// What every PC's work shares.
 pub struct Engine<C: Connector, S: Store> {
     pub planner: Planner,
@@ -49,6 +54,8 @@ pub struct Engine<C: Connector, S: Store> {
     observer: Arc<dyn Observer>,
     /// The step each PC last entered: where a PC whose work is stopped was.
     steps: Mutex<HashMap<Ipv4Addr, StepKind>>,
+    /// The PCs' numbers, given once the scan is complete ([`Engine::give_numbers`]).
+    numbers: tokio::sync::watch::Sender<Given>,
 }
 
 impl<C: Connector, S: Store> Engine<C, S> {
@@ -65,6 +72,7 @@ impl<C: Connector, S: Store> Engine<C, S> {
             store,
             observer,
             steps: Mutex::new(HashMap::new()),
+            numbers: tokio::sync::watch::Sender::new(None),
         }))
     }
 
@@ -95,10 +103,36 @@ impl<C: Connector, S: Store> Engine<C, S> {
             .unwrap_or(StepKind::Scan)
     }
 
+    /// Gives the PCs their numbers once the scan is complete: `answered` are the MACs that answered,
+    /// in address order; those the inventory has not numbered get the smallest free numbers in that
+    /// order. A plan that needs a new number waits for this.
+    pub fn give_numbers(&self, answered: &[Mac]) {
+        let given = self
+            .store
+            .numbers_for(answered)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        self.numbers.send_replace(Some(given));
+    }
+
+    /// The number given to the PC with `mac` (waits for the end of the scan).
+    async fn given_number(&self, mac: &Mac) -> Result<Option<u32>, String> {
+        let mut numbers = self.numbers.subscribe();
+        let given = numbers
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| "the scan ended without PC numbers".to_string())?;
+        match given.as_ref() {
+            Some(Ok(numbers)) => Ok(numbers.get(mac).copied()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Ok(None),
+        }
+    }
+
     /// Reads what the planner needs of one PC and returns its plan, with the connection the probe
     /// opened when the plan renews the PC (`run` applies over it; `--check` closes it).
     pub async fn plan_pc(&self, target: Target) -> (PcPlan, Option<C::Conn>) {
-        let known = self.known(target);
+        let known = self.known(target).await;
         let (plan, conn) = match self.planner.decide(&known, None) {
             Decision::Plan(plan) => (plan, None),
             Decision::Probe { host_keys } => {
@@ -119,8 +153,9 @@ impl<C: Connector, S: Store> Engine<C, S> {
         }
     }
 
-    /// The inventory's view of a PC. A failed read is kept as the error: the planner blocks the PC.
-    fn known(&self, target: Target) -> Known {
+    /// The inventory's view of a PC, and the number a new PC is given. A failed read is kept as the
+    /// error: the planner blocks the PC.
+    async fn known(&self, target: Target) -> Known {
         let mut recorded = Ok(Vec::new());
         let mut record = None;
         if let Some(mac) = &target.mac {
@@ -140,11 +175,19 @@ impl<C: Connector, S: Store> Engine<C, S> {
         } else {
             Ok(Default::default())
         };
+        let numbered = record.as_ref().is_some_and(|r| r.number.is_some());
+        let given_number = match &target.mac {
+            Some(mac) if target.state == PortState::Open && !numbered => {
+                self.given_number(mac).await
+            }
+            _ => Ok(None),
+        };
         Known {
             target,
             record,
             recorded,
             taken,
+            given_number,
             now: jiff::Timestamp::now(),
         }
     }

@@ -15,9 +15,13 @@ pub struct PcPlan {
     pub mac: Option<Mac>,
     /// What the PC (or the inventory, before contact) says its name is; untrusted text.
     pub hostname: Option<String>,
-    /// The PC's number, kept by the inventory for its MAC; `None` for a PC met for the first time
-    /// (the run gives it the smallest free number).
+    /// The PC's number: the one the inventory keeps for its MAC, or for a PC it has not numbered that
+    /// the plan renews, the smallest free number (PCs met for the first time are numbered in address
+    /// order once the scan is complete), recorded with its renewal. `None` for a PC not renewed that
+    /// has no number yet.
     pub number: Option<u32>,
+    /// Whether `number` is new: given by this plan, not yet recorded.
+    pub new_number: bool,
     /// What changed in the PC's facts since they were last recorded, as its probe shows.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<crate::changes::FactChange>,
@@ -189,8 +193,10 @@ impl PcPlan {
                 inert(&b.reason, 300)
             )),
             Action::Renew(r) => {
-                if self.number.is_none() {
-                    t.push_str("  + number: the smallest free PC number, kept for good\n");
+                if let (Some(number), true) = (self.number, self.new_number) {
+                    t.push_str(&format!(
+                        "  + number #{number}: the smallest free PC number, kept for good\n"
+                    ));
                 }
                 if let Some(admin) = &r.first_contact {
                     t.push_str(&format!(

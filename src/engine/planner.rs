@@ -1,7 +1,8 @@
 //! The planner: one pure function from what is known of a PC to its [`PcPlan`]. Inputs: the playbook,
-//! the scan's answer for the address, the inventory's records for the PC and, when the PC has a pinned
-//! key and is due for renewal, the read-only probe's report. `--check` and `run` both call it, once per
-//! PC, with the same inputs: what `--check` prints is what `run` applies.
+//! the scan's answer for the address, the inventory's records for the PC, the number a PC the
+//! inventory has not numbered is given and, when the PC has a pinned key and is due for renewal, the
+//! read-only probe's report. `--check` and `run` both call it, once per PC, with the same inputs: what
+//! `--check` prints is what `run` applies.
 
 use super::plan::{Action, Adopt, Blocked, BlockedKind, NewAccount, OldAccount, PcPlan, Renew};
 use super::scope::Target;
@@ -23,6 +24,10 @@ pub struct Known {
     pub recorded: Result<Vec<AccountRecord>, String>,
     /// Usernames the inventory holds fleet-wide (read only when `account.adopt` is set).
     pub taken: Result<HashSet<String>, String>,
+    /// For a PC the inventory has not numbered: the number the run gives it (the smallest free one,
+    /// the PCs met for the first time numbered in address order once the scan is complete), or why
+    /// none could be given.
+    pub given_number: Result<Option<u32>, String>,
     pub now: jiff::Timestamp,
 }
 
@@ -89,6 +94,7 @@ impl Planner {
                 .as_ref()
                 .or(t.known_by_ip.as_ref().filter(|_| t.mac.is_none()))
                 .and_then(|r| r.number),
+            new_number: false,
             changes: match (probed, known.record.as_ref().and_then(|r| r.facts.as_ref())) {
                 (Some(Probed::Report(report)), Some(before)) => {
                     crate::changes::diff(before, &report.facts)
@@ -140,6 +146,18 @@ impl Planner {
                 },
             }
         };
+        if plan.renews() && plan.number.is_none() {
+            match &known.given_number {
+                Ok(Some(number)) => (plan.number, plan.new_number) = (Some(*number), true),
+                unnumbered => {
+                    let why = match unnumbered {
+                        Err(e) => format!("giving the PCs their numbers: {e}"),
+                        Ok(_) => "this PC was given no number".into(),
+                    };
+                    plan.action = blocked(StepKind::Inventory, BlockedKind::InventoryRead, why);
+                }
+            }
+        }
         Decision::Plan(plan)
     }
 

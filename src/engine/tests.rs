@@ -78,19 +78,17 @@ fn world(extra: &str, pcs: &[u8]) -> World {
     let renderer = Arc::new(crate::render::Renderer::new(None, None).expect("renderer"));
     let sheets = Sheets::new(&pb, renderer, inventory.clone(), 2);
     crate::files::private_dir(&pb.output.dir).expect("output dir");
-    // What the driver does once the scan is complete: the PCs' numbers, in address order.
-    let answered: Vec<Mac> = pcs.iter().map(|n| mac(*n)).collect();
-    let given = inventory.numbers_for(&answered).expect("numbers");
-    let (_, numbers) = tokio::sync::watch::channel(Some(Ok(Arc::new(given))));
     let rc = RunCtx {
         run,
-        numbers,
         reserved: Mutex::new(inventory.usernames_in_use().expect("names")),
         effects: vec![Box::new(sheets) as Box<dyn Effect>],
         audit: Audit::create(dir.path()).expect("audit"),
     };
     let engine =
         Engine::new(pb, Fake(Arc::clone(&fleet)), inventory, Arc::new(Silent)).expect("engine");
+    // What the driver does once the scan is complete: the PCs' numbers, in address order.
+    let answered: Vec<Mac> = pcs.iter().map(|n| mac(*n)).collect();
+    engine.give_numbers(&answered);
     World {
         dir,
         fleet,
@@ -690,6 +688,7 @@ fn known(n: u8, state: PortState, mac_found: bool) -> Known {
         record: None,
         recorded: Ok(Vec::new()),
         taken: Ok(Default::default()),
+        given_number: Ok(Some(1)),
         now: jiff::Timestamp::now(),
     }
 }
@@ -713,14 +712,89 @@ fn the_planner_blocks_what_cannot_be_renewed_with_the_reason() {
     let (_, kind, reason) = blocked(p.decide(&known(2, PortState::Open, false), None));
     assert_eq!(kind, BlockedKind::NoMac);
     assert!(reason.contains("neighbour table"));
-    let mut k = known(2, PortState::Open, true);
-    k.recorded = Err("database disk image is malformed".into());
-    let (step, kind, reason) = blocked(p.decide(&k, None));
-    assert_eq!(
-        (step, kind),
-        (StepKind::Inventory, BlockedKind::InventoryRead)
+    let unreadable = Known {
+        recorded: Err("database disk image is malformed".into()),
+        ..known(2, PortState::Open, true)
+    };
+    // A PC met for the first time is renewed only with the number the scan's end gave it.
+    let unnumbered = Known {
+        given_number: Err("database is locked".into()),
+        ..known(2, PortState::Open, true)
+    };
+    for (k, says) in [
+        (unreadable, "malformed"),
+        (
+            unnumbered,
+            "giving the PCs their numbers: database is locked",
+        ),
+    ] {
+        let (step, kind, reason) = blocked(p.decide(&k, None));
+        assert_eq!(
+            (step, kind),
+            (StepKind::Inventory, BlockedKind::InventoryRead)
+        );
+        assert!(reason.contains(says), "{reason}");
+    }
+}
+
+/// The audit log's lines of one event, without the `event` key.
+fn audit_lines(w: &World, event: &str) -> Vec<serde_json::Value> {
+    let audit = std::fs::read_to_string(w.rc.audit.path()).expect("audit");
+    audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .filter(|v| v["event"] == event)
+        .map(|mut v| {
+            v.as_object_mut().expect("object").remove("event");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_pc_is_planned_with_the_number_the_run_gives_it() {
+    let w = world("", &[2, 3]);
+    // Numbered in address order once the scan is complete: the plan says which, --check shows it.
+    let p = plan(&w, 3);
+    assert_eq!((p.number, p.new_number), (Some(2), true));
+    let text = p.text();
+    assert!(
+        text.starts_with("? 10.9.0.3 02:00:00:00:00:03 #2\n"),
+        "{text}"
     );
-    assert!(reason.contains("malformed"), "{reason}");
+    assert!(
+        text.contains("  + number #2: the smallest free PC number, kept for good\n"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&p).expect("JSON");
+    assert_eq!(
+        (&json["number"], &json["new_number"]),
+        (&2.into(), &true.into())
+    );
+    assert_eq!(plan(&w, 2).number, Some(1));
+
+    // The run gives that number: in the name, in the inventory, in its audit log's plan line.
+    let report = block_on(run_pc(&w.engine, &w.rc, target(3)));
+    assert!(
+        matches!(report.outcome, Outcome::Renewed { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert!(
+        report
+            .new
+            .as_deref()
+            .is_some_and(|n| n.starts_with("USERSS002-")),
+        "{:?}",
+        report.new
+    );
+    let record = w.engine.store.pc(&mac(3)).expect("read").expect("recorded");
+    assert_eq!(record.number, Some(2));
+    assert_eq!(audit_lines(&w, "plan")[0], json);
+    // Recorded now: the same number, no longer new.
+    let again = plan(&w, 3);
+    assert_eq!((again.number, again.new_number), (Some(2), false));
+    assert!(!again.text().contains("+ number"), "{}", again.text());
 }
 
 #[test]
