@@ -300,6 +300,7 @@ mod tests {
             mac: None,
             hostname: None,
             number: None,
+            new_number: false,
             action: super::super::plan::Action::Blocked(super::super::plan::Blocked {
                 step: crate::tasks::StepKind::Scan,
                 kind: super::super::plan::BlockedKind::Unreachable,
