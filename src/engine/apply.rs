@@ -1,8 +1,9 @@
-//! Apply: carries out one PC's plan. It binds last what only exists while applying — the request
-//! number, the account's name drawn from the pattern, the password — and goes through the steps:
-//! first contact when the plan says so, the upload, the journal's intent, the archive of each account
-//! to delete (`account.archive`: recorded before anything is deleted), the helper, the journal's
-//! record, then every effect in order. The PC's connection is closed on one path, whatever happens.
+//! Apply: carries out one PC's plan, and nothing else. It binds last what only exists while applying
+//! — the request number, the account's name drawn from the pattern, the password — and goes through
+//! the steps: first contact when the plan says so (then the plan is made again by the planner, from
+//! the probe over the new connection), the upload, the journal's intent, the archive of each account
+//! the plan archives (recorded before anything is deleted), the helper, the journal's record, then
+//! every effect in order. The PC's connection is closed on one path, whatever happens.
 
 use super::Engine;
 use super::audit::Audit;
@@ -11,15 +12,16 @@ use super::outcome::{Outcome, PcReport};
 use super::plan::{Action, Adopt, PcPlan, Renew};
 use super::scope::Target;
 use crate::inventory::{Archived, PcOutcome, PcSeen, RunId, Store};
-use crate::playbook::ArchiveFailure;
+use crate::playbook::{ArchiveFailure, NameVars};
 use crate::remote::{Connection, Connector};
 use crate::secret::{Secret, hash_password};
 use crate::tasks::exec::{Change, Report};
 use crate::tasks::scan::Reachable;
 use crate::tasks::{StepError, StepKind, archive, exchange, exec, sftp};
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a run adds to the engine: its number, the names taken, the effects, the audit log.
 pub struct RunCtx {
@@ -78,25 +80,32 @@ pub async fn run_pc<C: Connector, S: Store>(
             },
         )
     };
-    report.outcome = match &plan.action {
-        Action::Keep { account, reason } => {
-            report.old = vec![account.clone()];
-            Outcome::Kept {
-                reason: reason.clone(),
-            }
-        }
-        Action::Blocked(b) => Outcome::Failed(b.failure()),
-        Action::Renew(renew) => {
-            let outcome = apply(engine, rc, &plan, renew, target.index, conn, &mut report).await;
-            match outcome {
-                Ok(outcome) => outcome,
-                Err(e) => Outcome::Failed(e),
-            }
-        }
+    let ended = match settle(&plan, &mut report) {
+        ControlFlow::Break(ended) => ended,
+        ControlFlow::Continue(_) => apply(engine, rc, plan, target, conn, &mut report).await,
     };
+    report.outcome = ended.unwrap_or_else(Outcome::Failed);
     report.duration = started.elapsed();
     finish(engine, rc, &report).await;
     report
+}
+
+/// How a PC whose plan changes nothing ends (its account kept, or failed where it is blocked); a
+/// renewal goes on.
+fn settle<'p>(
+    plan: &'p PcPlan,
+    report: &mut PcReport,
+) -> ControlFlow<Result<Outcome, StepError>, &'p Renew> {
+    match &plan.action {
+        Action::Keep { account, reason } => {
+            report.old = vec![account.clone()];
+            ControlFlow::Break(Ok(Outcome::Kept {
+                reason: reason.clone(),
+            }))
+        }
+        Action::Blocked(b) => ControlFlow::Break(Err(b.failure())),
+        Action::Renew(renew) => ControlFlow::Continue(renew),
+    }
 }
 
 /// A PC whose plan could not be written to the audit log: failed before any change, at the step
@@ -169,13 +178,14 @@ async fn finish<C: Connector, S: Store>(engine: &Engine<C, S>, rc: &RunCtx, r: &
     engine.finished(ip, ok);
 }
 
-/// Applies a renewal. The connection (opened by the probe, or after first contact) is closed here.
+/// Applies a renewal. Over the probe's connection; or, for a PC met for the first time, after first
+/// contact, with the plan the planner makes again from the probe over the new connection (written to
+/// the audit log too). The connection is closed here.
 async fn apply<C: Connector, S: Store>(
     engine: &Engine<C, S>,
     rc: &RunCtx,
-    plan: &PcPlan,
-    renew: &Renew,
-    index: u32,
+    plan: PcPlan,
+    target: Target,
     conn: Option<C::Conn>,
     report: &mut PcReport,
 ) -> Result<Outcome, StepError> {
@@ -185,224 +195,374 @@ async fn apply<C: Connector, S: Store>(
     let pc = Reachable {
         ip: plan.ip,
         mac,
-        index,
+        index: target.index,
     };
-    let timeout = engine.planner.playbook().connection.step_timeout;
     let mut lap = Lap {
         ip: pc.ip,
         engine,
         current: None,
     };
     lap.enter(StepKind::Exchange);
-    let conn = match conn {
-        Some(conn) => conn,
+    let (plan, conn, first_contact) = match conn {
+        Some(conn) => (plan, conn, false),
         None => {
-            let host_keys =
-                exchange::first_contact(&engine.connector, &engine.store, &pc, timeout).await?;
-            lap.enter(StepKind::Sftp);
-            engine
-                .connector
-                .connect(pc.ip, &host_keys)
-                .await
-                .map_err(|e| StepError::caused(StepKind::Sftp, "", e))?
+            let conn = contact(engine, &pc, &mut lap).await?;
+            let plan = engine.replan(target, &conn).await;
+            rc.audit.replan(&plan);
+            (plan, conn, true)
         }
     };
-    let result = renew_over(engine, rc, &pc, plan, renew, &conn, report, &mut lap).await;
+    let ended = match settle(&plan, report) {
+        ControlFlow::Break(ended) => ended,
+        ControlFlow::Continue(renew) if renew.first_contact.is_some() => Err(StepError::new(
+            StepKind::Exchange,
+            "first contact pinned no host key in the inventory",
+        )),
+        ControlFlow::Continue(renew) => {
+            let applying = Applying {
+                engine,
+                rc,
+                pc,
+                conn: &conn,
+                lap,
+                report,
+                first_contact,
+                timeout: engine.planner.playbook().connection.step_timeout,
+            };
+            applying.renew(&plan, renew).await
+        }
+    };
     conn.close().await;
-    if result.is_ok() {
-        lap.done();
-    }
-    result
+    ended
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn renew_over<C: Connector, S: Store>(
+/// First contact (the key exchange pins the PC's host key), then a managed connection with that key.
+async fn contact<C: Connector, S: Store>(
     engine: &Engine<C, S>,
-    rc: &RunCtx,
     pc: &Reachable,
-    plan: &PcPlan,
-    renew: &Renew,
-    conn: &C::Conn,
-    report: &mut PcReport,
     lap: &mut Lap<'_, C, S>,
-) -> Result<Outcome, StepError> {
-    let pb = engine.planner.playbook();
-    let timeout = pb.connection.step_timeout;
-    let delete: Vec<String> = renew.delete.iter().map(|a| a.name.clone()).collect();
-    // After first contact, the PC is probed now: its name, the accounts on it, those to adopt.
-    let (hostname, adopt, on_pc) = if renew.first_contact.is_some() {
-        let probed = exec::probe(conn, &delete, &pb.account.shell, timeout).await?;
-        let taken = if engine.planner.needs_taken() {
-            engine.store.usernames_in_use().map_err(|e| e.to_string())
-        } else {
-            Ok(HashSet::new())
-        };
-        let on_pc = probed.present.iter().map(|p| p.name.clone());
-        match engine.planner.adoptable(&probed, &delete, &taken) {
-            Ok(Adopt::Accounts(names)) => {
-                let on_pc: Vec<String> = on_pc.chain(names.iter().cloned()).collect();
-                (probed.facts.hostname, names, on_pc)
-            }
-            Ok(_) => (probed.facts.hostname, Vec::new(), on_pc.collect()),
+) -> Result<C::Conn, StepError> {
+    let timeout = engine.planner.playbook().connection.step_timeout;
+    let host_keys = exchange::first_contact(&engine.connector, &engine.store, pc, timeout).await?;
+    lap.enter(StepKind::Sftp);
+    engine
+        .connector
+        .connect(pc.ip, &host_keys)
+        .await
+        .map_err(|e| StepError::caused(StepKind::Sftp, "", e))
+}
+
+/// One PC's renewal while it is applied over its connection: what its steps share.
+struct Applying<'a, C: Connector, S: Store> {
+    engine: &'a Engine<C, S>,
+    rc: &'a RunCtx,
+    pc: Reachable,
+    conn: &'a C::Conn,
+    lap: Lap<'a, C, S>,
+    report: &'a mut PcReport,
+    /// Whether first contact was made in this run.
+    first_contact: bool,
+    timeout: Duration,
+}
+
+/// What is drawn and journalled before exec changes anything on the PC.
+struct Bound {
+    request: String,
+    change: Change,
+    password: Secret,
+    vars: NameVars,
+}
+
+impl<C: Connector, S: Store> Applying<'_, C, S> {
+    /// The renewal: the PC seen, the helper uploaded, what is drawn journalled, the accounts archived,
+    /// the helper run, the result journalled, verified and handed to the effects.
+    async fn renew(mut self, plan: &PcPlan, renew: &Renew) -> Result<Outcome, StepError> {
+        let hostname = plan.hostname.clone().unwrap_or_default();
+        self.report.hostname = Some(hostname.clone());
+        self.seen(&hostname).await?;
+        self.lap.enter(StepKind::Sftp);
+        let workdir = sftp::upload(self.conn, exec::HELPER, self.timeout).await?;
+        let bound = match self.prepare(plan, renew, &hostname, &workdir).await {
+            Ok(bound) => bound,
             Err(e) => {
+                sftp::remove(self.conn, &workdir).await;
+                return Err(e);
+            }
+        };
+        self.lap.enter(StepKind::Exec);
+        let done = exec::renew(self.conn, workdir, &bound.change, self.timeout).await?;
+        self.report.leftovers = Some(done.leftovers());
+        self.report.reported = Some(super::outcome::Reported::of(&done));
+        self.record(&bound, &done).await?;
+        self.effects(&bound, &done).await
+    }
+
+    /// Records the PC as seen with its name.
+    async fn seen(&self, hostname: &str) -> Result<(), StepError> {
+        self.engine
+            .store
+            .seen(PcSeen {
+                mac: self.pc.mac.clone(),
+                ip: self.pc.ip,
+                hostname: Some(hostname.to_string()),
+            })
+            .await
+            .map_err(|e| StepError::caused(StepKind::Inventory, "recording the PC", e))
+    }
+
+    /// Everything before exec: the values drawn, the intent journalled, the accounts archived.
+    async fn prepare(
+        &mut self,
+        plan: &PcPlan,
+        renew: &Renew,
+        hostname: &str,
+        workdir: &sftp::Workdir,
+    ) -> Result<Bound, StepError> {
+        let adopt = match &renew.adopt {
+            Adopt::Off => Vec::new(),
+            Adopt::Accounts(names) => names.clone(),
+            Adopt::AfterFirstContact => {
                 return Err(StepError::new(
-                    StepKind::Inventory,
-                    format!("reading the fleet's accounts: {e}"),
+                    StepKind::Exchange,
+                    "the accounts to adopt were not listed after first contact",
                 ));
             }
-        }
-    } else {
-        let adopt = match &renew.adopt {
-            Adopt::Accounts(names) => names.clone(),
-            _ => Vec::new(),
         };
-        let on_pc = renew
-            .delete
-            .iter()
-            .filter(|a| a.on_pc == Some(true))
-            .map(|a| a.name.clone())
-            .chain(adopt.iter().cloned())
-            .collect();
-        (plan.hostname.clone().unwrap_or_default(), adopt, on_pc)
-    };
-    report.hostname = Some(hostname.clone());
-    if !adopt.is_empty() {
-        tracing::info!(ip = %pc.ip, ?adopt, "adopting accounts that match account.adopt");
+        if !adopt.is_empty() {
+            tracing::info!(ip = %self.pc.ip, ?adopt, "adopting accounts that match account.adopt");
+        }
+        let mut bound = self.bind(plan, renew, hostname, adopt).await?;
+        self.intend(&mut bound).await?;
+        self.archive(renew, workdir, &bound).await?;
+        Ok(bound)
     }
-    engine
-        .store
-        .seen(PcSeen {
-            mac: pc.mac.clone(),
+
+    /// The values drawn while applying: a request number, the new account's name (from the plan's
+    /// number), its password and hash; the accounts to delete and adopt are the plan's.
+    async fn bind(
+        &mut self,
+        plan: &PcPlan,
+        renew: &Renew,
+        hostname: &str,
+        adopt: Vec<String>,
+    ) -> Result<Bound, StepError> {
+        let (engine, pc) = (self.engine, &self.pc);
+        let number = plan.number.ok_or_else(|| {
+            StepError::new(StepKind::Inventory, "the plan gives this PC no number")
+        })?;
+        let request = engine.store.next_request(self.rc.run).await.map_err(|e| {
+            StepError::caused(StepKind::Inventory, "allocating a request number", e)
+        })?;
+        let vars = NameVars {
+            site: engine.planner.playbook().site.clone(),
+            number,
+            index: pc.index,
             ip: pc.ip,
-            hostname: Some(hostname.clone()),
+            hostname: hostname.to_string(),
+            mac: pc.mac.to_string(),
+            request: request.clone(),
+            date: jiff::Zoned::now().date(),
+        };
+        let delete: Vec<String> = renew.delete.iter().map(|a| a.name.clone()).collect();
+        let create = reserve_name(engine, self.rc, &vars, &delete)?;
+        // Above every uid rdplay gave on this PC, so a uid is never given twice (the helper also goes
+        // above every uid and gid the PC shows).
+        let min_uid = engine
+            .store
+            .highest_uid(&pc.mac)
+            .map_err(|e| {
+                StepError::caused(StepKind::Inventory, "reading the uids given on the PC", e)
+            })?
+            .map(|uid| uid.saturating_add(1));
+        let password = engine
+            .planner
+            .playbook()
+            .password
+            .try_generate()
+            .map_err(|e| StepError::caused(StepKind::Exec, "generating a password", e))?;
+        let hash = hash_password(&password)
+            .map_err(|e| StepError::caused(StepKind::Exec, "hashing the password", e))?;
+        let change = Change {
+            delete,
+            adopt,
+            create,
+            hash,
+            shell: renew.create.shell.clone(),
+            home_base: renew.create.home_base.clone(),
+            groups: renew.create.groups.clone(),
+            min_uid,
+        };
+        self.report.request = Some(request.clone());
+        self.report.old = change.delete.iter().chain(&change.adopt).cloned().collect();
+        self.report.new = Some(change.create.clone());
+        Ok(Bound {
+            request,
+            change,
+            password,
+            vars,
         })
-        .await
-        .map_err(|e| StepError::caused(StepKind::Inventory, "recording the PC", e))?;
-
-    lap.enter(StepKind::Sftp);
-    let workdir = sftp::upload(conn, exec::HELPER, timeout).await?;
-
-    // Bind what only exists now: the request number, the name, the password.
-    let bound = bind(engine, rc, pc, plan.number, &hostname, delete, adopt).await;
-    let (request, change, password, vars) = match bound {
-        Ok(b) => b,
-        Err(e) => {
-            sftp::remove(conn, &workdir).await;
-            return Err(e);
-        }
-    };
-    report.request = Some(request.clone());
-    report.old = change.delete.iter().chain(&change.adopt).cloned().collect();
-    report.new = Some(change.create.clone());
-    let mut change = change;
-    let mut redraws = 0;
-    let intent = loop {
-        let intent = crate::tasks::inventory::intend(
-            &engine.store,
-            rc.run,
-            pc,
-            &request,
-            &change.create,
-            &report.old,
-            vars.number,
-        )
-        .await;
-        // In a shared inventory another site's controller may have recorded this name since the
-        // run read the fleet's names: the database refuses it, and another name is drawn.
-        match intent {
-            Err(e) if redraws < MAX_REDRAWS && name_taken(&e) => {
-                redraws += 1;
-                tracing::info!(ip = %pc.ip, name = %change.create, "name taken meanwhile: drawing another");
-                match reserve_name(engine, rc, &vars, &change.delete) {
-                    Ok(name) => {
-                        report.new = Some(name.clone());
-                        change.create = name;
-                    }
-                    Err(e) => break Err(e),
-                }
-            }
-            other => break other,
-        }
-    };
-    if let Err(e) = intent {
-        sftp::remove(conn, &workdir).await;
-        return Err(e);
     }
 
-    // With `account.archive`, every account about to be deleted is archived and recorded first: a
-    // failed archive stops the PC here, before exec deletes anything — or, with `on_failure:
-    // delete`, the account is deleted without it and the outcome says why.
-    if let Some(archive) = &pb.account.archive {
-        lap.enter(StepKind::Archive);
-        for account in &on_pc {
-            let adopted = change.adopt.contains(account);
-            let started = Instant::now();
+    /// Journals the intent. In a shared inventory another site's controller may have recorded the name
+    /// since the run read the fleet's names: the database refuses it, and another name is drawn.
+    async fn intend(&mut self, bound: &mut Bound) -> Result<(), StepError> {
+        let mut redraws = 0;
+        loop {
+            let intent = crate::tasks::inventory::intend(
+                &self.engine.store,
+                self.rc.run,
+                &self.pc,
+                &bound.request,
+                &bound.change.create,
+                &self.report.old,
+                bound.vars.number,
+            )
+            .await;
+            match intent {
+                Err(e) if redraws < MAX_REDRAWS && name_taken(&e) => {
+                    redraws += 1;
+                    tracing::info!(ip = %self.pc.ip, name = %bound.change.create, "name taken meanwhile: drawing another");
+                    let name =
+                        reserve_name(self.engine, self.rc, &bound.vars, &bound.change.delete)?;
+                    self.report.new = Some(name.clone());
+                    bound.change.create = name;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// With the plan's `archive`, every account it archives (recorded and on the PC, or adopted) is
+    /// archived and recorded first: a failed archive stops the PC here, before exec deletes anything
+    /// — or, with `on_failure: delete`, the account is deleted without it and the outcome says why.
+    async fn archive(
+        &mut self,
+        renew: &Renew,
+        workdir: &sftp::Workdir,
+        bound: &Bound,
+    ) -> Result<(), StepError> {
+        let Some(rule) = &renew.archive else {
+            return Ok(());
+        };
+        self.lap.enter(StepKind::Archive);
+        let recorded = renew.delete.iter().filter(|a| a.archive);
+        let accounts = recorded
+            .map(|a| (&a.name, false))
+            .chain(bound.change.adopt.iter().map(|name| (name, true)));
+        for (account, adopted) in accounts {
+            let (mac, timeout, started) = (&self.pc.mac, self.timeout, Instant::now());
             let fetched =
-                archive::fetch(conn, &workdir, &pc.mac, account, adopted, archive, timeout).await;
-            let archived = match (fetched, archive.on_failure) {
+                archive::fetch(self.conn, workdir, mac, account, adopted, rule, timeout).await;
+            match (fetched, rule.on_failure) {
                 (Ok(fetched), _) => {
                     let ms = started.elapsed().as_millis() as u64;
-                    tracing::info!(ip = %pc.ip, account, bytes = fetched.bytes, ms, path = %fetched.path.display(), "archived");
-                    record_archive(engine, rc, pc, fetched, &request, archive)
-                        .await
-                        .map(|path| report.archives.push(path))
+                    tracing::info!(ip = %self.pc.ip, account, bytes = fetched.bytes, ms, path = %fetched.path.display(), "archived");
+                    let path = self.archived(fetched, &bound.request, rule).await?;
+                    self.report.archives.push(path);
                 }
                 (Err(e), ArchiveFailure::Delete) => {
                     let why = e.reason();
-                    tracing::warn!(ip = %pc.ip, account, reason = %why, "deleting without archive (account.archive.on_failure: delete)");
-                    report.unarchived.push(format!("{account}: {why}"));
-                    Ok(())
+                    tracing::warn!(ip = %self.pc.ip, account, reason = %why, "deleting without archive (account.archive.on_failure: delete)");
+                    self.report.unarchived.push(format!("{account}: {why}"));
                 }
-                (Err(e), ArchiveFailure::Keep) => Err(StepError::new(
-                    e.step,
-                    format!("{}; nothing was deleted", e.reason()),
-                )),
-            };
-            if let Err(e) = archived {
-                sftp::remove(conn, &workdir).await;
-                return Err(e);
+                (Err(e), ArchiveFailure::Keep) => {
+                    return Err(StepError::new(
+                        e.step,
+                        format!("{}; nothing was deleted", e.reason()),
+                    ));
+                }
             }
         }
+        Ok(())
     }
 
-    lap.enter(StepKind::Exec);
-    let done: Report = exec::renew(conn, workdir, &change, timeout).await?;
-    let hash = change.hash.clone();
-    drop(change);
-    report.leftovers = Some(done.leftovers());
-    report.reported = Some(super::outcome::Reported::of(&done));
-
-    lap.enter(StepKind::Inventory);
-    let history = engine.planner.playbook().inventory.history;
-    crate::tasks::inventory::record(&engine.store, rc.run, pc, &done, &request, history).await?;
-    report.hostname = Some(done.facts.hostname.clone());
-    let username = done.created.clone().unwrap_or_default();
-    if pb.account.verify_login {
-        verify(engine, pc, conn, &username, &password, &hash).await?;
+    /// Records an archive made, then applies the retention. An archive that cannot be recorded is
+    /// removed and stops the PC, whatever `on_failure` says: the account stays, so the next run
+    /// archives it again.
+    async fn archived(
+        &self,
+        fetched: archive::Fetched,
+        request: &str,
+        rule: &crate::playbook::Archive,
+    ) -> Result<std::path::PathBuf, StepError> {
+        let (ip, mac) = (self.pc.ip, &self.pc.mac);
+        let account = fetched.username.clone();
+        let recorded = self
+            .engine
+            .store
+            .archived(Archived {
+                run: self.rc.run,
+                mac: mac.clone(),
+                username: fetched.username,
+                request: request.to_string(),
+                path: fetched.path.clone(),
+                bytes: fetched.bytes,
+                sha256: fetched.sha256,
+            })
+            .await;
+        if let Err(e) = recorded {
+            let _ = std::fs::remove_file(&fetched.path);
+            return Err(StepError::caused(
+                StepKind::Archive,
+                format!("recording the archive of {account}; nothing was deleted"),
+                e,
+            ));
+        }
+        for problem in archive::prune(&self.engine.store, rule, mac).await {
+            tracing::warn!(%ip, "archive retention: {problem}");
+        }
+        Ok(fetched.path)
     }
-    drop(hash);
 
-    lap.enter(StepKind::Render);
-    let gone = crate::tasks::inventory::gone(&done);
-    let renewed = Renewed {
-        pc,
-        request: &request,
-        username: &username,
-        password: &password,
-        facts: &done.facts,
-        vars: &vars,
-        gone: &gone,
-    };
-    let mut files = Vec::new();
-    for effect in &rc.effects {
-        let did = effect.apply(&renewed).await?;
-        tracing::debug!(ip = %pc.ip, effect = effect.name(), files = did.files.len(), "effect done");
-        files.extend(did.files);
+    /// Journals what exec did, then proves the new password when the playbook asks.
+    async fn record(&mut self, bound: &Bound, done: &Report) -> Result<(), StepError> {
+        self.lap.enter(StepKind::Inventory);
+        let pb = self.engine.planner.playbook();
+        let (store, run) = (&self.engine.store, self.rc.run);
+        let history = pb.inventory.history;
+        crate::tasks::inventory::record(store, run, &self.pc, done, &bound.request, history)
+            .await?;
+        self.report.hostname = Some(done.facts.hostname.clone());
+        if pb.account.verify_login {
+            let username = done.created.as_deref().unwrap_or_default();
+            verify(
+                self.engine,
+                &self.pc,
+                self.conn,
+                username,
+                &bound.password,
+                &bound.change.hash,
+            )
+            .await?;
+        }
+        Ok(())
     }
-    Ok(Outcome::Renewed {
-        first_contact: renew.first_contact.is_some(),
-        files,
-    })
+
+    /// Runs every effect, in order, for the renewed PC.
+    async fn effects(mut self, bound: &Bound, done: &Report) -> Result<Outcome, StepError> {
+        self.lap.enter(StepKind::Render);
+        let gone = crate::tasks::inventory::gone(done);
+        let renewed = Renewed {
+            pc: &self.pc,
+            request: &bound.request,
+            username: done.created.as_deref().unwrap_or_default(),
+            password: &bound.password,
+            facts: &done.facts,
+            vars: &bound.vars,
+            gone: &gone,
+        };
+        let mut files = Vec::new();
+        for effect in &self.rc.effects {
+            let did = effect.apply(&renewed).await?;
+            tracing::debug!(ip = %self.pc.ip, effect = effect.name(), files = did.files.len(), "effect done");
+            files.extend(did.files);
+        }
+        self.lap.done();
+        Ok(Outcome::Renewed {
+            first_contact: self.first_contact,
+            files,
+        })
+    }
 }
 
 /// Proves the new password before any sheet is written: a password login as the new account, or,
@@ -432,99 +592,6 @@ async fn verify<C: Connector, S: Store>(
         crate::ssh::Login::LoggedIn => Ok(()),
         crate::ssh::Login::NotOffered => exec::check_hash(conn, username, hash, timeout).await,
     }
-}
-
-/// Records an archive made, then applies the retention. An archive that cannot be recorded is removed
-/// and stops the PC, whatever `on_failure` says: the account stays, so the next run archives it again.
-async fn record_archive<C: Connector, S: Store>(
-    engine: &Engine<C, S>,
-    rc: &RunCtx,
-    pc: &Reachable,
-    fetched: archive::Fetched,
-    request: &str,
-    archive: &crate::playbook::Archive,
-) -> Result<std::path::PathBuf, StepError> {
-    let account = fetched.username.clone();
-    let recorded = engine
-        .store
-        .archived(Archived {
-            run: rc.run,
-            mac: pc.mac.clone(),
-            username: fetched.username.clone(),
-            request: request.to_string(),
-            path: fetched.path.clone(),
-            bytes: fetched.bytes,
-            sha256: fetched.sha256.clone(),
-        })
-        .await;
-    if let Err(e) = recorded {
-        // Unrecorded, the file would be an orphan.
-        let _ = std::fs::remove_file(&fetched.path);
-        return Err(StepError::caused(
-            StepKind::Archive,
-            format!("recording the archive of {account}; nothing was deleted"),
-            e,
-        ));
-    }
-    for problem in archive::prune(&engine.store, archive, &pc.mac).await {
-        tracing::warn!(ip = %pc.ip, "archive retention: {problem}");
-    }
-    Ok(fetched.path)
-}
-
-/// The values drawn while applying: a request number, the new account's name, its password and hash.
-#[allow(clippy::too_many_arguments)]
-async fn bind<C: Connector, S: Store>(
-    engine: &Engine<C, S>,
-    rc: &RunCtx,
-    pc: &Reachable,
-    number: Option<u32>,
-    hostname: &str,
-    delete: Vec<String>,
-    adopt: Vec<String>,
-) -> Result<(String, Change, Secret, crate::playbook::NameVars), StepError> {
-    let pb = engine.planner.playbook();
-    let number = number
-        .ok_or_else(|| StepError::new(StepKind::Inventory, "the plan gives this PC no number"))?;
-    let request =
-        engine.store.next_request(rc.run).await.map_err(|e| {
-            StepError::caused(StepKind::Inventory, "allocating a request number", e)
-        })?;
-    let vars = crate::playbook::NameVars {
-        site: pb.site.clone(),
-        number,
-        index: pc.index,
-        ip: pc.ip,
-        hostname: hostname.to_string(),
-        mac: pc.mac.to_string(),
-        request: request.clone(),
-        date: jiff::Zoned::now().date(),
-    };
-    let create = reserve_name(engine, rc, &vars, &delete)?;
-    // Above every uid rdplay gave on this PC, so a uid is never given twice (the helper also goes
-    // above every uid and gid the PC shows).
-    let min_uid = engine
-        .store
-        .highest_uid(&pc.mac)
-        .map_err(|e| StepError::caused(StepKind::Inventory, "reading the uids given on the PC", e))?
-        .map(|uid| uid.saturating_add(1));
-    let password = pb
-        .password
-        .try_generate()
-        .map_err(|e| StepError::caused(StepKind::Exec, "generating a password", e))?;
-    let hash = hash_password(&password)
-        .map_err(|e| StepError::caused(StepKind::Exec, "hashing the password", e))?;
-    let change = Change {
-        delete,
-        adopt,
-        create,
-        hash,
-        shell: pb.account.shell.clone(),
-        home_base: pb.account.home_base.display().to_string(),
-        groups: pb.account.groups.clone(),
-        min_uid,
-    };
-    Ok((request, change, password, vars))
 }
 
 /// How many times a name refused at the intent (taken meanwhile) is drawn again.

@@ -1,6 +1,7 @@
 //! The run's audit log, `audit.jsonl` in the run directory (0600): one JSON object per line — for each
 //! PC, the plan the run executed (`"event": "plan"`, the very shape `run --check --format json`
-//! prints) and how it ended (`"event": "outcome"`, with the values drawn while applying). Never a
+//! prints; for a PC met for the first time, also the plan made again after first contact, `"event":
+//! "replan"`) and how it ended (`"event": "outcome"`, with the values drawn while applying). Never a
 //! password or a hash. See docs/PLAN.md.
 
 use super::outcome::{Outcome, PcReport};
@@ -23,6 +24,7 @@ pub struct Audit {
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Line<'a> {
     Plan(&'a PcPlan),
+    Replan(&'a PcPlan),
     Outcome(OutcomeLine<'a>),
     Change(&'a crate::inventory::EventRecord),
     Printable(PrintableLine<'a>),
@@ -129,6 +131,12 @@ impl Audit {
     /// plan could not be recorded (the error says why).
     pub fn plan(&self, plan: &PcPlan) -> std::io::Result<()> {
         self.append(&Line::Plan(plan), true)
+    }
+
+    /// Appends the plan of a PC met for the first time, made again once first contact let it be
+    /// probed: what the run applies to it.
+    pub fn replan(&self, plan: &PcPlan) {
+        self.write(&Line::Replan(plan));
     }
 
     /// Appends how a PC ended.

@@ -136,11 +136,24 @@ impl<C: Connector, S: Store> Engine<C, S> {
         let (plan, conn) = match self.planner.decide(&known, None) {
             Decision::Plan(plan) => (plan, None),
             Decision::Probe { host_keys } => {
-                self.enter(known.target.ip, StepKind::Sftp);
-                let (probed, conn) = self.probe(&known, &host_keys).await;
-                match self.planner.decide(&known, Some(&probed)) {
-                    Decision::Plan(plan) => (plan, conn),
-                    Decision::Probe { .. } => unreachable!("the planner decides once probed"),
+                let ip = known.target.ip;
+                self.enter(ip, StepKind::Sftp);
+                match self.connector.connect(ip, &host_keys).await {
+                    Err(e @ SshError::HostKeyChanged { .. }) => {
+                        let probed = Probed::HostKeyChanged(e.to_string());
+                        (self.planner.decide_probed(&known, &probed), None)
+                    }
+                    Err(e) => {
+                        let probed = Probed::Failed {
+                            step: StepKind::Sftp,
+                            reason: e.to_string(),
+                        };
+                        (self.planner.decide_probed(&known, &probed), None)
+                    }
+                    Ok(conn) => {
+                        let probed = self.probe(&known, &conn).await;
+                        (self.planner.decide_probed(&known, &probed), Some(conn))
+                    }
                 }
             }
         };
@@ -150,6 +163,21 @@ impl<C: Connector, S: Store> Engine<C, S> {
                 (plan, None)
             }
             conn => (plan, conn),
+        }
+    }
+
+    /// The plan of a PC just met, made again once first contact has pinned its key and `conn` is open:
+    /// the planner decides from the inventory, read again, and the read-only probe over `conn`, as for
+    /// any known PC, so apply goes on with what the planner decided (the accounts on the PC, those to
+    /// adopt, its name).
+    pub async fn replan(&self, target: Target, conn: &C::Conn) -> PcPlan {
+        let known = self.known(target).await;
+        match self.planner.decide(&known, None) {
+            Decision::Plan(plan) => plan,
+            Decision::Probe { .. } => {
+                let probed = self.probe(&known, conn).await;
+                self.planner.decide_probed(&known, &probed)
+            }
         }
     }
 
@@ -192,38 +220,19 @@ impl<C: Connector, S: Store> Engine<C, S> {
         }
     }
 
-    /// Connects with the pinned key and runs the read-only probe; keeps the connection when it worked.
-    async fn probe(&self, known: &Known, host_keys: &str) -> (Probed, Option<C::Conn>) {
-        let ip = known.target.ip;
+    /// Runs the read-only probe over `conn` (the recorded accounts are the ones it looks for).
+    async fn probe(&self, known: &Known, conn: &C::Conn) -> Probed {
         let names: Vec<String> = match &known.recorded {
             Ok(r) => r.iter().map(|a| a.username.clone()).collect(),
             Err(_) => Vec::new(),
         };
         let timeout = self.planner.playbook().connection.step_timeout;
         let shell = &self.planner.playbook().account.shell;
-        match self.connector.connect(ip, host_keys).await {
-            Err(e @ SshError::HostKeyChanged { .. }) => {
-                (Probed::HostKeyChanged(e.to_string()), None)
-            }
-            Err(e) => (
-                Probed::Failed {
-                    step: StepKind::Sftp,
-                    reason: e.to_string(),
-                },
-                None,
-            ),
-            Ok(conn) => match crate::tasks::exec::probe(&conn, &names, shell, timeout).await {
-                Ok(report) => (Probed::Report(Box::new(report)), Some(conn)),
-                Err(e) => {
-                    conn.close().await;
-                    (
-                        Probed::Failed {
-                            step: StepKind::Exec,
-                            reason: e.reason(),
-                        },
-                        None,
-                    )
-                }
+        match crate::tasks::exec::probe(conn, &names, shell, timeout).await {
+            Ok(report) => Probed::Report(Box::new(report)),
+            Err(e) => Probed::Failed {
+                step: StepKind::Exec,
+                reason: e.reason(),
             },
         }
     }

@@ -111,13 +111,38 @@ pub struct Renew {
     pub create: NewAccount,
     /// The files the sheets effect writes, relative to the output directory.
     pub sheets: Vec<String>,
-    /// The directory the accounts deleted are archived into first (`account.archive`), when on.
-    pub archive: Option<String>,
+    /// How the accounts deleted are archived first (`account.archive`), when on: the directory, the
+    /// size cap, how many archives a PC keeps, and what a failed archive does.
+    #[serde(serialize_with = "archive_json")]
+    pub archive: Option<crate::playbook::Archive>,
     /// The tools the helper will use on the PC, as its probe found them; `None` before first contact.
     pub tools: Option<crate::tasks::exec::Tools>,
     /// The mount points of the filesystems the leftover walk covers, as the probe found them (the PC's
     /// own permanent local filesystems); `None` before first contact.
     pub walk: Option<Vec<String>>,
+}
+
+/// `account.archive` as a plan shows it: `{"dir", "max_size", "keep", "on_failure"}`, or null.
+fn archive_json<S: serde::Serializer>(
+    archive: &Option<crate::playbook::Archive>,
+    to: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Json<'a> {
+        dir: String,
+        max_size: u64,
+        keep: u32,
+        on_failure: &'a crate::playbook::ArchiveFailure,
+    }
+    archive
+        .as_ref()
+        .map(|a| Json {
+            dir: a.dir.display().to_string(),
+            max_size: a.max_size,
+            keep: a.keep,
+            on_failure: &a.on_failure,
+        })
+        .serialize(to)
 }
 
 /// An account to delete, as the probe saw it (or only as recorded, before first contact).
@@ -243,10 +268,19 @@ impl PcPlan {
                     ),
                 }
                 let deletes = r.delete.iter().any(|a| a.archive) || r.adopt != Adopt::Off;
-                if let (Some(dir), true) = (&r.archive, deletes) {
+                if let (Some(archive), true) = (&r.archive, deletes) {
                     t.push_str(&format!(
-                        "  ~ archive each account deleted (its home and files) into {} first\n",
-                        inert(dir, 200)
+                        "  ~ archive each account deleted (its home and files, at most {} each) into {} first; {}\n",
+                        crate::text::bytes(archive.max_size),
+                        inert(&archive.dir.display().to_string(), 200),
+                        match archive.on_failure {
+                            crate::playbook::ArchiveFailure::Keep => {
+                                "a failed archive keeps the account and fails the PC"
+                            }
+                            crate::playbook::ArchiveFailure::Delete => {
+                                "a failed archive deletes the account without it"
+                            }
+                        }
                     ));
                 }
                 let c = &r.create;

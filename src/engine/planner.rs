@@ -1,8 +1,9 @@
 //! The planner: one pure function from what is known of a PC to its [`PcPlan`]. Inputs: the playbook,
 //! the scan's answer for the address, the inventory's records for the PC, the number a PC the
 //! inventory has not numbered is given and, when the PC has a pinned key and is due for renewal, the
-//! read-only probe's report. `--check` and `run` both call it, once per PC, with the same inputs: what
-//! `--check` prints is what `run` applies.
+//! read-only probe's report (after first contact too: apply asks again, [`super::Engine::replan`]).
+//! `--check` and `run` both call it, once per PC, with the same inputs: what `--check` prints is what
+//! `run` applies.
 
 use super::plan::{Action, Adopt, Blocked, BlockedKind, NewAccount, OldAccount, PcPlan, Renew};
 use super::scope::Target;
@@ -74,8 +75,16 @@ impl Planner {
         &self.pb
     }
 
+    /// Decides a PC's plan once probed (after a [`Decision::Probe`]).
+    pub fn decide_probed(&self, known: &Known, probed: &Probed) -> PcPlan {
+        match self.decide(known, Some(probed)) {
+            Decision::Plan(plan) => plan,
+            Decision::Probe { .. } => unreachable!("the planner decides once probed"),
+        }
+    }
+
     /// Decides a PC's plan. Call with `probed: None` first; a [`Decision::Probe`] asks for the probe,
-    /// then call again with its result.
+    /// then call again with its result ([`Planner::decide_probed`]).
     pub fn decide(&self, known: &Known, probed: Option<&Probed>) -> Decision {
         let t = &known.target;
         let mut plan = PcPlan {
@@ -266,12 +275,7 @@ impl Planner {
                 password_length: self.pb.password.length,
             },
             sheets,
-            archive: self
-                .pb
-                .account
-                .archive
-                .as_ref()
-                .map(|a| a.dir.display().to_string()),
+            archive: self.pb.account.archive.clone(),
             tools,
             walk,
         }))

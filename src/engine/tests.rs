@@ -124,6 +124,18 @@ fn managed(pc: &Pc) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the PC was renewed, after first contact or not.
+#[track_caller]
+fn assert_renewed(report: &super::outcome::PcReport, first_contact: bool) {
+    match &report.outcome {
+        Outcome::Renewed {
+            first_contact: made,
+            ..
+        } => assert_eq!(*made, first_contact, "first contact"),
+        other => panic!("expected a renewal, got {other:?}"),
+    }
+}
+
 fn renew_of(plan: &PcPlan) -> &super::plan::Renew {
     match &plan.action {
         Action::Renew(r) => r,
@@ -141,17 +153,7 @@ fn first_contact_then_a_known_pc_with_its_account_to_delete() {
     assert_eq!(r.adopt, Adopt::Off);
 
     let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
-    assert!(
-        matches!(
-            report.outcome,
-            Outcome::Renewed {
-                first_contact: true,
-                ..
-            }
-        ),
-        "{:?}",
-        report.outcome
-    );
+    assert_renewed(&report, true);
     let pc = w.fleet.pc(ip(2));
     let created = managed(&pc);
     assert_eq!(created.len(), 1, "{pc:?}");
@@ -479,6 +481,26 @@ fn with_on_failure_delete_a_failed_archive_deletes_the_account_and_says_why() {
     block_on(run_pc(&w.engine, &w.rc, target(2)));
     let before: Vec<String> = w.fleet.pc(ip(2)).accounts.keys().cloned().collect();
     w.fleet.with(ip(2), |pc| pc.archive_bytes = 5000);
+    // The plan carries the archive's rule, which apply follows; --check shows it.
+    let p = plan(&w, 2);
+    let json = serde_json::to_value(&p).expect("JSON");
+    let dir = w.dir.path().join("state/archives");
+    assert_eq!(
+        json["archive"],
+        serde_json::json!({"dir": dir.display().to_string(), "max_size": 1000, "keep": 3, "on_failure": "delete"})
+    );
+    assert!(
+        p.text()
+            .contains("(its home and files, at most 1.0 kB each) into "),
+        "{}",
+        p.text()
+    );
+    assert!(
+        p.text()
+            .contains("first; a failed archive deletes the account without it\n"),
+        "{}",
+        p.text()
+    );
     let report = block_on(run_pc(&w.engine, &w.rc, target(2)));
     assert!(
         matches!(report.outcome, Outcome::Renewed { .. }),
@@ -795,6 +817,75 @@ fn a_new_pc_is_planned_with_the_number_the_run_gives_it() {
     let again = plan(&w, 3);
     assert_eq!((again.number, again.new_number), (Some(2), false));
     assert!(!again.text().contains("+ number"), "{}", again.text());
+}
+
+#[test]
+fn after_first_contact_apply_goes_on_with_the_plan_the_planner_makes_again() {
+    let w = world("account:\n  archive: { keep: 2 }\n", &[3]);
+    // The inventory records two accounts for a PC whose key is not pinned (a run that stopped
+    // before first contact pinned it): one is on the PC, the other is not.
+    for (n, name) in [(1, "USERSS001-0001"), (2, "USERSS001-0002")] {
+        block_on(w.engine.store.intend(Intent {
+            run: w.rc.run,
+            mac: mac(3),
+            ip: ip(3),
+            request: format!("REQ-{n}"),
+            new_username: name.into(),
+            old_usernames: vec![],
+            number: None,
+        }))
+        .expect("intent");
+    }
+    w.fleet.with(ip(3), |pc| {
+        pc.accounts.insert(
+            "USERSS001-0001".into(),
+            Account {
+                uid: 1001,
+                processes: 0,
+            },
+        );
+    });
+    // Before first contact nothing can be listed: both would be archived.
+    let first = plan(&w, 3);
+    let r = renew_of(&first);
+    assert!(r.first_contact.is_some());
+    assert!(r.delete.iter().all(|a| a.on_pc.is_none() && a.archive));
+
+    let report = block_on(run_pc(&w.engine, &w.rc, target(3)));
+    assert_renewed(&report, true);
+    // The planner's plan after first contact, from the probe: one on the PC, archived; one absent.
+    let replans = audit_lines(&w, "replan");
+    assert_eq!(replans.len(), 1, "{replans:?}");
+    let again = &replans[0];
+    assert_eq!(again["first_contact"], serde_json::Value::Null);
+    assert_eq!(again["number"], 1);
+    let delete: Vec<(&str, bool, bool)> = again["delete"]
+        .as_array()
+        .expect("delete")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().expect("name"),
+                a["on_pc"].as_bool().expect("on_pc"),
+                a["archive"].as_bool().expect("archive"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        delete,
+        [
+            ("USERSS001-0001", true, true),
+            ("USERSS001-0002", false, false)
+        ]
+    );
+    assert_eq!(again["adopt"]["mode"], "off");
+    assert_eq!(again["walk"], serde_json::json!(["/"]));
+    // Apply did what that plan says: one archive, both recorded accounts gone.
+    assert_eq!(report.archives.len(), 1, "{:?}", report.archives);
+    let archived = std::fs::read_to_string(&report.archives[0]).expect("archive");
+    assert!(archived.contains("/home/USERSS001-0001"), "{archived}");
+    assert_eq!(report.old, ["USERSS001-0001", "USERSS001-0002"]);
+    assert!(!w.fleet.pc(ip(3)).accounts.contains_key("USERSS001-0001"));
 }
 
 #[test]
