@@ -124,33 +124,15 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let mut pb = pb;
-    if let Some(start) = args.start {
-        let labels = pb.output.labels.as_mut().ok_or(RunError::Start(
-            "--start: the playbook writes no labels (`output.labels`)".into(),
-        ))?;
-        if start == 0 || start > labels.grid.per_page() {
-            return Err(RunError::Start(format!(
-                "--start {start}: the label sheet has labels 1 to {}",
-                labels.grid.per_page()
-            )));
-        }
-        labels.start = start;
-    }
+    start_labels_at(&mut pb, args.start)?;
     // Installed first: a SIGINT before the driver polls it still stops the run cleanly.
     let sigint = sigint()?;
     crate::files::private_dir(&pb.state_dir)
         .map_err(io(format!("creating {}", pb.state_dir.display())))?;
     let forks = args.forks.unwrap_or(pb.connection.forks).max(1);
     let (inventory, _lock) = Inventory::for_run(&pb.inventory, &pb.site, forks)?;
-    let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
-    let run_dir = pb.state_dir.join("runs").join(&stamp);
-    crate::files::private_dir(&run_dir).map_err(io(format!("creating {}", run_dir.display())))?;
-    let log_file = pb
-        .logging
-        .file
-        .clone()
-        .unwrap_or_else(|| run_dir.join("rdplay.log"));
-    start_logging(&log_file);
+    let dirs = RunDirs::create(&pb)?;
+    start_logging(&dirs.log_file);
     tracing::info!(playbook = %pb.path.display(), "run started");
 
     let controller_key =
@@ -162,67 +144,13 @@ pub async fn run(
     let settings = ssh_settings(&pb, ssh_dir.path())?;
     let run = inventory.begin_run(&pb.path, &pb.digest).await?;
     let scope = Scope::new(&pb, &inventory, &args.limit)?;
-
-    // First contact needs the admin password: read it once, before anything is drawn, when the range
-    // holds any address that is not a PC with a pinned key.
-    let pinned: HashSet<Ipv4Addr> = inventory
-        .pcs()?
-        .into_iter()
-        .filter(|p| p.host_key.is_some())
-        .map(|p| p.ip)
-        .collect();
-    let first_contact = if scope.to_scan.iter().any(|ip| !pinned.contains(ip)) {
-        let password = pb.exchange.password.read()?;
-        let askpass = AskpassServer::start(ssh_dir.path(), password.clone())
-            .map_err(io("starting the askpass server"))?;
-        Some(FirstContactCreds {
-            admin: pb.exchange.admin_user.clone(),
-            password,
-            askpass,
-            controller_key,
-        })
-    } else {
-        None
-    };
-
-    let renderer = Arc::new(
-        Renderer::new(
-            pb.output.user_sheet.as_deref(),
-            pb.output.pc_sheet.as_deref(),
-        )?
-        .with_layouts(
-            pb.output
-                .labels
-                .as_ref()
-                .and_then(|l| l.template.as_deref()),
-            pb.output.slips.as_ref().and_then(|s| s.template.as_deref()),
-        )?
-        .with_lang(&pb.output.lang)?,
-    );
-    crate::files::private_dir(&pb.output.dir)
-        .map_err(io(format!("creating {}", pb.output.dir.display())))?;
-    // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let printables = Arc::new(PrintList::default());
-    let sheets =
-        Sheets::new(&pb, renderer, inventory.clone(), cores).printing_to(Arc::clone(&printables));
-    // The audit log's second writer, for the print jobs (whole lines, appended).
-    let print_audit = Audit::create(&run_dir).map_err(io("opening the audit log"))?;
-    let print = Print::new(&pb, stamp.clone(), print_audit, printables);
-    // Escrow first: a sheet is only written for a password the admins can read back.
-    let mut effects: Vec<Box<dyn Effect>> = Vec::new();
-    if let Some(escrow) = &pb.escrow {
-        effects.push(Box::new(
-            Escrow::new(escrow, inventory.clone(), run).map_err(RunError::Escrow)?,
-        ));
-    }
-    effects.push(Box::new(sheets));
-    effects.push(Box::new(print));
+    let first_contact =
+        first_contact_creds(&pb, &inventory, &scope, ssh_dir.path(), controller_key)?;
     let rc = Arc::new(RunCtx {
         run,
         reserved: Mutex::new(inventory.usernames_in_use()?),
-        effects,
-        audit: Audit::create(&run_dir).map_err(io("creating the audit log"))?,
+        effects: effects(&pb, &inventory, run, &dirs)?,
+        audit: Audit::create(&dirs.run_dir).map_err(io("creating the audit log"))?,
     });
     let (out_dir, fail_on) = (pb.output.dir.clone(), pb.inventory.fail_on);
     let connector = OpenSsh::new(settings, first_contact);
@@ -245,8 +173,173 @@ pub async fn run(
         },
     )
     .await;
+    let ended = end_run(&inventory, &rc, driven.results).await;
+    if let Some(stats) = inventory.write_stats() {
+        // Group commit at work: how many transactions (each one fsync) carried the run's writes.
+        tracing::info!(
+            writes = stats.writes,
+            commits = stats.commits,
+            "inventory writes"
+        );
+    }
+    let failed = ended.pcs.iter().filter(|o| o.outcome.failed()).count();
+    tracing::info!(
+        done = ended.pcs.len() - failed,
+        failed,
+        skipped = driven.skipped,
+        "run finished"
+    );
+    Ok(RunReport {
+        pcs: ended.pcs,
+        fails_on_changes: crate::engine::fleet::fails(
+            ended.changes.iter().map(|c| c.event.severity),
+            fail_on,
+        ),
+        changes: ended.changes,
+        run,
+        skipped: driven.skipped,
+        warnings: ended.warnings,
+        unrecorded: ended.unrecorded,
+        interrupted: driven.interrupted,
+        run_dir: dirs.run_dir,
+        log_file: dirs.log_file,
+        out_dir,
+        elapsed: started.elapsed(),
+    })
+}
 
-    // What fails at the end (a batch file, a print job) leaves every renewal as it is: a warning.
+/// `--start N`: the first free label on the first sheet of labels, checked against the sheet.
+fn start_labels_at(pb: &mut Playbook, start: Option<u32>) -> Result<(), RunError> {
+    let Some(start) = start else {
+        return Ok(());
+    };
+    let labels = pb.output.labels.as_mut().ok_or(RunError::Start(
+        "--start: the playbook writes no labels (`output.labels`)".into(),
+    ))?;
+    if start == 0 || start > labels.grid.per_page() {
+        return Err(RunError::Start(format!(
+            "--start {start}: the label sheet has labels 1 to {}",
+            labels.grid.per_page()
+        )));
+    }
+    labels.start = start;
+    Ok(())
+}
+
+/// Where a run keeps what it writes: `STATE_DIR/runs/STAMP/` (private) and its log file.
+struct RunDirs {
+    stamp: String,
+    run_dir: PathBuf,
+    log_file: PathBuf,
+}
+
+impl RunDirs {
+    fn create(pb: &Playbook) -> Result<RunDirs, RunError> {
+        let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+        let run_dir = pb.state_dir.join("runs").join(&stamp);
+        crate::files::private_dir(&run_dir)
+            .map_err(io(format!("creating {}", run_dir.display())))?;
+        let log_file = pb
+            .logging
+            .file
+            .clone()
+            .unwrap_or_else(|| run_dir.join("rdplay.log"));
+        Ok(RunDirs {
+            stamp,
+            run_dir,
+            log_file,
+        })
+    }
+}
+
+/// What first contact needs: the admin password, read once before anything is drawn, when the range
+/// holds any address that is not a PC with a pinned key (`None` otherwise).
+fn first_contact_creds<S: Store>(
+    pb: &Playbook,
+    inventory: &S,
+    scope: &Scope,
+    ssh_dir: &Path,
+    controller_key: String,
+) -> Result<Option<FirstContactCreds>, RunError> {
+    let pinned: HashSet<Ipv4Addr> = inventory
+        .pcs()?
+        .into_iter()
+        .filter(|p| p.host_key.is_some())
+        .map(|p| p.ip)
+        .collect();
+    if scope.to_scan.iter().all(|ip| pinned.contains(ip)) {
+        return Ok(None);
+    }
+    let password = pb.exchange.password.read()?;
+    let askpass = AskpassServer::start(ssh_dir, password.clone())
+        .map_err(io("starting the askpass server"))?;
+    Ok(Some(FirstContactCreds {
+        admin: pb.exchange.admin_user.clone(),
+        password,
+        askpass,
+        controller_key,
+    }))
+}
+
+/// The effects of a renewal, in the order they run: escrow first (a sheet is only written for a
+/// password the admins can read back), the sheets, printing.
+fn effects<S: Store + Clone>(
+    pb: &Playbook,
+    inventory: &S,
+    run: crate::inventory::RunId,
+    dirs: &RunDirs,
+) -> Result<Vec<Box<dyn Effect>>, RunError> {
+    let renderer = Arc::new(
+        Renderer::new(
+            pb.output.user_sheet.as_deref(),
+            pb.output.pc_sheet.as_deref(),
+        )?
+        .with_layouts(
+            pb.output
+                .labels
+                .as_ref()
+                .and_then(|l| l.template.as_deref()),
+            pb.output.slips.as_ref().and_then(|s| s.template.as_deref()),
+        )?
+        .with_lang(&pb.output.lang)?,
+    );
+    crate::files::private_dir(&pb.output.dir)
+        .map_err(io(format!("creating {}", pb.output.dir.display())))?;
+    // Rendering is CPU work: one sheet pair per core at a time keeps memory flat at any fleet size.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let printables = Arc::new(PrintList::default());
+    let sheets =
+        Sheets::new(pb, renderer, inventory.clone(), cores).printing_to(Arc::clone(&printables));
+    // The audit log's second writer, for the print jobs (whole lines, appended).
+    let print_audit = Audit::create(&dirs.run_dir).map_err(io("opening the audit log"))?;
+    let print = Print::new(pb, dirs.stamp.clone(), print_audit, printables);
+    let mut effects: Vec<Box<dyn Effect>> = Vec::new();
+    if let Some(escrow) = &pb.escrow {
+        effects.push(Box::new(
+            Escrow::new(escrow, inventory.clone(), run).map_err(RunError::Escrow)?,
+        ));
+    }
+    effects.push(Box::new(sheets));
+    effects.push(Box::new(print));
+    Ok(effects)
+}
+
+/// What the end of a run adds to the PCs' reports.
+struct Ended {
+    /// One report per PC, in address order.
+    pcs: Vec<PcReport>,
+    /// What changed, as recorded in this run.
+    changes: Vec<crate::inventory::EventRecord>,
+    /// What failed at the end without undoing any renewal.
+    warnings: Vec<String>,
+    /// What could not be recorded (inventory, audit log), with the cause.
+    unrecorded: Vec<String>,
+}
+
+/// Ends a run once every PC is done: each effect's end-of-run work (a failure there leaves every
+/// renewal as it is: a warning), the fleet's events recorded and audited, the run closed in the
+/// inventory.
+async fn end_run<S: Store>(inventory: &S, rc: &RunCtx, mut pcs: Vec<PcReport>) -> Ended {
     let mut warnings = Vec::new();
     for effect in &rc.effects {
         if let Err(e) = effect.finish().await {
@@ -254,10 +347,9 @@ pub async fn run(
             warnings.push(format!("{}: {e}", effect.name()));
         }
     }
-    let mut pcs = driven.results;
     pcs.sort_by_key(|o| o.ip);
     let mut unrecorded = Vec::new();
-    let changes = match crate::engine::fleet::events_of_run(&inventory, run, &pcs).await {
+    let changes = match crate::engine::fleet::events_of_run(inventory, rc.run, &pcs).await {
         Ok(changes) => changes,
         Err(e) => {
             tracing::error!("recording what changed: {e}");
@@ -268,7 +360,7 @@ pub async fn run(
     for change in &changes {
         rc.audit.change(change);
     }
-    if let Err(e) = inventory.finish_run(run).await {
+    if let Err(e) = inventory.finish_run(rc.run).await {
         tracing::error!("closing the run in the inventory: {e}");
         unrecorded.push(format!("closing the run in the inventory: {e}"));
     }
@@ -276,38 +368,12 @@ pub async fn run(
         tracing::error!("{lost}");
         unrecorded.push(lost);
     }
-    if let Some(stats) = inventory.write_stats() {
-        // Group commit at work: how many transactions (each one fsync) carried the run's writes.
-        tracing::info!(
-            writes = stats.writes,
-            commits = stats.commits,
-            "inventory writes"
-        );
-    }
-    let failed = pcs.iter().filter(|o| o.outcome.failed()).count();
-    tracing::info!(
-        done = pcs.len() - failed,
-        failed,
-        skipped = driven.skipped,
-        "run finished"
-    );
-    Ok(RunReport {
+    Ended {
         pcs,
-        fails_on_changes: crate::engine::fleet::fails(
-            changes.iter().map(|c| c.event.severity),
-            fail_on,
-        ),
         changes,
-        run,
-        skipped: driven.skipped,
         warnings,
         unrecorded,
-        interrupted: driven.interrupted,
-        run_dir,
-        log_file,
-        out_dir,
-        elapsed: started.elapsed(),
-    })
+    }
 }
 
 /// The SIGINT handler the driver listens to.
