@@ -69,6 +69,7 @@ fn slow_tar(lab: &Lab, secs: u32) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn the_old_accounts_work_is_archived_on_the_controller_with_its_sha256_before_it_goes() {
     let lab = Lab::up(1);
     let pb = playbook(&lab, "{ dir: archives, keep: 2 }");
@@ -140,6 +141,7 @@ fn the_old_accounts_work_is_archived_on_the_controller_with_its_sha256_before_it
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn an_archive_over_max_size_fails_the_pc_and_its_old_account_stays() {
     let lab = Lab::up(1);
     let pb = playbook(&lab, "{ dir: archives, max_size: 1KiB }");
@@ -181,6 +183,7 @@ fn an_archive_over_max_size_fails_the_pc_and_its_old_account_stays() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn kill_9_during_an_archive_then_a_normal_run_converges_and_keeps_the_archives_made() {
     let lab = Lab::up(1);
     let pb = playbook(&lab, "{ dir: archives, keep: 5 }");

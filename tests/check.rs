@@ -50,6 +50,7 @@ fn check(lab: &Lab, pb: &Path, extra: &[&str]) -> common::Run {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn check_on_fresh_pcs_says_key_exchange_and_changes_nothing() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -73,6 +74,7 @@ fn check_on_fresh_pcs_says_key_exchange_and_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn check_after_a_run_names_the_accounts_to_delete_hides_secrets_and_matches_the_run() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -125,6 +127,7 @@ fn check_after_a_run_names_the_accounts_to_delete_hides_secrets_and_matches_the_
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn check_reports_unreachable_and_changed_host_key_pcs_with_exit_3() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -304,6 +307,7 @@ fn words(text: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn check_then_run_on_a_mixed_fleet_plans_exactly_what_the_run_executes() {
     let lab = Lab::up(6);
     let pb = lab.playbook(&format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\n"));

@@ -16,6 +16,7 @@ fn playbook(lab: &Lab) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn first_contact_renews_every_pc_and_the_sheet_password_logs_in() {
     let lab = Lab::up(3);
     let pb = playbook(&lab);
@@ -63,6 +64,7 @@ fn first_contact_renews_every_pc_and_the_sheet_password_logs_in() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn second_run_deletes_old_accounts_homes_and_sessions_but_never_a_human_account() {
     let lab = Lab::up(2);
     let pb = playbook(&lab);
@@ -114,6 +116,7 @@ fn second_run_deletes_old_accounts_homes_and_sessions_but_never_a_human_account(
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn unknown_pc_without_sshd_is_skipped_and_a_known_one_is_reported_unreachable() {
     let lab = Lab::up(3);
     let pb = playbook(&lab);
@@ -181,6 +184,7 @@ lab_on_both!(a_changed_host_key_stops_that_pc_by_name, |inv| {
 });
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn limit_takes_ips_hostnames_macs_and_failed() {
     let lab = Lab::up(3);
     let pb = playbook(&lab);
@@ -210,6 +214,7 @@ fn limit_takes_ips_hostnames_macs_and_failed() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_hanging_pc_times_out_while_the_others_finish() {
     let lab = Lab::up(3);
     let pb = lab.playbook(&PLAYBOOK.replace("step_timeout: 60s", "step_timeout: 4s"));
@@ -244,6 +249,7 @@ fn a_hanging_pc_times_out_while_the_others_finish() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn renewal_older_than_keeps_young_accounts_and_check_agrees() {
     let lab = Lab::up(2);
     let pb = lab.playbook(&format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\n"));
@@ -263,6 +269,7 @@ fn renewal_older_than_keeps_young_accounts_and_check_agrees() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn adopt_deletes_matching_pre_existing_accounts_only_when_asked_and_never_system_ones() {
     let lab = Lab::up(2);
     for i in 1..=2 {
@@ -312,6 +319,7 @@ fn adopt_deletes_matching_pre_existing_accounts_only_when_asked_and_never_system
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_non_root_connection_user_renews_through_passwordless_sudo_and_is_told_when_it_has_none() {
     let lab = Lab::up(2);
     // PC 1: the service account may run anything as root without a password; PC 2: no sudo rule.
@@ -360,6 +368,7 @@ fn a_non_root_connection_user_renews_through_passwordless_sudo_and_is_told_when_
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_pc_keeps_its_number_when_dhcp_moves_it() {
     let lab = Lab::up(3);
     let pb = wide_playbook(&lab);
@@ -418,6 +427,7 @@ fn a_pc_keeps_its_number_when_dhcp_moves_it() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn connection_kex_algorithms_is_what_every_connection_offers() {
     let lab = Lab::up(2);
     let with_kex = |kex: &str| {

@@ -142,6 +142,7 @@ lab_on_both!(
 );
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_password_that_does_not_log_in_gets_no_sheet() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);

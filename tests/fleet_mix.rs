@@ -48,6 +48,7 @@ fn wait_until(lab: &Lab, i: usize, script: &str) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_fleet_of_every_flavour_renews_twice_and_check_shows_each_pcs_tools() {
     let lab = Lab::up_mix(&[
         ("bookworm", 2),
@@ -258,6 +259,7 @@ fn uid_on_host(lab: &Lab, i: usize, account: &str) -> u32 {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_with_busyboxs_applets() {
     let lab = Lab::up_mix(&[("busybox", 1)]);
     // What a busybox PC is: none of shadow's tools; busybox as /bin/sh and as the account tools, with
@@ -346,6 +348,7 @@ fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_with_busyboxs_apple
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_pc_whose_busybox_lacks_the_account_applets_is_renewed_through_the_account_files() {
     let lab = Lab::up_mix(&[("busybox", 1)]);
     // Debian's own busybox package: no adduser, deluser, addgroup, delgroup or chpasswd applet.
@@ -377,6 +380,7 @@ fn a_pc_whose_busybox_lacks_the_account_applets_is_renewed_through_the_account_f
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn on_a_systemd_desktop_the_old_accounts_session_linger_and_restarting_service_end() {
     let lab = Lab::up_mix(&[("systemd", 1)]);
     let pb = lab.playbook(PLAYBOOK);

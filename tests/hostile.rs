@@ -99,6 +99,7 @@ fn helper(lab: &Lab, i: usize, params: &str) -> Run {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn the_archive_is_read_as_the_old_account_after_it_is_stopped() {
     let lab = Lab::up(1);
     let pb = lab.playbook(&format!(
@@ -166,6 +167,7 @@ fn the_archive_is_read_as_the_old_account_after_it_is_stopped() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn jobs_lingering_forks_and_an_edited_comment_do_not_outlive_the_renewal_on_systemd() {
     let lab = Lab::up_mix(&[("systemd", 1)]);
     let pb = lab.playbook(PLAYBOOK);
@@ -223,6 +225,7 @@ fn jobs_lingering_forks_and_an_edited_comment_do_not_outlive_the_renewal_on_syst
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn bystanders_disks_orphans_and_mounts_in_the_home_are_handled_and_the_home_never_survives() {
     let lab = Lab::up(1);
     let pb = lab.playbook(&PLAYBOOK.replace("step_timeout: 60s", "step_timeout: 20s"));
@@ -327,6 +330,7 @@ fn bystanders_disks_orphans_and_mounts_in_the_home_are_handled_and_the_home_neve
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn on_busybox_a_forking_account_with_a_mount_in_its_home_goes_whole() {
     let lab = Lab::up_mix(&[("busybox", 1)]);
     let pb = lab.playbook(&format!("{PLAYBOOK}account:\n  shell: /bin/sh\n"));

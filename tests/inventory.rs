@@ -164,6 +164,7 @@ macro_rules! on_both {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
             async fn postgres() {
                 test(Place::postgres).await
             }

@@ -16,6 +16,7 @@ fn distinct<T: Ord + Clone>(items: &[T]) -> bool {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn hosts_are_distinct_pcs_reachable_on_port_22() {
     let lab = Lab::up(3);
     for host in lab.hosts() {
@@ -52,6 +53,7 @@ fn hosts_are_distinct_pcs_reachable_on_port_22() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_host_sees_only_its_own_devices_and_mounts() {
     let lab = Lab::up(1);
     let devices = lab.host_sh(1, "ls /dev | tr '\\n' ' '; echo; find /dev -type b | wc -l");
@@ -83,6 +85,7 @@ fn a_host_sees_only_its_own_devices_and_mounts() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn tech_logs_in_with_the_bootstrap_password_and_sudo_asks_for_it() {
     let lab = Lab::up(2);
     let secret = lab.secret_file();
@@ -108,6 +111,7 @@ fn tech_logs_in_with_the_bootstrap_password_and_sudo_asks_for_it() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn root_logs_in_by_key_only_and_has_no_key_yet() {
     let lab = Lab::up(1);
     // Give root the bootstrap password, so only sshd's policy can refuse the login below.
@@ -140,6 +144,7 @@ fn root_logs_in_by_key_only_and_has_no_key_yet() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn files_written_on_one_host_stay_on_it() {
     let lab = Lab::up(2);
     let marker = format!("/root/lab-marker-{}", lab.name());
@@ -177,6 +182,7 @@ fn files_written_on_one_host_stay_on_it() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn unplugged_or_sshd_stopped_hosts_are_unreachable_until_restored() {
     let lab = Lab::up(2);
     lab.link(1, "down");
@@ -205,6 +211,7 @@ fn unplugged_or_sshd_stopped_hosts_are_unreachable_until_restored() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_tarpit_accepts_connections_and_never_speaks_until_turned_off() {
     let lab = Lab::up(1);
     let ip = lab.host(1).ip.clone();
@@ -226,6 +233,7 @@ fn a_tarpit_accepts_connections_and_never_speaks_until_turned_off() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn regenerated_host_keys_differ() {
     let lab = Lab::up(1);
     let before = lab.host_key_fingerprints(1);
@@ -239,6 +247,7 @@ fn regenerated_host_keys_differ() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn the_controller_has_no_default_route() {
     let lab = Lab::up(1);
     let routes = lab.ctl(&["ip", "-4", "route", "show"]);
@@ -265,6 +274,7 @@ fn the_controller_has_no_default_route() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn teardown_leaves_nothing() {
     let lab = Lab::up(3);
     let name = lab.name().to_owned();
@@ -333,6 +343,7 @@ fn run_text(program: &str, args: &[&str]) -> String {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn the_lab_script_refuses_non_root_and_bad_arguments_clearly() {
     require_root();
     let as_nobody = Command::new("setpriv")
@@ -426,6 +437,7 @@ fn fifty_hosts_come_up_and_answer() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn up_after_a_crashed_up_cleans_up_first() {
     let mut lab = Lab::up(1);
     // Crash an `up` of 6 hosts midway (SIGKILL: no trap runs), then bring the lab up again.

@@ -95,6 +95,7 @@ fn last_audit(dir: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn nothing_of_the_previous_account_is_readable_by_the_next() {
     let lab = Lab::up(1);
     let pb = lab.playbook(PLAYBOOK);
@@ -175,6 +176,7 @@ fn nothing_of_the_previous_account_is_readable_by_the_next() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_human_accounts_files_next_to_the_old_accounts_are_untouched() {
     let lab = Lab::up(1);
     let pb = lab.playbook(PLAYBOOK);

@@ -82,6 +82,7 @@ async fn journal_keeps_every_account_to_remove<S: Store>(inv: &S) {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 async fn the_journal_keeps_its_promise_on_both_backends() {
     let dir = tempfile::tempdir().unwrap();
     let (sqlite, _lock) = Inventory::open_for_run(&dir.path().join("inventory.db")).unwrap();
@@ -97,6 +98,7 @@ async fn the_journal_keeps_its_promise_on_both_backends() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn migrate_brings_the_schema_up_and_refuses_a_newer_database() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
@@ -135,6 +137,7 @@ fn migrate_brings_the_schema_up_and_refuses_a_newer_database() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 async fn request_numbers_and_names_are_unique_across_sites_at_once() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
@@ -204,6 +207,7 @@ async fn request_numbers_and_names_are_unique_across_sites_at_once() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_second_run_of_a_site_is_refused_and_another_site_goes_on() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
@@ -251,6 +255,7 @@ async fn lock_helper() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn kill_9_frees_the_site_lock() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
@@ -281,6 +286,7 @@ fn kill_9_frees_the_site_lock() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn errors_name_the_server_never_the_password() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
@@ -326,6 +332,7 @@ fn errors_name_the_server_never_the_password() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn tls_checks_the_servers_certificate_and_a_hostssl_server_refuses_plain_connections() {
     let pg = PgCluster::start_tls();
     let dir = tempfile::tempdir().unwrap();
@@ -475,6 +482,7 @@ fn assert_converged(lab: &Lab, inv: &Value, prefix: &str, context: &str) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn two_sites_run_at_once_against_one_database() {
     let pg = PgCluster::start();
     let (north, south) = (Lab::up(3), Lab::up(3));
@@ -568,6 +576,7 @@ fn two_sites_run_at_once_against_one_database() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn the_database_stopped_mid_run_fails_pcs_cleanly_and_the_next_run_converges() {
     let pg = PgCluster::start();
     let lab = Lab::up(6);
@@ -639,6 +648,7 @@ fn the_database_stopped_mid_run_fails_pcs_cleanly_and_the_next_run_converges() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn copy_from_a_finished_sqlite_run_reproduces_its_list_and_export() {
     let pg = PgCluster::start();
     let lab = Lab::up(2);
@@ -761,6 +771,7 @@ fn copy_from_a_finished_sqlite_run_reproduces_its_list_and_export() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_name_taken_by_another_controller_at_the_intent_is_drawn_again() {
     let pg = PgCluster::start();
     let lab = Lab::up(1);
@@ -818,6 +829,7 @@ fn a_name_taken_by_another_controller_at_the_intent_is_drawn_again() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 async fn a_site_role_with_the_documented_grants_runs_against_the_schema() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();

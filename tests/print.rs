@@ -60,6 +60,7 @@ fn job_ids(audit: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_run_prints_its_sheets_and_print_last_prints_them_again() {
     let lab = Lab::up(2);
     let cups = Cups::start();
@@ -155,6 +156,7 @@ fn a_run_prints_its_sheets_and_print_last_prints_them_again() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn with_cups_down_the_run_succeeds_with_a_warning_and_prints_later() {
     let lab = Lab::up(2);
     let mut cups = Cups::start();

@@ -50,6 +50,7 @@ fn fast_useradd(lab: &Lab, i: usize) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_pc_unplugged_mid_exec_fails_within_its_timeout_and_the_others_finish() {
     let lab = Lab::up(3);
     let pb = playbook_with_step_timeout(&lab, "6s");
@@ -108,6 +109,7 @@ fn ssh_processes_to(ip: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_pc_whose_port_22_never_speaks_fails_within_connect_timeout_and_the_others_are_renewed() {
     let lab = Lab::up(3);
     // PLAYBOOK's connect_timeout is 3 s; the step timeout is far longer than any wait here.
@@ -190,6 +192,7 @@ fn a_pc_whose_port_22_never_speaks_fails_within_connect_timeout_and_the_others_a
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn sshd_killed_between_steps_fails_that_pc_with_a_clear_reason() {
     let lab = Lab::up(3);
     let pb = playbook_with_step_timeout(&lab, "20s");
@@ -225,6 +228,7 @@ fn sshd_killed_between_steps_fails_that_pc_with_a_clear_reason() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn kill_9_of_the_controller_at_several_moments_then_a_normal_run_converges() {
     let lab = Lab::up(3);
     let pb = lab.playbook(PLAYBOOK);
@@ -253,6 +257,7 @@ fn kill_9_of_the_controller_at_several_moments_then_a_normal_run_converges() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn sigint_stops_the_run_and_the_next_run_converges() {
     let lab = Lab::up(3);
     let pb = lab.playbook(PLAYBOOK);
@@ -312,6 +317,7 @@ fn tiny_tmpfs(dir: &Path, size: &str) -> Unmount {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_full_output_disk_fails_clearly_keeps_the_inventory_consistent_and_the_next_run_converges() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -344,6 +350,7 @@ fn a_full_output_disk_fails_clearly_keeps_the_inventory_consistent_and_the_next_
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_second_concurrent_run_on_the_same_inventory_is_refused() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -375,6 +382,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 const ESC: char = '\u{1b}';
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn hostile_hostname_and_os_release_are_stored_and_shown_inert() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -465,6 +473,7 @@ fn tamper(lab: &Lab, i: usize, name: &str) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn a_tampered_inventory_cannot_make_rdplay_delete_root_a_system_or_a_human_account() {
     let lab = Lab::up(2);
     let pb = lab.playbook(PLAYBOOK);
@@ -530,6 +539,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn secrets_never_reach_argv_environment_logs_output_or_the_inventory() {
     let lab = Lab::up(2);
     // Escrow on, and the login check (on by default): their secrets are audited too.

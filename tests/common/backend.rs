@@ -119,11 +119,13 @@ macro_rules! lab_on_both {
             fn test($inv: common::backend::Inventory) $body
 
             #[test]
+            #[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
             fn sqlite() {
                 test(common::backend::Inventory::sqlite())
             }
 
             #[test]
+            #[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
             fn postgres() {
                 test(common::backend::Inventory::postgres())
             }

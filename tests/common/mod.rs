@@ -10,8 +10,13 @@
 //! Every [`Lab`] gets its own lab name and /24, so tests run in parallel, and test binaries run
 //! one after another (or by several people at once), never collide. Dropping a `Lab`, even while
 //! a test panics, runs `lab down`; a lab left behind by a crashed test process is removed by
-//! the next test process that brings a lab up. Tests that need root panic when not root:
-//! they never skip silently.
+//! the next test process that brings a lab up.
+//!
+//! Tests that need root (a lab, CUPS, a PostgreSQL cluster) are marked
+//! `#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]`: without the
+//! `lab` feature (Cargo.toml) `cargo test` lists them as ignored and says why; with it they run,
+//! and panic when not root: they never skip silently. `.ci/run` runs them all, as root with
+//! `--features lab`.
 #![allow(dead_code)]
 
 pub mod backend;
@@ -189,7 +194,7 @@ pub fn require_root() {
         .unwrap_or("?");
     assert!(
         euid == "0",
-        "these tests need root: run them as root, e.g. `sudo cargo test` (effective uid is {euid})"
+        "these tests need root: run them as root with `--features lab`, as .ci/run does (effective uid is {euid})"
     );
 }
 

@@ -1,6 +1,6 @@
 //! A throwaway PostgreSQL cluster for tests: Debian's `postgresql` binaries, `initdb` and `pg_ctl`
-//! run as the unprivileged `postgres` user in a temporary directory, listening on a Unix socket
-//! only (`listen_addresses = ''`). The role `rdplay` logs in with a password (scram-sha-256), as a
+//! run as the unprivileged `postgres` user (so the tests need root, and the `lab` feature) in a
+//! temporary directory, listening on a Unix socket only (`listen_addresses = ''`). The role `rdplay` logs in with a password (scram-sha-256), as a
 //! controller would; the `postgres` superuser, for the test's own checks, is trusted on the socket.
 //!
 //! ```ignore
