@@ -8,6 +8,7 @@ use common::fleet::{
     PLAYBOOK, assert_not_shown, inventory, last_audit, managed_on_host, move_host, run,
     sheet_password, wide_playbook,
 };
+use common::snapshot::Redact;
 use std::path::Path;
 
 /// What must not change on a PC: accounts, passwords, groups, homes, root's keys, /tmp.
@@ -258,38 +259,6 @@ fn plans_by_ip(lines: &str) -> std::collections::BTreeMap<String, serde_json::Va
         .collect()
 }
 
-/// Filters for what changes from lab to lab and run to run.
-fn redact(lab: &Lab, text: &str) -> String {
-    let mut t = text.to_string();
-    for h in lab.hosts() {
-        t = t.replace(&h.mac.replace(':', ""), &format!("[MAC{}]", h.index));
-        t = t.replace(&h.mac, &format!("[MAC{}]", h.index));
-        t = t.replace(&format!("{} ", h.ip), &format!("[IP{}] ", h.index));
-        t = t.replace(&format!("\"{}\"", h.ip), &format!("\"[IP{}]\"", h.index));
-    }
-    t = t.replace(lab.dir().to_str().unwrap(), "[LAB]");
-    let re = |p: &str, with: &str, t: &str| regex_lite(p, with, t);
-    t = re(r"USERSS[0-9]{3}-[0-9]{4}", "[USER]", &t);
-    t = re(r"REQ-[0-9]{8}-[0-9]{6}", "[REQ]", &t);
-    t = re(r"[0-9]+\.[0-9]s", "[T]", &t);
-    t = re(r"runs/[0-9]{8}-[0-9]{6}", "runs/[STAMP]", &t);
-    t = re(
-        r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC",
-        "[WHEN]",
-        &t,
-    );
-    t = re(r"in [0-9]+\.[0-9] s", "in [T]", &t);
-    t
-}
-
-/// `regex::Regex::new(pattern).replace_all(text, with)`.
-fn regex_lite(pattern: &str, with: &str, text: &str) -> String {
-    regex::Regex::new(pattern)
-        .unwrap()
-        .replace_all(text, with)
-        .into_owned()
-}
-
 /// Aligned columns make the run table's width depend on the names: the snapshot keeps words only,
 /// and the first 140 characters of a line (the table cuts long reasons at a length that depends on
 /// the addresses in them).
@@ -369,9 +338,10 @@ fn check_then_run_on_a_mixed_fleet_plans_exactly_what_the_run_executes() {
     }
     assert!(!audit.contains("$6$"), "no hash in the audit log");
 
-    insta::assert_snapshot!("mixed_fleet_check_text", redact(&lab, &text.stdout));
-    insta::assert_snapshot!("mixed_fleet_check_json", redact(&lab, &json.stdout));
+    let redact = Redact::lab(&lab);
+    insta::assert_snapshot!("mixed_fleet_check_text", redact.apply(&text.stdout));
+    insta::assert_snapshot!("mixed_fleet_check_json", redact.apply(&json.stdout));
     // The run's table and summary; the output tree's order follows the (random) MACs and names.
     let table = run.stdout.split("\noutput:").next().unwrap();
-    insta::assert_snapshot!("mixed_fleet_run_table", words(&redact(&lab, table)));
+    insta::assert_snapshot!("mixed_fleet_run_table", words(&redact.apply(table)));
 }

@@ -6,6 +6,7 @@ mod common;
 
 use common::Lab;
 use common::fleet::{PLAYBOOK, assert_converged, inventory, managed_on_host, run};
+use common::snapshot::Redact;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -299,12 +300,10 @@ fn a_busybox_pc_without_bash_is_refused_by_name_then_renewed_with_busyboxs_apple
         .args(["run", "--check", pb.to_str().unwrap()])
         .run();
     check.code(2);
-    let host = lab.host(1);
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex::escape(&host.mac), "[MAC]");
-    settings.add_filter(&regex::escape(&host.mac.replace(':', "")), "[MAC]");
-    settings.add_filter(&regex::escape(&format!("{} ", host.ip)), "[IP] ");
-    settings.bind(|| insta::assert_snapshot!("busybox_pc_check_text", check.stdout));
+    insta::assert_snapshot!(
+        "busybox_pc_check_text",
+        Redact::lab(&lab).apply(&check.stdout)
+    );
 
     record_busybox_calls(&lab, 1);
     run(&lab, &pb, &[]).success();

@@ -24,6 +24,7 @@
 mod common;
 
 use common::journal::{facts, m, renew, renew_reporting, to_remove};
+use common::snapshot::Redact;
 
 use rdplay::facts::{Facts, Interface};
 use rdplay::inventory::{
@@ -939,62 +940,6 @@ async fn fill<S: Store>(inv: &S, hostname_b: &str) {
     inv.finish_run(run).await.unwrap();
 }
 
-fn redact(text: &str) -> String {
-    let mut out = String::new();
-    // Timestamps (RFC 3339 and table forms) and request dates vary between runs.
-    let mut rest = text;
-    while let Some(pos) = rest.find("20") {
-        let candidate = &rest[pos..];
-        let len = timestamp_len(candidate);
-        out.push_str(&rest[..pos]);
-        if len > 0 {
-            out.push_str("[TIME]");
-            rest = &candidate[len..];
-        } else if candidate.len() >= 8
-            && candidate[..8].bytes().all(|b| b.is_ascii_digit())
-            && out.ends_with("REQ-")
-        {
-            out.push_str("[DATE]");
-            rest = &candidate[8..];
-        } else {
-            out.push_str("20");
-            rest = &candidate[2..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Length of a `YYYY-MM-DD[T ]HH:MM:SS[.fff]Z` prefix, or 0.
-fn timestamp_len(s: &str) -> usize {
-    let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
-    if !(digits(0..4)
-        && b.get(4) == Some(&b'-')
-        && digits(5..7)
-        && b.get(7) == Some(&b'-')
-        && digits(8..10))
-    {
-        return 0;
-    }
-    if !(matches!(b.get(10), Some(b'T' | b' '))
-        && digits(11..13)
-        && b.get(13) == Some(&b':')
-        && digits(14..16))
-    {
-        return 0;
-    }
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    if b.get(i) == Some(&b'Z') { i + 1 } else { 0 }
-}
-
 #[tokio::test]
 async fn json_export_field_names() {
     let dir = state_dir();
@@ -1021,7 +966,7 @@ async fn json_export_field_names() {
         doc["accounts"][1]["deleted_at"].is_null(),
         "null while live"
     );
-    insta::assert_snapshot!("json_export", redact(&text));
+    insta::assert_snapshot!("json_export", Redact::new().apply(&text));
 }
 
 #[tokio::test]
@@ -1036,21 +981,26 @@ async fn list_and_show_output() {
         "{}",
         String::from_utf8_lossy(&list.stderr)
     );
-    insta::assert_snapshot!("list", redact(&String::from_utf8(list.stdout).unwrap()));
+    let redact = Redact::new().path(db, "[DB]");
+    insta::assert_snapshot!(
+        "list",
+        redact.apply(&String::from_utf8(list.stdout).unwrap())
+    );
     let show = rdplay(&["inventory", "show", "pc-a", "--db", db]);
     assert!(
         show.status.success(),
         "{}",
         String::from_utf8_lossy(&show.stderr)
     );
-    insta::assert_snapshot!("show", redact(&String::from_utf8(show.stdout).unwrap()));
+    insta::assert_snapshot!(
+        "show",
+        redact.apply(&String::from_utf8(show.stdout).unwrap())
+    );
     let missing = rdplay(&["inventory", "show", "nope", "--db", db]);
     assert_eq!(missing.status.code(), Some(1));
     insta::assert_snapshot!(
         "show_missing",
-        String::from_utf8(missing.stderr)
-            .unwrap()
-            .replace(db, "[DB]")
+        redact.apply(&String::from_utf8(missing.stderr).unwrap())
     );
 }
 

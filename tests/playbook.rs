@@ -1,6 +1,9 @@
 //! The playbook as a user meets it: the repository's playbooks, error messages, the schema,
 //! and the `validate`, `schema` and `init` commands run through the real binary.
 
+mod common;
+
+use common::snapshot::Redact;
 use proptest::prelude::*;
 use rdplay::playbook::{Playbook, PlaybookError};
 use std::path::{Path, PathBuf};
@@ -568,10 +571,8 @@ fn validate_prints_a_summary_and_exits_0() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8(out.stdout)
-        .unwrap()
-        .replace(dir.path().to_str().unwrap(), "[DIR]");
-    insta::assert_snapshot!(stdout);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!(Redact::new().path(dir.path(), "[DIR]").apply(&stdout));
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! Sheets as a person gets them: rendered through the library and through `rdplay preview`, then
 //! read back with the tools a person's computer has (pdftotext, zbarimg).
 
+mod common;
+
+use common::snapshot::Redact;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -336,10 +339,6 @@ fn a_username_that_is_a_path_is_refused() {
 }
 
 /// Replaces the temporary directory in messages.
-fn filtered(text: &str, dir: &Path) -> String {
-    text.replace(&dir.display().to_string(), "[DIR]")
-}
-
 #[test]
 fn a_broken_template_points_at_its_line() {
     let (dir, templates) = templates_dir();
@@ -353,7 +352,10 @@ fn a_broken_template_points_at_its_line() {
         Err(e) => e.to_string(),
         Ok(()) => panic!("a template with a misspelt field compiled"),
     };
-    insta::assert_snapshot!("missing_field", filtered(&err, dir.path()));
+    insta::assert_snapshot!(
+        "missing_field",
+        Redact::new().path(dir.path(), "[DIR]").apply(&err)
+    );
 
     std::fs::write(
         &path,
@@ -364,7 +366,10 @@ fn a_broken_template_points_at_its_line() {
         Err(e) => e.to_string(),
         Ok(()) => panic!("a template with a syntax error compiled"),
     };
-    insta::assert_snapshot!("syntax_error", filtered(&err, dir.path()));
+    insta::assert_snapshot!(
+        "syntax_error",
+        Redact::new().path(dir.path(), "[DIR]").apply(&err)
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub mod fleet;
 pub mod journal;
 pub mod pdf;
 pub mod postgres;
+pub mod snapshot;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
