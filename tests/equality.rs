@@ -9,8 +9,7 @@
 mod common;
 
 use common::Lab;
-use common::fleet::{PLAYBOOK, db};
-use common::postgres::PgCluster;
+use common::fleet::{PLAYBOOK, last_audit};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -43,9 +42,9 @@ fn uid_on_pc(lab: &Lab, i: usize, name: &str) -> Option<u32> {
 /// The fleet, its first run, and the changes before the compared one; `age` makes the accounts of
 /// the given PCs old (an SQL statement for the playbook's inventory).
 fn compare(lab: &Lab, pb: &Path, age: impl Fn(&str)) {
-    // PCs 3, 4 and 6 were renewed before; 1 and 2 are new (first contact; 2 has an account to
+    // PCs 3 to 6 were renewed before; 1 and 2 are new (first contact; 2 has an account to
     // adopt). PC 3 gets an account to adopt too.
-    let known: Vec<String> = [3, 4, 6].iter().map(|&i| lab.host(i).ip.clone()).collect();
+    let known: Vec<String> = (3..=6).map(|i| lab.host(i).ip.clone()).collect();
     lab.rdplay()
         .args(["run", pb.to_str().unwrap(), "--limit", &known.join(",")])
         .run()
@@ -74,13 +73,7 @@ fn compare(lab: &Lab, pb: &Path, age: impl Fn(&str)) {
 
     let run = lab.rdplay().args(["run", pb.to_str().unwrap()]).run();
     run.code(3);
-    let runs = lab.dir().join("state/runs");
-    let mut stamps: Vec<_> = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    stamps.sort();
-    let audit = std::fs::read_to_string(stamps.last().unwrap().join("audit.jsonl")).unwrap();
+    let audit = last_audit(lab);
     let outcomes = by_ip(&audit, |v| v["event"] == "outcome");
     assert_eq!(outcomes.len(), 6, "{audit}");
 
@@ -170,29 +163,10 @@ fn playbook_yaml() -> String {
     format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\naccount:\n  adopt: \"OLD[0-9]+\"\n")
 }
 
-#[test]
-#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
-fn check_plans_what_the_pcs_report_they_did_with_sqlite() {
+lab_on_both!(check_plans_what_the_pcs_report_they_did, |inv| {
     let lab = Lab::up(6);
-    let pb = lab.playbook(&playbook_yaml());
+    let pb = lab.playbook(&inv.playbook(&lab, &playbook_yaml()));
     compare(&lab, &pb, |sql| {
-        let out = std::process::Command::new("sqlite3")
-            .arg(db(&lab))
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
+        inv.value(&lab, sql);
     });
-}
-
-#[test]
-#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
-fn check_plans_what_the_pcs_report_they_did_with_postgres() {
-    let pg = PgCluster::start();
-    let lab = Lab::up(6);
-    let yaml = playbook_yaml() + &format!("inventory: {}\n", pg.inventory_yaml(lab.dir()));
-    let pb = lab.playbook(&yaml);
-    compare(&lab, &pb, |sql| {
-        pg.value(sql);
-    });
-}
+});
