@@ -6,7 +6,7 @@ mod common;
 use common::Lab;
 use common::fleet::{
     PLAYBOOK, assert_not_shown, inventory, last_audit, managed_on_host, move_host, run,
-    sheet_password, wide_playbook,
+    sheet_password, wide_playbook, with_renewal,
 };
 use common::snapshot::Redact;
 use std::path::Path;
@@ -279,7 +279,7 @@ fn words(text: &str) -> String {
 #[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn check_then_run_on_a_mixed_fleet_plans_exactly_what_the_run_executes() {
     let lab = Lab::up(6);
-    let pb = lab.playbook(&format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\n"));
+    let pb = lab.playbook(&with_renewal(Some("{ older_than: 30d }")));
     // PCs 3-6 were renewed before; 1 and 2 are new (first contact).
     let known: Vec<String> = (3..=6).map(|i| lab.host(i).ip.clone()).collect();
     lab.rdplay()

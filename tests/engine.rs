@@ -6,7 +6,7 @@ mod common;
 use common::Lab;
 use common::fleet::{
     PLAYBOOK, assert_converged, assert_host_converged, assert_not_shown, inventory,
-    managed_on_host, move_host, run, wide_playbook,
+    managed_on_host, move_host, run, sheet_password, wide_playbook, with_renewal,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -252,7 +252,7 @@ fn a_hanging_pc_times_out_while_the_others_finish() {
 #[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn renewal_older_than_keeps_young_accounts_and_check_agrees() {
     let lab = Lab::up(2);
-    let pb = lab.playbook(&format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\n"));
+    let pb = lab.playbook(&with_renewal(Some("{ older_than: 30d }")));
     run(&lab, &pb, &[]).success();
     let first: Vec<_> = (1..=2).map(|i| managed_on_host(&lab, i)).collect();
     let check = lab
@@ -266,6 +266,46 @@ fn renewal_older_than_keeps_young_accounts_and_check_agrees() {
         .stdout_contains("2 kept by the renewal policy");
     let second: Vec<_> = (1..=2).map(|i| managed_on_host(&lab, i)).collect();
     assert_eq!(first, second, "young accounts are kept");
+}
+
+#[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
+fn a_rerun_with_the_default_policy_keeps_fresh_accounts_unless_renew_recent() {
+    let lab = Lab::up(3);
+    let pb = lab.playbook(&with_renewal(None));
+    run(&lab, &pb, &[]).success();
+    let first: Vec<_> = (1..=3).map(|i| managed_on_host(&lab, i)).collect();
+    // Running again, as an admin does after fixing a few failed PCs: the fresh accounts (and the
+    // sheets just printed for them) are kept, and the plan says how to renew them anyway.
+    let check = lab.rdplay().args(["run", "-C", pb.to_str().unwrap()]).run();
+    check
+        .code(0)
+        .stdout_contains("renewed once older than 12 h (`--renew-recent` renews it now)");
+    run(&lab, &pb, &[])
+        .success()
+        .stdout_contains("0 renewed, 3 kept by the renewal policy");
+    let kept: Vec<_> = (1..=3).map(|i| managed_on_host(&lab, i)).collect();
+    assert_eq!(first, kept, "a re-run keeps the fresh accounts");
+    // With the explicit flag, every PC is renewed, and each new sheet's password logs in.
+    let check = lab
+        .rdplay()
+        .args(["run", "--check", "--renew-recent", pb.to_str().unwrap()])
+        .run();
+    check.code(2);
+    run(&lab, &pb, &["--renew-recent"])
+        .success()
+        .stdout_contains("3 renewed, 0 kept by the renewal policy");
+    for i in 1..=3 {
+        let now = managed_on_host(&lab, i);
+        assert_eq!(now.len(), 1, "PC {i}: {now:?}");
+        assert!(!first[i - 1].contains(&now[0]), "PC {i} renewed: {now:?}");
+        let sheet = lab.dir().join(format!("output/users/{}.pdf", now[0]));
+        let secret = lab.dir().join(format!("sheet{i}.secret"));
+        common::write_private(&secret, sheet_password(&sheet).as_bytes());
+        lab.ssh_password(i, &now[0], &secret, "id -un")
+            .success()
+            .stdout_contains(&now[0]);
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@
 mod common;
 
 use common::Lab;
-use common::fleet::{PLAYBOOK, last_audit};
+use common::fleet::{last_audit, with_renewal};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -163,7 +163,10 @@ fn compare(lab: &Lab, pb: &Path, age: impl Fn(&str)) {
 }
 
 fn playbook_yaml() -> String {
-    format!("{PLAYBOOK}renewal: {{ older_than: 30d }}\naccount:\n  adopt: \"OLD[0-9]+\"\n")
+    format!(
+        "{}account:\n  adopt: \"OLD[0-9]+\"\n",
+        with_renewal(Some("{ older_than: 30d }"))
+    )
 }
 
 lab_on_both!(check_plans_what_the_pcs_report_they_did, |inv| {

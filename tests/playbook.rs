@@ -245,7 +245,10 @@ fn defaults_are_filled_in_and_paths_resolved() {
     assert_eq!(p.output.qr, "{{ mac }}");
     assert_eq!(p.output.formats, [rdplay::playbook::Format::Pdf]);
     assert_eq!(p.logging.level, rdplay::playbook::LogLevel::Info);
-    assert_eq!(p.renewal, rdplay::playbook::Renewal::Always);
+    assert_eq!(
+        p.renewal,
+        rdplay::playbook::Renewal::OlderThan(std::time::Duration::from_secs(12 * 3600))
+    );
     assert_eq!(p.target.addresses().len(), 39);
     assert!(
         p.example_username.starts_with("USERSS001-"),
@@ -460,6 +463,88 @@ fn a_password_in_place_of_a_variable_name_is_refused_without_echoing_it() {
     let e = errors(&text);
     assert!(!e.contains("Hunter2"), "{e}");
     insta::assert_snapshot!(e.replace("Hunter2-secret!", "<redacted>"));
+}
+
+/// Every place a password may be typed in a playbook, and what rdplay says: never the value, in
+/// no message, caret line or log, whichever command reads the playbook.
+#[test]
+fn a_password_typed_into_the_playbook_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shown = String::new();
+    for (name, written) in [
+        ("quoted", "password: \"Azerty123!\""),
+        ("bare", "password: Azerty123!"),
+        ("number", "password: 20262027"),
+        ("colon", "password: Azerty123: x"),
+        ("in a file key", "password: { fil: Azerty123! }"),
+    ] {
+        let text = BASE.replace("password: prompt", written);
+        let pb = dir.path().join("pb.yml");
+        std::fs::write(&pb, &text).unwrap();
+        let value = written.trim_start_matches("password: ");
+        let secret = value
+            .trim_matches(|c| "{} \"".contains(c))
+            .trim_start_matches("fil: ")
+            .split(':')
+            .next()
+            .unwrap();
+        for args in [
+            vec!["validate", pb.to_str().unwrap()],
+            vec!["-v", "run", "--check", pb.to_str().unwrap()],
+            vec!["run", pb.to_str().unwrap()],
+        ] {
+            let out = rdplay(&args);
+            assert!(!out.status.success(), "{name}: {args:?}");
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{name}: {args:?} echoed the password:\n{stdout}{stderr}"
+            );
+            if args[0] == "validate" {
+                shown.push_str(&format!("# {name}: {written}\n{stderr}\n"));
+            }
+        }
+        // Nothing rdplay wrote (a log, its state) holds it either: only the playbook does.
+        for entry in walkdir(dir.path()) {
+            if entry != pb {
+                let bytes = std::fs::read(&entry).unwrap_or_default();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(secret),
+                    "{name}: {} holds the password",
+                    entry.display()
+                );
+            }
+        }
+    }
+    insta::assert_snapshot!(shown.replace(dir.path().to_str().unwrap(), "[DIR]"));
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walkdir(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn tabs_and_ambiguous_durations_are_explained() {
+    let tab = BASE.replace("  ranges: 2-40", "\tranges: 2-40");
+    let months = format!("{BASE}renewal: {{ older_than: 3m }}\n");
+    insta::assert_snapshot!(format!("{}\n{}", errors(&tab), errors(&months)));
+    let minutes = load_text(&format!("{BASE}renewal: {{ older_than: 3min }}\n")).unwrap();
+    assert_eq!(
+        minutes.renewal,
+        rdplay::playbook::Renewal::OlderThan(std::time::Duration::from_secs(180))
+    );
 }
 
 #[test]

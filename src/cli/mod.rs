@@ -235,7 +235,7 @@ fn failed(e: crate::commands::CommandError) -> u8 {
 fn run(args: crate::commands::run::RunArgs, log: &LogArgs) -> u8 {
     use crate::commands::{self, CommandError, run::PlanFormat};
     let (pb, runtime) = match commands::load_with_runtime(&args.playbook) {
-        Ok(loaded) => loaded,
+        Ok((pb, runtime)) => (args.overriding(pb), runtime),
         Err(e) => return failed(e),
     };
     let level = pb.logging.level;

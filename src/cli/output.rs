@@ -16,8 +16,15 @@ pub fn check_text(report: &CheckReport) -> String {
         report.skipped,
         if report.interrupted { " (interrupted)" } else { "" }
     ));
+    t.push_str(LEGEND);
     t
 }
+
+/// What the marks of `--check`'s text mean (docs/PLAN.md, "Reading the text").
+pub const LEGEND: &str = "\
+legend: + added  - deleted  ~ changed  ! needs attention (a first contact, or why the PC fails)
+        = kept as it is  #N the PC's number  ? no hostname known yet (a PC never contacted)
+";
 
 /// The plans as JSON: one object per PC, one per line (the shape of the run's audit log).
 pub fn check_json(report: &CheckReport) -> Result<String, serde_json::Error> {

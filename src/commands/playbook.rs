@@ -138,9 +138,13 @@ pub fn summary(name: &str, p: &Playbook, templates: &TemplateReport) -> String {
     row(
         "renewal",
         match p.renewal {
-            Renewal::Always => "always".to_string(),
+            Renewal::Always => {
+                "always: every run renews every account, even one made minutes ago".to_string()
+            }
             Renewal::OlderThan(d) => format!(
-                "accounts older than {}",
+                "accounts older than {} ({}); younger ones are kept unless `rdplay run \
+                 --renew-recent`",
+                crate::playbook::duration::duration_words(d),
                 crate::playbook::duration::format_duration(d)
             ),
         },

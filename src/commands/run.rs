@@ -26,22 +26,36 @@ pub struct RunArgs {
     /// The playbook to run.
     pub playbook: PathBuf,
     /// Show what would change, changing nothing (exit 2 when changes are pending).
-    #[arg(long)]
+    #[arg(short = 'C', long)]
     pub check: bool,
     /// Only these PCs: IPs, hostnames, MACs, or `@failed` (the PCs that failed in the last run).
     /// Repeat or separate with commas.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(short, long, value_delimiter = ',')]
     pub limit: Vec<String>,
     /// How many PCs at once (overrides the playbook's `connection.forks`).
-    #[arg(long)]
+    #[arg(short, long)]
     pub forks: Option<usize>,
     /// The first free label on the first sheet of labels (1 = top left), overriding
     /// `output.labels.start`: the labels before it were used already.
     #[arg(long, value_name = "N")]
     pub start: Option<u32>,
+    /// Renew the accounts the renewal policy keeps too (`renewal.older_than`, 12 hours by
+    /// default): a second run the same day renews them, and their sheets just printed are void.
+    #[arg(long)]
+    pub renew_recent: bool,
     /// Output format of `--check`: text, or one JSON object per PC per line.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+}
+
+impl RunArgs {
+    /// The playbook as these options change it: `--renew-recent` renews every account.
+    pub fn overriding(&self, mut pb: crate::playbook::Playbook) -> crate::playbook::Playbook {
+        if self.renew_recent {
+            pb.renewal = crate::playbook::Renewal::Always;
+        }
+        pb
+    }
 }
 
 /// Output format of `--check`.

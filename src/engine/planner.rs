@@ -333,7 +333,7 @@ fn keep(
         (
             account.username.clone(),
             format!(
-                "kept: {} was created {}, renewed once older than {}",
+                "kept: {} was created {}, renewed once older than {} (`--renew-recent` renews it now)",
                 account.username,
                 account.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                 human(*limit)

@@ -8,7 +8,7 @@
 
 use super::account::Account;
 use super::check;
-use super::error::{Diagnostic, PlaybookError};
+use super::error::{Diagnostic, Location, PlaybookError};
 use super::password::PasswordPolicy;
 use super::raw::RawPlaybook;
 use super::sections::{Connection, Exchange, InventoryConfig, Logging, Output, Renewal};
@@ -222,6 +222,25 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, display: &str, text: &str) -> Diag
     }
     let source = Source::new(display, text);
     let location = e.location().map(|l| source.at(l.line(), l.column()));
+    let line = location.and_then(|l| text.lines().nth(l.line.wrapping_sub(1)));
+    if let Some(d) = password_diagnostic(&message, line, &source, location) {
+        return d;
+    }
+    if line
+        .is_some_and(|l| l.starts_with(|c: char| c.is_whitespace()) && l.trim_end().contains('\t'))
+    {
+        let mut d = source.diagnostic(
+            "YAML does not allow tabs for indentation",
+            location,
+            Some("indent with spaces (two per level), as the rest of the playbook does".into()),
+        );
+        // The caret goes under the tab itself.
+        if let (Some(l), Some(text)) = (d.location.as_mut(), line) {
+            l.column = text.chars().position(|c| c == '\t').map_or(1, |p| p + 1);
+            l.len = 1;
+        }
+        return d;
+    }
     for (rust, human) in [
         ("expected usize", "expected a whole number"),
         ("expected u32", "expected a whole number"),
@@ -276,6 +295,57 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, display: &str, text: &str) -> Diag
         help = Some("a playbook is a mapping of keys such as `site:` and `target:`".into());
     }
     source.diagnostic(message, location, help)
+}
+
+/// The error about a password source (`exchange.password`, `inventory.password`), or any error on a
+/// `password:` line, without the value nor its line: what was written there may be the password
+/// itself. `None` for every other error.
+fn password_diagnostic(
+    message: &str,
+    line: Option<&str>,
+    source: &Source,
+    location: Option<Location>,
+) -> Option<Diagnostic> {
+    let path = message
+        .split_once(": ")
+        .map(|(p, _)| p)
+        .filter(|p| !p.contains(' '));
+    let source_path = path.filter(|p| p.ends_with(".password"));
+    let on_password_line = line.is_some_and(|l| l.trim_start().starts_with("password:"));
+    if source_path.is_none() && !on_password_line {
+        return None;
+    }
+    // The policy (`password: { length: 16 }`) keeps its useful messages (a misspelt key), but
+    // not a value written in its place.
+    let policy = path == Some("password");
+    if policy && !message.contains("invalid type") {
+        return None;
+    }
+    let (message, help) = match source_path {
+        Some(at) => (
+            format!(
+                "{at}: the password itself cannot live in the playbook (the value written there is not shown)"
+            ),
+            "write where it comes from: `prompt` (asked once at the start), `{ env: NAME }` (an \
+             environment variable) or `{ file: PATH }` (a file of mode 0600)",
+        ),
+        None if policy => (
+            "password: this is the policy the new accounts' passwords are drawn by (e.g. \
+             `{ length: 16 }`), not a password (the value written there is not shown)"
+                .to_string(),
+            "rdplay draws each new password itself; the first-contact admin password is given by \
+             `exchange.password`: `prompt`, `{ env: NAME }` or `{ file: PATH }`",
+        ),
+        None => (
+            "a line with a password key cannot be read (it is not shown: it may hold a password)"
+                .to_string(),
+            "a password source is `prompt`, `{ env: NAME }` or `{ file: PATH }`; a password itself \
+             never goes in the playbook",
+        ),
+    };
+    let mut d = source.diagnostic(message, location, Some(help.into()));
+    d.line_text = None;
+    Some(d)
 }
 
 /// A repeated key, shown where it is repeated, with where it was first written: serde_yaml_ng

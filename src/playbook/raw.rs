@@ -272,15 +272,26 @@ pub enum ArchiveFailure {
     Delete,
 }
 
-/// When an existing rdplay account is renewed: `always`, or `{ older_than: 30d }`.
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+/// When an existing rdplay account is renewed: `{ older_than: 12h }` (the default), or `always`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", rename = "Renewal")]
 pub enum RawRenewal {
-    /// Every run renews every PC's account.
-    #[default]
+    /// Every run renews every PC's account, even one made minutes ago.
     Always,
-    /// Only accounts created longer ago than this (e.g. `30d`).
+    /// Only accounts created longer ago than this (e.g. `30d`; default `12h`, so that a second run
+    /// the same day keeps the accounts whose sheets were just printed). `m` is refused here: write
+    /// `min` for minutes or days for months.
     OlderThan(#[schemars(regex(pattern = DURATION_PATTERN))] String),
+}
+
+/// The renewal policy when the playbook gives none: accounts renewed within the last 12 hours are
+/// kept, so running again after fixing a few failed PCs does not renew the others.
+pub const DEFAULT_RENEWAL: &str = "12h";
+
+impl Default for RawRenewal {
+    fn default() -> Self {
+        RawRenewal::OlderThan(DEFAULT_RENEWAL.into())
+    }
 }
 
 /// How the new account's password is generated (OS random source, uniform over every password
@@ -774,7 +785,8 @@ impl<'de> Deserialize<'de> for RawPasswordSource {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 match v {
                     "prompt" => Ok(RawPasswordSource::Prompt),
-                    other => Err(E::unknown_variant(other, &["prompt", "file", "env"])),
+                    // Never the value in the error: it may be the password itself.
+                    _ => Err(E::custom("not a password source")),
                 }
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(

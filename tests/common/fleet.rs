@@ -6,7 +6,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A lab playbook: state and output in the lab's directory; `@STEP@` is replaced by the step timeout.
+/// A lab playbook: state and output in the lab's directory. It renews on every run (`renewal:
+/// always`), as the tests run it again and again; [`with_renewal`] gives it another policy.
 pub const PLAYBOOK: &str = "\
 site: SS
 target:
@@ -18,11 +19,22 @@ exchange:
 connection:
   connect_timeout: 3s
   step_timeout: 60s
+renewal: always
 state_dir: state
 output:
   dir: output
   formats: [pdf]
 ";
+
+/// [`PLAYBOOK`] with another renewal policy, e.g. `{ older_than: 30d }`; `None`: the default.
+pub fn with_renewal(policy: Option<&str>) -> String {
+    PLAYBOOK.replace(
+        "renewal: always\n",
+        &policy
+            .map(|p| format!("renewal: {p}\n"))
+            .unwrap_or_default(),
+    )
+}
 
 /// The lab playbook over a range wider than the lab (`2-40`), so a PC can move inside it.
 pub fn wide_playbook(lab: &Lab) -> PathBuf {

@@ -195,8 +195,23 @@ impl Checker<'_> {
         };
         let renewal = match &raw.renewal {
             RawRenewal::Always => Renewal::Always,
+            RawRenewal::OlderThan(text) if duration::ambiguous_unit(text) => {
+                self.problem(
+                    "renewal.older_than",
+                    format!(
+                        "renewal.older_than: `{}` reads as minutes to rdplay and as months to many \
+                         people",
+                        text.trim()
+                    ),
+                    Some(format!(
+                        "write `{0}min` for {0} minutes, or days for months (`90d`)",
+                        text.trim().trim_end_matches('m')
+                    )),
+                );
+                Renewal::OlderThan(Duration::from_secs(12 * 3600))
+            }
             RawRenewal::OlderThan(text) => {
-                Renewal::OlderThan(self.duration("renewal.older_than", text, 30 * 86_400))
+                Renewal::OlderThan(self.duration("renewal.older_than", text, 12 * 3600))
             }
         };
         let password = self.password(&raw);
