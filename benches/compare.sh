@@ -30,6 +30,7 @@ target: { network: $net.0/24, ranges: 2-254 }
 exchange: { admin_user: tech, password: { file: bootstrap.secret } }
 connection: { forks: $PCS }
 output: { dir: output, formats: [pdf] }
+renewal: always
 YAML
   bin=$OLD; [[ $which == new ]] && bin=$NEW
   lab "$which" up "$PCS" >&2

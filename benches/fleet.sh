@@ -383,6 +383,7 @@ exchange:
 connection:
   connect_timeout: 5s
   forks: ${FORKS:-$N}
+renewal: always
 state_dir: state
 output:
   dir: output
