@@ -308,6 +308,85 @@ fn a_rerun_with_the_default_policy_keeps_fresh_accounts_unless_renew_recent() {
     }
 }
 
+/// How many password logins host `i`'s sshd refused.
+fn failed_passwords(lab: &Lab, i: usize) -> usize {
+    let log = lab.host_sh(i, "cat /var/log/sshd.log");
+    log.stdout.matches("Failed password").count()
+}
+
+#[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
+fn a_wrong_admin_password_reaches_three_pcs_then_first_contact_stops() {
+    let lab = Lab::up(8);
+    let wrong = lab.dir().join("wrong.secret");
+    common::write_private(&wrong, b"Not-The-Password-1\n");
+    let pb = lab.playbook(&PLAYBOOK.replace("\"@SECRET@\"", &format!("\"{}\"", wrong.display())));
+    let out = run(&lab, &pb, &[]);
+    out.code(3);
+    let refusals: Vec<usize> = (1..=8).map(|i| failed_passwords(&lab, i)).collect();
+    assert_eq!(
+        refusals.iter().sum::<usize>(),
+        3,
+        "the password is sent to three PCs, once each: {refusals:?}\n{out}"
+    );
+    assert_eq!(
+        refusals.iter().filter(|n| **n > 0).count(),
+        3,
+        "{refusals:?}"
+    );
+    let stopped = "FAILED at exchange: not tried: first contact stopped after 3 PCs in a row \
+                   refused the admin password";
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.contains(stopped)).count(),
+        5,
+        "{out}"
+    );
+    // Not reported as strangers on the network: they were not tried.
+    assert!(!out.stdout.contains("not tried: first contact stopped after 3 PCs in a row refused the admin password (check `exchange.password`; no other PC was sent it)): not a PC"), "{out}");
+    // With the right password, all eight are renewed.
+    let good = lab.playbook_named("good.yml", PLAYBOOK);
+    run(&lab, &good, &[]).success().stdout_contains("8 renewed");
+}
+
+#[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
+fn a_pc_that_refuses_passwords_is_reported_with_the_fix_then_first_contacted_by_key() {
+    let lab = Lab::up(2);
+    lab.host_sh(
+        1,
+        "sed -i '1i PasswordAuthentication no\\nKbdInteractiveAuthentication no' /etc/ssh/sshd_config",
+    )
+    .success();
+    lab.sshd(1, "restart");
+    let pb = lab.playbook(PLAYBOOK);
+    let out = run(&lab, &pb, &[]);
+    out.code(3)
+        .stdout_contains("refuses password logins (it offers only: publickey)")
+        .stdout_contains("1 renewed");
+    let audit = common::fleet::last_audit(&lab);
+    let key = lab.dir().join("state/id_ed25519.pub");
+    assert!(
+        audit.contains(&format!(
+            "install rdplay's key for root there (/root/.ssh/authorized_keys gets {};",
+            key.display()
+        )),
+        "{audit}"
+    );
+    assert_eq!(failed_passwords(&lab, 1), 0, "no password was sent to it");
+    // The fix the message gives: rdplay's key for root. First contact then uses it.
+    let key = std::fs::read_to_string(key).unwrap();
+    lab.host_sh_stdin(
+        1,
+        "mkdir -p -m 700 /root/.ssh && cat >> /root/.ssh/authorized_keys",
+        key.as_bytes(),
+    )
+    .success();
+    run(&lab, &pb, &["--limit", &lab.host(1).ip])
+        .success()
+        .stdout_contains("1 renewed");
+    assert_eq!(managed_on_host(&lab, 1).len(), 1);
+}
+
 #[test]
 #[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
 fn adopt_deletes_matching_pre_existing_accounts_only_when_asked_and_never_system_ones() {

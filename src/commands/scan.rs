@@ -27,6 +27,9 @@ pub struct ScanReport {
     pub unreachable: usize,
 }
 
+/// Why an address that answers has no MAC, and what it means (shared with `--check`'s reason).
+pub use crate::engine::planner::NO_MAC;
+
 /// Scans the playbook's range.
 pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
     let (pb, runtime) = super::load_with_runtime(&args.playbook)?;
@@ -56,7 +59,11 @@ pub fn scan(args: ScanArgs) -> Result<ScanReport, CommandError> {
         let (known, state) = match triage {
             Triage::Target(t) if t.state == PortState::Open => {
                 open += 1;
-                (t.known_by_ip, "open".to_string())
+                let state = match t.mac {
+                    Some(_) => "open".to_string(),
+                    None => format!("open, but {NO_MAC}"),
+                };
+                (t.known_by_ip, state)
             }
             Triage::Target(t) => match answered.moved(&t) {
                 Some(to) => {

@@ -243,7 +243,14 @@ async fn contact<C: Connector, S: Store>(
     lap: &mut Lap<'_, C, S>,
 ) -> Result<C::Conn, StepError> {
     let timeout = engine.planner.playbook().connection.step_timeout;
-    let host_keys = exchange::first_contact(&engine.connector, &engine.store, pc, timeout).await?;
+    let host_keys = exchange::first_contact(
+        &engine.connector,
+        &engine.store,
+        &engine.first_contacts,
+        pc,
+        timeout,
+    )
+    .await?;
     lap.enter(StepKind::Sftp);
     engine
         .connector

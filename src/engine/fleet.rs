@@ -35,7 +35,9 @@ fn stranger(pc: &PcReport) -> Option<Event> {
     let Outcome::Failed(e) = &pc.outcome else {
         return None;
     };
-    (e.step == StepKind::Exchange).then(|| Event {
+    // One whose first contact was not tried (a wrong admin password) says nothing of the PC.
+    let tried = !e.reason().starts_with(crate::tasks::gate::NOT_TRIED);
+    (e.step == StepKind::Exchange && tried).then(|| Event {
         kind: "stranger".into(),
         severity: Severity::Warning,
         mac: pc.mac.clone(),

@@ -56,6 +56,8 @@ pub struct Engine<C: Connector, S: Store> {
     steps: Mutex<HashMap<Ipv4Addr, StepKind>>,
     /// The PCs' numbers, given once the scan is complete ([`Engine::give_numbers`]).
     numbers: tokio::sync::watch::Sender<Given>,
+    /// First contact's guard against a wrong admin password.
+    pub first_contacts: crate::tasks::gate::FirstContactGate,
 }
 
 impl<C: Connector, S: Store> Engine<C, S> {
@@ -73,6 +75,7 @@ impl<C: Connector, S: Store> Engine<C, S> {
             observer,
             steps: Mutex::new(HashMap::new()),
             numbers: tokio::sync::watch::Sender::new(None),
+            first_contacts: Default::default(),
         }))
     }
 

@@ -131,7 +131,7 @@ impl Planner {
             blocked(
                 StepKind::Scan,
                 BlockedKind::NoMac,
-                "port open but no MAC in the neighbour table (is the PC on this LAN?)".into(),
+                format!("port open, but {NO_MAC}"),
             )
         } else {
             match &known.recorded {
@@ -309,6 +309,10 @@ impl Planner {
         self.adopt.is_some()
     }
 }
+
+/// Why a PC whose port answers cannot be renewed when the controller has no MAC for it.
+pub const NO_MAC: &str = "no MAC in the neighbour table: rdplay identifies each PC by its MAC, \
+    which it learns only on the PCs' own LAN (not across a router, nor from another VLAN)";
 
 /// The account kept and why, under a `renewal: { older_than: ... }` policy; `None` when the PC is
 /// renewed. Only a single live account younger than the limit is kept: a pending one (a run that did

@@ -84,7 +84,14 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
     if !output.status.success() {
         // 255 is ssh's own failure; anything else came from sudo or the script.
         return Err(if output.status.code() == Some(255) {
-            SshError::from_ssh_output(ip, admin, settings, &stderr)
+            match no_password_method(&stderr) {
+                // No password can log in there: rdplay's key may (installed by the admin).
+                Some(offered) => {
+                    return by_key(settings, &config, &known_hosts, ip, admin, offered, timeout)
+                        .await;
+                }
+                None => SshError::from_ssh_output(ip, admin, settings, &stderr),
+            }
         } else if stderr.contains("incorrect password") || stderr.contains("no password") {
             SshError::Auth {
                 ip,
@@ -99,9 +106,14 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
             }
         });
     }
+    pinned(ip, &known_hosts)
+}
+
+/// The host keys ssh recorded in `known_hosts` at first contact (the file is removed).
+fn pinned(ip: Ipv4Addr, known_hosts: &std::path::Path) -> Result<FirstContact, SshError> {
     let recorded =
-        std::fs::read_to_string(&known_hosts).map_err(local("reading the recorded host key"))?;
-    let _ = std::fs::remove_file(&known_hosts);
+        std::fs::read_to_string(known_hosts).map_err(local("reading the recorded host key"))?;
+    let _ = std::fs::remove_file(known_hosts);
     let host_keys: String = recorded
         .lines()
         .filter_map(|l| {
@@ -116,6 +128,84 @@ chown "$u" "$h/.ssh" "$f"; chmod 700 "$h/.ssh"; chmod 600 "$f""#;
         });
     }
     Ok(FirstContact { host_keys })
+}
+
+/// The methods offered when the server allows no password login (`Permission denied (publickey).`),
+/// or `None` (a password was refused, or something else failed).
+fn no_password_method(stderr: &str) -> Option<String> {
+    let offered = stderr
+        .split("Permission denied (")
+        .nth(1)?
+        .split(')')
+        .next()?;
+    let methods: Vec<&str> = offered.split(',').map(str::trim).collect();
+    (!methods
+        .iter()
+        .any(|m| *m == "password" || *m == "keyboard-interactive"))
+    .then(|| methods.join(", "))
+}
+
+/// First contact where the PC allows no password login: rdplay's own key, when the admin installed it
+/// for the connection user (root), logs in and the host key is pinned on that first use, as a password
+/// first contact would. Otherwise [`SshError::PasswordsRefused`], with the fix.
+async fn by_key(
+    settings: &SshSettings,
+    config: &std::path::Path,
+    known_hosts: &std::path::Path,
+    ip: Ipv4Addr,
+    admin: &str,
+    offered: String,
+    timeout: Duration,
+) -> Result<FirstContact, SshError> {
+    let refused = || SshError::PasswordsRefused {
+        ip,
+        user: admin.to_string(),
+        offered: offered.clone(),
+        key: settings.identity.display().to_string(),
+    };
+    if !settings.identity.exists() {
+        return Err(refused());
+    }
+    let _ = std::fs::remove_file(known_hosts);
+    let mut cmd = crate::child::async_command("ssh");
+    cmd.arg("-F")
+        .arg(config)
+        .args(["-o", "StrictHostKeyChecking=accept-new"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
+        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+        .args(["-o", "PasswordAuthentication=no"])
+        .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
+        .arg("-o")
+        .arg(format!(
+            "ConnectTimeout={}",
+            settings.connect_timeout_secs()
+        ))
+        .arg("-i")
+        .arg(&settings.identity)
+        .arg("-p")
+        .arg(settings.port.to_string())
+        .arg("-l")
+        .arg(&settings.user)
+        .arg(ip.to_string())
+        .arg("true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(local("starting ssh"))?;
+    let output = super::within(ip, "first contact", timeout, child.wait_with_output())
+        .await?
+        .map_err(local("waiting for ssh"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(if stderr.contains("Permission denied") {
+            refused()
+        } else {
+            SshError::from_ssh_output(ip, &settings.user, settings, &stderr)
+        });
+    }
+    pinned(ip, known_hosts)
 }
 
 /// A plain `ssh` (no ControlMaster) that logs in as `user` with a password only — through rdplay's
@@ -169,6 +259,20 @@ pub(crate) fn shell_quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_server_without_password_logins_is_told_apart_from_a_refused_password() {
+        let only_keys = "tech@10.0.0.2: Permission denied (publickey).\r\n";
+        assert_eq!(
+            super::no_password_method(only_keys).as_deref(),
+            Some("publickey")
+        );
+        let refused = "tech@10.0.0.2: Permission denied (publickey,password).\r\n";
+        assert_eq!(super::no_password_method(refused), None);
+        let kbd = "Permission denied (publickey,keyboard-interactive).";
+        assert_eq!(super::no_password_method(kbd), None);
+        assert_eq!(super::no_password_method("Connection refused"), None);
+    }
+
     #[test]
     fn shell_quote_survives_quotes() {
         assert_eq!(super::shell_quote("it's"), r"'it'\''s'");

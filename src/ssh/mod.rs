@@ -58,6 +58,21 @@ pub enum SshError {
         user: String,
         detail: String,
     },
+    /// First contact: the PC's SSH server allows no password login, and rdplay's key is not
+    /// installed there either.
+    #[error(
+        "{ip} refuses password logins (it offers only: {offered}): install rdplay's key for root \
+         there (/root/.ssh/authorized_keys gets {key}.pub; first contact then uses it), or allow \
+         passwords for {user} (`PasswordAuthentication yes`)"
+    )]
+    PasswordsRefused {
+        ip: Ipv4Addr,
+        user: String,
+        /// The authentication methods the server offered, as ssh reported them.
+        offered: String,
+        /// rdplay's private key.
+        key: String,
+    },
     /// The connection could not be made or broke.
     #[error("could not connect to {ip}: {detail}")]
     Connect { ip: Ipv4Addr, detail: String },

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod exchange;
 pub mod exec;
+pub mod gate;
 pub mod inventory;
 pub mod scan;
 pub mod sftp;
