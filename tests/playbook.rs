@@ -547,6 +547,21 @@ fn tabs_and_ambiguous_durations_are_explained() {
     );
 }
 
+/// A pattern that gives a PC the same name at every renewal is refused by `validate`, with why.
+#[test]
+fn a_name_that_never_changes_is_refused_with_the_reason() {
+    let fixed =
+        format!("{BASE}account:\n  pattern: \"ELEVE-{{{{ site }}}}{{{{ number | pad(2) }}}}\"\n");
+    insta::assert_snapshot!(errors(&fixed));
+    // A part that changes at each renewal makes it valid: random digits or the request number.
+    for pattern in [
+        "ELEVE-{{ site }}{{ number | pad(2) }}-{{ random_digits(3) }}",
+        "ELEVE{{ number | pad(2) }}-{{ request }}",
+    ] {
+        load_text(&format!("{BASE}account:\n  pattern: \"{pattern}\"\n")).unwrap();
+    }
+}
+
 #[test]
 fn syntax_errors_have_a_location() {
     insta::assert_snapshot!(errors(
@@ -646,7 +661,8 @@ fn validate_prints_a_summary_and_exits_0() {
     let path = dir.path().join("pb.yml");
     std::fs::write(
         &path,
-        BASE.replace("2-40", "2-40\n  exclude: [7]") + "account:\n  pattern: \"pc{{ octet }}\"\n",
+        BASE.replace("2-40", "2-40\n  exclude: [7]")
+            + "account:\n  pattern: \"pc{{ octet }}-{{ request }}\"\n",
     )
     .unwrap();
     let out = rdplay(&["validate", path.to_str().unwrap()]);
