@@ -853,6 +853,11 @@ fn global_log_options_are_accepted_anywhere() {
     use clap::Parser;
     let cli = rdplay::cli::Cli::parse_from(["rdplay", "-q", "schema"]);
     assert_eq!(cli.log.level(None), rdplay::playbook::LogLevel::Warning);
+    // One level per -v, as Ansible's users expect: -v the steps, -vv each command too.
+    let cli = rdplay::cli::Cli::parse_from(["rdplay", "-v", "schema"]);
+    assert_eq!(cli.log.level(None), rdplay::playbook::LogLevel::Debug);
+    let cli = rdplay::cli::Cli::parse_from(["rdplay", "-vv", "schema"]);
+    assert_eq!(cli.log.level(None), rdplay::playbook::LogLevel::Trace);
     let cli = rdplay::cli::Cli::parse_from(["rdplay", "schema", "--log-level", "error", "-vvv"]);
     assert_eq!(
         cli.log.level(Some(rdplay::playbook::LogLevel::Critical)),

@@ -584,7 +584,9 @@ pub struct RawLogging {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
-    /// Everything, including each command sent to PCs (never passwords).
+    /// Everything, including each command sent to PCs (never passwords): `-vv`.
+    Trace,
+    /// Each PC's steps, handshakes and effects with their times: `-v`.
     Debug,
     /// Progress of each PC.
     #[default]
@@ -601,6 +603,7 @@ impl LogLevel {
     /// The `tracing` level to filter at (`critical` maps to ERROR, tracing's highest).
     pub fn as_tracing(&self) -> tracing::Level {
         match self {
+            LogLevel::Trace => tracing::Level::TRACE,
             LogLevel::Debug => tracing::Level::DEBUG,
             LogLevel::Info => tracing::Level::INFO,
             LogLevel::Warning => tracing::Level::WARN,
@@ -610,15 +613,16 @@ impl LogLevel {
 
     /// The level `steps` more verbose (negative: quieter), clamped to the five levels.
     pub fn shifted(self, steps: i32) -> LogLevel {
-        const ORDER: [LogLevel; 5] = [
+        const ORDER: [LogLevel; 6] = [
+            LogLevel::Trace,
             LogLevel::Debug,
             LogLevel::Info,
             LogLevel::Warning,
             LogLevel::Error,
             LogLevel::Critical,
         ];
-        let at = ORDER.iter().position(|l| *l == self).unwrap_or(1) as i32;
-        ORDER[(at - steps).clamp(0, 4) as usize]
+        let at = ORDER.iter().position(|l| *l == self).unwrap_or(2) as i32;
+        ORDER[(at - steps).clamp(0, 5) as usize]
     }
 }
 

@@ -190,7 +190,7 @@ impl Master {
     ) -> Result<RemoteOutput, SshError> {
         let ip = self.ip;
         // Commands carry no secret (parameters and hashes travel on stdin), so they can be logged.
-        tracing::debug!(%ip, what, program, ?args, stdin_bytes = stdin.len(), "remote command");
+        tracing::trace!(%ip, what, program, ?args, stdin_bytes = stdin.len(), "remote command");
         let work = async {
             let mut child = self.spawn(what, program, args).await?;
             let mut input = child.stdin().take();
@@ -259,7 +259,7 @@ impl Master {
         use sha2::Digest;
         use std::os::unix::fs::OpenOptionsExt;
         let ip = self.ip;
-        tracing::debug!(%ip, what, program, ?args, stdin_bytes = stdin.len(), cap, "remote command to a file");
+        tracing::trace!(%ip, what, program, ?args, stdin_bytes = stdin.len(), cap, "remote command to a file");
         let created = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
