@@ -1,8 +1,8 @@
 //! Starting local programs. Every program rdplay starts — `ssh` (and, through it, the askpass helper
-//! and any `ProxyCommand`), `ssh-keygen`, `lp` — is built here, by [`command`], [`async_command`] or
-//! [`async_command_keeping`], so that none inherits an environment variable holding a secret: the
-//! variables named by the playbook's `{ env: NAME }` password sources are [`withhold`]n from every
-//! child.
+//! and any `ProxyCommand`), `ssh-keygen`, `lp`, `xdg-open` — is built here, by [`command`],
+//! [`async_command`] or [`async_command_keeping`], so that none inherits an environment variable
+//! holding a secret: the variables named by the playbook's `{ env: NAME }` password sources are
+//! [`withhold`]n from every child.
 //!
 //! rdplay does not remove them from its own environment instead: `std::env::remove_var` is unsafe
 //! while another thread may read the environment, and their names are known only once the playbook

@@ -143,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => output(commands::playbook::schema(args)),
         Command::Init(args) => output(commands::playbook::init(args)),
         Command::Inventory(cmd) => output(commands::inventory::run(cmd)),
+        Command::Preview(args) if args.serve => serve(args),
         Command::Preview(args) => output(commands::preview::preview(args)),
         Command::Reprint(args) => reprint(args),
         Command::Escrow(commands::reprint::EscrowCommand::Rekey(args)) => {
@@ -203,6 +204,41 @@ fn reprint(args: crate::commands::reprint::ReprintArgs) -> u8 {
             }
             exit::OK
         }
+        Err(e) => failed(e),
+    }
+}
+
+/// `rdplay preview --serve`: prints the page's address, opens it in the desktop's browser (when
+/// there is a desktop and not `--no-open`), and serves until Ctrl-C.
+fn serve(args: crate::commands::preview::PreviewArgs) -> u8 {
+    let open = !args.no_open
+        && ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    let server = match crate::commands::preview::serve(args) {
+        Ok(server) => server,
+        Err(e) => return failed(e),
+    };
+    println!("{}", server.url());
+    eprintln!(
+        "live preview of {} sheet(s) at the address above (this computer only); each save of a \
+         template draws them again. Ctrl-C stops it.",
+        server.sheets()
+    );
+    if open {
+        // Best effort: the address is printed either way. Waited for, so it leaves no zombie.
+        if let Ok(mut browser) = crate::child::command("xdg-open")
+            .arg(server.url())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            std::thread::spawn(move || browser.wait());
+        }
+    }
+    match server.wait() {
+        Ok(()) => exit::OK,
         Err(e) => failed(e),
     }
 }

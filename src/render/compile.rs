@@ -152,6 +152,35 @@ fn pdf(document: &PagedDocument, tagged: bool) -> typst::diag::SourceResult<Vec<
     typst_pdf::pdf(document, &options)
 }
 
+/// A page as SVG, with its size and its text (for `rdplay preview --serve`).
+pub fn picture(page: &typst::layout::Page) -> super::PagePicture {
+    let mut text = String::new();
+    page_text(&page.frame, &mut text);
+    let size = page.frame.size();
+    super::PagePicture {
+        svg: typst_svg::svg(page),
+        width_pt: size.x.to_pt(),
+        height_pt: size.y.to_pt(),
+        text: text.trim().to_string(),
+    }
+}
+
+/// The text runs of a frame, in the order typst laid them out, a space between runs.
+fn page_text(frame: &typst::layout::Frame, out: &mut String) {
+    for (_, item) in frame.items() {
+        match item {
+            typst::layout::FrameItem::Group(group) => page_text(&group.frame, out),
+            typst::layout::FrameItem::Text(run) => {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+                out.push_str(&run.text);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// All pages, one under the other, in one PNG. typst's `render_merged` composites through
 /// tiny-skia's blending pipeline (about 40 ms for an A5 page at 200 dpi); pages are opaque, so
 /// copying their rows is the same picture for a fraction of the time.

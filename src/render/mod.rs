@@ -443,15 +443,66 @@ fn pc_data(sheet: &PcSheet) -> Value {
     })
 }
 
-/// Compiles any template with any data, for `rdplay preview`.
+/// Compiles a `kind` template (`None`: the built-in one) with any data, for `rdplay preview`: the
+/// file in `format`, byte for byte what a run writes for the same template, data and language.
 pub(crate) fn preview(
-    template: &Path,
+    kind: Kind,
+    template: Option<&Path>,
     data: &Value,
     format: Format,
     lang: &str,
 ) -> Result<(Vec<u8>, Vec<String>), RenderError> {
+    let mut compiled = preview_compile(kind, template, data, &[format], lang)?;
+    let bytes = compiled
+        .files
+        .pop()
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default();
+    Ok((bytes, compiled.warnings))
+}
+
+/// One page of a sheet drawn for the live preview (`rdplay preview --serve`).
+#[derive(Debug, Clone)]
+pub struct PagePicture {
+    /// The page as SVG, drawn by typst's own SVG export.
+    pub svg: String,
+    /// Its width in points (1/72 inch): shown at this size, the page is at real size.
+    pub width_pt: f64,
+    /// Its height in points.
+    pub height_pt: f64,
+    /// The text on the page, in reading order (the picture's alternative text).
+    pub text: String,
+}
+
+/// Compiles a sheet as [`preview`] does and draws its pages as SVG; with typst's warnings.
+pub(crate) fn preview_pages(
+    kind: Kind,
+    template: Option<&Path>,
+    data: &Value,
+    lang: &str,
+) -> Result<(Vec<PagePicture>, Vec<String>), RenderError> {
+    let compiled = preview_compile(kind, template, data, &[], lang)?;
+    let pages = compiled
+        .document
+        .pages
+        .iter()
+        .map(compile::picture)
+        .collect();
+    // A preview server compiles again and again: keep what the last few renders share only.
+    age_caches();
+    Ok((pages, compiled.warnings))
+}
+
+/// The one compile behind [`preview`] and [`preview_pages`].
+fn preview_compile(
+    kind: Kind,
+    template: Option<&Path>,
+    data: &Value,
+    formats: &[Format],
+    lang: &str,
+) -> Result<Compiled, RenderError> {
     world::warm_up();
-    let mut template = load_template(Kind::User, Some(template))?;
+    let mut template = load_template(kind, template)?;
     template
         .set_lang(lang)
         .map_err(|searched| RenderError::Language {
@@ -459,13 +510,7 @@ pub(crate) fn preview(
             lang: lang.to_string(),
             searched,
         })?;
-    let mut compiled = compile::compile(&template, data, &[format], None)?;
-    let bytes = compiled
-        .files
-        .pop()
-        .map(|(_, bytes)| bytes)
-        .unwrap_or_default();
-    Ok((bytes, compiled.warnings))
+    compile::compile(&template, data, formats, None)
 }
 
 pub(crate) use output::write_file;
