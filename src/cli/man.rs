@@ -33,7 +33,7 @@ const FILES: [(&str, &str); 4] = [
 ];
 
 /// The EXAMPLES section: (what, commands).
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 5] = [
     (
         "Install the package (Debian 12 or later):",
         "apt install ./rdplay_VERSION_amd64.deb",
@@ -42,6 +42,11 @@ const EXAMPLES: [(&str, &str); 4] = [
         "Start a site, check its playbook, see the plan, then renew every PC:",
         "rdplay init site/\nrdplay validate site/renew.yml\nrdplay run --check site/renew.yml\n\
          rdplay run site/renew.yml",
+    ),
+    (
+        "Edit the sheets with a live preview: a page on this computer that shows the site's \
+         sheets at real size, redrawn at each save of a template, with its mistakes in words:",
+        "rdplay preview --serve --playbook site/renew.yml",
     ),
     (
         "Export the inventory for GLPI, one GLPI inventory document per PC:",

@@ -90,7 +90,8 @@ pub enum Command {
     /// Manage password escrow.
     #[command(subcommand)]
     Escrow(crate::commands::reprint::EscrowCommand),
-    /// Render a sheet template with sample or given data.
+    /// Render a sheet template with sample or given data, or show the sheets on a live page
+    /// (--serve).
     Preview(crate::commands::preview::PreviewArgs),
     /// Print a run's sheets again through CUPS, from the files on disk.
     Print(crate::commands::print::PrintArgs),

@@ -146,8 +146,11 @@ impl Live {
             drawn.lang = lang.clone();
             match pages {
                 Ok((pages, warnings)) => {
-                    drawn.pages = pages;
-                    drawn.pages_generation = generation;
+                    // Unchanged pages keep their generation: the page does not fetch them again.
+                    if drawn.pages_generation == 0 || !same_pages(&drawn.pages, &pages) {
+                        drawn.pages = pages;
+                        drawn.pages_generation = generation;
+                    }
                     drawn.error = None;
                     drawn.warnings = warnings;
                 }
@@ -216,6 +219,10 @@ impl Live {
             file_name(which),
         ))
     }
+}
+
+fn same_pages(a: &[PagePicture], b: &[PagePicture]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.svg == b.svg)
 }
 
 /// The sheet's name on the page.
