@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod backend;
+pub mod browser;
 pub mod cups;
 pub mod fleet;
 pub mod journal;
