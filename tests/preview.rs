@@ -368,6 +368,53 @@ fn the_pdf_download_is_the_file_rdplay_preview_writes() {
     }
 }
 
+#[test]
+fn a_change_to_a_picture_or_a_word_file_is_drawn_again() {
+    let dir = site("en");
+    let templates = dir.path().join("templates");
+    let logo = |colour: &str| {
+        format!(
+            "<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'>\
+             <rect width='40' height='20' fill='{colour}'/></svg>"
+        )
+    };
+    std::fs::write(templates.join("logo.svg"), logo("red")).unwrap();
+    let sheet = std::fs::read_to_string(templates.join("user-sheet.typ")).unwrap();
+    let with_logo = sheet.replace(
+        "// #place(top + right, image(\"logo.png\", height: 1.4cm))",
+        "#place(top + right, image(\"logo.svg\", height: 1.4cm))",
+    );
+    assert_ne!(sheet, with_logo, "the template changed: update the test");
+    std::fs::write(templates.join("user-sheet.typ"), with_logo).unwrap();
+    let serve = Serve::start(dir.path(), &["--playbook", "renew.yml"]);
+    let before = serve.state();
+    let drawn = |s: &Value, i: usize| s["sheets"][i]["drawn"].as_u64().unwrap();
+    let red = serve.get("sheet/0/page/1").ok().body;
+
+    // The picture, saved again in another colour: the user sheet is new, the PC sheet the same.
+    save(&templates.join("logo.svg"), &logo("blue"));
+    let after = serve.wait_state(before["generation"].as_u64().unwrap(), |s| {
+        drawn(s, 0) > drawn(&before, 0)
+    });
+    assert_eq!(
+        drawn(&after, 1),
+        drawn(&before, 1),
+        "the PC sheet was fetched again"
+    );
+    assert_ne!(serve.get("sheet/0/page/1").ok().body, red);
+
+    // A word of the language file.
+    let words = std::fs::read_to_string(templates.join("lang/en.json")).unwrap();
+    let renamed = words.replace("Your computer account", "Your school account");
+    assert_ne!(words, renamed, "the words changed: update the test");
+    std::fs::write(templates.join("lang/en.json"), renamed).unwrap();
+    serve.wait_state(after["generation"].as_u64().unwrap(), |s| {
+        s["sheets"][0]["pages"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Your school account"))
+    });
+}
+
 /// The user sheet's pages on the page, as their alternative text (the text on each page).
 const USER_TEXT: &str =
     "[...document.querySelectorAll('#sheet-0 .pages img')].map(i => i.alt).join(' ')";
