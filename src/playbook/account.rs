@@ -421,21 +421,20 @@ pub(crate) fn check_fleet(account: &Account, site: &str, addresses: &[Ipv4Addr])
             date: jiff::civil::date(2027, 3, 1),
             ..vars.clone()
         };
-        if let (Ok(now), Ok(again)) = (pattern.render(&vars, &[]), pattern.render(&later, &[])) {
-            if now == again {
-                return FleetCheck::NotUnique {
-                    message: format!(
-                        "the pattern gives a PC the same name at every renewal ({now} for PC #1), \
-                         and rdplay never gives the new account the old one's name: whatever knows \
-                         an account by its name (sudo rules, ACLs on shares, mail, a school's web \
-                         services) would hand the old account's rights and history to the new user"
-                    ),
-                    help:
-                        "keep the name's fixed part and add a part that changes at each renewal: \
-                           `{{ random_digits(4) }}`, or `{{ request }}`"
-                            .into(),
-                };
-            }
+        if let (Ok(now), Ok(again)) = (pattern.render(&vars, &[]), pattern.render(&later, &[]))
+            && now == again
+        {
+            return FleetCheck::NotUnique {
+                message: format!(
+                    "the pattern gives a PC the same name at every renewal ({now} for PC #1), \
+                     and rdplay never gives the new account the old one's name: whatever knows \
+                     an account by its name (sudo rules, ACLs on shares, mail, a school's web \
+                     services) would hand the old account's rights and history to the new user"
+                ),
+                help: "keep the name's fixed part and add a part that changes at each renewal: \
+                       `{{ random_digits(4) }}`, or `{{ request }}`"
+                    .into(),
+            };
         }
     }
     match account.username(&vars) {
