@@ -52,8 +52,14 @@ fn world(extra: &str, pcs: &[u8]) -> World {
     std::fs::write(&secret, "tech-password\n").expect("secret");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // The tests renew again and again: every run renews unless a test sets its own policy.
+    let renewal = if extra.contains("renewal:") {
+        ""
+    } else {
+        "renewal: always\n"
+    };
     let yaml = format!(
-        "site: SS\ntarget:\n  network: 10.9.0.0/24\n  ranges: 2-5\nexchange:\n  admin_user: tech\n  password: {{ file: admin.secret }}\nstate_dir: state\noutput:\n  dir: output\n  formats: [pdf]\n{extra}"
+        "site: SS\ntarget:\n  network: 10.9.0.0/24\n  ranges: 2-5\nexchange:\n  admin_user: tech\n  password: {{ file: admin.secret }}\nstate_dir: state\n{renewal}output:\n  dir: output\n  formats: [pdf]\n{extra}"
     );
     let path = dir.path().join("pb.yml");
     std::fs::write(&path, yaml).expect("playbook");

@@ -581,10 +581,16 @@ mod tests {
             matches!(long, FleetCheck::Invalid(PatternError::InvalidName { .. })),
             "{long:?}"
         );
-        let octet = check_fleet(&account("pc{{ octet }}"), "SS", &addrs(3));
+        let octet = check_fleet(&account("pc{{ octet }}-{{ request }}"), "SS", &addrs(3));
         assert!(
-            matches!(octet, FleetCheck::Unique { ref example } if example == "pc2"),
+            matches!(octet, FleetCheck::Unique { ref example } if example == "pc2-REQ-20261124-000042"),
             "{octet:?}"
+        );
+        // The same name at every renewal of a PC: refused.
+        let fixed = check_fleet(&account("pc{{ octet }}"), "SS", &addrs(3));
+        assert!(
+            matches!(fixed, FleetCheck::NotUnique { ref message, .. } if message.contains("same name at every renewal")),
+            "{fixed:?}"
         );
     }
 }
