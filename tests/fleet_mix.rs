@@ -5,8 +5,11 @@
 mod common;
 
 use common::Lab;
-use common::fleet::{PLAYBOOK, assert_converged, inventory, managed_on_host, run};
+use common::fleet::{
+    PLAYBOOK, assert_converged, assert_converged_with_shells, inventory, managed_on_host, run,
+};
 use common::snapshot::Redact;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -257,6 +260,86 @@ fn uid_on_host(lab: &Lab, i: usize, account: &str) -> u32 {
         .stdout
         .clone();
     out.trim().parse().expect("a uid")
+}
+
+#[test]
+#[cfg_attr(not(feature = "lab"), ignore = "needs root and --features lab")]
+fn one_playbook_with_a_shell_list_renews_bookworm_and_busybox_pcs_each_with_its_shell() {
+    let lab = Lab::up_mix(&[("bookworm", 2), ("busybox", 2)]);
+    // bookworm PCs have bash and list it in /etc/shells; busybox PCs have none, and list /bin/sh.
+    for i in [1, 2] {
+        lab.host_sh(i, "test -x /bin/bash && grep -qx /bin/bash /etc/shells")
+            .success();
+    }
+    for i in [3, 4] {
+        lab.host_sh(i, "! test -e /bin/bash && grep -qx /bin/sh /etc/shells")
+            .success();
+    }
+    let pb = lab.playbook(&format!(
+        "{PLAYBOOK}account:\n  shell: [/bin/bash, /bin/sh]\n"
+    ));
+    let pb = pb.to_str().unwrap();
+    let shells = ["/bin/bash", "/bin/bash", "/bin/sh", "/bin/sh"];
+    let list = "the first of /bin/bash, /bin/sh";
+
+    // Before first contact no PC can be probed (nor named): every plan names the rule.
+    let check = lab.rdplay().args(["run", "--check", pb]).run();
+    check.code(2);
+    let rule = format!("(shell: {list} the PC has in /etc/shells, chosen after first contact");
+    assert_eq!(check.stdout.matches(&rule).count(), 4, "{}", check.stdout);
+
+    run(&lab, Path::new(pb), &[]).success();
+    let first = assert_converged_with_shells(&lab, "after the first run", &shells);
+
+    // Known PCs: --check shows which shell each one gets, in text and in JSON.
+    let check = lab.rdplay().args(["run", "--check", pb]).run();
+    check.code(2);
+    for (host, shell) in lab.hosts().iter().zip(shells) {
+        let plan = plan_of(&check.stdout, &host.hostname);
+        assert!(
+            plan.contains(&format!(
+                "(shell {shell}, {list} this PC has in /etc/shells, home under /home"
+            )),
+            "{plan}"
+        );
+    }
+    let json = lab
+        .rdplay()
+        .args(["run", "--check", "--format", "json", pb])
+        .run();
+    json.code(2);
+    let mut chosen: Vec<(String, String)> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON plan"))
+        .map(|p| {
+            assert_eq!(
+                p["create"]["shell_prefer"],
+                serde_json::json!(["/bin/bash", "/bin/sh"])
+            );
+            (
+                p["hostname"].as_str().unwrap_or_default().to_string(),
+                p["create"]["shell"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    chosen.sort();
+    let expected: Vec<(String, String)> = lab
+        .hosts()
+        .iter()
+        .zip(shells)
+        .map(|(h, s)| (h.hostname.clone(), s.to_string()))
+        .collect();
+    assert_eq!(chosen, expected);
+
+    run(&lab, Path::new(pb), &[]).success();
+    let second = assert_converged_with_shells(&lab, "after the second run", &shells);
+    for (a, b) in first.iter().zip(&second) {
+        assert_ne!(a, b, "every PC got a new password");
+    }
 }
 
 #[test]

@@ -630,6 +630,7 @@ on_both!(the_journal_refuses_steps_out_of_order, |new| {
         request: request.clone(),
         new_username: "eleve-0002".into(),
         uid: Some(1002),
+        shell: Some("/bin/sh".into()),
         deleted: vec![],
         leftover_files: 0,
         leftover_bytes: 0,

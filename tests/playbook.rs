@@ -241,7 +241,10 @@ fn defaults_are_filled_in_and_paths_resolved() {
         p.connection.known_hosts,
         Path::new("/play/.rdplay/known_hosts")
     );
-    assert_eq!(p.account.shell, "/bin/bash");
+    assert_eq!(
+        p.account.shell,
+        rdplay::playbook::LoginShell::Path("/bin/bash".into())
+    );
     assert_eq!(p.output.qr, "{{ mac }}");
     assert_eq!(p.output.formats, [rdplay::playbook::Format::Pdf]);
     assert_eq!(p.logging.level, rdplay::playbook::LogLevel::Info);
@@ -301,6 +304,37 @@ fn account_archive_is_off_by_default_and_its_values_are_checked() {
     assert!(
         bad.contains("account.archive.keep must be at least 1"),
         "{bad}"
+    );
+}
+
+#[test]
+fn account_shell_is_one_path_or_a_preference_list_and_the_schema_takes_both() {
+    use rdplay::playbook::LoginShell;
+    let one = load_text(&format!("{BASE}account:\n  shell: /bin/zsh\n")).unwrap();
+    assert_eq!(one.account.shell, LoginShell::Path("/bin/zsh".into()));
+    let list = format!("{BASE}account:\n  shell: [/bin/bash, /bin/sh]\n");
+    assert_eq!(
+        load_text(&list).unwrap().account.shell,
+        LoginShell::Prefer(vec!["/bin/bash".into(), "/bin/sh".into()])
+    );
+    let schema = playbook_schema();
+    assert!(schema_errors(&schema, &list).is_empty());
+    assert!(!schema_errors(&schema, &format!("{BASE}account:\n  shell: 7\n")).is_empty());
+    assert!(!schema_errors(&schema, &format!("{BASE}account:\n  shell: {{ a: b }}\n")).is_empty());
+}
+
+#[test]
+fn account_shell_errors_point_at_the_path_in_the_list() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}account:\n  shell: [/bin/bash, bin/sh, \"/bin/a:b\", /bin/bash]\n"
+    )));
+    insta::assert_snapshot!(
+        "account_shell_empty_list",
+        errors(&format!("{BASE}account:\n  shell: []\n"))
+    );
+    insta::assert_snapshot!(
+        "account_shell_wrong_type",
+        errors(&format!("{BASE}account:\n  shell: {{ path: /bin/bash }}\n"))
     );
 }
 

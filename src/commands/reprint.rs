@@ -213,6 +213,15 @@ fn sheet_of(
         .pc(mac)?
         .ok_or_else(|| CommandError::Message(format!("no PC {mac} in the inventory")))?;
     let facts = pc.facts.clone().unwrap_or_default();
+    // The shell the account was given, as recorded; for an account recorded before rdplay kept it,
+    // the playbook's (first) shell.
+    let shell = inventory
+        .accounts_of(mac)?
+        .into_iter()
+        .find(|a| a.username == username && a.request == escrowed.request)
+        .and_then(|a| a.shell)
+        .or_else(|| pb.account.shell.candidates().first().cloned())
+        .unwrap_or_default();
     Ok(UserSheet {
         username: username.to_string(),
         password,
@@ -226,7 +235,7 @@ fn sheet_of(
         number: pc.number.unwrap_or(0),
         ip: pc.ip.to_string(),
         mac: mac.to_string(),
-        shell: pb.account.shell.clone(),
+        shell,
         facts,
         reprint: Some(today.to_string()),
     })

@@ -345,7 +345,8 @@ impl<C: Connector, S: Store> Applying<'_, C, S> {
     }
 
     /// The values drawn while applying: a request number, the new account's name (from the plan's
-    /// number), its password and hash; the accounts to delete and adopt are the plan's.
+    /// number), its password and hash; the accounts to delete and adopt and the login shell are the
+    /// plan's.
     async fn bind(
         &mut self,
         plan: &PcPlan,
@@ -356,6 +357,9 @@ impl<C: Connector, S: Store> Applying<'_, C, S> {
         let (engine, pc) = (self.engine, &self.pc);
         let number = plan.number.ok_or_else(|| {
             StepError::new(StepKind::Inventory, "the plan gives this PC no number")
+        })?;
+        let shell = renew.create.shell.clone().ok_or_else(|| {
+            StepError::new(StepKind::Exec, "the plan chose no login shell for this PC")
         })?;
         let request = engine.store.next_request(self.rc.run).await.map_err(|e| {
             StepError::caused(StepKind::Inventory, "allocating a request number", e)
@@ -394,7 +398,7 @@ impl<C: Connector, S: Store> Applying<'_, C, S> {
             adopt,
             create,
             hash,
-            shell: renew.create.shell.clone(),
+            shell,
             home_base: renew.create.home_base.clone(),
             groups: renew.create.groups.clone(),
             min_uid,
@@ -554,6 +558,7 @@ impl<C: Connector, S: Store> Applying<'_, C, S> {
             request: &bound.request,
             username: done.created.as_deref().unwrap_or_default(),
             password: &bound.password,
+            shell: &bound.change.shell,
             facts: &done.facts,
             vars: &bound.vars,
             gone: &gone,

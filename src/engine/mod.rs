@@ -223,15 +223,16 @@ impl<C: Connector, S: Store> Engine<C, S> {
         }
     }
 
-    /// Runs the read-only probe over `conn` (the recorded accounts are the ones it looks for).
+    /// Runs the read-only probe over `conn` (the recorded accounts are the ones it looks for, and
+    /// the login shells `account.shell` names).
     async fn probe(&self, known: &Known, conn: &C::Conn) -> Probed {
         let names: Vec<String> = match &known.recorded {
             Ok(r) => r.iter().map(|a| a.username.clone()).collect(),
             Err(_) => Vec::new(),
         };
         let timeout = self.planner.playbook().connection.step_timeout;
-        let shell = &self.planner.playbook().account.shell;
-        match crate::tasks::exec::probe(conn, &names, shell, timeout).await {
+        let shells = self.planner.playbook().account.shell.candidates();
+        match crate::tasks::exec::probe(conn, &names, shells, timeout).await {
             Ok(report) => Probed::Report(Box::new(report)),
             Err(e) => Probed::Failed {
                 step: StepKind::Exec,

@@ -39,9 +39,10 @@ pub struct Reported {
     pub deleted: Vec<String>,
     /// The accounts it was asked to delete that were not on the PC.
     pub absent: Vec<String>,
-    /// The account it created, and its uid.
+    /// The account it created, its uid and its login shell.
     pub created: Option<String>,
     pub uid: Option<u32>,
+    pub shell: Option<String>,
     /// The filesystems its leftover walk covered.
     pub walk: Vec<String>,
     /// What it removed of the deleted accounts outside their homes.
@@ -58,6 +59,7 @@ impl Reported {
             absent: report.absent.clone(),
             created: report.created.clone(),
             uid: report.created_uid,
+            shell: report.created_shell.clone(),
             walk: report.walk.clone(),
             leftover_files: leftovers.files,
             leftover_bytes: leftovers.bytes,

@@ -69,6 +69,9 @@ pub enum BlockedKind {
     InventoryRead,
     /// The inventory records an account rdplay must never touch (root, an odd name): tampered.
     Refused,
+    /// None of the login shells `account.shell` names can be the new account's on this PC (the
+    /// probe found it missing, or, for a preference list, missing or not in its /etc/shells).
+    NoShell,
     /// The PC's work was stopped before it ended: Ctrl-C, or an internal error.
     Interrupted,
 }
@@ -180,7 +183,13 @@ pub enum Adopt {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewAccount {
     pub pattern: String,
-    pub shell: String,
+    /// Its login shell: `account.shell` when it is one path; for a preference list, the first the
+    /// probe found on the PC and in its /etc/shells (`None` before first contact: the PC cannot be
+    /// probed yet; the plan made after first contact chooses).
+    pub shell: Option<String>,
+    /// `account.shell`'s preference list, when it is one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shell_prefer: Vec<String>,
     pub groups: Vec<String>,
     pub home_base: String,
     /// Length of the password drawn for it (never the password).
@@ -289,10 +298,21 @@ impl PcPlan {
                 } else {
                     format!(", groups {}", c.groups.join(","))
                 };
+                let shell = match (&c.shell, c.shell_prefer.as_slice()) {
+                    (Some(shell), []) => format!("shell {}", inert(shell, 100)),
+                    (Some(shell), prefer) => format!(
+                        "shell {}, the first of {} this PC has in /etc/shells",
+                        inert(shell, 100),
+                        inert(&prefer.join(", "), 300)
+                    ),
+                    (None, prefer) => format!(
+                        "shell: the first of {} the PC has in /etc/shells, chosen after first contact",
+                        inert(&prefer.join(", "), 300)
+                    ),
+                };
                 t.push_str(&format!(
-                    "  + create account named by {:?} (shell {}{groups}, home under {}, password {})\n",
+                    "  + create account named by {:?} ({shell}{groups}, home under {}, password {})\n",
                     c.pattern,
-                    c.shell,
                     c.home_base,
                     "*".repeat(c.password_length)
                 ));
@@ -326,6 +346,7 @@ impl BlockedKind {
             BlockedKind::ProbeFailed => "probe failed",
             BlockedKind::InventoryRead => "inventory unreadable",
             BlockedKind::Refused => "refused",
+            BlockedKind::NoShell => "no login shell",
             BlockedKind::Interrupted => "interrupted",
         }
     }

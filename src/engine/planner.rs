@@ -3,12 +3,13 @@
 //! inventory has not numbered is given and, when the PC has a pinned key and is due for renewal, the
 //! read-only probe's report (after first contact too: apply asks again, [`super::Engine::replan`]).
 //! `--check` and `run` both call it, once per PC, with the same inputs: what `--check` prints is what
-//! `run` applies.
+//! `run` applies. Among its decisions: the new account's login shell, from what the probe saw of
+//! each shell `account.shell` names.
 
 use super::plan::{Action, Adopt, Blocked, BlockedKind, NewAccount, OldAccount, PcPlan, Renew};
 use super::scope::Target;
 use crate::inventory::{AccountRecord, AccountState, PcRecord};
-use crate::playbook::{Playbook, Renewal};
+use crate::playbook::{LoginShell, Playbook, Renewal};
 use crate::tasks::StepKind;
 use crate::tasks::exec::Report;
 use crate::tasks::scan::PortState;
@@ -251,6 +252,27 @@ impl Planner {
             Some(Probed::Report(report)) if first_contact.is_none() => Some(report.walk.clone()),
             _ => None,
         };
+        // The login shell: from what the probe saw of each candidate; before first contact, the
+        // one path `account.shell` names, or none chosen yet for a preference list.
+        let shells = &self.pb.account.shell;
+        let shell = match probed {
+            Some(Probed::Report(report)) if first_contact.is_none() => {
+                match shells.choose(|path| report.shell_seen(path)) {
+                    Ok(shell) => Some(shell),
+                    Err(reason) => {
+                        return Ok(Action::Blocked(Blocked {
+                            step: StepKind::Exec,
+                            kind: BlockedKind::NoShell,
+                            reason,
+                        }));
+                    }
+                }
+            }
+            _ => match shells {
+                LoginShell::Path(path) => Some(path.clone()),
+                LoginShell::Prefer(_) => None,
+            },
+        };
         let mac = known
             .target
             .mac
@@ -269,7 +291,11 @@ impl Planner {
             adopt,
             create: NewAccount {
                 pattern: self.pb.account.pattern.clone(),
-                shell: self.pb.account.shell.clone(),
+                shell,
+                shell_prefer: match shells {
+                    LoginShell::Path(_) => Vec::new(),
+                    LoginShell::Prefer(paths) => paths.clone(),
+                },
                 groups: self.pb.account.groups.clone(),
                 home_base: self.pb.account.home_base.display().to_string(),
                 password_length: self.pb.password.length,

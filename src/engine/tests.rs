@@ -215,6 +215,120 @@ fn first_contact_then_a_known_pc_with_its_account_to_delete() {
     );
 }
 
+/// The login shell of the account rdplay made on the PC at `n`.
+fn managed_shell(w: &World, n: u8) -> String {
+    let pc = w.fleet.pc(ip(n));
+    let managed = managed(&pc);
+    assert_eq!(managed.len(), 1, "{pc:?}");
+    pc.accounts[&managed[0]].shell.clone()
+}
+
+#[test]
+fn a_shell_list_gives_each_pc_the_first_it_has_in_etc_shells_and_check_says_which() {
+    let w = world("account:\n  shell: [/bin/bash, /bin/sh]\n", &[2, 3, 4, 5]);
+    // pc2 has both; pc3 is a busybox PC (no bash); pc4 has bash, not in its /etc/shells; pc5 has
+    // neither shell listed.
+    w.fleet.with(ip(3), |pc| {
+        pc.shells.remove("/bin/bash");
+    });
+    w.fleet.with(ip(4), |pc| {
+        pc.shells.insert("/bin/bash".into(), false);
+    });
+    w.fleet.with(ip(5), |pc| {
+        pc.shells.insert("/bin/bash".into(), false);
+        pc.shells.remove("/bin/sh");
+    });
+    // Before first contact nothing can be probed: the plan names the rule, not the shell.
+    let first = plan(&w, 3);
+    let create = &renew_of(&first).create;
+    assert_eq!(create.shell, None);
+    assert_eq!(create.shell_prefer, ["/bin/bash", "/bin/sh"]);
+    assert!(
+        first.text().contains(
+            "(shell: the first of /bin/bash, /bin/sh the PC has in /etc/shells, chosen after first contact, home under /home"
+        ),
+        "{}",
+        first.text()
+    );
+    let json = serde_json::to_value(&first).expect("JSON");
+    assert_eq!(json["create"]["shell"], serde_json::Value::Null);
+    assert_eq!(
+        json["create"]["shell_prefer"],
+        serde_json::json!(["/bin/bash", "/bin/sh"])
+    );
+
+    for n in [2, 3, 4] {
+        let report = block_on(run_pc(&w.engine, &w.rc, target(n)));
+        assert_renewed(&report, true);
+    }
+    let expected = [(2, "/bin/bash"), (3, "/bin/sh"), (4, "/bin/sh")];
+    for (n, shell) in expected {
+        assert_eq!(managed_shell(&w, n), shell, "pc{n}");
+        let records = w.engine.store.accounts_of(&mac(n)).expect("read");
+        assert_eq!(records[0].shell.as_deref(), Some(shell), "pc{n}: recorded");
+        // Known now: the plan chooses, and --check says which.
+        let again = plan(&w, n);
+        let create = &renew_of(&again).create;
+        assert_eq!(create.shell.as_deref(), Some(shell), "pc{n}");
+        let line = format!(
+            "(shell {shell}, the first of /bin/bash, /bin/sh this PC has in /etc/shells, home under /home"
+        );
+        assert!(again.text().contains(&line), "{}", again.text());
+        // ... and the run applies that choice.
+        assert_renewed(&block_on(run_pc(&w.engine, &w.rc, target(n))), false);
+        assert_eq!(managed_shell(&w, n), shell, "pc{n}, second run");
+    }
+
+    // pc5: first contact, then the plan made again blocks it before any change.
+    let report = block_on(run_pc(&w.engine, &w.rc, target(5)));
+    let Outcome::Failed(e) = &report.outcome else {
+        panic!("expected a failure, got {:?}", report.outcome);
+    };
+    assert_eq!(e.step, StepKind::Exec);
+    assert!(
+        e.reason().contains("no login shell: none of the login shells /bin/bash, /bin/sh exists on this PC and is listed in its /etc/shells"),
+        "{}",
+        e.reason()
+    );
+    assert!(managed(&w.fleet.pc(ip(5))).is_empty(), "nothing was made");
+    match plan(&w, 5).action {
+        Action::Blocked(b) => assert_eq!(b.kind, BlockedKind::NoShell),
+        other => panic!("expected a block, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_single_shell_keeps_its_meaning_it_must_exist_and_etc_shells_is_not_asked() {
+    let w = world("account:\n  shell: /bin/bash\n", &[2, 3]);
+    w.fleet.with(ip(2), |pc| {
+        pc.shells.insert("/bin/bash".into(), false);
+    });
+    w.fleet.with(ip(3), |pc| {
+        pc.shells.remove("/bin/bash");
+    });
+    let first = plan(&w, 2);
+    assert_eq!(renew_of(&first).create.shell.as_deref(), Some("/bin/bash"));
+    assert!(renew_of(&first).create.shell_prefer.is_empty());
+    assert!(
+        first.text().contains("(shell /bin/bash, home under /home"),
+        "{}",
+        first.text()
+    );
+    assert_renewed(&block_on(run_pc(&w.engine, &w.rc, target(2))), true);
+    assert_eq!(managed_shell(&w, 2), "/bin/bash");
+    let report = block_on(run_pc(&w.engine, &w.rc, target(3)));
+    let Outcome::Failed(e) = &report.outcome else {
+        panic!("expected a failure, got {:?}", report.outcome);
+    };
+    assert!(
+        e.reason()
+            .contains("the login shell /bin/bash does not exist on this PC"),
+        "{}",
+        e.reason()
+    );
+    assert!(managed(&w.fleet.pc(ip(3))).is_empty(), "nothing was made");
+}
+
 #[test]
 fn a_uid_is_never_given_twice_on_a_pc_even_once_its_account_is_gone() {
     let w = world("", &[2]);
@@ -391,6 +505,7 @@ fn accounts_adopted_at_first_contact_are_archived_too() {
             Account {
                 uid: 1001,
                 processes: 0,
+                shell: "/bin/bash".into(),
             },
         );
     });
@@ -605,6 +720,7 @@ fn adoption_takes_matching_local_accounts_only() {
             Account {
                 uid: 1001,
                 processes: 2,
+                shell: "/bin/bash".into(),
             },
         );
     });
@@ -848,6 +964,7 @@ fn after_first_contact_apply_goes_on_with_the_plan_the_planner_makes_again() {
             Account {
                 uid: 1001,
                 processes: 0,
+                shell: "/bin/bash".into(),
             },
         );
     });

@@ -343,15 +343,21 @@ impl Write for Intent {
 impl Write for Renewal {
     type Reply = ();
     const ACTION: &'static str = "record the renewal";
-    /// Journal step 2, after the PC reported success: the new account's uid, the deleted accounts
-    /// marked so, the facts and what changed in them.
+    /// Journal step 2, after the PC reported success: the new account's uid and login shell, the
+    /// deleted accounts marked so, the facts and what changed in them.
     fn apply(self, sql: &mut dyn Sql, _site: &str) -> R<()> {
         let r = self;
         let now = now();
         let changed = sql.execute(
-            "UPDATE accounts SET uid = ?4 WHERE mac = ?1 AND username = ?2 AND request = ?3
-             AND state != 'deleted'",
-            &args![&r.mac, &r.new_username, &r.request, r.uid],
+            "UPDATE accounts SET uid = ?4, shell = ?5 WHERE mac = ?1 AND username = ?2
+             AND request = ?3 AND state != 'deleted'",
+            &args![
+                &r.mac,
+                &r.new_username,
+                &r.request,
+                r.uid,
+                r.shell.as_deref()
+            ],
         )?;
         if changed == 0 {
             return Err(InventoryError::UnknownAccount {

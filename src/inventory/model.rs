@@ -90,6 +90,9 @@ pub struct AccountRecord {
     /// The uid the PC gave it, once the renewal that created it was recorded (`None` before, and for
     /// accounts made by versions of rdplay that did not choose uids).
     pub uid: Option<u32>,
+    /// Its login shell, as the PC reported it once the renewal that created it was recorded (`None`
+    /// before, and for accounts made by versions of rdplay that did not record it).
+    pub shell: Option<String>,
     /// Its journal state.
     pub state: AccountState,
     /// When the intent to create it was recorded.
@@ -154,6 +157,8 @@ pub struct Renewal {
     pub new_username: String,
     /// The uid the new account was given.
     pub uid: Option<u32>,
+    /// The login shell it was given (the plan's choice, as the PC reported it).
+    pub shell: Option<String>,
     /// The accounts that were deleted (recorded or adopted).
     pub deleted: Vec<String>,
     /// How many files the deleted accounts left outside their homes (removed).

@@ -17,7 +17,7 @@ type R<T> = Result<T, InventoryError>;
 
 const PC_COLUMNS: &str = "mac, ip, hostname, host_key, facts, first_seen, last_seen, number, site";
 const ACCOUNT_COLUMNS: &str =
-    "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet, uid";
+    "username, mac, request, state, created_at, deleted_at, user_sheet, pc_sheet, uid, shell";
 const EVENT_COLUMNS: &str =
     "e.run, e.at, e.mac, e.other_mac, e.ip, e.hostname, e.kind, e.severity, e.text, e.since";
 const OUTCOME_COLUMNS: &str = "run, mac, ip, step, ok, reason, duration_ms, at";
@@ -152,6 +152,7 @@ fn accounts_where(sql: &mut dyn Sql, filter: &str, args: &[Value]) -> R<Vec<Acco
                 mac: r.parse(1, "MAC address")?,
                 request: r.text(2)?,
                 uid: r.opt_u32(8, "uid")?,
+                shell: r.opt_text(9)?,
                 state: AccountState::parse(&state)
                     .ok_or_else(|| r.corrupt("account state", &state))?,
                 created_at: r.parse(4, "timestamp")?,

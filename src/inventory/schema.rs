@@ -151,6 +151,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX pcs_number ON pcs(site, number) WHERE number IS NOT NULL;
     CREATE INDEX pcs_site ON pcs(site, ip);
     CREATE INDEX runs_site ON runs(site);",
+    // 7: each account's login shell (`account.shell` may let each PC choose from a list).
+    "ALTER TABLE accounts ADD COLUMN shell TEXT;",
 ];
 
 /// The schema version this build writes.

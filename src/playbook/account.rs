@@ -53,8 +53,8 @@ const PER_PC_VARIABLES: &[&str] = &["number", "index", "ip", "mac"];
 pub struct Account {
     /// The naming pattern (minijinja).
     pub pattern: String,
-    /// Login shell.
-    pub shell: String,
+    /// Login shell: one, or a preference list.
+    pub shell: LoginShell,
     /// Supplementary groups.
     pub groups: Vec<String>,
     /// The directory that holds home directories.
@@ -66,6 +66,61 @@ pub struct Account {
     pub verify_login: bool,
     /// Archive the old account's work before deleting it.
     pub archive: Option<Archive>,
+}
+
+/// The new account's login shell (`account.shell`). Which one a PC gets is the planner's decision,
+/// from what the PC's probe reports of each candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginShell {
+    /// One path, used wherever it exists on the PC (an executable file); a PC without it is not
+    /// renewed.
+    Path(String),
+    /// Paths in order of preference: a PC gets the first that exists on it and is listed in its
+    /// /etc/shells; a PC with none of them is not renewed.
+    Prefer(Vec<String>),
+}
+
+impl LoginShell {
+    /// The paths the probe looks at, in order of preference.
+    pub fn candidates(&self) -> &[String] {
+        match self {
+            LoginShell::Path(path) => std::slice::from_ref(path),
+            LoginShell::Prefer(paths) => paths,
+        }
+    }
+
+    /// The shell a PC gets, given what its probe saw of each candidate (`exists`: an executable
+    /// file; `listed`: a line of its /etc/shells); `Err` says why it gets none.
+    pub fn choose(&self, seen: impl Fn(&str) -> (bool, bool)) -> Result<String, String> {
+        match self {
+            LoginShell::Path(path) if seen(path).0 => Ok(path.clone()),
+            LoginShell::Path(path) => Err(format!(
+                "the login shell {path} does not exist on this PC (install it there, or choose another account.shell)"
+            )),
+            LoginShell::Prefer(paths) => paths
+                .iter()
+                .find(|p| seen(p) == (true, true))
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "none of the login shells {} exists on this PC and is listed in its /etc/shells (install one there, or add another to account.shell)",
+                        paths.join(", ")
+                    )
+                }),
+        }
+    }
+
+    /// How `--check` and the docs say it: `/bin/bash`, or `the first of /bin/bash, /bin/sh that the
+    /// PC has in /etc/shells`.
+    pub fn describe(&self) -> String {
+        match self {
+            LoginShell::Path(path) => path.clone(),
+            LoginShell::Prefer(paths) => format!(
+                "the first of {} that the PC has and lists in /etc/shells",
+                paths.join(", ")
+            ),
+        }
+    }
 }
 
 /// Where and how old accounts' work is archived (`account.archive`).
@@ -450,13 +505,48 @@ mod tests {
     fn account(pattern: &str) -> Account {
         Account {
             pattern: pattern.into(),
-            shell: "/bin/bash".into(),
+            shell: LoginShell::Path("/bin/bash".into()),
             groups: vec![],
             home_base: "/home".into(),
             adopt: None,
             verify_login: true,
             archive: None,
         }
+    }
+
+    #[test]
+    fn a_single_shell_needs_only_to_exist_and_a_list_gives_the_first_that_exists_and_is_listed() {
+        let on_pc = |exists: &'static [&'static str], listed: &'static [&'static str]| {
+            move |p: &str| (exists.contains(&p), listed.contains(&p))
+        };
+        let one = LoginShell::Path("/bin/bash".into());
+        // Today's meaning: /etc/shells is not asked.
+        assert_eq!(
+            one.choose(on_pc(&["/bin/bash"], &[])).as_deref(),
+            Ok("/bin/bash")
+        );
+        let e = one.choose(on_pc(&["/bin/sh"], &["/bin/sh"])).unwrap_err();
+        assert!(
+            e.contains("the login shell /bin/bash does not exist on this PC"),
+            "{e}"
+        );
+        let list = LoginShell::Prefer(vec!["/bin/bash".into(), "/bin/sh".into()]);
+        let both = on_pc(&["/bin/bash", "/bin/sh"], &["/bin/bash", "/bin/sh"]);
+        assert_eq!(list.choose(both).as_deref(), Ok("/bin/bash"));
+        let busybox = on_pc(&["/bin/sh"], &["/bin/sh"]);
+        assert_eq!(list.choose(busybox).as_deref(), Ok("/bin/sh"));
+        // bash installed but not in /etc/shells: not a login shell there.
+        let unlisted = on_pc(&["/bin/bash", "/bin/sh"], &["/bin/sh"]);
+        assert_eq!(list.choose(unlisted).as_deref(), Ok("/bin/sh"));
+        let e = list
+            .choose(on_pc(&["/bin/sh"], &["/bin/bash"]))
+            .unwrap_err();
+        assert!(
+            e.contains("none of the login shells /bin/bash, /bin/sh exists on this PC and is listed in its /etc/shells"),
+            "{e}"
+        );
+        assert_eq!(list.candidates(), ["/bin/bash", "/bin/sh"]);
+        assert_eq!(one.candidates(), ["/bin/bash"]);
     }
 
     fn vars() -> NameVars {

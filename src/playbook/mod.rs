@@ -36,7 +36,7 @@ mod source;
 mod suggest;
 pub mod target;
 
-pub use account::{Account, Archive, NameVars, PatternError};
+pub use account::{Account, Archive, LoginShell, NameVars, PatternError};
 pub use error::{Diagnostic, Location, PlaybookError};
 pub use password::PasswordPolicy;
 pub use password_source::PasswordSource;

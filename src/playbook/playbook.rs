@@ -274,6 +274,12 @@ fn serde_diagnostic(e: &serde_yaml_ng::Error, display: &str, text: &str) -> Diag
         help = Some("write the values out instead of repeating aliases".into());
     } else if message.contains("recursion limit exceeded") {
         message = "the playbook is nested too deeply".into();
+    } else if message.contains("did not match any variant of untagged enum RawShell") {
+        // (serde names the section, `account`; the location points at `shell:`.)
+        message = "account.shell: expected a login shell's path or a list of them".into();
+        help = Some(
+            "write one path (`shell: /bin/bash`) or several, the preferred first (`shell: [/bin/bash, /bin/sh]`)".into(),
+        );
     } else if message.contains("did not match any variant of untagged enum") {
         // serde's words for a value that fits neither of the accepted shapes.
         let at = message.find("data did not match").unwrap_or(message.len());

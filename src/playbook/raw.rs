@@ -90,6 +90,17 @@ impl<T> Default for OneOrMany<T> {
     }
 }
 
+/// `account.shell`: one login shell, or several in order of preference.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged, rename = "Shell")]
+pub enum RawShell {
+    /// One absolute path, e.g. `/bin/bash`: every PC must have it.
+    One(String),
+    /// Absolute paths in order of preference, e.g. `[/bin/bash, /bin/sh]`: each PC gets the first
+    /// that exists on it and is listed in its /etc/shells.
+    Prefer(Vec<String>),
+}
+
 /// Which addresses to scan for PCs.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename = "Target")]
@@ -196,9 +207,11 @@ pub struct RawAccount {
     /// `random_letters(n)`; filter `pad(width)`. See docs/PLAYBOOK.md.
     #[serde(default = "default_pattern")]
     pub pattern: String,
-    /// The login shell.
+    /// The login shell: one path (used wherever it exists on the PC), or a list in order of
+    /// preference (each PC gets the first that exists there and is listed in its /etc/shells, e.g.
+    /// `[/bin/bash, /bin/sh]` for a fleet with busybox PCs). Default: /bin/bash.
     #[serde(default = "default_shell")]
-    pub shell: String,
+    pub shell: RawShell,
     /// Supplementary groups (they must exist on the PCs).
     #[serde(default)]
     pub groups: Vec<String>,
@@ -728,8 +741,8 @@ fn default_true() -> bool {
 fn default_pattern() -> String {
     DEFAULT_PATTERN.into()
 }
-fn default_shell() -> String {
-    "/bin/bash".into()
+fn default_shell() -> RawShell {
+    RawShell::One("/bin/bash".into())
 }
 fn default_home_base() -> String {
     "/home".into()

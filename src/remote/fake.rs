@@ -15,6 +15,8 @@ use std::time::Duration;
 pub struct Account {
     pub uid: u32,
     pub processes: u32,
+    /// Its login shell.
+    pub shell: String,
 }
 
 /// A file outside the homes, by owner.
@@ -41,10 +43,13 @@ pub struct Pc {
     pub fail: BTreeSet<String>,
     /// Whether first contact with the admin password works.
     pub admin_ok: bool,
+    /// The login shells installed, each with whether /etc/shells lists it.
+    pub shells: BTreeMap<String, bool>,
 }
 
 impl Pc {
-    /// A PC with root and a human account, reachable by first contact.
+    /// A PC with root and a human account, reachable by first contact; /bin/bash and /bin/sh are
+    /// installed and listed in its /etc/shells.
     pub fn new(hostname: &str) -> Pc {
         let mut accounts = BTreeMap::new();
         accounts.insert(
@@ -52,6 +57,7 @@ impl Pc {
             Account {
                 uid: 0,
                 processes: 3,
+                shell: "/bin/bash".into(),
             },
         );
         accounts.insert(
@@ -59,6 +65,7 @@ impl Pc {
             Account {
                 uid: 1000,
                 processes: 0,
+                shell: "/bin/bash".into(),
             },
         );
         Pc {
@@ -70,6 +77,10 @@ impl Pc {
             workdirs: BTreeSet::new(),
             fail: BTreeSet::new(),
             admin_ok: true,
+            shells: [("/bin/bash", true), ("/bin/sh", true)]
+                .into_iter()
+                .map(|(path, listed)| (path.to_string(), listed))
+                .collect(),
         }
     }
 }
@@ -222,13 +233,26 @@ impl FakeConn {
                     .strip_prefix("RDPLAY_PARAMS='")
                     .and_then(|rest| rest.split('\'').next())
                     .unwrap_or("");
-                let names: Vec<String> = params(quoted)
-                    .into_iter()
-                    .filter(|(k, _)| k == "delete")
-                    .map(|(_, v)| v)
-                    .collect();
+                let p = params(quoted);
+                let take = |key: &str| -> Vec<String> {
+                    p.iter()
+                        .filter(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
+                let names = take("delete");
                 let present = self.present(pc, &names);
-                ok(self.report(pc, "probe", &names, present, &[], &[], None))
+                let shells: Vec<serde_json::Value> = take("shell")
+                    .iter()
+                    .map(|path| {
+                        let listed = pc.shells.get(path);
+                        json!({"path": path, "exists": listed.is_some(),
+                               "listed": listed.copied().unwrap_or(false)})
+                    })
+                    .collect();
+                let mut report = self.report(pc, "probe", &names, present, &[], &[], None);
+                report["shells"] = json!(shells);
+                ok(report.to_string())
             }
             _ => {
                 // The helper, in renew mode: parameters on stdin; it removes its work directory.
@@ -281,6 +305,17 @@ impl FakeConn {
                         None => absent.push(name.clone()),
                     }
                 }
+                let shell = take("shell").pop().unwrap_or_default();
+                if !pc.shells.contains_key(&shell) {
+                    return RemoteOutput {
+                        code: Some(3),
+                        stdout: Vec::new(),
+                        stderr: format!(
+                            "rdplay-helper: refused: the login shell {shell} does not exist on this PC\n"
+                        )
+                        .into_bytes(),
+                    };
+                }
                 let created = take("create").pop();
                 if let Some(name) = &created {
                     pc.accounts.insert(
@@ -288,11 +323,14 @@ impl FakeConn {
                         Account {
                             uid: new_uid,
                             processes: 0,
+                            shell: shell.clone(),
                         },
                     );
                 }
                 let created = created.map(|name| (name, new_uid));
-                ok(self.report(pc, "renew", &[], present, &deleted, &absent, created))
+                let mut report = self.report(pc, "renew", &[], present, &deleted, &absent, created);
+                report["created_shell"] = json!(shell);
+                ok(report.to_string())
             }
         }
     }
@@ -321,7 +359,7 @@ impl FakeConn {
         deleted: &[String],
         absent: &[String],
         created: Option<(String, u32)>,
-    ) -> String {
+    ) -> serde_json::Value {
         let absent: Vec<String> = if mode == "probe" {
             probe_names
                 .iter()
@@ -351,7 +389,6 @@ impl FakeConn {
                       "cpu_model": null, "cpu_cores": null, "memory_kib": null, "dmi_vendor": null,
                       "dmi_model": null, "dmi_serial": null, "uptime_seconds": null, "logged_in": []},
         })
-        .to_string()
     }
 }
 

@@ -61,6 +61,13 @@ pub struct Report {
     /// The mount points of the filesystems the leftover walk covers (probe) or covered (renew): the
     /// PC's own permanent local filesystems, never one mounted at run time.
     pub walk: Vec<String>,
+    /// What the probe saw of each login shell `account.shell` names (probe mode; empty in renew
+    /// mode): the planner chooses the new account's shell from it.
+    #[serde(default)]
+    pub shells: Vec<ShellSeen>,
+    /// The login shell of the account created, as the PC's account database has it (renew mode).
+    #[serde(default)]
+    pub created_shell: Option<String>,
     /// The PC's facts.
     pub facts: Facts,
 }
@@ -111,6 +118,17 @@ impl Tools {
     }
 }
 
+/// A login shell as the probe saw it on a PC.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellSeen {
+    pub path: String,
+    /// It is an executable file there.
+    pub exists: bool,
+    /// It is a line of the PC's /etc/shells.
+    pub listed: bool,
+}
+
 /// An account present on the PC, as the helper saw it before acting.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +163,15 @@ impl Leftovers {
 }
 
 impl Report {
+    /// What the probe saw of the login shell `path`: (exists, listed in /etc/shells); a shell the
+    /// report does not mention counts as absent.
+    pub fn shell_seen(&self, path: &str) -> (bool, bool) {
+        self.shells
+            .iter()
+            .find(|s| s.path == path)
+            .map_or((false, false), |s| (s.exists, s.listed))
+    }
+
     /// What the present accounts left outside their homes, summed (removed, in renew mode).
     pub fn leftovers(&self) -> Leftovers {
         self.present
@@ -256,7 +283,7 @@ pub async fn renew(
 }
 
 /// Checks a renewal's report against what was asked: the account created is the one asked for, with a
-/// uid; every account deleted was asked to be deleted; every account asked for is deleted or absent.
+/// uid and the login shell the plan chose; every account deleted was asked to be deleted; every account asked for is deleted or absent.
 /// A report that says otherwise fails the PC here, naming the mismatch, instead of surfacing later as
 /// an unknown account.
 pub fn answers(report: Report, change: &Change) -> Result<Report, StepError> {
@@ -278,6 +305,17 @@ pub fn answers(report: Report, change: &Change) -> Result<Report, StepError> {
             change.create
         ));
     }
+    if report.created_shell.as_deref() != Some(change.shell.as_str()) {
+        return wrong(format!(
+            "its account has the login shell {:?}, not {}",
+            report
+                .created_shell
+                .as_deref()
+                .map(|s| crate::text::inert(s, 100))
+                .unwrap_or_default(),
+            change.shell
+        ));
+    }
     if let Some(extra) = report.deleted.iter().find(|d| !asked.contains(d)) {
         return wrong(format!(
             "it deleted {:?}, which was not asked",
@@ -295,18 +333,20 @@ pub fn answers(report: Report, change: &Change) -> Result<Report, StepError> {
 
 /// Runs the helper read-only through `sh -s` (nothing uploaded, nothing written): what the planner
 /// needs to know of a PC — the recorded accounts present (home, processes), local accounts, facts, the
-/// tools it has. It refuses a PC where the new account's login `shell` does not exist.
+/// tools it has, and whether each of the login `shells` exists there and is listed in /etc/shells.
 pub async fn probe(
     conn: &impl Connection,
     delete: &[String],
-    shell: &str,
+    shells: &[String],
     timeout: Duration,
 ) -> Result<Report, StepError> {
     let mut params = String::from("mode=probe\n");
     for d in delete {
         params.push_str(&format!("delete={d}\n"));
     }
-    params.push_str(&format!("shell={shell}\n"));
+    for shell in shells {
+        params.push_str(&format!("shell={shell}\n"));
+    }
     let script = format!(
         "RDPLAY_PARAMS={}\n{}",
         crate::ssh::shell_quote(&params),
@@ -491,11 +531,14 @@ mod tests {
     #[test]
     fn a_report_that_does_not_answer_the_request_fails_the_pc() {
         let change = change("OLD1", "$6$x");
-        let report = |deleted: &str, absent: &str, created: &str| {
+        let report_with = |deleted: &str, absent: &str, created: &str, shell: &str| {
             let json = format!(
-                r#"{{"mode":"renew","tools":{{"accounts":"shadow","systemd":false}},"deleted":[{deleted}],"absent":[{absent}],"present":[],"created":{created},"created_uid":1001,"local":[],"walk":["/"],"facts":{{"hostname":"pc"}}}}"#
+                r#"{{"mode":"renew","tools":{{"accounts":"shadow","systemd":false}},"deleted":[{deleted}],"absent":[{absent}],"present":[],"created":{created},"created_uid":1001,"local":[],"walk":["/"],"shells":[],"created_shell":{shell},"facts":{{"hostname":"pc"}}}}"#
             );
             parse_report(&out(0, json.as_bytes()), "renew").expect("well formed")
+        };
+        let report = |deleted: &str, absent: &str, created: &str| {
+            report_with(deleted, absent, created, r#""/bin/bash""#)
         };
         assert!(answers(report(r#""OLD1""#, "", r#""NEW1""#), &change).is_ok());
         assert!(answers(report("", r#""OLD1""#, r#""NEW1""#), &change).is_ok());
@@ -511,6 +554,14 @@ mod tests {
             (
                 report("", "", r#""NEW1""#),
                 "OLD1 is neither deleted nor absent",
+            ),
+            (
+                report_with(r#""OLD1""#, "", r#""NEW1""#, r#""/bin/sh""#),
+                "its account has the login shell \"/bin/sh\", not /bin/bash",
+            ),
+            (
+                report_with(r#""OLD1""#, "", r#""NEW1""#, "null"),
+                "its account has the login shell \"\", not /bin/bash",
             ),
         ] {
             let e = answers(bad, &change).unwrap_err().to_string();

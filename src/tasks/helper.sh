@@ -13,7 +13,9 @@
 #   min_uid=N              the lowest uid (and gid) the new account may get: 1 + the highest uid rdplay
 #                          recorded for this PC (renew only; absent when none was)
 #   shell=PATH, home_base=DIR, groups=G1,G2
-#                          (probe: shell only, to check that it exists)
+#                          renew: the new account's login shell (the one the plan chose), its home's
+#                          parent and supplementary groups; probe: one shell= line per login shell
+#                          `account.shell` names, reported as seen here (exists, in /etc/shells)
 # The tools it uses are the PC's own: shadow's (useradd, userdel, groupadd, chpasswd); where those do not
 # exist, busybox's applets (adduser, deluser, addgroup, delgroup, chpasswd) when its busybox has them
 # (Debian's does not), else it edits /etc/passwd, shadow, group and gshadow itself; on a PC systemd runs,
@@ -28,7 +30,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 umask 077
 
-mode=probe deletes="" adopts="" create="" hash="" shell="" home_base=/home groups="" min_uid=0
+mode=probe deletes="" adopts="" create="" hash="" shell="" shells="" home_base=/home groups="" min_uid=0
 if [ -n "${RDPLAY_PARAMS:-}" ]; then params=$RDPLAY_PARAMS; else params=$(cat); fi
 nl='
 '
@@ -42,7 +44,7 @@ for line in $params; do
         adopt=*) adopts="$adopts ${line#adopt=}" ;;
         create=*) create=${line#create=} ;;
         hash=*) hash=${line#hash=} ;;
-        shell=*) shell=${line#shell=} ;;
+        shell=*) shell=${line#shell=}; shells="$shells$shell$nl" ;;
         home_base=*) home_base=${line#home_base=} ;;
         groups=*) groups=${line#groups=} ;;
         min_uid=*) min_uid=${line#min_uid=} ;;
@@ -228,8 +230,24 @@ as_uid() {
         *) return 126 ;;
     esac
 }
-# The new account's login shell must exist here: without it the account could not log in.
-if [ -n "$shell" ] && [ ! -x "$shell" ]; then
+# The login shells. Probe: what the planner chooses the new account's shell from, each shell asked
+# about as seen here: whether it exists (an executable file) and is a line of /etc/shells. Renew: the
+# shell the plan chose must still exist here; without it the account could not log in.
+shells_seen=""
+if [ "$mode" = probe ]; then
+    capped /etc/shells 65536
+    etc_shells=$v
+    IFS=$nl
+    set -f
+    for s in $shells; do
+        exists=false listed=false
+        if [ -f "$s" ] && [ -x "$s" ]; then exists=true; fi
+        case "$nl$etc_shells$nl" in *"$nl$s$nl"*) listed=true ;; esac
+        shells_seen="$shells_seen{\"path\":$(js "$s"),\"exists\":$exists,\"listed\":$listed},"
+    done
+    IFS=$old_ifs
+    set +f
+elif [ -n "$shell" ] && { [ ! -f "$shell" ] || [ ! -x "$shell" ]; }; then
     refuse "the login shell $shell does not exist on this PC (install it there, or choose another account.shell)"
 fi
 
@@ -910,6 +928,17 @@ uid_in_passwd() { # NAME: its uid from $passwd, or nothing
     IFS=$old_ifs
     set +f
 }
+# The login shell of the account created, as the account database has it now.
+created_shell=""
+if [ -n "$created_uid" ]; then
+    IFS=$nl
+    set -f
+    for entry in $passwd; do
+        case $entry in "$create":*) IFS=:; set -- $entry; created_shell=${7:-}; break ;; esac
+    done
+    IFS=$old_ifs
+    set +f
+fi
 ifaces=""
 for i in /sys/class/net/*; do
     [ -e "$i" ] || continue
@@ -959,8 +988,8 @@ for r in $roots; do walked="$walked$(js "$r"),"; done
 IFS=$old_ifs
 set +f
 
-printf '{"mode":%s,"tools":{"accounts":"%s","systemd":%s},"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"walk":[%s],"facts":{' \
-    "$(js "$mode")" "$accounts" "$systemd" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}" "${walked%,}"
+printf '{"mode":%s,"tools":{"accounts":"%s","systemd":%s},"deleted":[%s],"absent":[%s],"present":[%s],"created":%s,"created_uid":%s,"local":[%s],"walk":[%s],"shells":[%s],"created_shell":%s,"facts":{' \
+    "$(js "$mode")" "$accounts" "$systemd" "${deleted%,}" "${absent%,}" "${present%,}" "$(jsn "$create")" "$(num "$created_uid")" "${local%,}" "${walked%,}" "${shells_seen%,}" "$(jsn "$created_shell")"
 printf '"hostname":%s,"os":%s,"kernel":%s,"arch":%s,"cpu_model":%s,"cpu_cores":%s,"memory_kib":%s,' \
     "$(js "$(uname -n)")" "$(jsn "$os")" "$(jsn "$kernel")" "$(jsn "$(uname -m)")" "$(jsn "$cpu")" "$(num "$cores")" "$(num "$mem")"
 printf '"disks":[%s],"interfaces":[%s],"dmi_vendor":%s,"dmi_model":%s,"dmi_serial":%s,"dmi_uuid":%s,"machine_id":%s,"uptime_seconds":%s,"logged_in":[%s]}}\n' \

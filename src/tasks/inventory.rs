@@ -1,6 +1,6 @@
 //! Inventory step: the journal around a PC's change. Before exec: [`intend`] records the new account as
 //! pending (synced). After exec: [`record`] marks the old accounts deleted and stores the facts, the new
-//! account's uid and what the old ones left outside their homes.
+//! account's uid and login shell and what the old ones left outside their homes.
 
 use super::exec::Report;
 use super::scan::Reachable;
@@ -48,6 +48,7 @@ pub async fn record<S: Store>(
             request: request.to_string(),
             new_username: report.created.clone().unwrap_or_default(),
             uid: report.created_uid,
+            shell: report.created_shell.clone(),
             deleted: gone(report),
             leftover_files: leftovers.files,
             leftover_bytes: leftovers.bytes,

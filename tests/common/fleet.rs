@@ -177,10 +177,21 @@ pub fn user_sheet(account: &Value) -> PathBuf {
 /// by host order. `context` names the moment in failure messages.
 #[track_caller]
 pub fn assert_converged(lab: &Lab, context: &str) -> Vec<String> {
+    let shells = vec!["/bin/bash"; lab.hosts().len()];
+    assert_converged_with_shells(lab, context, &shells)
+}
+
+/// [`assert_converged`], each host's account with its own login shell (`shells`, by host order).
+#[track_caller]
+pub fn assert_converged_with_shells(lab: &Lab, context: &str, shells: &[&str]) -> Vec<String> {
+    assert_eq!(shells.len(), lab.hosts().len(), "one shell per host");
     let inv = inventory(lab);
     lab.hosts()
         .iter()
-        .map(|host| assert_host_converged(lab, &inv, host.index, context))
+        .zip(shells)
+        .map(|(host, shell)| {
+            assert_host_converged_with_shell(lab, &inv, host.index, shell, context)
+        })
         .collect()
 }
 
@@ -189,6 +200,19 @@ pub fn assert_converged(lab: &Lab, context: &str) -> Vec<String> {
 /// Returns that password.
 #[track_caller]
 pub fn assert_host_converged(lab: &Lab, inv: &Value, i: usize, context: &str) -> String {
+    assert_host_converged_with_shell(lab, inv, i, "/bin/bash", context)
+}
+
+/// [`assert_host_converged`] with the login shell `shell`: the PC's account database gives it to the
+/// account, the inventory records it, and the password's login runs it.
+#[track_caller]
+pub fn assert_host_converged_with_shell(
+    lab: &Lab,
+    inv: &Value,
+    i: usize,
+    shell: &str,
+    context: &str,
+) -> String {
     let host = lab.host(i);
     let on_pc = managed_on_host(lab, i);
     assert_eq!(
@@ -205,6 +229,22 @@ pub fn assert_host_converged(lab: &Lab, inv: &Value, i: usize, context: &str) ->
         host.hostname
     );
     assert_eq!(live[0]["username"], on_pc[0].as_str(), "{context}");
+    assert_eq!(
+        live[0]["shell"], shell,
+        "{context}: {}: the recorded shell",
+        host.hostname
+    );
+    let passwd = lab
+        .host_sh(i, &format!("getent passwd {} | cut -d: -f7", on_pc[0]))
+        .success()
+        .stdout
+        .clone();
+    assert_eq!(
+        passwd.trim(),
+        shell,
+        "{context}: {}: the account's shell on the PC",
+        host.hostname
+    );
     let password = sheet_password(&user_sheet(&live[0]));
     let file = lab.dir().join(format!("pw-{i}"));
     super::write_private(&file, password.as_bytes());
@@ -212,8 +252,8 @@ pub fn assert_host_converged(lab: &Lab, inv: &Value, i: usize, context: &str) ->
     assert!(
         login.status.success()
             && login.stdout.contains(&on_pc[0])
-            && login.stdout.contains("/bin/bash"),
-        "{context}: {}: the sheet's password does not log in to bash:\n{login}",
+            && login.stdout.lines().any(|l| l.trim() == shell),
+        "{context}: {}: the sheet's password does not log in to {shell}:\n{login}",
         host.hostname
     );
     let _ = std::fs::remove_file(&file);

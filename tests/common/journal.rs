@@ -104,6 +104,7 @@ pub async fn renew_reporting<S: Store>(
             .next()
             .and_then(|n| n.parse::<u32>().ok())
             .map(|n| 1000 + n),
+        shell: Some("/bin/bash".into()),
         deleted: old,
         leftover_files: 0,
         leftover_bytes: 0,

@@ -23,6 +23,8 @@ pub struct Renewed<'a> {
     pub request: &'a str,
     pub username: &'a str,
     pub password: &'a Secret,
+    /// The account's login shell (the plan's choice, as the PC reported it).
+    pub shell: &'a str,
     pub facts: &'a Facts,
     /// The naming variables the account's name was drawn with.
     pub vars: &'a NameVars,

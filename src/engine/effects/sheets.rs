@@ -19,7 +19,6 @@ pub struct Sheets<S: Store> {
     pub out_dir: PathBuf,
     pub formats: Vec<Format>,
     pub site: String,
-    pub shell: String,
     pub output: crate::playbook::Output,
     /// One permit per core: rendering is CPU work, and this keeps memory flat at any fleet size.
     pub slots: tokio::sync::Semaphore,
@@ -43,7 +42,6 @@ impl<S: Store> Sheets<S> {
             out_dir: pb.output.dir.clone(),
             formats: pb.output.formats.iter().map(|f| (*f).into()).collect(),
             site: pb.site.clone(),
-            shell: pb.account.shell.clone(),
             output: pb.output.clone(),
             slots: tokio::sync::Semaphore::new(slots),
             batch: (pb.output.batch || pb.output.labels.is_some() || pb.output.slips.is_some())
@@ -73,7 +71,7 @@ impl<S: Store> Sheets<S> {
             number: r.vars.number,
             ip: r.pc.ip.to_string(),
             mac: r.pc.mac.to_string(),
-            shell: self.shell.clone(),
+            shell: r.shell.to_string(),
             facts: r.facts.clone(),
             reprint: None,
         };

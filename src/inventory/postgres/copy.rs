@@ -68,6 +68,7 @@ const TABLES: &[Table] = &[
             ("user_sheet", Text),
             ("pc_sheet", Text),
             ("uid", Int),
+            ("shell", Text),
         ],
         key: &["username", "mac", "request"],
         site: true,

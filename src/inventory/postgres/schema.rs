@@ -1,4 +1,5 @@
-//! The PostgreSQL schema: the SQLite migrations 1-5 in PostgreSQL's words, then 6, sites. The
+//! The PostgreSQL schema: the SQLite migrations 1-5 in PostgreSQL's words, then 6, sites, and 7,
+//! the accounts' login shells. The
 //! version lives in `rdplay_schema`; migrating takes a transaction-level advisory lock, so two
 //! controllers starting at once migrate once.
 
@@ -156,6 +157,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX pcs_number ON pcs(site, number) WHERE number IS NOT NULL;
     CREATE INDEX pcs_site ON pcs(site, ip);
     CREATE INDEX runs_site ON runs(site);",
+    // 7: each account's login shell.
+    "ALTER TABLE accounts ADD COLUMN shell TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -1,19 +1,20 @@
-//! `account`: the account to create. Its shell and home base (absolute paths on the PCs), its
-//! groups, the regular expression of old accounts to adopt, the archive of old homes; and the
-//! naming pattern, rendered for every address of the fleet to prove each name valid and unique.
+//! `account`: the account to create. Its shell (one path, or a preference list) and home base
+//! (absolute paths on the PCs), its groups, the regular expression of old accounts to adopt, the
+//! archive of old homes; and the naming pattern, rendered for every address of the fleet to prove
+//! each name valid and unique.
 
 use super::{Checker, resolve};
 use crate::playbook::account::{
-    Account, Archive, FleetCheck, PATTERN_VARIABLES, PatternError, check_fleet,
+    Account, Archive, FleetCheck, LoginShell, PATTERN_VARIABLES, PatternError, check_fleet,
 };
-use crate::playbook::raw::{RawArchive, RawPlaybook};
+use crate::playbook::raw::{RawArchive, RawPlaybook, RawShell};
 use crate::playbook::size::{SIZE_HELP, parse_size};
 use std::path::{Path, PathBuf};
 
 impl Checker<'_> {
     pub(super) fn account(&mut self, raw: &RawPlaybook, state_dir: &Path) -> Account {
         let a = &raw.account;
-        self.absolute_unix("account.shell", &a.shell);
+        let shell = self.shell(&a.shell);
         self.absolute_unix("account.home_base", &a.home_base);
         for (i, group) in a.groups.iter().enumerate() {
             self.name(&format!("account.groups[{i}]"), group, "group name");
@@ -31,12 +32,58 @@ impl Checker<'_> {
         let archive = a.archive.as_ref().map(|r| self.archive(r, state_dir));
         Account {
             pattern: a.pattern.clone(),
-            shell: a.shell.clone(),
+            shell,
             groups: a.groups.clone(),
             home_base: PathBuf::from(&a.home_base),
             adopt: a.adopt.clone(),
             verify_login: a.verify_login,
             archive,
+        }
+    }
+
+    /// `account.shell`: one absolute path, or a non-empty list of them without repeats. A path
+    /// goes to the PC's helper on a line of its own and into /etc/passwd, so it holds no `:`, no
+    /// white space and no control character.
+    fn shell(&mut self, raw: &RawShell) -> LoginShell {
+        let paths: Vec<(String, &String)> = match raw {
+            RawShell::One(path) => vec![("account.shell".into(), path)],
+            RawShell::Prefer(paths) => paths
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("account.shell[{i}]"), p))
+                .collect(),
+        };
+        if paths.is_empty() {
+            self.problem(
+                "account.shell",
+                "account.shell: the list of login shells is empty",
+                Some("list one or more, the preferred first, e.g. `[/bin/bash, /bin/sh]`".into()),
+            );
+        }
+        for (i, (at, path)) in paths.iter().enumerate() {
+            self.absolute_unix(at, path);
+            if path
+                .chars()
+                .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+            {
+                self.problem(
+                    at,
+                    format!(
+                        "{at}: `{}` is not a login shell's path",
+                        path.escape_debug()
+                    ),
+                    Some(
+                        "a path without `:`, spaces or control characters, e.g. `/bin/bash`".into(),
+                    ),
+                );
+            }
+            if paths[..i].iter().any(|(_, p)| p == path) {
+                self.problem(at, format!("{at}: {path} is listed twice"), None);
+            }
+        }
+        match raw {
+            RawShell::One(path) => LoginShell::Path(path.clone()),
+            RawShell::Prefer(paths) => LoginShell::Prefer(paths.clone()),
         }
     }
 
