@@ -71,6 +71,29 @@ impl SshSettings {
         Ok(path)
     }
 
+    /// The arguments that end every key login of rdplay's to `ip`: the connect timeout, rdplay's key
+    /// only, the port, the connection user and the address.
+    pub(crate) fn key_login_args(&self, ip: Ipv4Addr) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "-o".into(),
+            format!("ConnectTimeout={}", self.connect_timeout_secs()).into(),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-i".into(),
+            self.identity.clone().into(),
+        ];
+        for arg in [
+            "-p".to_string(),
+            self.port.to_string(),
+            "-l".into(),
+            self.user.clone(),
+        ] {
+            args.push(arg.into());
+        }
+        args.push(ip.to_string().into());
+        args
+    }
+
     /// Writes rdplay's ssh config file for this run and returns its path. It comes first, so its
     /// settings win; the operator's `~/.ssh/config` is included after it when allowed.
     pub fn write_config_file(&self) -> std::io::Result<PathBuf> {
