@@ -359,6 +359,13 @@ fn a_pc_that_refuses_passwords_is_reported_with_the_fix_then_first_contacted_by_
     .success();
     lab.sshd(1, "restart");
     let pb = lab.playbook(PLAYBOOK);
+    // --check says so first, without sending any password.
+    let check = lab.rdplay().args(["run", "-C", pb.to_str().unwrap()]).run();
+    check
+        .code(3)
+        .stdout_contains("! no password login: ")
+        .stdout_contains("refuses password logins (it offers only: publickey)");
+    assert_eq!(failed_passwords(&lab, 1), 0, "--check sends no password");
     let out = run(&lab, &pb, &[]);
     out.code(3)
         .stdout_contains("refuses password logins (it offers only: publickey)")
@@ -381,7 +388,12 @@ fn a_pc_that_refuses_passwords_is_reported_with_the_fix_then_first_contacted_by_
         key.as_bytes(),
     )
     .success();
-    run(&lab, &pb, &["--limit", &lab.host(1).ip])
+    let check = lab
+        .rdplay()
+        .args(["run", "-C", "-l", &lab.host(1).ip, pb.to_str().unwrap()])
+        .run();
+    check.code(2).stdout_contains("! key exchange needed");
+    run(&lab, &pb, &["-l", &lab.host(1).ip])
         .success()
         .stdout_contains("1 renewed");
     assert_eq!(managed_on_host(&lab, 1).len(), 1);

@@ -3,13 +3,14 @@
 //! printed instead of applied. Nothing is written anywhere, on the PCs or on the controller.
 
 use super::run::{RunArgs, RunError, private_tempdir, sigint, ssh_settings};
-use crate::engine::plan::PcPlan;
+use crate::engine::plan::{Action, Blocked, BlockedKind, PcPlan};
 use crate::engine::scope::Scope;
 use crate::engine::{Engine, Observer, driver};
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
 use crate::remote::Connection;
 use crate::remote::openssh::OpenSsh;
+use crate::tasks::StepKind;
 use std::sync::Arc;
 
 /// The plans of a `--check`.
@@ -44,11 +45,22 @@ pub async fn check(
         sigint,
         |engine, target| async move {
             let ip = target.ip;
-            let (plan, conn) = engine.plan_pc(target).await;
+            let (mut plan, conn) = engine.plan_pc(target).await;
             if let Some(conn) = conn {
                 conn.close().await;
             }
-            let blocked = matches!(plan.action, crate::engine::plan::Action::Blocked(_));
+            // A new PC: would first contact log in at all? (No password is sent to learn it.)
+            if let Action::Renew(renew) = &plan.action
+                && let Some(admin) = &renew.first_contact
+                && let Some(refused) = engine.connector.first_contact_refused(ip, admin).await
+            {
+                plan.action = Action::Blocked(Blocked {
+                    step: StepKind::Exchange,
+                    kind: BlockedKind::NoPasswordLogin,
+                    reason: refused.to_string(),
+                });
+            }
+            let blocked = matches!(plan.action, Action::Blocked(_));
             engine.finished(ip, !blocked);
             plan
         },
@@ -59,7 +71,7 @@ pub async fn check(
             number: None,
             new_number: false,
             changes: Vec::new(),
-            action: crate::engine::plan::Action::Blocked(stopped),
+            action: Action::Blocked(stopped),
         },
     )
     .await;

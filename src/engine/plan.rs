@@ -72,6 +72,9 @@ pub enum BlockedKind {
     /// None of the login shells `account.shell` names can be the new account's on this PC (the
     /// probe found it missing, or, for a preference list, missing or not in its /etc/shells).
     NoShell,
+    /// First contact cannot log in: the PC's SSH server allows no password login, and rdplay's key
+    /// is not installed for the connection user either (`--check` only: a run says so at `exchange`).
+    NoPasswordLogin,
     /// The PC's work was stopped before it ended: Ctrl-C, or an internal error.
     Interrupted,
 }
@@ -347,6 +350,7 @@ impl BlockedKind {
             BlockedKind::InventoryRead => "inventory unreadable",
             BlockedKind::Refused => "refused",
             BlockedKind::NoShell => "no login shell",
+            BlockedKind::NoPasswordLogin => "no password login",
             BlockedKind::Interrupted => "interrupted",
         }
     }

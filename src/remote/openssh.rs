@@ -59,6 +59,18 @@ impl OpenSsh {
     }
 }
 
+impl OpenSsh {
+    /// For `--check`: why first contact as `admin` with the PC at `ip` would fail before any password
+    /// is sent (it allows no password login, and rdplay's key is not installed there), or `None`.
+    pub async fn first_contact_refused(&self, ip: Ipv4Addr, admin: &str) -> Option<SshError> {
+        let _turn = self.turn().await.ok()?;
+        crate::ssh::first_contact_refused(&self.settings, ip, admin)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
 impl Connector for OpenSsh {
     type Conn = OpenSshConn;
 

@@ -130,6 +130,76 @@ fn pinned(ip: Ipv4Addr, known_hosts: &std::path::Path) -> Result<FirstContact, S
     Ok(FirstContact { host_keys })
 }
 
+/// Whether first contact with the PC at `ip` would fail because it allows no password login and
+/// rdplay's key is not installed there, learnt without sending any password (for `--check`): ssh in
+/// batch mode cannot answer a password prompt, so it only hears the methods the server offers, then
+/// tries rdplay's key. `Ok(None)`: first contact can log in (or the probe cannot tell).
+pub async fn first_contact_refused(
+    settings: &SshSettings,
+    ip: Ipv4Addr,
+    admin: &str,
+) -> Result<Option<SshError>, SshError> {
+    let config = settings
+        .write_config_file()
+        .map_err(local("writing ssh config"))?;
+    let limit = settings.handshake_limit();
+    // Nothing is pinned or written: the host key is not checked (no secret is sent).
+    let probe = |user: &str, key: bool| {
+        let mut cmd = crate::child::async_command("ssh");
+        cmd.arg("-F")
+            .arg(&config)
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=INFO"])
+            .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"]);
+        if key {
+            cmd.args(["-o", "PasswordAuthentication=no"])
+                .args(settings.key_login_args(ip));
+        } else {
+            cmd.args(["-o", "PubkeyAuthentication=no"])
+                .arg("-o")
+                .arg(format!(
+                    "ConnectTimeout={}",
+                    settings.connect_timeout_secs()
+                ))
+                .arg("-p")
+                .arg(settings.port.to_string())
+                .arg("-l")
+                .arg(user)
+                .arg(ip.to_string());
+        }
+        cmd.arg("true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    };
+    let methods = probe(admin, false).spawn().map_err(local("starting ssh"))?;
+    let output = super::within(ip, "first contact check", limit, methods.wait_with_output())
+        .await?
+        .map_err(local("waiting for ssh"))?;
+    let Some(offered) = no_password_method(&String::from_utf8_lossy(&output.stderr)) else {
+        return Ok(None);
+    };
+    if settings.identity.exists() {
+        let by_key = probe(&settings.user, true)
+            .spawn()
+            .map_err(local("starting ssh"))?;
+        let output = super::within(ip, "first contact check", limit, by_key.wait_with_output())
+            .await?
+            .map_err(local("waiting for ssh"))?;
+        if output.status.success() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(SshError::PasswordsRefused {
+        ip,
+        user: admin.to_string(),
+        offered,
+        key: settings.identity.display().to_string(),
+    }))
+}
+
 /// The methods offered when the server allows no password login (`Permission denied (publickey).`),
 /// or `None` (a password was refused, or something else failed).
 fn no_password_method(stderr: &str) -> Option<String> {

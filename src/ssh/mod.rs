@@ -32,7 +32,7 @@ mod verify;
 
 pub use config::{SERVER_ALIVE_WINDOW, SshSettings, unknown_kex};
 pub(crate) use first_contact::shell_quote;
-pub use first_contact::{FirstContact, first_contact};
+pub use first_contact::{FirstContact, first_contact, first_contact_refused};
 pub use keys::controller_key;
 pub use master::{Master, RemoteOutput, Streamed};
 pub use verify::{Login, password_login};
