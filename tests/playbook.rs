@@ -887,6 +887,23 @@ fn global_log_options_are_accepted_anywhere() {
     use clap::Parser;
     let cli = rdplay::cli::Cli::parse_from(["rdplay", "-q", "schema"]);
     assert_eq!(cli.log.level(None), rdplay::playbook::LogLevel::Warning);
+    // Ansible's short flags: -C (--check), -l (--limit), -f (--forks).
+    let cli = rdplay::cli::Cli::parse_from([
+        "rdplay",
+        "run",
+        "-C",
+        "-l",
+        "pc1,10.0.0.7",
+        "-f",
+        "3",
+        "pb.yml",
+    ]);
+    let rdplay::cli::Command::Run(run) = cli.command else {
+        panic!("run parses as run");
+    };
+    assert!(run.check);
+    assert_eq!(run.limit, ["pc1", "10.0.0.7"]);
+    assert_eq!(run.forks, Some(3));
     // One level per -v, as Ansible's users expect: -v the steps, -vv each command too.
     let cli = rdplay::cli::Cli::parse_from(["rdplay", "-v", "schema"]);
     assert_eq!(cli.log.level(None), rdplay::playbook::LogLevel::Debug);
