@@ -71,26 +71,32 @@ impl SshSettings {
         Ok(path)
     }
 
-    /// The arguments that end every key login of rdplay's to `ip`: the connect timeout, rdplay's key
-    /// only, the port, the connection user and the address.
+    /// The arguments that end every login of rdplay's as `user` to `ip`: the connect timeout, the
+    /// port, the user and the address.
+    pub(crate) fn login_args(&self, ip: Ipv4Addr, user: &str) -> Vec<std::ffi::OsString> {
+        [
+            "-o".to_string(),
+            format!("ConnectTimeout={}", self.connect_timeout_secs()),
+            "-p".into(),
+            self.port.to_string(),
+            "-l".into(),
+            user.to_string(),
+            ip.to_string(),
+        ]
+        .into_iter()
+        .map(Into::into)
+        .collect()
+    }
+
+    /// [`SshSettings::login_args`] for a login with rdplay's key only, as the connection user.
     pub(crate) fn key_login_args(&self, ip: Ipv4Addr) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = vec![
-            "-o".into(),
-            format!("ConnectTimeout={}", self.connect_timeout_secs()).into(),
             "-o".into(),
             "IdentitiesOnly=yes".into(),
             "-i".into(),
             self.identity.clone().into(),
         ];
-        for arg in [
-            "-p".to_string(),
-            self.port.to_string(),
-            "-l".into(),
-            self.user.clone(),
-        ] {
-            args.push(arg.into());
-        }
-        args.push(ip.to_string().into());
+        args.extend(self.login_args(ip, &self.user));
         args
     }
 

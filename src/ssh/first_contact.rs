@@ -156,16 +156,7 @@ pub async fn first_contact_refused(
                 .args(settings.key_login_args(ip));
         } else {
             cmd.args(["-o", "PubkeyAuthentication=no"])
-                .arg("-o")
-                .arg(format!(
-                    "ConnectTimeout={}",
-                    settings.connect_timeout_secs()
-                ))
-                .arg("-p")
-                .arg(settings.port.to_string())
-                .arg("-l")
-                .arg(user)
-                .arg(ip.to_string());
+                .args(settings.login_args(ip, user));
         }
         cmd.arg("true")
             .stdin(Stdio::null())
@@ -296,16 +287,7 @@ pub(super) fn password_ssh(
         // INFO, not the config's ERROR: ssh says at INFO why a handshake failed ("Unable to
         // negotiate ... no matching key exchange method") and that a server went silent.
         .args(["-o", "LogLevel=INFO"])
-        .arg("-o")
-        .arg(format!(
-            "ConnectTimeout={}",
-            settings.connect_timeout_secs()
-        ))
-        .arg("-p")
-        .arg(settings.port.to_string())
-        .arg("-l")
-        .arg(user)
-        .arg(ip.to_string())
+        .args(settings.login_args(ip, user))
         .arg(remote);
     cmd
 }
