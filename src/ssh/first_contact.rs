@@ -1,6 +1,6 @@
 //! First contact: log in as the admin with its password, pin the host key, install the controller's key.
 
-use super::{SshError, SshSettings, askpass::AskpassServer, local};
+use super::{SshError, SshSettings, askpass::AskpassServer, local, no_password_method, ssh_once};
 use crate::secret::Secret;
 use std::net::Ipv4Addr;
 use std::process::Stdio;
@@ -158,27 +158,16 @@ pub async fn first_contact_refused(
             cmd.args(["-o", "PubkeyAuthentication=no"])
                 .args(settings.login_args(ip, user));
         }
-        cmd.arg("true")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        cmd.arg("true");
         cmd
     };
-    let methods = probe(admin, false).spawn().map_err(local("starting ssh"))?;
-    let output = super::within(ip, "first contact check", limit, methods.wait_with_output())
-        .await?
-        .map_err(local("waiting for ssh"))?;
+    let what = "first contact check";
+    let output = ssh_once(probe(admin, false), ip, what, limit).await?;
     let Some(offered) = no_password_method(&String::from_utf8_lossy(&output.stderr)) else {
         return Ok(None);
     };
     if settings.identity.exists() {
-        let by_key = probe(&settings.user, true)
-            .spawn()
-            .map_err(local("starting ssh"))?;
-        let output = super::within(ip, "first contact check", limit, by_key.wait_with_output())
-            .await?
-            .map_err(local("waiting for ssh"))?;
+        let output = ssh_once(probe(&settings.user, true), ip, what, limit).await?;
         if output.status.success() {
             return Ok(None);
         }
@@ -189,21 +178,6 @@ pub async fn first_contact_refused(
         offered,
         key: settings.identity.display().to_string(),
     }))
-}
-
-/// The methods offered when the server allows no password login (`Permission denied (publickey).`),
-/// or `None` (a password was refused, or something else failed).
-fn no_password_method(stderr: &str) -> Option<String> {
-    let offered = stderr
-        .split("Permission denied (")
-        .nth(1)?
-        .split(')')
-        .next()?;
-    let methods: Vec<&str> = offered.split(',').map(str::trim).collect();
-    (!methods
-        .iter()
-        .any(|m| *m == "password" || *m == "keyboard-interactive"))
-    .then(|| methods.join(", "))
 }
 
 /// First contact where the PC allows no password login: rdplay's own key, when the admin installed it
@@ -237,15 +211,8 @@ async fn by_key(
         .args(["-o", "BatchMode=yes", "-o", "PasswordAuthentication=no"])
         .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
         .args(settings.key_login_args(ip))
-        .arg("true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().map_err(local("starting ssh"))?;
-    let output = super::within(ip, "first contact", timeout, child.wait_with_output())
-        .await?
-        .map_err(local("waiting for ssh"))?;
+        .arg("true");
+    let output = ssh_once(cmd, ip, "first contact", timeout).await?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(if stderr.contains("Permission denied") {
@@ -303,14 +270,14 @@ mod tests {
     fn a_server_without_password_logins_is_told_apart_from_a_refused_password() {
         let only_keys = "tech@10.0.0.2: Permission denied (publickey).\r\n";
         assert_eq!(
-            super::no_password_method(only_keys).as_deref(),
+            super::super::no_password_method(only_keys).as_deref(),
             Some("publickey")
         );
         let refused = "tech@10.0.0.2: Permission denied (publickey,password).\r\n";
-        assert_eq!(super::no_password_method(refused), None);
+        assert_eq!(super::super::no_password_method(refused), None);
         let kbd = "Permission denied (publickey,keyboard-interactive).";
-        assert_eq!(super::no_password_method(kbd), None);
-        assert_eq!(super::no_password_method("Connection refused"), None);
+        assert_eq!(super::super::no_password_method(kbd), None);
+        assert_eq!(super::super::no_password_method("Connection refused"), None);
     }
 
     #[test]

@@ -183,6 +183,38 @@ async fn within<T>(
         })
 }
 
+/// Runs a one-shot `ssh` that needs no input and says nothing on stdout, for at most `timeout`:
+/// its exit status and diagnostics (stderr). Killed if it outlives the wait.
+async fn ssh_once(
+    mut cmd: tokio::process::Command,
+    ip: Ipv4Addr,
+    what: &str,
+    timeout: std::time::Duration,
+) -> Result<std::process::Output, SshError> {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(local("starting ssh"))?;
+    within(ip, what, timeout, child.wait_with_output())
+        .await?
+        .map_err(local("waiting for ssh"))
+}
+
+/// The methods ssh reports the server offered (`Permission denied (publickey).`) when none of them
+/// takes a password, or `None` (a password was refused, or something else failed).
+fn no_password_method(stderr: &str) -> Option<String> {
+    let at = stderr.rfind("Permission denied (")?;
+    let offered = stderr[at + "Permission denied (".len()..]
+        .split(')')
+        .next()?;
+    let methods: Vec<&str> = offered.split(',').map(str::trim).collect();
+    (!methods
+        .iter()
+        .any(|m| *m == "password" || *m == "keyboard-interactive"))
+    .then(|| methods.join(", "))
+}
+
 /// The last non-empty line of ssh's diagnostics, cleaned of control characters, as a short reason.
 fn last_meaningful_line(output: &str) -> String {
     let line = output

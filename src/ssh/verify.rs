@@ -5,7 +5,6 @@
 use super::{SshError, SshSettings, askpass::AskpassServer};
 use crate::secret::Secret;
 use std::net::Ipv4Addr;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// How a password login went.
@@ -57,27 +56,14 @@ pub async fn password_login(
             .env()
             .map_err(local("locating the rdplay binary for askpass"))?,
     )
-    .env_remove("DISPLAY")
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    let child = cmd.spawn().map_err(local("starting ssh"))?;
-    let output = super::within(ip, "login check", timeout, child.wait_with_output())
-        .await?
-        .map_err(local("waiting for ssh"))?;
+    .env_remove("DISPLAY");
+    let output = super::ssh_once(cmd, ip, "login check", timeout).await?;
     if output.status.success() {
         return Ok(Login::LoggedIn);
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     // `Permission denied (publickey).`: the server offers no password method at all.
-    if let Some(methods) = stderr
-        .lines()
-        .rev()
-        .find_map(|l| l.split("Permission denied (").nth(1))
-        && !methods.contains("password")
-        && !methods.contains("keyboard-interactive")
-    {
+    if super::no_password_method(&stderr).is_some() {
         return Ok(Login::NotOffered);
     }
     Err(SshError::Auth {
